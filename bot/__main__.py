@@ -1,0 +1,7 @@
+"""``python -m bot`` is the ``guahao`` command."""
+
+import sys
+
+from bot.app.cli import main
+
+sys.exit(main())

@@ -1,0 +1,168 @@
+"""Every Redis key guahao uses, in one place, with what it holds.
+
+No key or value holds an ID number, a phone number or a name in clear: patients are keyed by a keyed hash of
+their ID number (``pid``), accounts and phones by keyed hashes (``acct``, ``phone_hash``), see ``bot.crypto``.
+All keys start with ``gh:`` so a shared Redis stays tidy.
+
+Slot ids are ``<hospital>|<department>|<doctor>|<YYYY-MM-DD>|<HH:MM>`` (ids never contain ``|``).
+"""
+
+from __future__ import annotations
+
+PREFIX = "gh:"
+
+
+# --- schedule --------------------------------------------------------------------------------------------
+def slot(slot_id: str) -> str:
+    """Hash of one slot (号源): hospital, department, doctor, doctor_name, level, date, start, end, capacity,
+    fee_cents, taken (places held by live appointments), next_queue (last queue number given), status
+    (``open`` | ``suspended``)."""
+    return f"{PREFIX}slot:{slot_id}"
+
+
+def slots_of_day(hospital: str, date: str) -> str:
+    """Sorted set of the slot ids of a hospital on a date, scored by start (minutes after midnight)."""
+    return f"{PREFIX}slots:{hospital}:{date}"
+
+
+def slots_of_department_day(hospital: str, department: str, date: str) -> str:
+    """Sorted set of the slot ids of a department on a date, scored by start (minutes after midnight)."""
+    return f"{PREFIX}slots:{hospital}:{department}:{date}"
+
+
+def schedule_dates(hospital: str) -> str:
+    """Set of the dates (YYYY-MM-DD) on which a hospital has slots."""
+    return f"{PREFIX}schedule-dates:{hospital}"
+
+
+# --- patients and accounts -------------------------------------------------------------------------------
+def patient(pid: str) -> str:
+    """Hash of a patient: name_enc, id_enc, phone_enc, phone_hash, phone_acct (the SMS account of that phone),
+    name_masked, id_masked, phone_masked, created_at, updated_at."""
+    return f"{PREFIX}patient:{pid}"
+
+
+def patient_appointments(pid: str) -> str:
+    """Sorted set of a patient's appointment serials, scored by booking time (epoch seconds)."""
+    return f"{PREFIX}patient:{pid}:appts"
+
+
+def patient_version(pid: str) -> str:
+    """Counter bumped by every change of a patient's appointments or standing (optimistic re-check)."""
+    return f"{PREFIX}patient:{pid}:version"
+
+
+def standing(pid: str) -> str:
+    """Hash of a patient's standing, recomputed by ``rules`` after every change: no_shows_this_year,
+    suspended_until (YYYY-MM-DD or ""), reason; and the staff's abuse flag: flagged_until, flag_reason."""
+    return f"{PREFIX}patient:{pid}:standing"
+
+
+def patient_violations(pid: str) -> str:
+    """Sorted set of a patient's violations (no-shows, late cancellations), scored by the visit date's
+    local midnight (epoch seconds)."""
+    return f"{PREFIX}patient:{pid}:violations"
+
+
+def patient_waived(pid: str) -> str:
+    """Set of the serials whose violation staff waived (force majeure with proof)."""
+    return f"{PREFIX}patient:{pid}:waived"
+
+
+def account(acct: str) -> str:
+    """Hash of an account (channel + user, hashed): channel, active (pid), language, opted_out, created_at."""
+    return f"{PREFIX}account:{acct}"
+
+
+def account_patients(acct: str) -> str:
+    """Set of the pids an account manages."""
+    return f"{PREFIX}account:{acct}:patients"
+
+
+def account_patients_order(acct: str) -> str:
+    """Sorted set of the pids an account manages, scored by the order they were added (mirrors
+    ``account_patients``; lists show patients in this order)."""
+    return f"{PREFIX}account:{acct}:patients-order"
+
+
+def phone_patients(phone_hash: str) -> str:
+    """Set of the pids whose verified phone this is (cross-channel: SMS from that phone acts for them)."""
+    return f"{PREFIX}phone:{phone_hash}:patients"
+
+
+def phone_opt_out(phone_hash: str) -> str:
+    """Flag: this phone opted out of reminders (TD/STOP, or Twilio error 21610)."""
+    return f"{PREFIX}phone:{phone_hash}:opted-out"
+
+
+def otp(phone_hash: str, purpose: str) -> str:
+    """Hash of the live one-time code of a phone: code_hash, attempts, expires_at (expires with it)."""
+    return f"{PREFIX}otp:{phone_hash}:{purpose}"
+
+
+def otp_sends(phone_hash: str) -> str:
+    """Sorted set of the times codes were sent to a phone (rate limits: per minute, per hour)."""
+    return f"{PREFIX}otp-sends:{phone_hash}"
+
+
+# --- appointments ----------------------------------------------------------------------------------------
+def appointment(serial: str) -> str:
+    """Hash of an appointment: serial, slot, hospital, department, doctor, doctor_name, level, date, start, end,
+    fee_cents, queue_no, status, pid, acct, channel, patient_name_masked, booked_at, cancelled_at,
+    refund_cents, checked_in_at, no_show_at, version."""
+    return f"{PREFIX}appt:{serial}"
+
+
+def slot_appointments(slot_id: str) -> str:
+    """Sorted set of the serials booked in a slot, scored by queue number."""
+    return f"{PREFIX}slot:{slot_id}:appts"
+
+
+def date_appointments(date: str) -> str:
+    """Set of the serials whose visit date this is."""
+    return f"{PREFIX}appts:date:{date}"
+
+
+ALL_APPOINTMENTS = f"{PREFIX}appts:all"
+"""Sorted set of every serial, scored by the visit's start (epoch seconds)."""
+
+NO_SHOW_DUE = f"{PREFIX}appts:no-show-due"
+"""Sorted set of booked serials, scored by the moment they become no-shows (slot end, epoch seconds)."""
+
+AUDIT = f"{PREFIX}audit"
+"""Stream of every state change of an appointment or a standing: at, actor, action, serial, pid, detail."""
+
+
+# --- clock, messaging ------------------------------------------------------------------------------------
+CLOCK_OFFSET = f"{PREFIX}clock:offset"
+"""Seconds (float) the deployment's clock runs ahead of the wall clock (the simulator moves it)."""
+
+OUTBOX = f"{PREFIX}outbox"
+"""Stream of messages the console senders pushed: channel, to_enc, to_hash, kind, text_enc, at."""
+
+
+def outbox_of(to_hash: str) -> str:
+    """Sorted set of outbox stream ids addressed to one recipient (by keyed hash)."""
+    return f"{PREFIX}outbox:{to_hash}"
+
+
+def sent(idempotency_token: str) -> str:
+    """The result (JSON) of an outbound send, by a keyed hash of its idempotency key: a retried send with the
+    same key sends nothing; expires after a few days."""
+    return f"{PREFIX}sent:{idempotency_token}"
+
+
+# --- conversation ----------------------------------------------------------------------------------------
+def session(acct: str) -> str:
+    """Hash of a dialog session: state, data (JSON), language, schema; expires after 30 idle minutes."""
+    return f"{PREFIX}session:{acct}"
+
+
+def user_lock(acct: str) -> str:
+    """Lock held while one message of this account is processed."""
+    return f"{PREFIX}lock:{acct}"
+
+
+def inbound_seen(channel: str, message_key: str) -> str:
+    """The stored reply of an inbound message already processed (dedupe of platform retries)."""
+    return f"{PREFIX}seen:{channel}:{message_key}"

@@ -1,0 +1,34 @@
+"""The Lua scripts of ``bot/lua/``: read once per process, registered once per client, called by SHA.
+
+redis-py's ``Script`` sends ``EVALSHA`` and falls back to ``SCRIPT LOAD`` when the server does not know the script
+yet (say after a restart), so callers never handle ``NOSCRIPT`` themselves.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import redis
+from redis.commands.core import Script
+
+
+@cache
+def source(name: str) -> str:
+    """The text of ``bot/lua/<name>.lua``."""
+    return resources.files("bot").joinpath("lua", f"{name}.lua").read_text(encoding="utf-8")
+
+
+class Scripts:
+    """The scripts one service uses, bound to its client: ``Scripts(r, "book")["book"](keys=..., args=...)``."""
+
+    def __init__(self, client: redis.Redis, *names: str) -> None:
+        self._scripts: dict[str, Script] = {name: client.register_script(source(name)) for name in names}
+
+    def __getitem__(self, name: str) -> Script:
+        return self._scripts[name]
+
+    def run(self, name: str, keys: list[str], args: list[Any], client: redis.Redis | None = None) -> Any:
+        """Run script ``name`` (on ``client``, e.g. a pipeline, if given)."""
+        return self._scripts[name](keys=keys, args=args, client=client)

@@ -1,0 +1,132 @@
+"""guahao booking rules: pure policy decisions, standard library only, time always passed in.
+
+Other packages import only from ``rules``. Public API:
+
+Policy and presets
+    Policy                 frozen dataclass of every tunable (defaults = beijing-114)
+    PolicyError            bad preset/override; ``key``, ``expected``, ``got``; str "key: expected X, got Y"
+    PRESETS                name -> Policy ("beijing-114", "changshu")
+    DEFAULT_PRESET         "beijing-114"
+    build_policy           preset (or base) + config overrides -> validated Policy
+    policy_keys            names accepted as overrides
+
+Identity and personal data
+    IdCheck                result of validate_id_number (valid, reason, normalized, birth_date)
+    validate_id_number     18-char resident ID: shape, birth date, ISO 7064 mod 11-2 check digit
+    id_check_digit         check character for the first 17 digits
+    normalize_mobile       mainland mobile -> E.164 "+86...", or None
+    mask_id / mask_phone / mask_name   shown forms of personal data
+
+Facts and decisions
+    FeeClass, AppointmentStatus        StrEnums stored as readable strings
+    SlotFacts, AppointmentFacts, NoShowFacts   frozen inputs (aware datetimes)
+    Decision               allowed, rule (stable code), retry_after, detail
+
+Rules
+    booking_window / release_at / check_window   which visit dates may be booked now
+    check_limits           per-patient limits (same day/department, 7 days, 3 months, once-per variants)
+    CancelOutcome, CancelTerms, cancel_deadline, cancel_terms, hospital_cancel_terms, refund_cents
+    Standing, compute_standing, check_standing, add_months   no-shows, suspensions, abuse flags
+    ReminderKind, reminder_times                 when each reminder is due
+    check_booking          standing, then window, then limits: the whole "may this patient book this slot?"
+
+Rule codes of refusals: window_past, window_too_far, window_too_early, slot_started, already_booked,
+limit_same_day_department, limit_same_day, once_per_department, once_per_doctor, limit_7_days,
+limit_3_months, suspended, flagged (and cancel_deadline_passed / slot_started in CancelTerms.rule).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from .cancellation import (
+    CancelOutcome,
+    CancelTerms,
+    cancel_deadline,
+    cancel_terms,
+    hospital_cancel_terms,
+    refund_cents,
+)
+from .dates import local_date, require_aware
+from .identity import (
+    IdCheck,
+    id_check_digit,
+    mask_id,
+    mask_name,
+    mask_phone,
+    normalize_mobile,
+    validate_id_number,
+)
+from .limits import check_limits
+from .model import (
+    AppointmentFacts,
+    AppointmentStatus,
+    Decision,
+    FeeClass,
+    NoShowFacts,
+    SlotFacts,
+)
+from .policy import DEFAULT_PRESET, PRESETS, Policy, PolicyError, build_policy, policy_keys
+from .reminders import ReminderKind, reminder_times
+from .standing import Standing, add_months, check_standing, compute_standing
+from .window import booking_window, check_window, release_at
+
+__all__ = [
+    "DEFAULT_PRESET",
+    "PRESETS",
+    "AppointmentFacts",
+    "AppointmentStatus",
+    "CancelOutcome",
+    "CancelTerms",
+    "Decision",
+    "FeeClass",
+    "IdCheck",
+    "NoShowFacts",
+    "Policy",
+    "PolicyError",
+    "ReminderKind",
+    "SlotFacts",
+    "Standing",
+    "add_months",
+    "booking_window",
+    "build_policy",
+    "cancel_deadline",
+    "cancel_terms",
+    "check_booking",
+    "check_limits",
+    "check_standing",
+    "check_window",
+    "compute_standing",
+    "hospital_cancel_terms",
+    "id_check_digit",
+    "mask_id",
+    "mask_name",
+    "mask_phone",
+    "normalize_mobile",
+    "policy_keys",
+    "refund_cents",
+    "release_at",
+    "reminder_times",
+    "validate_id_number",
+]
+
+
+def check_booking(
+    policy: Policy,
+    existing: Sequence[AppointmentFacts],
+    slot: SlotFacts,
+    standing: Standing,
+    now: datetime,
+) -> Decision:
+    """May this patient book `slot` at `now`? Standing, then window, then the slot's start, then limits."""
+    require_aware("now", now)
+    decision = check_standing(standing, now, policy.tz)
+    if not decision.allowed:
+        return decision
+    decision = check_window(policy, local_date(slot.start, policy.tz), now)
+    if not decision.allowed:
+        return decision
+    if now >= slot.start:
+        return Decision.refuse("slot_started", detail="the slot has already started")
+    return check_limits(policy, existing, slot, now)

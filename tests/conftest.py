@@ -1,0 +1,36 @@
+"""Shared fixtures: a real ``redis-server`` for the session, a clean database for each test."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+from bot.redis_runtime import EmbeddedRedis
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[EmbeddedRedis]:
+    """One real redis-server for the whole run, started the way guahao starts its embedded one (no persistence)."""
+    server = EmbeddedRedis.start(None, appendonly=False)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def redis_db(redis_server: EmbeddedRedis) -> Iterator[redis.Redis]:
+    """A client of the session server with an empty database."""
+    client = redis_server.client()
+    client.flushall()
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def durable_redis(tmp_path: Path) -> Iterator[EmbeddedRedis]:
+    """A server of its own with append-only persistence under ``tmp_path``, for durability tests."""
+    server = EmbeddedRedis.start(tmp_path / "data", appendonly=True)
+    yield server
+    server.stop()
