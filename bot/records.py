@@ -33,8 +33,11 @@ def text(value: Any) -> str:
 
 
 def decode_hash(raw: RawHash) -> dict[str, str]:
-    """A Redis hash as ``str`` to ``str``, whether the client decodes responses or not."""
-    return {text(k): text(v) for k, v in raw.items()}
+    """A Redis hash as ``str`` to ``str``, whether the client decodes responses or not (on every hot path)."""
+    return {
+        (k.decode() if type(k) is bytes else k): (v.decode() if type(v) is bytes else v)  # inline: no call per item
+        for k, v in raw.items()
+    }
 
 
 @dataclass(frozen=True)

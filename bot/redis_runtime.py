@@ -22,7 +22,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Self
+from typing import IO, Any, Self
 
 import redis
 
@@ -32,6 +32,8 @@ from bot.errors import RedisUnavailableError
 log = logging.getLogger(__name__)
 
 START_TIMEOUT_S = 5.0
+POOL_SIZE = 64
+POOL_WAIT_S = 20.0
 STOP_TIMEOUT_S = 10.0
 _LOCK_NAME = "embedded-redis.lock"
 _INFO_NAME = "embedded-redis.json"
@@ -135,9 +137,9 @@ class EmbeddedRedis:
                 lines += [ln for ln in (self._socket_dir / name).read_text(errors="replace").splitlines() if ln.strip()]
         return lines[-1].split(" # ", 1)[-1].strip() if lines else ""
 
-    def client(self, **kwargs: object) -> redis.Redis:
+    def client(self, **kwargs: Any) -> redis.Redis:
         """A new client of this server (``decode_responses`` and the like pass through)."""
-        return redis.Redis.from_url(self.url, **kwargs)
+        return connect(self.url, **kwargs)
 
     def stop(self) -> None:
         """Shut the server down, flushing the append-only file first; idempotent."""
@@ -181,11 +183,21 @@ class RedisRuntime:
             self.embedded.stop()
 
 
+def connect(url: str, **kwargs: Any) -> redis.Redis:
+    """A client whose pool makes threads wait for a free connection (up to ``POOL_WAIT_S``) instead of failing.
+
+    A web server under the 7 a.m. rush runs many threads at once; a bounded pool that blocks keeps Redis's
+    connection count sane and never turns a burst into errors.
+    """
+    kwargs.setdefault("socket_connect_timeout", 5)
+    pool = redis.BlockingConnectionPool.from_url(url, max_connections=POOL_SIZE, timeout=POOL_WAIT_S, **kwargs)
+    return redis.Redis(connection_pool=pool)
+
+
 def open_redis(config: RedisConfig) -> RedisRuntime:
     """Connect to ``config.url``, or start (or join) the embedded server of ``config.data_dir``."""
     if config.url:
-        client = redis.Redis.from_url(config.url, socket_connect_timeout=5)
-        return RedisRuntime(client, config.url)
+        return RedisRuntime(connect(config.url), config.url)
     data_dir = _writable_dir(Path(config.data_dir))
     lock = (data_dir / _LOCK_NAME).open("a+")
     try:

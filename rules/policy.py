@@ -8,6 +8,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import time
+from functools import cached_property
 from types import MappingProxyType
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -94,7 +95,7 @@ class Policy:
         if not self.same_day and self.booking_days_ahead < 1:
             raise PolicyError("booking_days_ahead", "at least 1 unless same_day", self.booking_days_ahead)
 
-    @property
+    @cached_property
     def tz(self) -> ZoneInfo:
         """The hospitals' time zone."""
         return ZoneInfo(self.timezone)

@@ -51,3 +51,54 @@ def test_usage_mistake_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
 def test_no_command_prints_help(capsys: pytest.CaptureFixture[str]) -> None:
     assert main([]) == 2
     assert "serve" in capsys.readouterr().out
+
+
+CONFIG = """
+[redis]
+data_dir = "{data}"
+[security]
+secret_key = "cli-test-secret-key-at-least-32-characters"
+[[hospitals]]
+id = "h1"
+name = "第一医院"
+[[hospitals.departments]]
+id = "nk"
+name = "内科"
+"""
+
+
+def test_schedule_import_checkin_and_sweep_on_the_embedded_redis(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(CONFIG.format(data=tmp_path / "data"))
+    good = tmp_path / "good.csv"
+    good.write_text(
+        "hospital,department,doctor,level,date,start,end,capacity,fee\nh1,nk,dr-a,general,2030-01-02,08:00,12:00,20,5\n"
+    )
+    result = run("schedule", "import", str(good), "--config", str(config))
+    assert result.returncode == 0, result.stderr
+    assert "imported 1 slots (1 new, 0 updated)" in result.stdout
+    again = run("schedule", "import", str(good), "--config", str(config))
+    assert "(0 new, 1 updated)" in again.stdout, "persisted in the embedded Redis between runs"
+
+    bad = tmp_path / "bad.csv"
+    bad.write_text(
+        "hospital,department,doctor,level,date,start,end,capacity,fee\nh1,xx,dr-a,general,2030-01-02,08:00,12:00,20,5\n"
+    )
+    result = run("schedule", "import", str(bad), "--config", str(config))
+    assert result.returncode == 1 and result.stderr.count("\n") == 1
+    assert result.stderr.startswith("guahao: error: schedule import refused: 1 bad row") and "line 2" in result.stderr
+
+    missing = run("schedule", "import", str(tmp_path / "nope.csv"), "--config", str(config))
+    assert missing.returncode == 1 and missing.stderr == f"guahao: error: no such file: {tmp_path / 'nope.csv'}\n"
+
+    unknown = run("checkin", "12345678", "--config", str(config))
+    assert unknown.returncode == 1 and unknown.stderr == "guahao: error: no appointment with serial '12345678'\n"
+
+    sweep = run("sweep", "--config", str(config))
+    assert sweep.returncode == 0 and "0 appointment(s) marked no_show" in sweep.stdout
+    assert "Traceback" not in result.stderr + missing.stderr + unknown.stderr
+
+
+def test_schedule_without_action_is_a_usage_error() -> None:
+    result = run("schedule")
+    assert result.returncode == 2 and result.stderr.count("\n") == 1

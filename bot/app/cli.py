@@ -6,12 +6,18 @@ A user mistake prints one line and exits non-zero; a traceback is only for a bug
 from __future__ import annotations
 
 import argparse
+import getpass
 import logging
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
 
+from bot.app.services import Services, open_services
+from bot.audit import staff_actor
 from bot.config import Config, load_config
 from bot.errors import GuahaoError, NotAvailableError
+from bot.schedule import parse_schedule_csv
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -24,6 +30,52 @@ def _not_yet(command: str) -> Handler:
         raise NotAvailableError(f"'guahao {command}' is not available yet in this version")
 
     return handler
+
+
+def _staff_actor() -> str:
+    """The audit actor of a staff command run from this terminal."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown"
+    return staff_actor(f"cli-{user}")
+
+
+def _schedule_import(args: argparse.Namespace, config: Config) -> int:
+    path = Path(args.file)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise GuahaoError(f"no such file: {path}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise GuahaoError(f"cannot read {path}: {exc}") from None
+    with _services(config) as services:
+        result = services.schedule.import_rows(parse_schedule_csv(text, config))
+    print(f"imported {result.accepted} slots ({result.created} new, {result.updated} updated) from {path}")
+    return 0
+
+
+def _checkin(args: argparse.Namespace, config: Config) -> int:
+    with _services(config) as services:
+        appointment = services.standing.checkin(args.serial, _staff_actor())
+    print(f"{appointment.serial}: attended (queue no. {appointment.queue_no}, {appointment.date} {appointment.start})")
+    return 0
+
+
+def _sweep(args: argparse.Namespace, config: Config) -> int:
+    with _services(config) as services:
+        marked = services.standing.sweep_no_shows()
+    print(f"no-show sweep: {marked} appointment(s) marked no_show")
+    return 0
+
+
+@contextmanager
+def _services(config: Config) -> Iterator[Services]:
+    services = open_services(config)
+    try:
+        yield services
+    finally:
+        services.close()
 
 
 def _check_config(args: argparse.Namespace, config: Config) -> int:
@@ -65,11 +117,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     schedule = commands.add_parser("schedule", help="manage the schedule of slots")
     schedule_commands = schedule.add_subparsers(dest="schedule_command", metavar="ACTION", parser_class=_Parser)
+    schedule_commands.required = True
     schedule_import = schedule_commands.add_parser(
         "import", parents=[common], help="load slots from a CSV file (idempotent)"
     )
     schedule_import.add_argument("file", metavar="FILE.csv")
-    schedule_import.set_defaults(handler=_not_yet("schedule import"))
+    schedule_import.set_defaults(handler=_schedule_import)
 
     broadcast = commands.add_parser("broadcast", parents=[common], help="notify every patient booked there")
     broadcast.add_argument("--hospital", required=True, metavar="H")
@@ -82,7 +135,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     checkin = commands.add_parser("checkin", parents=[common], help="mark an appointment attended")
     checkin.add_argument("serial", metavar="SERIAL")
-    checkin.set_defaults(handler=_not_yet("checkin"))
+    checkin.set_defaults(handler=_checkin)
+
+    sweep = commands.add_parser("sweep", parents=[common], help="mark missed appointments as no-shows now")
+    sweep.set_defaults(handler=_sweep)
 
     menu = commands.add_parser("wechat-menu", parents=[common], help="create the official account's custom menu")
     menu.set_defaults(handler=_not_yet("wechat-menu"))
@@ -100,7 +156,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if handler is None:
         parser.print_help()
         return EXIT_USAGE
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # long-running commands log their life; one-shot commands keep stderr for the one line that matters
+    level = logging.INFO if args.command in ("serve", "worker") else logging.WARNING
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     try:
         config = load_config(args.config)
         return handler(args, config)

@@ -1,0 +1,51 @@
+-- Import a validated schedule, all or nothing (bot.schedule.Schedule.import_csv).
+--
+-- KEYS[1..n]   the slot hash of each row (keys.slot): row i -> KEYS[i]
+-- KEYS[n+1..]  the index keys the rows point into (keys.slots_of_day, keys.slots_of_department_day,
+--              keys.schedule_dates), each listed once
+-- ARGV[1]      JSON array of rows, one array of strings per row:
+--              {day_idx, dept_day_idx, dates_idx, score, slot_id, hospital, department, doctor, doctor_name,
+--               level, date, start, end, capacity, fee_cents}
+--              (*_idx: indexes into KEYS; score: start in minutes after midnight)
+--
+-- Returns {0, i1, taken1, i2, taken2, ...}: rows (0-based) whose existing slot holds more bookings than the new
+-- capacity, and nothing is written; else {1, created, updated}.
+-- taken, next_queue and status belong to booking and staff: set only when a slot is new, never reset here.
+-- Slots absent from the file are left alone.
+
+local DAY, DEPT_DAY, DATES, SCORE, SLOT_ID = 1, 2, 3, 4, 5
+local HOSPITAL, DEPARTMENT, DOCTOR, DOCTOR_NAME, LEVEL = 6, 7, 8, 9, 10
+local DATE, START, END, CAPACITY, FEE_CENTS = 11, 12, 13, 14, 15
+
+local rows = cjson.decode(ARGV[1])
+
+local refused = {0}
+for i, row in ipairs(rows) do
+    local taken = tonumber(redis.call('HGET', KEYS[i], 'taken') or '0') or 0
+    if taken > tonumber(row[CAPACITY]) then
+        refused[#refused + 1] = i - 1
+        refused[#refused + 1] = taken
+    end
+end
+if #refused > 1 then
+    return refused
+end
+
+local created, updated = 0, 0
+for i, row in ipairs(rows) do
+    local key = KEYS[i]
+    if redis.call('EXISTS', key) == 1 then
+        updated = updated + 1
+    else
+        created = created + 1
+        redis.call('HSET', key, 'taken', '0', 'next_queue', '0', 'status', 'open')
+    end
+    redis.call('HSET', key,
+        'hospital', row[HOSPITAL], 'department', row[DEPARTMENT], 'doctor', row[DOCTOR],
+        'doctor_name', row[DOCTOR_NAME], 'level', row[LEVEL], 'date', row[DATE], 'start', row[START],
+        'end', row[END], 'capacity', row[CAPACITY], 'fee_cents', row[FEE_CENTS])
+    redis.call('ZADD', KEYS[tonumber(row[DAY])], row[SCORE], row[SLOT_ID])
+    redis.call('ZADD', KEYS[tonumber(row[DEPT_DAY])], row[SCORE], row[SLOT_ID])
+    redis.call('SADD', KEYS[tonumber(row[DATES])], row[DATE])
+end
+return {1, created, updated}

@@ -1,0 +1,387 @@
+"""Hospitals, departments and slots (号源): the schedule CSV import (SPEC §3, §6) and the reads booking needs.
+
+An import is all or nothing: every row is checked in Python first and every problem reported with its line; then
+one Lua script (``bot/lua/import_slots.lua``) refuses the whole file if it would shrink a slot below the places
+already booked, else upserts every slot and its indexes. Re-importing is idempotent: capacity, fee, times and names
+follow the file; ``taken``, ``next_queue`` and ``status`` are never reset; slots missing from the file stay.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any, cast
+
+import redis
+
+import rules
+from bot import keys
+from bot.config import Config, Department, Hospital
+from bot.errors import GuahaoError
+from bot.records import RawHash, Slot, slot_id
+from bot.scripts import Scripts
+
+COLUMNS = ("hospital", "department", "doctor", "level", "date", "start", "end", "capacity", "fee")
+"""The required columns of the schedule CSV, in the documented order."""
+OPTIONAL_COLUMNS = ("doctor_name",)
+"""Columns a file may add; ``doctor_name`` defaults to the doctor id."""
+SLOT_STATUSES = ("open", "suspended")
+MAX_CAPACITY = 99_999
+_SHOWN_ERRORS = 10
+
+_DOCTOR = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_TIME = re.compile(r"(\d{1,2}):(\d{2})")
+_COUNT = re.compile(r"\d{1,9}")
+_YUAN = re.compile(r"\d{1,8}(?:\.\d{1,2})?")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+@dataclass(frozen=True)
+class RowError:
+    """One problem of an imported file: ``line`` counts from 1, the header being line 1."""
+
+    line: int
+    reason: str
+
+
+class ScheduleImportError(GuahaoError):
+    """A schedule file was refused as a whole; ``errors`` lists every problem found, in line order."""
+
+    def __init__(self, errors: Sequence[RowError]) -> None:
+        self.errors = sorted(errors, key=lambda e: e.line)
+        lines = len({e.line for e in self.errors})
+        shown = "; ".join(f"line {e.line}: {e.reason}" for e in self.errors[:_SHOWN_ERRORS])
+        more = len(self.errors) - _SHOWN_ERRORS
+        if more > 0:
+            shown += f"; and {more} more"
+        super().__init__(f"schedule import refused: {lines} bad row{'s' if lines != 1 else ''} ({shown})")
+
+    def to_json(self) -> dict[str, list[dict[str, int | str]]]:
+        """The body of the staff API's 400 answer: ``{"errors": [{"line", "reason"}]}``."""
+        return {"errors": [{"line": e.line, "reason": e.reason} for e in self.errors]}
+
+
+@dataclass(frozen=True)
+class ScheduleRow:
+    """One valid row of a schedule file."""
+
+    line: int
+    hospital: str
+    department: str
+    doctor: str
+    doctor_name: str
+    level: rules.FeeClass
+    date: str
+    start: str
+    end: str
+    capacity: int
+    fee_cents: int
+
+    @property
+    def slot_id(self) -> str:
+        """The id of the slot this row describes."""
+        return slot_id(self.hospital, self.department, self.doctor, self.date, self.start)
+
+    @property
+    def start_minutes(self) -> int:
+        """The start in minutes after midnight (the score of the day indexes)."""
+        return _minutes(self.start)
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    """What an accepted import did."""
+
+    created: int
+    updated: int
+
+    @property
+    def accepted(self) -> int:
+        """Rows of the file accepted (created or updated): the ``N`` of ``{"slots": N}``."""
+        return self.created + self.updated
+
+
+def parse_schedule_csv(text: str, config: Config) -> list[ScheduleRow]:
+    """Check a whole schedule file against ``config``; raise :class:`ScheduleImportError` listing every bad row."""
+    errors: list[RowError] = []
+    records = _records(text.removeprefix("\ufeff"), errors)
+    header = next(records, None)
+    if header is None:
+        if not errors:
+            errors.append(RowError(1, "empty file: expected the header " + ",".join(COLUMNS)))
+        raise ScheduleImportError(errors)
+    columns = _columns(*header, errors)
+    if errors:
+        raise ScheduleImportError(errors)
+    rows: list[ScheduleRow] = []
+    seen: dict[tuple[str, str, str, str, str], int] = {}
+    for line, cells in records:
+        if len(cells) != len(columns):
+            errors.append(RowError(line, f"expected {len(columns)} cells, got {len(cells)}"))
+            continue
+        row = _row(line, dict(zip(columns, cells, strict=True)), config, errors)
+        if row is None:
+            continue
+        identity = (row.hospital, row.department, row.doctor, row.date, row.start)
+        first = seen.setdefault(identity, line)
+        if first != line:
+            errors.append(
+                RowError(line, f"duplicate slot: same hospital, department, doctor, date and start as line {first}")
+            )
+            continue
+        rows.append(row)
+    if errors:
+        raise ScheduleImportError(errors)
+    return rows
+
+
+def _records(text: str, errors: list[RowError]) -> Iterator[tuple[int, list[str]]]:
+    """Non-blank records with the line each starts on, cells stripped; a CSV syntax error ends the file."""
+    reader = csv.reader(io.StringIO(text, newline=""))
+    line = 1
+    while True:
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            errors.append(RowError(line, f"unreadable CSV: {exc}"))
+            return
+        stripped = [c.strip() for c in cells]
+        if any(stripped):
+            yield line, stripped
+        line = reader.line_num + 1
+
+
+def _columns(line: int, cells: list[str], errors: list[RowError]) -> list[str]:
+    names = [c.lower() for c in cells]
+    for index, name in enumerate(names):
+        if name not in COLUMNS and name not in OPTIONAL_COLUMNS:
+            errors.append(RowError(line, f'unknown column "{_short(cells[index])}"; expected ' + ",".join(COLUMNS)))
+        elif name in names[:index]:
+            errors.append(RowError(line, f'duplicate column "{name}"'))
+    errors.extend(RowError(line, f'missing column "{name}"') for name in COLUMNS if name not in names)
+    return names
+
+
+def _row(line: int, cells: dict[str, str], config: Config, errors: list[RowError]) -> ScheduleRow | None:
+    """The row if every cell is valid; else ``None`` and each problem appended to ``errors``."""
+    found: list[str] = []
+    hospital = config.hospital(cells["hospital"])
+    if hospital is None:
+        found.append(f'unknown hospital "{_short(cells["hospital"])}"')
+    elif hospital.department(cells["department"]) is None:
+        found.append(f'unknown department "{_short(cells["department"])}" of hospital "{hospital.id}"')
+    doctor = cells["doctor"]
+    if not _DOCTOR.fullmatch(doctor):
+        found.append(f'bad doctor id "{_short(doctor)}": expected letters, digits, - or _')
+    doctor_name = cells.get("doctor_name") or doctor
+    if len(doctor_name) > 64 or _CONTROL.search(doctor_name):
+        found.append(f'bad doctor_name "{_short(doctor_name)}": expected at most 64 printable characters')
+    level = cells["level"].lower()
+    if level not in rules.FeeClass.__members__:
+        found.append(f'bad level "{_short(cells["level"])}": expected general, expert or special')
+    day = _date(cells["date"])
+    if day is None:
+        found.append(f'bad date "{_short(cells["date"])}": expected a real date YYYY-MM-DD')
+    start, end = _time(cells["start"]), _time(cells["end"])
+    for name, value in (("start", start), ("end", end)):
+        if value is None:
+            found.append(f'bad {name} time "{_short(cells[name])}": expected HH:MM')
+    if start is not None and end is not None and end <= start:
+        found.append(f"end before start: end {end} must be after start {start}")
+    capacity = _count(cells["capacity"], found)
+    fee_cents = _cents(cells["fee"], found)
+    errors.extend(RowError(line, reason) for reason in found)
+    if found or day is None or start is None or end is None or capacity is None or fee_cents is None:
+        return None
+    return ScheduleRow(
+        line=line,
+        hospital=cells["hospital"],
+        department=cells["department"],
+        doctor=doctor,
+        doctor_name=doctor_name,
+        level=rules.FeeClass(level),
+        date=day,
+        start=start,
+        end=end,
+        capacity=capacity,
+        fee_cents=fee_cents,
+    )
+
+
+def _date(text: str) -> str | None:
+    if not _DATE.fullmatch(text):
+        return None
+    try:
+        return date.fromisoformat(text).isoformat()
+    except ValueError:
+        return None
+
+
+def _time(text: str) -> str | None:
+    """``HH:MM`` (``H:MM`` accepted and padded), or ``None``."""
+    match = _TIME.fullmatch(text)
+    if match is None or int(match[1]) > 23 or int(match[2]) > 59:
+        return None
+    return f"{int(match[1]):02d}:{match[2]}"
+
+
+def _count(text: str, found: list[str]) -> int | None:
+    if text.startswith("-") and _COUNT.fullmatch(text[1:]) and int(text[1:]) > 0:
+        found.append(f"negative capacity {text}")
+        return None
+    if not _COUNT.fullmatch(text) or int(text) > MAX_CAPACITY:
+        found.append(f'bad capacity "{_short(text)}": expected a whole number from 0 to {MAX_CAPACITY}')
+        return None
+    return int(text)
+
+
+def _cents(text: str, found: list[str]) -> int | None:
+    if text.startswith("-") and _YUAN.fullmatch(text[1:]) and Decimal(text[1:]) > 0:
+        found.append(f"negative fee {text}")
+        return None
+    if not _YUAN.fullmatch(text):
+        found.append(f'bad fee "{_short(text)}": expected yuan with at most 2 decimals, e.g. 50 or 12.5')
+        return None
+    return int(Decimal(text) * 100)
+
+
+def _minutes(clock: str) -> int:
+    hours, minutes = clock.split(":")
+    return int(hours) * 60 + int(minutes)
+
+
+def _short(value: str) -> str:
+    return value if len(value) <= 40 else value[:39] + "…"
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+class Schedule:
+    """The hospitals of the configuration and the slots stored in Redis."""
+
+    def __init__(self, redis_client: redis.Redis, config: Config) -> None:
+        self._redis = redis_client
+        self._config = config
+        self._scripts = Scripts(redis_client, "import_slots", "schedule_set_status")
+
+    # --- hospitals and departments (from config) ---------------------------------------------------------
+    def hospitals(self) -> tuple[Hospital, ...]:
+        """The configured hospitals, in config order."""
+        return self._config.hospitals
+
+    def hospital(self, hospital_id: str) -> Hospital | None:
+        """The configured hospital with this id."""
+        return self._config.hospital(hospital_id)
+
+    def department(self, hospital_id: str, department_id: str) -> Department | None:
+        """The configured department of that hospital."""
+        hospital = self._config.hospital(hospital_id)
+        return hospital.department(department_id) if hospital else None
+
+    # --- import ------------------------------------------------------------------------------------------
+    def import_csv(self, text: str) -> int:
+        """Import a schedule file (all or nothing); the number of rows accepted. Raises ScheduleImportError."""
+        return self.import_rows(parse_schedule_csv(text, self._config)).accepted
+
+    def import_rows(self, rows: Sequence[ScheduleRow]) -> ImportResult:
+        """Upsert valid rows in one atomic script; refuse them all if one would shrink a slot below its bookings."""
+        if not rows:
+            return ImportResult(created=0, updated=0)
+        index_keys: dict[str, int] = {}
+
+        def index_of(key: str) -> str:
+            return str(index_keys.setdefault(key, len(rows) + len(index_keys) + 1))
+
+        payload = [
+            [
+                index_of(keys.slots_of_day(r.hospital, r.date)),
+                index_of(keys.slots_of_department_day(r.hospital, r.department, r.date)),
+                index_of(keys.schedule_dates(r.hospital)),
+                str(r.start_minutes),
+                r.slot_id,
+                r.hospital,
+                r.department,
+                r.doctor,
+                r.doctor_name,
+                r.level.value,
+                r.date,
+                r.start,
+                r.end,
+                str(r.capacity),
+                str(r.fee_cents),
+            ]
+            for r in rows
+        ]
+        slot_keys = [keys.slot(r.slot_id) for r in rows]
+        result = self._scripts.run(
+            "import_slots",
+            keys=slot_keys + list(index_keys),
+            args=[json.dumps(payload, ensure_ascii=False, separators=(",", ":"))],
+        )
+        if int(result[0]) == 1:
+            return ImportResult(created=int(result[1]), updated=int(result[2]))
+        refused = [(rows[int(i)], int(taken)) for i, taken in zip(result[1::2], result[2::2], strict=True)]
+        raise ScheduleImportError(
+            [
+                RowError(
+                    row.line,
+                    f"capacity {row.capacity} is below the {taken} places already booked in slot {row.slot_id}",
+                )
+                for row, taken in refused
+            ]
+        )
+
+    # --- reads -------------------------------------------------------------------------------------------
+    def slot(self, slot_id: str) -> Slot | None:
+        """The stored slot, or ``None``."""
+        raw = cast(RawHash, self._redis.hgetall(keys.slot(slot_id)))
+        return Slot.from_hash(slot_id, raw) if raw else None
+
+    def slots(self, hospital: str, department: str, date: str) -> list[Slot]:
+        """The slots of a department on a date, by start then doctor."""
+        ids = [_text(m) for m in self._redis.zrange(keys.slots_of_department_day(hospital, department, date), 0, -1)]
+        if not ids:
+            return []
+        pipe = self._redis.pipeline(transaction=False)
+        for one in ids:
+            pipe.hgetall(keys.slot(one))
+        found = [Slot.from_hash(one, raw) for one, raw in zip(ids, pipe.execute(), strict=True) if raw]
+        return sorted(found, key=lambda s: (s.start, s.doctor, s.id))
+
+    def dates(self, hospital: str, department: str | None = None) -> list[str]:
+        """Sorted dates on which the hospital (or that department of it) has slots."""
+        days = sorted(_text(d) for d in self._redis.smembers(keys.schedule_dates(hospital)))
+        if department is None or not days:
+            return days
+        pipe = self._redis.pipeline(transaction=False)
+        for day in days:
+            pipe.exists(keys.slots_of_department_day(hospital, department, day))
+        return [day for day, exists in zip(days, pipe.execute(), strict=True) if exists]
+
+    def departments_on(self, hospital: str, date: str) -> list[str]:
+        """Ids of the departments with slots on that date, in config order."""
+        configured = self._config.hospital(hospital)
+        if configured is None or not configured.departments:
+            return []
+        pipe = self._redis.pipeline(transaction=False)
+        for department in configured.departments:
+            pipe.exists(keys.slots_of_department_day(hospital, department.id, date))
+        return [d.id for d, exists in zip(configured.departments, pipe.execute(), strict=True) if exists]
+
+    # --- staff -------------------------------------------------------------------------------------------
+    def set_slot_status(self, slot_id: str, status: str) -> bool:
+        """Open or suspend an existing slot (a hospital suspending a clinic); ``False`` when there is no such slot."""
+        if status not in SLOT_STATUSES:
+            raise ValueError(f"slot status must be one of {', '.join(SLOT_STATUSES)}, got {status!r}")
+        return bool(self._scripts.run("schedule_set_status", keys=[keys.slot(slot_id)], args=[status]))
