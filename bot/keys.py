@@ -163,6 +163,11 @@ def user_lock(acct: str) -> str:
     return f"{PREFIX}lock:{acct}"
 
 
+def rate(acct: str, minute: int) -> str:
+    """Counter of the messages an account sent in one minute (epoch minute), for the per-account rate limit."""
+    return f"{PREFIX}rate:{acct}:{minute}"
+
+
 def inbound_seen(channel: str, message_key: str) -> str:
     """The stored reply of an inbound message already processed (dedupe of platform retries)."""
     return f"{PREFIX}seen:{channel}:{message_key}"

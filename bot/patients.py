@@ -74,6 +74,16 @@ def clean_name(name: str) -> str:
     return _SPACES.sub(" ", unicodedata.normalize("NFKC", name)).strip()
 
 
+def check_name(name: str) -> str:
+    """The cleaned name, or :class:`InvalidInputError` (reason ``length`` or ``format``)."""
+    clean = clean_name(name)
+    if not 1 <= len(clean) <= NAME_MAX_LENGTH:
+        raise InvalidInputError("name", "length")
+    if _NAME_FORBIDDEN.search(clean):
+        raise InvalidInputError("name", "format")
+    return clean
+
+
 @dataclass(frozen=True)
 class PatientView:
     """What may be shown of a patient: masks and hashes only, never clear personal data."""
@@ -112,11 +122,7 @@ class PatientService:
     # --- adding ------------------------------------------------------------------------------------------
     def validate(self, name: str, id_number: str, phone: str) -> tuple[str, str, str]:
         """The cleaned (name, ID number, E.164 phone), or :class:`InvalidInputError` for the first bad field."""
-        clean = clean_name(name)
-        if not 1 <= len(clean) <= NAME_MAX_LENGTH:
-            raise InvalidInputError("name", "length")
-        if _NAME_FORBIDDEN.search(clean):
-            raise InvalidInputError("name", "format")
+        clean = check_name(name)
         today = self._clock.now().astimezone(self._policy.tz).date()
         check = rules.validate_id_number(id_number, today)
         if not check.valid or check.normalized is None:

@@ -11,10 +11,15 @@ from bot.booking import BookingService
 from bot.clock import Clock, RedisClock, SystemClock
 from bot.config import Config
 from bot.crypto import SecretBox, resolve_secret_key
+from bot.notify import ConsoleSender, Outbox, Sender, SendLedger
+from bot.otp import OtpService
 from bot.patients import PatientService
 from bot.redis_runtime import RedisRuntime, open_redis
 from bot.schedule import Schedule
 from bot.standing import StandingService
+from dialogs.context import Deps
+from dialogs.engine import Engine
+from dialogs.registry import all_dialogs
 
 
 @dataclass
@@ -30,6 +35,9 @@ class Services:
     store: AppointmentStore
     booking: BookingService
     standing: StandingService
+    outbox: Outbox
+    sms_sender: Sender
+    otp: OtpService
     runtime: RedisRuntime | None = None
 
     def close(self) -> None:
@@ -44,6 +52,8 @@ def build_services(config: Config, client: redis.Redis, clock: Clock | None = No
         clock = RedisClock(client) if config.server.simulator else SystemClock()
     box = SecretBox(resolve_secret_key(config.security.secret_key, config.redis.data_dir))
     store = AppointmentStore(client, config, clock)
+    outbox = Outbox(client, box, clock, config.policy.tz)
+    sms_sender: Sender = ConsoleSender(outbox, SendLedger(client, box))
     return Services(
         config=config,
         redis=client,
@@ -54,7 +64,31 @@ def build_services(config: Config, client: redis.Redis, clock: Clock | None = No
         store=store,
         booking=BookingService(store),
         standing=StandingService(store),
+        outbox=outbox,
+        sms_sender=sms_sender,
+        otp=OtpService(client, box, clock, config.policy, sms_sender),
     )
+
+
+def dialog_deps(services: Services) -> Deps:
+    """What the dialogs may use of the services."""
+    return Deps(
+        config=services.config,
+        redis=services.redis,
+        clock=services.clock,
+        box=services.box,
+        patients=services.patients,
+        otp=services.otp,
+        schedule=services.schedule,
+        store=services.store,
+        booking=services.booking,
+        standing=services.standing,
+    )
+
+
+def build_engine(services: Services) -> Engine:
+    """The message pipeline over these services, with every dialog."""
+    return Engine(dialog_deps(services), all_dialogs())
 
 
 def open_services(config: Config, clock: Clock | None = None) -> Services:

@@ -1,0 +1,30 @@
+"""预约挂号 (placeholder until the dialog lands: says so and returns to the menu)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from dialogs.machine import Dialog, Flow
+
+
+class State(StrEnum):
+    start = "start"
+
+
+class _Flow(Flow):
+    def ask_start(self) -> None:
+        self.turn.say("common.busy")
+        self.turn.switch("menu")
+
+
+TRANSITIONS: list[dict[str, Any]] = [{"trigger": "answer", "source": State.start, "dest": None}]
+
+
+class BookDialog(Dialog):
+    """预约挂号."""
+
+    name = "book"
+    states = State
+    transitions = TRANSITIONS
+    flow = _Flow

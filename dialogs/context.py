@@ -1,0 +1,33 @@
+"""The bot services a dialog may use, handed in by the composition root (dialogs never build clients)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import redis
+
+from bot.appointments import AppointmentStore
+from bot.booking import BookingService
+from bot.clock import Clock
+from bot.config import Config
+from bot.crypto import SecretBox
+from bot.otp import OtpService
+from bot.patients import PatientService
+from bot.schedule import Schedule
+from bot.standing import StandingService
+
+
+@dataclass(frozen=True)
+class Deps:
+    """Everything below the dialogs, wired once per process."""
+
+    config: Config
+    redis: redis.Redis
+    clock: Clock
+    box: SecretBox
+    patients: PatientService
+    otp: OtpService
+    schedule: Schedule
+    store: AppointmentStore
+    booking: BookingService
+    standing: StandingService

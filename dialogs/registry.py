@@ -1,0 +1,24 @@
+"""Every dialog of the bot, by the name its states are prefixed with (``book.slot``)."""
+
+from __future__ import annotations
+
+from dialogs.appointments import AppointmentsDialog
+from dialogs.book import BookDialog
+from dialogs.cancel import CancelDialog
+from dialogs.machine import Dialog
+from dialogs.menu import MenuDialog
+from dialogs.patients import PatientsDialog
+from dialogs.verify import VerifyDialog
+
+
+def all_dialogs() -> dict[str, Dialog]:
+    """One instance of each dialog (their machines are built once per process, on first use)."""
+    dialogs: list[Dialog] = [
+        MenuDialog(),
+        VerifyDialog(),
+        BookDialog(),
+        AppointmentsDialog(),
+        CancelDialog(),
+        PatientsDialog(),
+    ]
+    return {d.name: d for d in dialogs}

@@ -1,0 +1,36 @@
+"""The text catalogs: every sentence the bot says, in Chinese (default) and English, never inline in the logic.
+
+Each module of this package holds one conversation's texts as ``TEXTS = {key: (zh, en)}``, the two languages side
+by side so that they stay in step (a test checks that every key has both and the same placeholders). ``say`` looks
+a key up and fills its ``{placeholders}``.
+"""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+from typing import Any
+
+from dialogs.texts import book, common, manage, patients, verify
+
+LANGUAGES = ("zh", "en")
+DEFAULT_LANGUAGE = "zh"
+
+
+def _merge() -> dict[str, tuple[str, str]]:
+    merged: dict[str, tuple[str, str]] = {}
+    for module in (common, verify, book, manage, patients):
+        for key, texts in module.TEXTS.items():
+            if key in merged:
+                raise KeyError(f"text key {key!r} defined twice")
+            merged[key] = texts
+    return merged
+
+
+CATALOG = MappingProxyType(_merge())
+
+
+def text(language: str, key: str, **values: Any) -> str:
+    """The text ``key`` in ``language`` (Chinese when unknown), placeholders filled."""
+    zh, en = CATALOG[key]
+    template = en if language == "en" else zh
+    return template.format(**values) if values else template

@@ -1,0 +1,123 @@
+"""One message's worth of conversation: the input, the session, the services, and the replies being built."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from dialogs import parse
+from dialogs.context import Deps
+from dialogs.message import Channel, Inbound
+from dialogs.session import Session
+from dialogs.texts import text
+
+SMS_PAGE = 4
+"""Options per SMS page: with their labels they stay within two UCS-2 segments; "回复 更多" shows the next."""
+
+WECHAT_PAGE = 12
+
+
+@dataclass
+class Turn:
+    """The state of one dialog step; dialogs read ``text`` and call ``say`` / ``offer`` / ``switch``."""
+
+    deps: Deps
+    inbound: Inbound
+    acct: str
+    session: Session
+    now: datetime
+    switcher: Callable[[Turn, str], None]
+    paragraphs: list[str] = field(default_factory=list)
+
+    # --- input -----------------------------------------------------------------------------------------
+    @property
+    def text(self) -> str:
+        """What the user typed, normalised (full-width folded, spaces collapsed)."""
+        return parse.normalize(self.inbound.text)
+
+    @property
+    def raw_text(self) -> str:
+        """What the user typed, only trimmed (names and ID numbers keep their characters)."""
+        return self.inbound.text.strip()
+
+    @property
+    def lang(self) -> str:
+        """The conversation's language."""
+        return self.session.language
+
+    @property
+    def data(self) -> dict[str, Any]:
+        """The current step's remembered data (JSON-serialisable)."""
+        return self.session.data
+
+    @property
+    def channel(self) -> Channel:
+        """The channel of the conversation."""
+        return self.inbound.channel
+
+    def today(self, hospital: str | None = None) -> date:
+        """Today in the hospital's time zone (the platform's when none is given)."""
+        policy = self.deps.store.policy_for(hospital) if hospital else self.deps.config.policy
+        return self.now.astimezone(policy.tz).date()
+
+    # --- output ----------------------------------------------------------------------------------------
+    def say(self, key: str, **values: Any) -> None:
+        """Add the catalog text ``key`` to the reply."""
+        self.paragraphs.append(text(self.lang, key, **values))
+
+    def t(self, key: str, **values: Any) -> str:
+        """The catalog text ``key`` in this conversation's language, to compose with."""
+        return text(self.lang, key, **values)
+
+    def offer(self, title: str, labels: Sequence[str], values: Sequence[Any], *, page: int = 0) -> None:
+        """Ask to choose one of ``labels`` ("N. label" one per line); remembers them for :meth:`chosen`."""
+        self.data["options"] = {"title": title, "labels": list(labels), "values": list(values)}
+        self.show_page(page)
+
+    def show_page(self, page: int) -> bool:
+        """Show one page of the remembered options; False when there is no such page."""
+        options = self.data.get("options")
+        if not options:
+            return False
+        size = SMS_PAGE if self.channel == Channel.sms else WECHAT_PAGE
+        labels: list[str] = options["labels"]
+        start = page * size
+        if page and start >= len(labels):
+            return False
+        self.data["page"] = page
+        lines = [options["title"]] + [
+            f"{i + 1}. {label}" for i, label in enumerate(labels[start : start + size], start)
+        ]
+        if start + size < len(labels):
+            lines.append(self.t("common.more"))
+        self.paragraphs.append("\n".join(lines))
+        return True
+
+    def chosen(self) -> parse.Match[Any]:
+        """Match the input against the remembered options (number, label, or part of a label)."""
+        options = self.data.get("options") or {"labels": [], "values": []}
+        choices = [
+            parse.Option(label, value) for label, value in zip(options["labels"], options["values"], strict=True)
+        ]
+        return parse.match_option(self.text, choices)
+
+    def say_ambiguous(self, match: parse.Match[Any]) -> None:
+        """Say that the input fits several options, listing them."""
+        self.say("common.ambiguous", candidates="、".join(c.label for c in match.candidates))
+
+    # --- flow ------------------------------------------------------------------------------------------
+    def switch(self, dialog: str) -> None:
+        """Leave the current conversation for the start of ``dialog`` (e.g. ``menu``)."""
+        self.session.data = {k: v for k, v in self.data.items() if k.startswith("keep.")}
+        self.switcher(self, dialog)
+
+    # --- personal data held between steps (encrypted: sessions live in Redis) ----------------------------
+    def keep_secret(self, name: str, value: str) -> None:
+        """Remember a piece of personal data until the step ends, encrypted."""
+        self.data[f"secret.{name}"] = self.deps.box.encrypt(value, context=f"session.{name}")
+
+    def secret(self, name: str) -> str:
+        """A piece of personal data remembered with :meth:`keep_secret`."""
+        return self.deps.box.decrypt(self.data[f"secret.{name}"], context=f"session.{name}")

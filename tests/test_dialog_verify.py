@@ -1,0 +1,97 @@
+"""Transcripts: first contact, verification in Chinese and English, every mistake explained, SMS without a code."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+import redis
+
+from bot.clock import ManualClock
+from bot.patients import account_id
+from dialogs.message import Channel
+from tests.dialog_support import Chat
+from tests.support import NOW, Services, id_number, make_services, schedule_csv
+
+PHONE = "13912345678"
+
+
+@pytest.fixture
+def svc(redis_db: redis.Redis) -> Services:
+    services = make_services(redis_db)
+    services.schedule.import_csv(schedule_csv(NOW.date() + timedelta(days=1)))
+    return services
+
+
+def test_subscribe_gets_welcome_and_menu(svc: Services) -> None:
+    reply = Chat(svc).event("subscribe")
+    assert "欢迎" in reply and "1. 预约挂号" in reply and "5. 帮助" in reply
+
+
+def test_first_time_user_is_verified_before_booking_zh(svc: Services) -> None:
+    chat = Chat(svc)
+    assert "请输入就诊人姓名" in chat.send("1")
+    assert "请输入张三的18位居民身份证号" in chat.send("张三")
+    assert "身份证号应为18位" in chat.send("1101051980")
+    assert "出生日期无效" in chat.send("110105198002300011")
+    assert "校验位不正确" in chat.send(id_number(1)[:-1] + ("0" if id_number(1)[-1] != "0" else "1"))
+    assert "请输入就诊人的手机号" in chat.send(id_number(1))
+    assert "1开头的11位数字" in chat.send("12345")
+    assert "验证码已发送至 139****5678" in chat.send(PHONE)
+    assert "验证码不正确,还可尝试4次" in chat.send("000000")
+    reply = chat.send(chat.last_code(PHONE))
+    assert "实名认证成功:张*,139****5678" in reply
+    assert len(svc.patients.patients_of(account_id(svc.box, "wechat", chat.user))) == 1
+
+
+def test_verification_in_english(svc: Services) -> None:
+    chat = Chat(svc)
+    chat.send("English")
+    assert "full name" in chat.send("1")
+    assert "resident ID number" in chat.send("Li Lei")
+    assert "mobile number" in chat.send(id_number(2))
+    assert "A code was sent to 139****5678" in chat.send(PHONE)
+    assert "Verified: L*" in chat.send(chat.last_code(PHONE))
+
+
+def test_code_expires_and_can_be_resent(svc: Services) -> None:
+    chat = Chat(svc)
+    chat.send("1")
+    chat.send("张三")
+    chat.send(id_number(1))
+    chat.send(PHONE)
+    old = chat.last_code(PHONE)
+    assert "请在" in chat.send("重发")  # within 60 s: refused with the time to wait
+    assert isinstance(svc.clock, ManualClock)
+    svc.clock.advance(timedelta(minutes=6))
+    assert "验证码已过期" in chat.send(old)
+    assert "验证码已发送" in chat.send("重发")
+    assert "实名认证成功" in chat.send(chat.last_code(PHONE))
+
+
+def test_five_wrong_codes_burn_it(svc: Services) -> None:
+    chat = Chat(svc)
+    for typed in ("1", "张三", id_number(1), PHONE):
+        chat.send(typed)
+    replies = [chat.send("000000") for _ in range(5)]
+    assert "错误次数过多" in replies[-1]
+    assert "错误次数过多" in chat.send(chat.last_code(PHONE)), "the burnt code no longer works"
+
+
+def test_sms_user_is_verified_by_the_channel(svc: Services) -> None:
+    chat = Chat(svc, Channel.sms, "+8613900000001")
+    chat.send("1")
+    chat.send("王五")
+    reply = chat.send(id_number(3))
+    assert "实名认证成功:王*,139****0001" in reply
+    assert not svc.outbox.messages_for("+8613900000001"), "no code needed over SMS"
+
+
+def test_the_same_id_with_another_name_is_refused(svc: Services) -> None:
+    first = Chat(svc, Channel.sms, "+8613900000001")
+    for typed in ("1", "王五", id_number(3)):
+        first.send(typed)
+    other = Chat(svc, Channel.sms, "+8613900000002")
+    for typed in ("1", "李四"):
+        other.send(typed)
+    assert "姓名与已登记的证件信息不符" in other.send(id_number(3))
