@@ -137,21 +137,29 @@ class Outbox:
         pipe = self.redis.pipeline(transaction=False)
         for stream_id in ids:
             pipe.xrange(keys.OUTBOX, stream_id, stream_id)
-        messages: list[dict[str, str]] = []
-        for entries in pipe.execute():
-            if not entries:  # trimmed from the stream meanwhile
-                continue
-            fields = decode_hash(entries[0][1])
-            messages.append(
-                {
-                    "channel": fields["channel"],
-                    "to": self.box.decrypt(fields["to_enc"], context=_TO_CONTEXT),
-                    "kind": fields["kind"],
-                    "text": self.box.decrypt(fields["text_enc"], context=_TEXT_CONTEXT),
-                    "at": fields["at"],
-                }
-            )
-        return messages
+        return [self._read(entries[0][1]) for entries in pipe.execute() if entries]  # trimmed ones skipped
+
+    def latest_id(self) -> str:
+        """The stream id of the newest message (``0-0`` when empty): read :meth:`since` it for what comes next."""
+        newest = self.redis.xrevrange(keys.OUTBOX, count=1) or []
+        return _text(newest[0][0] or b"0-0") if newest else "0-0"
+
+    def since(self, after: str = "0-0", count: int = 100) -> tuple[str, list[dict[str, str]]]:
+        """Messages recorded after stream id ``after`` (any recipient), and the id to continue from."""
+        entries = self.redis.xrange(keys.OUTBOX, f"({after}", "+", count=count) or []
+        if not entries:
+            return after, []
+        return _text(entries[-1][0] or b""), [self._read(fields) for _, fields in entries]
+
+    def _read(self, raw: Any) -> dict[str, str]:
+        fields = decode_hash(raw)
+        return {
+            "channel": fields["channel"],
+            "to": self.box.decrypt(fields["to_enc"], context=_TO_CONTEXT),
+            "kind": fields["kind"],
+            "text": self.box.decrypt(fields["text_enc"], context=_TEXT_CONTEXT),
+            "at": fields["at"],
+        }
 
 
 class SendLedger:

@@ -1,24 +1,131 @@
-"""我的预约 (placeholder until the dialog lands: says so and returns to the menu)."""
+"""我的预约: the upcoming appointments of every patient of the account, then each patient's standing (RULES §5).
+
+One short paragraph per appointment (SMS: within two segments), then one line per patient: no-shows this year and,
+when suspended, until when. The helpers here (which appointments are upcoming, how a date or a sum is written) are
+shared with the cancellation dialog.
+"""
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
+import rules
+from bot.records import Appointment
 from dialogs.machine import Dialog, Flow
+from dialogs.turn import Turn
+
+
+def upcoming(turn: Turn, pids: list[str] | None = None) -> list[Appointment]:
+    """The booked appointments of the account's patients on today or later (hospital's day), soonest first."""
+    found = [
+        appointment
+        for pid in (turn.deps.patients.patient_ids(turn.acct) if pids is None else pids)
+        for appointment in turn.deps.store.of_patient(pid)
+        if appointment.status == rules.AppointmentStatus.booked
+        and appointment.date >= turn.today(appointment.hospital).isoformat()
+    ]
+    return sorted(found, key=lambda a: (a.date, a.start, a.hospital, a.department, a.serial))
+
+
+def visit_day(appointment: Appointment) -> date:
+    """The visit date of an appointment."""
+    return date.fromisoformat(appointment.date)
+
+
+def day_text(turn: Turn, day: date) -> str:
+    """``11月24日(周二)`` / ``Tue 11/24``."""
+    weekday = turn.t("appointments.weekdays").split(",")[day.weekday()]
+    return turn.t("appointments.date", month=day.month, day=day.day, weekday=weekday)
+
+
+def full_date_text(turn: Turn, day: date) -> str:
+    """``2027年3月14日`` / ``2027-03-14``."""
+    return turn.t("appointments.full_date", year=day.year, month=day.month, day=day.day)
+
+
+def moment_text(turn: Turn, moment: datetime, hospital: str) -> str:
+    """A deadline in the hospital's zone: ``11月23日(周一)15:00``."""
+    local = moment.astimezone(turn.deps.store.policy_for(hospital).tz)
+    return turn.t("appointments.moment", date=day_text(turn, local.date()), time=f"{local:%H:%M}")
+
+
+def yuan(cents: int) -> str:
+    """``4000`` → ``40.00``."""
+    return f"{cents // 100}.{cents % 100:02d}"
+
+
+def hospital_name(turn: Turn, hospital: str) -> str:
+    """The hospital's configured name (its id when unknown)."""
+    found = turn.deps.config.hospital(hospital)
+    return found.name if found is not None else hospital
+
+
+def department_name(turn: Turn, hospital: str, department: str) -> str:
+    """The department's configured name (its id when unknown)."""
+    found = turn.deps.config.hospital(hospital)
+    dept = found.department(department) if found is not None else None
+    return dept.name if dept is not None else department
+
+
+def status_text(turn: Turn, status: rules.AppointmentStatus) -> str:
+    """The status in words."""
+    return turn.t(f"appointments.status.{status.value}")
+
+
+def describe(turn: Turn, appointment: Appointment) -> str:
+    """One appointment, compact: serial, patient, when, where, who, queue number, status."""
+    return turn.t(
+        "appointments.item",
+        serial=appointment.serial,
+        patient=appointment.patient_name_masked,
+        date=day_text(turn, visit_day(appointment)),
+        start=appointment.start,
+        end=appointment.end,
+        hospital=hospital_name(turn, appointment.hospital),
+        department=department_name(turn, appointment.hospital, appointment.department),
+        doctor=appointment.doctor_name,
+        queue=appointment.queue_no,
+        status=status_text(turn, appointment.status),
+    )
+
+
+def standing_line(turn: Turn, name_masked: str, standing: rules.Standing) -> str:
+    """``张*:本年度爽约3次,因爽约暂停预约至2027年3月14日``."""
+    line = turn.t("appointments.standing", patient=name_masked, count=standing.no_shows_this_year)
+    if standing.suspended_until is not None:
+        key = "appointments.suspended_flagged" if standing.reason == "flagged" else "appointments.suspended_no_show"
+        line += turn.t(key, until=full_date_text(turn, standing.suspended_until))
+    return line
 
 
 class State(StrEnum):
-    start = "start"
+    listing = "listing"
 
 
-class _Flow(Flow):
-    def ask_start(self) -> None:
-        self.turn.say("common.busy")
-        self.turn.switch("menu")
+class AppointmentsFlow(Flow):
+    """Shows the listing and goes back to the menu: there is nothing to answer."""
+
+    def ask_listing(self) -> None:
+        turn = self.turn
+        found = upcoming(turn)
+        if found:
+            turn.say("appointments.header", count=len(found))
+            for appointment in found:
+                turn.paragraphs.append(describe(turn, appointment))
+        else:
+            turn.say("appointments.none")
+        lines = [
+            standing_line(turn, patient.name_masked, turn.deps.standing.standing(patient.pid))
+            for patient in turn.deps.patients.patients_of(turn.acct)
+        ]
+        if lines:
+            turn.paragraphs.append("\n".join(lines))
+        turn.switch("menu")
 
 
-TRANSITIONS: list[dict[str, Any]] = [{"trigger": "answer", "source": State.start, "dest": None}]
+TRANSITIONS: list[dict[str, Any]] = [{"trigger": "answer", "source": State.listing, "dest": None}]
 
 
 class AppointmentsDialog(Dialog):
@@ -27,4 +134,4 @@ class AppointmentsDialog(Dialog):
     name = "appointments"
     states = State
     transitions = TRANSITIONS
-    flow = _Flow
+    flow = AppointmentsFlow

@@ -1,24 +1,233 @@
-"""取消预约 (placeholder until the dialog lands: says so and returns to the menu)."""
+"""取消预约: choose the appointment → its terms, stated before confirming (RULES §4, §6) → Y/N → cancelled.
+
+The question is skipped when the account has a single upcoming appointment, and an 8-digit serial may be typed
+instead of choosing. Too late to cancel online → the deadline and whom to contact, then the menu. The terms are
+computed again at the confirmation: if they changed meanwhile (e.g. the 24-hour mark of an expert fee passed), they
+are stated again rather than applied unseen. Confirmation is Y/N, never a bare CANCEL (an SMS opt-out word).
+"""
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from typing import Any
 
+import rules
+from bot.audit import patient_actor
+from bot.booking import CancelRefused
+from bot.errors import InvalidRequestError, NotFoundError
+from bot.records import Appointment
+from dialogs import parse
+from dialogs.appointments import (
+    day_text,
+    department_name,
+    hospital_name,
+    moment_text,
+    status_text,
+    upcoming,
+    visit_day,
+    yuan,
+)
 from dialogs.machine import Dialog, Flow
+from dialogs.turn import Turn
+
+_SERIAL = re.compile(r"(?:取消|cancel)? ?([0-9]{8})")
 
 
 class State(StrEnum):
-    start = "start"
+    choose = "choose"
+    confirm = "confirm"
 
 
-class _Flow(Flow):
-    def ask_start(self) -> None:
-        self.turn.say("common.busy")
+def refund_text(turn: Turn, appointment: Appointment, terms: rules.CancelTerms) -> str:
+    """``全额退款¥5.00`` or ``退款¥40.00(专家号距就诊不足24小时扣20%)``."""
+    refund = yuan(terms.refund_cents)
+    if terms.refund_cents >= appointment.fee_cents:
+        return turn.t("cancel.refund_full", refund=refund)
+    policy = turn.deps.store.policy_for(appointment.hospital)
+    if appointment.level == rules.FeeClass.special:
+        return turn.t(
+            "cancel.refund_special",
+            refund=refund,
+            days=policy.special_full_refund_days,
+            percent=policy.special_refund_percent,
+        )
+    return turn.t(
+        "cancel.refund_expert",
+        refund=refund,
+        hours=policy.expert_full_refund_hours,
+        percent=policy.expert_deduction_percent,
+    )
+
+
+class CancelFlow(Flow):
+    """Guards, questions and actions of the cancellation dialog."""
+
+    # --- questions -------------------------------------------------------------------------------------
+    def ask_choose(self) -> None:
+        found = upcoming(self.turn, self.pids)
+        if not found:
+            self.say("cancel.none")
+            self.turn.switch("menu")
+            return
+        if len(found) == 1:
+            self.turn.data["serial"] = found[0].serial
+            self.fire("skip")
+            return
+        labels = [self.label(a) for a in found]
+        self.turn.offer(self.turn.t("cancel.choose"), labels, [a.serial for a in found])
+
+    def ask_confirm(self) -> None:
+        """State the terms of the chosen appointment, or why it cannot be cancelled (then back to the menu)."""
+        found = self.terms()
+        if found is None:
+            self.turn.switch("menu")
+            return
+        appointment, terms = found
+        if terms.outcome == rules.CancelOutcome.refused:
+            self.refused(appointment, terms)
+            return
+        turn = self.turn
+        turn.data["stated"] = [terms.outcome.value, terms.refund_cents]
+        summary = turn.t(
+            "cancel.summary",
+            serial=appointment.serial,
+            patient=appointment.patient_name_masked,
+            date=day_text(turn, visit_day(appointment)),
+            start=appointment.start,
+            hospital=hospital_name(turn, appointment.hospital),
+            department=department_name(turn, appointment.hospital, appointment.department),
+        )
+        refund = refund_text(turn, appointment, terms)
+        if terms.outcome == rules.CancelOutcome.late:
+            deadline = moment_text(turn, terms.deadline, appointment.hospital)
+            stated = turn.t("cancel.terms_late", deadline=deadline, refund=refund)
+        else:
+            stated = turn.t("cancel.terms_timely", refund=refund)
+        turn.paragraphs.append(f"{summary}\n{stated}\n{turn.t('cancel.ask_confirm')}")
+
+    # --- guards ----------------------------------------------------------------------------------------
+    def picked(self) -> bool:
+        """An option or a typed serial: remembered when it is one of the account's booked appointments."""
+        typed = _SERIAL.fullmatch(self.turn.text)
+        if typed is not None:
+            return self.accept(typed[1])
+        match = self.turn.chosen()
+        if match.ok:
+            return self.accept(str(match.value))
+        if match.kind == parse.MatchKind.AMBIGUOUS:
+            self.turn.say_ambiguous(match)
+        else:
+            self.say("common.not_an_option", text=self.turn.raw_text[:20])
+        return False
+
+    def said_yes(self) -> bool:
+        return parse.parse_yes_no(self.turn.text) is True
+
+    def said_no(self) -> bool:
+        return parse.parse_yes_no(self.turn.text) is False
+
+    # --- actions ---------------------------------------------------------------------------------------
+    @property
+    def pids(self) -> list[str]:
+        """The patients this account may cancel for (an SMS account includes those of its verified phone)."""
+        return self.turn.deps.patients.patient_ids(self.turn.acct)
+
+    def label(self, appointment: Appointment) -> str:
+        return self.turn.t(
+            "cancel.option",
+            date=day_text(self.turn, visit_day(appointment)),
+            start=appointment.start,
+            department=department_name(self.turn, appointment.hospital, appointment.department),
+            patient=appointment.patient_name_masked,
+            serial=appointment.serial,
+        )
+
+    def accept(self, serial: str) -> bool:
+        try:
+            appointment, _ = self.turn.deps.booking.cancel_terms(serial, pids=self.pids)
+        except NotFoundError:
+            self.say("cancel.not_found", serial=serial)
+            return False
+        if appointment.status != rules.AppointmentStatus.booked:
+            self.say("cancel.not_booked", serial=serial, status=status_text(self.turn, appointment.status))
+            return False
+        self.turn.data["serial"] = appointment.serial
+        return True
+
+    def terms(self) -> tuple[Appointment, rules.CancelTerms] | None:
+        """The chosen appointment and its terms now; None (and why said) when it is not the account's or not booked."""
+        serial = str(self.turn.data.get("serial", ""))
+        try:
+            appointment, terms = self.turn.deps.booking.cancel_terms(serial, pids=self.pids)
+        except NotFoundError:
+            self.say("cancel.not_found", serial=serial)
+            return None
+        if appointment.status != rules.AppointmentStatus.booked:
+            self.say("cancel.not_booked", serial=serial, status=status_text(self.turn, appointment.status))
+            return None
+        return appointment, terms
+
+    def refused(self, appointment: Appointment, terms: rules.CancelTerms) -> None:
+        """Too late to cancel online: the deadline (or that the visit started), whom to contact; back to the menu."""
+        turn = self.turn
+        hospital = turn.deps.config.hospital(appointment.hospital)
+        phone = turn.t("cancel.hospital_phone", phone=hospital.phone) if hospital and hospital.phone else ""
+        where = hospital_name(turn, appointment.hospital)
+        if terms.rule == "slot_started":
+            self.say("cancel.started", serial=appointment.serial, hospital=where, phone=phone)
+        else:
+            deadline = moment_text(turn, terms.deadline, appointment.hospital)
+            self.say("cancel.too_late", serial=appointment.serial, deadline=deadline, hospital=where, phone=phone)
+        turn.switch("menu")
+
+    def cancel_now(self) -> None:
+        turn = self.turn
+        found = self.terms()
+        if found is None:
+            turn.switch("menu")
+            return
+        appointment, terms = found
+        if terms.outcome != rules.CancelOutcome.refused and turn.data.get("stated") != [
+            terms.outcome.value,
+            terms.refund_cents,
+        ]:
+            self.say("cancel.terms_changed")
+            self.ask_confirm()
+            return
+        try:
+            cancelled, applied = turn.deps.booking.cancel(
+                appointment.serial, patient_actor(turn.channel.value), pids=self.pids
+            )
+        except CancelRefused as too_late:
+            self.say("cancel.passed_meanwhile")
+            self.refused(appointment, too_late.terms)
+            return
+        except (NotFoundError, InvalidRequestError):  # cancelled or removed by someone else meanwhile
+            if self.terms() is not None:
+                self.say("common.busy")
+            turn.switch("menu")
+            return
+        key = "cancel.done_late" if applied.violation else "cancel.done"
+        self.say(key, serial=cancelled.serial, refund=refund_text(turn, appointment, applied))
+        turn.switch("menu")
+
+    def keep(self) -> None:
+        self.say("cancel.kept", serial=str(self.turn.data.get("serial", "")))
         self.turn.switch("menu")
 
+    def ask_yes_no(self) -> None:
+        self.say("common.yes_no")
 
-TRANSITIONS: list[dict[str, Any]] = [{"trigger": "answer", "source": State.start, "dest": None}]
+
+TRANSITIONS: list[dict[str, Any]] = [
+    {"trigger": "skip", "source": State.choose, "dest": State.confirm},
+    {"trigger": "answer", "source": State.choose, "dest": State.confirm, "conditions": "picked"},
+    {"trigger": "answer", "source": State.choose, "dest": None},
+    {"trigger": "answer", "source": State.confirm, "dest": None, "conditions": "said_yes", "after": "cancel_now"},
+    {"trigger": "answer", "source": State.confirm, "dest": None, "conditions": "said_no", "after": "keep"},
+    {"trigger": "answer", "source": State.confirm, "dest": None, "after": "ask_yes_no"},
+]
 
 
 class CancelDialog(Dialog):
@@ -27,4 +236,11 @@ class CancelDialog(Dialog):
     name = "cancel"
     states = State
     transitions = TRANSITIONS
-    flow = _Flow
+    flow = CancelFlow
+
+
+def start_with_serial(turn: Turn, serial: str) -> None:
+    """Go straight to the terms of ``serial`` (the SMS one-shot ``取消 <serial>``), then ask Y/N as usual."""
+    turn.session.data = {k: v for k, v in turn.data.items() if k.startswith("keep.")}
+    turn.data["serial"] = serial.strip()
+    CancelDialog().start(turn, State.confirm)

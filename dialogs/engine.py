@@ -3,33 +3,38 @@
 Adapters call :meth:`Engine.handle` with a normalised :class:`Inbound` and get the replies back. A platform retry of
 a message already handled (same channel, user and message id) gets the stored reply without a second step; a retry
 that arrives while the first delivery is still being processed waits for it. One user's messages are processed
-one at a time (a Redis lock with a timeout, so a crashed process never silences a user).
+one at a time (a Redis lock with a timeout, so a crashed process never silences a user). The delivery claim, the
+lock and the save are Lua scripts (``bot/lua/dialog_*.lua``) so that a step costs three round trips.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import secrets
 import time
 from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
 
 import redis
-from redis.exceptions import LockError
 
 from bot import keys
 from bot.patients import account_id
+from bot.records import text as text_of
+from bot.scripts import Scripts
 from dialogs import parse
 from dialogs.context import Deps
 from dialogs.machine import Dialog, UnknownStateError
 from dialogs.menu import ENTRIES
 from dialogs.message import Inbound, Outbound
-from dialogs.session import SCHEMA_VERSION, START_STATE, SessionStore
+from dialogs.session import KEEP_FOR, SCHEMA_VERSION, START_STATE, Session, session_fields, session_from_hash
 from dialogs.texts import LANGUAGES, text
 from dialogs.turn import Turn
 
 log = logging.getLogger(__name__)
 
-LOCK_TIMEOUT_S = 15.0
+LOCK_TIMEOUT_MS = 15_000
 """A lock older than this is a crashed holder's: it expires by itself."""
 LOCK_WAIT_S = 10.0
 PENDING = b"\x00pending"
@@ -45,52 +50,70 @@ class Engine:
     def __init__(self, deps: Deps, dialogs: Mapping[str, Dialog]) -> None:
         self.deps = deps
         self.redis: redis.Redis = deps.redis
-        self.sessions = SessionStore(deps.redis)
         self.dialogs = dialogs
         self.menu = dialogs["menu"]
+        self._scripts = Scripts(deps.redis, "dialog_begin", "dialog_lock", "dialog_end", "dialog_abandon")
 
     # --- the pipeline ----------------------------------------------------------------------------------
     def handle(self, inbound: Inbound) -> list[Outbound]:
-        """The replies to one message; the same message delivered again gets the same replies, once processed."""
+        """The replies to one message; the same message delivered again gets the same replies, once processed.
+
+        Three round trips in the usual case: claim the delivery and take the lock; load the session (and count
+        the message for the rate limit); save the session, store the reply and release the lock.
+        """
         acct = account_id(self.deps.box, inbound.channel.value, inbound.user)
-        seen = keys.inbound_seen(inbound.channel.value, f"{acct}:{inbound.message_id}") if inbound.message_id else None
-        if seen is not None and not self.redis.set(seen, PENDING, nx=True, ex=PENDING_TTL_S):
-            return self._reply_of_first_delivery(seen)
-        try:
-            with self.redis.lock(
-                keys.user_lock(acct), timeout=LOCK_TIMEOUT_S, blocking_timeout=LOCK_WAIT_S, sleep=0.01
-            ):
-                replies = self._process(inbound, acct)
-        except LockError:
+        lock = keys.user_lock(acct)
+        seen = [keys.inbound_seen(inbound.channel.value, f"{acct}:{inbound.message_id}")] if inbound.message_id else []
+        token = secrets.token_hex(8)
+        status = self._scripts.run("dialog_begin", [lock, *seen], [token, LOCK_TIMEOUT_MS, PENDING, PENDING_TTL_S])
+        outcome = text_of(status[0])
+        if outcome == "seen":
+            return self._reply_of_first_delivery(seen[0], status[1])
+        if outcome == "locked" and not self._wait_for_lock(lock, token):
             log.warning("user lock not acquired", extra={"channel": inbound.channel.value})
-            replies = [text("zh", "common.busy")]
-            if seen is not None:
-                self.redis.delete(seen)  # let the platform's retry try again
-            return [Outbound(r) for r in replies]
-        if seen is not None:
-            self.redis.set(seen, json.dumps(replies, ensure_ascii=False), ex=REPLY_TTL_S)
+            if seen:
+                self._scripts.run("dialog_abandon", seen, [PENDING])
+            return [Outbound(text("zh", "common.busy"))]
+        now = self.deps.clock.now()
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hgetall(keys.session(acct))
+        pipe.incr(keys.rate(acct, int(now.timestamp() // 60)))
+        pipe.expire(keys.rate(acct, int(now.timestamp() // 60)), 120)
+        raw_session, sent_this_minute, _ = pipe.execute()
+        session = session_from_hash(raw_session)
+        replies = self._process(inbound, acct, session, now, int(sent_this_minute))
+        args: list[Any] = [token, int(KEEP_FOR.total_seconds()), json.dumps(replies, ensure_ascii=False), REPLY_TTL_S]
+        for name, value in session_fields(session, now).items():
+            args += [name, value]
+        self._scripts.run("dialog_end", [keys.session(acct), lock, *seen], args)
         return [Outbound(r) for r in replies]
 
-    def _reply_of_first_delivery(self, seen: str) -> list[Outbound]:
+    def _wait_for_lock(self, lock: str, token: str) -> bool:
+        deadline = time.monotonic() + LOCK_WAIT_S
+        while time.monotonic() < deadline:
+            time.sleep(0.005)
+            if self._scripts.run("dialog_lock", [lock], [token, LOCK_TIMEOUT_MS]):
+                return True
+        return False
+
+    def _reply_of_first_delivery(self, seen: str, stored: Any) -> list[Outbound]:
         deadline = time.monotonic() + RETRY_WAIT_S
         while True:
-            stored = self.redis.get(seen)
             if stored is None:
-                return []  # the first delivery failed and was released; nothing to repeat
+                return []  # the first delivery gave up and released its claim; nothing to repeat
             if stored != PENDING:
                 return [Outbound(r) for r in json.loads(stored)]
             if time.monotonic() > deadline:
                 return []  # still working on it: the adapter answers without a reply this time
             time.sleep(0.02)
+            stored = self.redis.get(seen)
 
-    def _process(self, inbound: Inbound, acct: str) -> list[str]:
-        now = self.deps.clock.now()
-        session = self.sessions.load(acct)
+    def _process(self, inbound: Inbound, acct: str, session: Session, now: datetime, sent: int) -> list[str]:
         if session.is_new:
             session.language = self.deps.patients.account_language(acct) or session.language
         turn = Turn(self.deps, inbound, acct, session, now, self._switch)
         try:
-            if self._rate_limited(acct, now.timestamp()):
+            if sent > self.deps.config.policy.rate_limit_per_minute:
                 turn.say("common.rate_limited")
             else:
                 self._step(turn)
@@ -99,16 +122,7 @@ class Engine:
             log.exception("dialog step failed", extra={"channel": inbound.channel.value, "state": session.state})
             turn.paragraphs = [turn.t("common.busy")]
             session.reset()
-        self.sessions.save(acct, session, now)
         return turn.paragraphs
-
-    def _rate_limited(self, acct: str, epoch: float) -> bool:
-        key = keys.rate(acct, int(epoch // 60))
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.incr(key)
-        pipe.expire(key, 120)
-        count, _ = pipe.execute()
-        return int(count) > self.deps.config.policy.rate_limit_per_minute
 
     # --- one step --------------------------------------------------------------------------------------
     def _step(self, turn: Turn) -> None:

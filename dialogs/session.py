@@ -1,8 +1,9 @@
 """Dialog sessions: one Redis hash per account (state, data, language, schema version, last activity).
 
-Like aiogram's storage: a key type (the account), a small interface, a Redis implementation; state and data saved
-together. A session is kept for a day in Redis, but one idle for 30 minutes on the deployment's clock (which the
-simulator moves) starts over at the menu. A stored state from another schema version resets gracefully.
+Like aiogram's storage: a key type (the account), state and data saved together in one hash with one expiry. The
+engine reads and writes it inside its own round trips (``dialog_end.lua`` saves it atomically with the reply and
+the lock release). A session is kept for a day in Redis, but one idle for 30 minutes on the deployment's clock
+(which the simulator moves) starts over at the menu. A stored state from another schema version resets gracefully.
 """
 
 from __future__ import annotations
@@ -12,10 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-import redis
-
-from bot import keys
-from bot.records import decode_hash
+from bot.records import RawHash, decode_hash
 
 SCHEMA_VERSION = 1
 IDLE_TIMEOUT = timedelta(minutes=30)
@@ -44,42 +42,30 @@ class Session:
         self.data = {}
 
 
-class SessionStore:
-    """Loads and saves sessions in Redis."""
-
-    def __init__(self, redis_client: redis.Redis) -> None:
-        self.redis = redis_client
-
-    def load(self, acct: str) -> Session:
-        """The account's session, or a fresh one."""
-        raw = decode_hash(self.redis.hgetall(keys.session(acct)))
-        if not raw:
-            return Session()
-        try:
-            return Session(
-                state=raw.get("state", START_STATE),
-                data=json.loads(raw.get("data", "{}")),
-                language=raw.get("language", "zh"),
-                updated_at=datetime.fromisoformat(raw["updated_at"]) if raw.get("updated_at") else None,
-                schema=int(raw.get("schema", "0")),
-                is_new=False,
-            )
-        except (ValueError, TypeError):
-            return Session(language=raw.get("language", "zh"), schema=-1, is_new=False)  # unreadable: start over
-
-    def save(self, acct: str, session: Session, now: datetime) -> None:
-        """Store the session (one hash, one expiry)."""
-        key = keys.session(acct)
-        pipe = self.redis.pipeline(transaction=True)
-        pipe.hset(
-            key,
-            mapping={
-                "state": session.state,
-                "data": json.dumps(session.data, ensure_ascii=False),
-                "language": session.language,
-                "updated_at": now.isoformat(),
-                "schema": SCHEMA_VERSION,
-            },
+def session_from_hash(raw: RawHash) -> Session:
+    """The session stored in a ``keys.session`` hash (a fresh one when there is none)."""
+    fields = decode_hash(raw)
+    if not fields:
+        return Session()
+    try:
+        return Session(
+            state=fields.get("state", START_STATE),
+            data=json.loads(fields.get("data", "{}")),
+            language=fields.get("language", "zh"),
+            updated_at=datetime.fromisoformat(fields["updated_at"]) if fields.get("updated_at") else None,
+            schema=int(fields.get("schema", "0")),
+            is_new=False,
         )
-        pipe.expire(key, KEEP_FOR)
-        pipe.execute()
+    except (ValueError, TypeError):
+        return Session(language=fields.get("language", "zh"), schema=-1, is_new=False)  # unreadable: start over
+
+
+def session_fields(session: Session, now: datetime) -> dict[str, str]:
+    """What is stored of a session: state and data together, with the language and the schema version."""
+    return {
+        "state": session.state,
+        "data": json.dumps(session.data, ensure_ascii=False),
+        "language": session.language,
+        "updated_at": now.isoformat(),
+        "schema": str(SCHEMA_VERSION),
+    }

@@ -102,3 +102,17 @@ def test_schedule_import_checkin_and_sweep_on_the_embedded_redis(tmp_path: Path)
 def test_schedule_without_action_is_a_usage_error() -> None:
     result = run("schedule")
     assert result.returncode == 2 and result.stderr.count("\n") == 1
+
+
+def test_chat_verifies_and_shows_the_code_inline(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(CONFIG.format(data=tmp_path / "data"))
+    lines = "\n".join(["1", "张三", "11010519491231002X", "13812345678"]) + "\n"
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "chat", "--config", str(config), "--user", "tester"],
+        input=lines, cwd=ROOT, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "请输入就诊人姓名" in result.stdout
+    assert "[sms → 138****5678, otp] 【挂号】您的验证码是" in result.stdout
+    assert "13812345678" not in result.stdout

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
+from bot.app.chat import run_chat
 from bot.app.services import Services, open_services
 from bot.audit import staff_actor
 from bot.config import Config, load_config
@@ -78,6 +79,11 @@ def _services(config: Config) -> Iterator[Services]:
         services.close()
 
 
+def _chat(args: argparse.Namespace, config: Config) -> int:
+    with _services(config) as services:
+        return run_chat(services, args.user)
+
+
 def _check_config(args: argparse.Namespace, config: Config) -> int:
     where = str(config.path) if config.path else "built-in defaults"
     channels = [name for name, on in (("wechat", config.wechat.enabled), ("sms", True)) if on]
@@ -113,7 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     chat = commands.add_parser("chat", parents=[common], help="talk to the bot in the terminal")
     chat.add_argument("--user", metavar="ID", help="console user id (default: your login name)")
-    chat.set_defaults(handler=_not_yet("chat"))
+    chat.set_defaults(handler=_chat)
 
     schedule = commands.add_parser("schedule", help="manage the schedule of slots")
     schedule_commands = schedule.add_subparsers(dest="schedule_command", metavar="ACTION", parser_class=_Parser)

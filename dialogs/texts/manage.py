@@ -1,3 +1,91 @@
-"""Texts of appointments, cancellation, patients and standing: key -> (中文, English)."""
+"""Texts of appointments, cancellation, patients and standing: key -> (中文, English).
 
-TEXTS: dict[str, tuple[str, str]] = {}
+Kept short for SMS: one paragraph stays within two segments (≈134 Chinese characters). Never ask for a bare
+CANCEL/END/QUIT (carrier opt-out words, SPEC §5): cancellation is confirmed with Y/N.
+"""
+
+TEXTS: dict[str, tuple[str, str]] = {
+    # --- dates, money, statuses (composed into the sentences below) ------------------------------------------
+    "appointments.weekdays": ("一,二,三,四,五,六,日", "Mon,Tue,Wed,Thu,Fri,Sat,Sun"),
+    "appointments.date": ("{month}月{day}日(周{weekday})", "{weekday} {month}/{day}"),
+    "appointments.full_date": ("{year}年{month}月{day}日", "{year}-{month:0>2}-{day:0>2}"),
+    "appointments.moment": ("{date}{time}", "{date} {time}"),
+    "appointments.status.booked": ("已预约", "booked"),
+    "appointments.status.cancelled": ("已取消", "cancelled"),
+    "appointments.status.cancelled_late": ("已取消(逾期)", "cancelled late"),
+    "appointments.status.cancelled_by_hospital": ("医院已停诊取消", "cancelled by the hospital"),
+    "appointments.status.attended": ("已就诊", "attended"),
+    "appointments.status.no_show": ("爽约", "missed (no-show)"),
+    "appointments.status.no_show_waived": ("爽约已豁免", "no-show waived"),
+    # --- 我的预约 ----------------------------------------------------------------------------------------------
+    "appointments.header": ("您有{count}个待就诊预约:", "You have {count} upcoming appointment(s):"),
+    "appointments.none": ("您目前没有待就诊的预约。", "You have no upcoming appointments."),
+    "appointments.item": (
+        "识别码{serial} {patient} {date} {start}-{end}\n{hospital} {department} {doctor} 第{queue}号 {status}",
+        "Serial {serial} {patient} {date} {start}-{end}\n{hospital} {department} {doctor} No. {queue} {status}",
+    ),
+    "appointments.standing": ("{patient}:本年度爽约{count}次", "{patient}: {count} no-show(s) this year"),
+    "appointments.suspended_no_show": (",因爽约暂停预约至{until}", "; booking suspended for no-shows until {until}"),
+    "appointments.suspended_flagged": (",暂停预约至{until}", "; booking suspended until {until}"),
+    # --- 取消预约 ----------------------------------------------------------------------------------------------
+    "cancel.none": ("您目前没有可取消的预约。", "You have no appointment to cancel."),
+    "cancel.choose": (
+        "请选择要取消的预约(回复序号或8位识别码):",
+        "Which appointment do you want to cancel? Reply with its number or its 8-digit serial:",
+    ),
+    "cancel.option": (
+        "{date} {start} {department} {patient} {serial}",
+        "{date} {start} {department} {patient} {serial}",
+    ),
+    "cancel.not_found": (
+        "没有找到识别码为{serial}的预约,请核对8位识别码。",
+        "No appointment of yours has the serial {serial}; please check the 8 digits.",
+    ),
+    "cancel.not_booked": (
+        "预约{serial}当前状态为“{status}”,无需取消。",
+        "Appointment {serial} is {status}; there is nothing to cancel.",
+    ),
+    "cancel.summary": (
+        "取消预约{serial}:{patient} {date} {start} {hospital} {department}",
+        "Cancel appointment {serial}: {patient} {date} {start} {hospital} {department}",
+    ),
+    "cancel.refund_full": ("全额退款¥{refund}", "Full refund ¥{refund}"),
+    "cancel.refund_expert": (
+        "退款¥{refund}(专家号距就诊不足{hours}小时扣{percent}%)",
+        "Refund ¥{refund} (expert visit less than {hours} h away: {percent}% deducted)",
+    ),
+    "cancel.refund_special": (
+        "退款¥{refund}(特需号距就诊不足{days}天,退{percent}%)",
+        "Refund ¥{refund} (special-needs visit less than {days} days away: {percent}% refunded)",
+    ),
+    "cancel.terms_timely": ("现在取消:{refund}。", "If you cancel now: {refund}."),
+    "cancel.terms_late": (
+        "已过取消截止时间{deadline},现在取消将计1次爽约(违约);{refund}。",
+        "The deadline ({deadline}) has passed: cancelling now counts as one no-show (a violation). {refund}.",
+    ),
+    "cancel.ask_confirm": ("回复 Y 确认取消, N 保留", "Reply Y to cancel it, N to keep it"),
+    "cancel.too_late": (
+        "预约{serial}的取消截止时间为{deadline},已过,无法在线取消。如不能就诊,请联系{hospital}{phone}。",
+        "The cancellation deadline of appointment {serial} was {deadline}; it can no longer be cancelled online. "
+        "If you cannot come, please contact {hospital}{phone}.",
+    ),
+    "cancel.started": (
+        "预约{serial}的就诊时间已开始,无法取消。如有问题,请联系{hospital}{phone}。",
+        "Appointment {serial} has already started and cannot be cancelled. Please contact {hospital}{phone}.",
+    ),
+    "cancel.hospital_phone": ("(电话{phone})", " (tel. {phone})"),
+    "cancel.passed_meanwhile": ("确认期间取消截止时间已过。", "The deadline passed while you were confirming."),
+    "cancel.terms_changed": (
+        "取消条件已变化,请重新确认。",
+        "The terms changed meanwhile; please confirm again.",
+    ),
+    "cancel.done": (
+        "已取消预约{serial}。{refund},将原路退回。",
+        "Appointment {serial} is cancelled. {refund}, paid back.",
+    ),
+    "cancel.done_late": (
+        "已取消预约{serial},已计1次爽约。{refund},将原路退回。",
+        "Appointment {serial} is cancelled; one no-show was recorded. {refund}, paid back.",
+    ),
+    "cancel.kept": ("已保留预约{serial}。", "Appointment {serial} is kept."),
+}
