@@ -24,9 +24,10 @@ from bot.patients import account_id
 from bot.records import text as text_of
 from bot.scripts import Scripts
 from dialogs import parse
+from dialogs.cancel import start_with_serial
 from dialogs.context import Deps
 from dialogs.machine import Dialog, UnknownStateError
-from dialogs.menu import ENTRIES
+from dialogs.menu import ENTRIES, open_dialog
 from dialogs.message import Inbound, Outbound
 from dialogs.session import KEEP_FOR, SCHEMA_VERSION, START_STATE, Session, session_fields, session_from_hash
 from dialogs.texts import LANGUAGES, text
@@ -40,6 +41,7 @@ LOCK_WAIT_S = 10.0
 PENDING = b"\x00pending"
 PENDING_TTL_S = 30
 REPLY_TTL_S = 24 * 3600
+ONE_SHOT_DIALOGS = {"book": "book", "list": "appointments", "cancel": "cancel", "help": "help"}
 RETRY_WAIT_S = 4.5
 """How long a platform retry waits for the first delivery's reply (WeChat gives up after 5 s)."""
 
@@ -131,6 +133,9 @@ class Engine:
             turn.say("common.welcome")
             self.menu.start(turn)
             return
+        if turn.inbound.command:
+            self._one_shot(turn, turn.inbound.command)
+            return
         if session.schema != SCHEMA_VERSION or session.state.partition(".")[0] not in self.dialogs:
             self._restart(turn, "common.unknown_state")
             return
@@ -150,6 +155,15 @@ class Engine:
             dialog.step(turn)
         except UnknownStateError:
             self._restart(turn, "common.unknown_state")
+
+    def _one_shot(self, turn: Turn, command: str) -> None:
+        """A channel's one-shot command (SMS ``BOOK``, ``CANCEL 12345678``...): that conversation, from any step."""
+        name, _, argument = command.partition(" ")
+        turn.session.reset()
+        if name == "cancel" and argument.strip() and self.deps.patients.patient_ids(turn.acct):
+            start_with_serial(turn, argument)
+            return
+        open_dialog(turn, ONE_SHOT_DIALOGS.get(name, "help"))
 
     def _restart(self, turn: Turn, notice: str) -> None:
         turn.session.reset()

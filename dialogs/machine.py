@@ -103,4 +103,8 @@ class Dialog:
 
     def reprompt(self, turn: Turn) -> None:
         """Ask the current question again (after help, a language switch, an idle notice)."""
-        self.flow(turn, self.state_of(turn), self.machine()).prompt()
+        before = turn.session.state
+        flow = self.flow(turn, self.state_of(turn), self.machine())
+        flow.prompt()
+        if turn.session.state == before:
+            turn.session.state = f"{self.name}.{flow.state.value}"  # a prompt may have skipped ahead

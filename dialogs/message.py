@@ -23,6 +23,7 @@ class Inbound:
     text: str
     message_id: str | None = None
     event: str | None = None  # e.g. "subscribe" for a WeChat event; ``text`` is then empty
+    command: str | None = None  # a channel's one-shot command: "book", "list", "help", "cancel <serial>"
 
 
 @dataclass(frozen=True)

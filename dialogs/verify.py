@@ -1,7 +1,9 @@
 """Real-name verification: name → ID number → phone → SMS code (RULES §1), each mistake explained.
 
-Over SMS the phone is proven by the channel itself, so the dialog stops after the ID number. The same dialog adds
-a family member (``keep.purpose = "add"``), with the code sent to *their* phone. Personal data typed along the way
+Over SMS the sender's own phone is proven by the channel itself, so verifying oneself stops after the ID number. The
+same dialog adds a family member (``keep.purpose = "add"``), with the code sent to *their* phone. A person who is
+already registered (same ID number) is confirmed by a code to the phone registered for them, never by a phone a
+new account types in: knowing someone's name and ID number is not enough to take their record over. Personal data typed along the way
 is kept encrypted in the session until the code is verified.
 """
 
@@ -12,7 +14,7 @@ from typing import Any
 
 import rules
 from bot.otp import OtpDeliveryError, OtpRateLimitedError, OtpResult
-from bot.patients import InvalidInputError, TooManyPatientsError, check_name
+from bot.patients import InvalidInputError, TooManyPatientsError, check_name, clean_name
 from dialogs.machine import Dialog, Flow
 from dialogs.message import Channel
 
@@ -37,8 +39,18 @@ class VerifyFlow(Flow):
         self.say("verify.ask_id_number", name=self.turn.secret("name"))
 
     def ask_phone(self) -> None:
-        if self.turn.channel == Channel.sms:  # the SMS channel proves the sender's phone
-            self.turn.keep_secret("phone", self.turn.inbound.user)
+        turn = self.turn
+        sender = rules.normalize_mobile(turn.inbound.user) if turn.channel == Channel.sms else None
+        if turn.data.get("registered"):
+            # a person already known: only their registered phone may confirm (never replaced by a stranger's)
+            if sender is not None and sender == turn.secret("phone"):
+                self.finish()  # talking from that very phone
+                return
+            self.say("verify.registered_phone", phone=rules.mask_phone(turn.secret("phone")))
+            self.fire("known")
+            return
+        if sender is not None and self.purpose == "verify":  # over SMS the channel proves the sender's own phone
+            turn.keep_secret("phone", sender)
             self.finish()
             return
         self.say("verify.ask_phone")
@@ -62,6 +74,23 @@ class VerifyFlow(Flow):
             self.say(f"verify.bad_id_{check.reason or 'length'}")
             return False
         self.turn.keep_secret("id_number", check.normalized)
+        deps = self.turn.deps
+        pid = deps.box.lookup_hash(check.normalized, kind="id")
+        if deps.patients.get(pid) is not None:
+            if clean_name(deps.patients.name_of(pid)) != clean_name(self.turn.secret("name")):
+                self.turn.data["mismatch"] = True
+                return False
+            self.turn.keep_secret("phone", deps.patients.phone_of(pid))
+            self.turn.data["registered"] = True
+        return True
+
+    def name_mismatch(self) -> bool:
+        """The ID number belongs to a registered person of another name: say so, ask the name again."""
+        if not self.turn.data.pop("mismatch", False):
+            return False
+        self.say("verify.name_mismatch")
+        for name in ("secret.name", "secret.id_number", "secret.phone", "registered"):
+            self.turn.data.pop(name, None)
         return True
 
     def phone_ok(self) -> bool:
@@ -118,14 +147,16 @@ class VerifyFlow(Flow):
             )
         except InvalidInputError as bad:
             if bad.reason == "mismatch":
-                self.say("verify.name_mismatch")
+                self.say("verify.name_mismatch")  # registered by someone else meanwhile
                 self.turn.data.pop("secret.name", None)
                 self.state = State.name
+                self.say("verify.ask_name")
                 return
             raise
         except TooManyPatientsError as full:
-            self.say("verify.too_many_patients", limit=full.limit)
-            turn.switch("menu")
+            self.say(f"verify.too_many_patients_{full.scope}", limit=full.limit)
+            turn.data.pop("keep.purpose", None)
+            turn.switch(turn.data.pop("keep.after", "menu"))
             return
         turn.deps.patients.set_active(turn.acct, patient.pid)
         self.say("verify.done", name=patient.name_masked, phone=patient.phone_masked)
@@ -138,7 +169,9 @@ TRANSITIONS: list[dict[str, Any]] = [
     {"trigger": "answer", "source": State.name, "dest": State.id_number, "conditions": "name_ok"},
     {"trigger": "answer", "source": State.name, "dest": None},
     {"trigger": "answer", "source": State.id_number, "dest": State.phone, "conditions": "id_ok"},
+    {"trigger": "answer", "source": State.id_number, "dest": State.name, "conditions": "name_mismatch"},
     {"trigger": "answer", "source": State.id_number, "dest": None},
+    {"trigger": "known", "source": State.phone, "dest": State.code},
     {"trigger": "answer", "source": State.phone, "dest": State.code, "conditions": "phone_ok"},
     {"trigger": "answer", "source": State.phone, "dest": None},
     {"trigger": "answer", "source": State.code, "dest": None, "conditions": "wants_resend", "after": "send_code"},

@@ -95,3 +95,31 @@ def test_the_same_id_with_another_name_is_refused(svc: Services) -> None:
     for typed in ("1", "李四"):
         other.send(typed)
     assert "姓名与已登记的证件信息不符" in other.send(id_number(3))
+
+
+def test_a_registered_person_is_confirmed_by_their_registered_phone(svc: Services) -> None:
+    owner = Chat(svc, Channel.wechat, "openid-owner")
+    for typed in ("1", "赵六", id_number(4), "13900000004"):
+        owner.send(typed)
+    assert "实名认证成功" in owner.send(owner.last_code("13900000004"))
+
+    assert isinstance(svc.clock, ManualClock)
+    svc.clock.advance(timedelta(minutes=2))
+    stranger = Chat(svc, Channel.wechat, "openid-stranger")
+    stranger.send("1")
+    stranger.send("赵六")
+    reply = stranger.send(id_number(4))
+    assert "已登记手机号 139****0004" in reply and "验证码已发送至 139****0004" in reply, "no phone is asked for"
+    assert "验证码不正确" in stranger.send("13911111111")
+    pid = svc.box.lookup_hash(id_number(4), kind="id")
+    assert svc.patients.phone_of(pid) == "+8613900000004", "a stranger's phone never replaces the registered one"
+    assert not svc.patients.patients_of(account_id(svc.box, "wechat", "openid-stranger"))
+
+    svc.clock.advance(timedelta(minutes=2))
+    sms_stranger = Chat(svc, Channel.sms, "+8613922222222")
+    sms_stranger.send("1")
+    sms_stranger.send("赵六")
+    assert "验证码已发送至 139****0004" in sms_stranger.send(id_number(4)), "over SMS too, the registered phone confirms"
+
+    # the registered phone's own SMS account already acts for the person (cross-channel), no verification needed
+    assert [p.pid for p in svc.patients.patients_of(account_id(svc.box, "sms", "13900000004"))] == [pid]

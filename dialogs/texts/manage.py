@@ -58,7 +58,7 @@ TEXTS: dict[str, tuple[str, str]] = {
         "退款¥{refund}(特需号距就诊不足{days}天,退{percent}%)",
         "Refund ¥{refund} (special-needs visit less than {days} days away: {percent}% refunded)",
     ),
-    "cancel.terms_timely": ("现在取消:{refund}。", "If you cancel now: {refund}."),
+    "cancel.terms_timely": ("现在取消:{refund}。", "{refund} if you cancel now."),
     "cancel.terms_late": (
         "已过取消截止时间{deadline},现在取消将计1次爽约(违约);{refund}。",
         "The deadline ({deadline}) has passed: cancelling now counts as one no-show (a violation). {refund}.",

@@ -37,8 +37,8 @@ TEXTS: dict[str, tuple[str, str]] = {
         "The check digit of that ID number is wrong; please check it and enter it again:",
     ),
     "verify.name_mismatch": (
-        "姓名与已登记的证件信息不符,请重新输入姓名:",
-        "That name does not match the one registered with this ID number; please enter the name again:",
+        "姓名与已登记的证件信息不符。",
+        "That name does not match the one registered with this ID number.",
     ),
     "verify.bad_phone": (
         "手机号应为1开头的11位数字,请重新输入:",
@@ -64,9 +64,17 @@ TEXTS: dict[str, tuple[str, str]] = {
         "验证码发送失败,请稍后回复 重发。",
         "The code could not be sent; reply resend a little later.",
     ),
-    "verify.too_many_patients": (
+    "verify.too_many_patients_account": (
         "每个账号最多管理{limit}位就诊人,请先在“就诊人管理”中删除一位。",
         "An account may manage at most {limit} patients; remove one under Patients first.",
+    ),
+    "verify.too_many_patients_phone": (
+        "该手机号已关联{limit}位就诊人,无法再添加。",
+        "That mobile number already manages {limit} patients; no more can be added to it.",
+    ),
+    "verify.registered_phone": (
+        "该就诊人已登记手机号 {phone},验证码将发送至该号码。",
+        "This patient is registered with {phone}; the code goes to that number.",
     ),
     "verify.done": ("实名认证成功:{name},{phone}。", "Verified: {name}, {phone}."),
 }
