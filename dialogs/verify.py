@@ -3,8 +3,8 @@
 Over SMS the sender's own phone is proven by the channel itself, so verifying oneself stops after the ID number. The
 same dialog adds a family member (``keep.purpose = "add"``), with the code sent to *their* phone. A person who is
 already registered (same ID number) is confirmed by a code to the phone registered for them, never by a phone a
-new account types in: knowing someone's name and ID number is not enough to take their record over. Personal data typed along the way
-is kept encrypted in the session until the code is verified.
+new account types in: knowing someone's name and ID number is not enough to take their record over. Personal data
+typed along the way is kept encrypted in the session until the code is verified.
 """
 
 from __future__ import annotations
