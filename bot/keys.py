@@ -152,6 +152,86 @@ def sent(idempotency_token: str) -> str:
     return f"{PREFIX}sent:{idempotency_token}"
 
 
+# --- reminders, broadcasts, releases (bot.reminders, bot.broadcasts, bot.jobs) ---------------------------
+def appointment_notify(serial: str) -> str:
+    """Hash: where an appointment's notifications go: channel, to_enc (the openid or phone, encrypted), written
+    when it is booked; expires some days after the visit."""
+    return f"{PREFIX}appt:{serial}:notify"
+
+
+REMINDERS_DUE = f"{PREFIX}reminders:due"
+"""Sorted set of reminder entries ``<serial>|<kind>``, scored by when they fall due on the deployment clock
+(epoch seconds)."""
+
+REMINDERS_CLAIMED = f"{PREFIX}reminders:claimed"
+"""Sorted set of reminder entries handed to a job, scored by the wall-clock moment the claim lapses (then they are
+handed out again, unless the job finished and removed them)."""
+
+
+def broadcast(broadcast_id: str) -> str:
+    """Hash of a broadcast: id, status, total, sent, failed, skipped, hospital, department, doctor, date, text,
+    cancel, actor, created_at, heartbeat (wall epoch of the last progress), resumes, fingerprint."""
+    return f"{PREFIX}broadcast:{broadcast_id}"
+
+
+def broadcast_serials(broadcast_id: str) -> str:
+    """List of the serials a broadcast selected, snapshotted when it was created (batches are ranges of it)."""
+    return f"{PREFIX}broadcast:{broadcast_id}:serials"
+
+
+def broadcast_done(broadcast_id: str) -> str:
+    """Set of the serials a broadcast has finished with (sent, failed or skipped): each is counted once."""
+    return f"{PREFIX}broadcast:{broadcast_id}:done"
+
+
+def broadcast_batches(broadcast_id: str) -> str:
+    """Set of the batch numbers of a broadcast that are finished."""
+    return f"{PREFIX}broadcast:{broadcast_id}:batches"
+
+
+BROADCASTS_ACTIVE = f"{PREFIX}broadcasts:active"
+"""Set of the ids of broadcasts not finished yet (watched for abandoned work)."""
+
+
+def broadcast_fingerprint(fingerprint: str) -> str:
+    """The id of the unfinished broadcast with these parameters (the same request again resumes it)."""
+    return f"{PREFIX}broadcasts:fp:{fingerprint}"
+
+
+def send_rate(channel: str) -> str:
+    """Hash of the token bucket limiting broadcast sends on a channel: tokens, at (wall epoch)."""
+    return f"{PREFIX}send-rate:{channel}"
+
+
+def day_released(hospital: str, date: str) -> str:
+    """Flag: the release of this hospital's visit date (its entry into the booking window) was recorded."""
+    return f"{PREFIX}released:{hospital}:{date}"
+
+
+# --- WeChat ----------------------------------------------------------------------------------------------
+def wechat_unsubscribed(acct: str) -> str:
+    """Flag (epoch seconds of the event): this WeChat account unfollowed the official account; nothing is pushed
+    to it until it follows again."""
+    return f"{PREFIX}wechat:unsubscribed:{acct}"
+
+
+def wechat_pushed(message_key: str) -> str:
+    """How the reply to one inbound WeChat message (``<acct>:<message id>``) left: ``deferred`` (all of it pushed
+    later, the answer was ``success``) or ``overflow`` (the rest after the passive reply pushed), so a retry never
+    pushes it twice."""
+    return f"{PREFIX}wechat:pushed:{message_key}"
+
+
+def wechat_access_token(app_id: str) -> str:
+    """The official account's access token, shared by every process; expires a few minutes before WeChat's."""
+    return f"{PREFIX}wechat:token:{app_id}"
+
+
+def wechat_token_lock(app_id: str) -> str:
+    """Lock held while one process fetches a new access token (the others wait and read it)."""
+    return f"{PREFIX}wechat:token-lock:{app_id}"
+
+
 # --- conversation ----------------------------------------------------------------------------------------
 def session(acct: str) -> str:
     """Hash of a dialog session: state, data (JSON), language, schema; expires after 30 idle minutes."""
@@ -171,3 +251,13 @@ def rate(acct: str, minute: int) -> str:
 def inbound_seen(channel: str, message_key: str) -> str:
     """The stored reply of an inbound message already processed (dedupe of platform retries)."""
     return f"{PREFIX}seen:{channel}:{message_key}"
+
+
+def sms_seen(message_sid: str) -> str:
+    """The replies (JSON list) to an inbound SMS the adapter answered itself (TD/STOP, START): a retry gets them."""
+    return f"{PREFIX}sms:seen:{message_sid}"
+
+
+def sms_status(message_sid: str) -> str:
+    """Hash of the delivery status Twilio reported for an outbound SMS: status, error_code, at; kept a week."""
+    return f"{PREFIX}sms:status:{message_sid}"

@@ -2,24 +2,32 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import redis
 
+from adapters.twilio_push import PhoneOptOuts, TwilioConfigError, TwilioSender
+from adapters.wechat_push import wechat_sender
 from bot.appointments import AppointmentStore
 from bot.booking import BookingService
+from bot.broadcasts import SEND_RATES, Broadcasts
 from bot.clock import Clock, RedisClock, SystemClock
 from bot.config import Config
 from bot.crypto import SecretBox, resolve_secret_key
+from bot.notifier import AtomicConsoleSender, Notifier
 from bot.notify import ConsoleSender, Outbox, Sender, SendLedger
 from bot.otp import OtpService
 from bot.patients import PatientService
 from bot.redis_runtime import RedisRuntime, open_redis
+from bot.reminders import Reminders
 from bot.schedule import Schedule
 from bot.standing import StandingService
 from dialogs.context import Deps
 from dialogs.engine import Engine
 from dialogs.registry import all_dialogs
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -38,6 +46,9 @@ class Services:
     outbox: Outbox
     sms_sender: Sender
     otp: OtpService
+    notifier: Notifier
+    reminders: Reminders
+    broadcasts: Broadcasts
     runtime: RedisRuntime | None = None
 
     def close(self) -> None:
@@ -53,21 +64,62 @@ def build_services(config: Config, client: redis.Redis, clock: Clock | None = No
     box = SecretBox(resolve_secret_key(config.security.secret_key, config.redis.data_dir))
     store = AppointmentStore(client, config, clock)
     outbox = Outbox(client, box, clock, config.policy.tz)
-    sms_sender: Sender = ConsoleSender(outbox, SendLedger(client, box))
+    ledger = SendLedger(client, box)
+    patients = PatientService(client, box, clock, config.policy)
+    sms_sender: Sender = ConsoleSender(outbox, ledger)
+    if config.sms.provider == "twilio":
+        try:
+            sms_sender = TwilioSender(
+                config.sms, ledger=ledger, opt_outs=PhoneOptOuts(patients, box), public_url=config.server.public_url
+            )
+        except TwilioConfigError as missing:  # the channel stays off; messages land in the outbox only
+            log.warning("SMS sending off (%s): messages go to the console outbox", missing)
+    schedule = Schedule(client, config)
+    booking = BookingService(store)
+    notifier = Notifier(client, box, config, patients, notify_senders(config, client, box, clock, outbox, sms_sender))
+    reminders = Reminders(client, store, notifier, clock)
+    broadcasts = Broadcasts(
+        client, store, booking, schedule, notifier, reminders, clock, rates=send_rates(notifier.senders)
+    )
     return Services(
         config=config,
         redis=client,
         clock=clock,
         box=box,
-        schedule=Schedule(client, config),
-        patients=PatientService(client, box, clock, config.policy),
+        schedule=schedule,
+        patients=patients,
         store=store,
-        booking=BookingService(store),
+        booking=booking,
         standing=StandingService(store),
         outbox=outbox,
         sms_sender=sms_sender,
         otp=OtpService(client, box, clock, config.policy, sms_sender),
+        notifier=notifier,
+        reminders=reminders,
+        broadcasts=broadcasts,
     )
+
+
+def notify_senders(
+    config: Config, client: redis.Redis, box: SecretBox, clock: Clock, outbox: Outbox, sms_sender: Sender
+) -> dict[str, Sender]:
+    """The senders of notifications (reminders, broadcasts) per channel: the real providers when configured, else
+    the console outbox through the crash-safe :class:`AtomicConsoleSender`."""
+    console = AtomicConsoleSender(outbox, clock, config.policy.tz)
+    wechat = console
+    if config.wechat.push == "api" and config.wechat.enabled and config.wechat.app_id:
+        wechat = wechat_sender(config.wechat, client, box, outbox)
+    sms = console if isinstance(sms_sender, ConsoleSender) else sms_sender
+    return {"wechat": wechat, "sms": sms, "console": console}
+
+
+def send_rates(senders: dict[str, Sender]) -> dict[str, float]:
+    """Broadcast send rates for the channels served by a real provider (the console outbox is not limited)."""
+    return {
+        channel: rate
+        for channel, rate in SEND_RATES.items()
+        if not isinstance(senders.get(channel), AtomicConsoleSender | ConsoleSender)
+    }
 
 
 def dialog_deps(services: Services) -> Deps:

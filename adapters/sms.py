@@ -1,0 +1,299 @@
+"""SMS over Twilio: the inbound webhook (``POST /sms/twilio``), delivery callbacks (``POST /sms/twilio/status``),
+and the SMS one-shot commands (SPEC §5).
+
+The sender's phone is the account: a phone verified for a patient on any channel already acts for that patient,
+an unknown one is walked through verification (name, ID number; the channel proves the phone). A whole message
+that is a command (``预约``/``BOOK``, ``查询``/``LIST``, ``取消 <serial>``/``CANCEL <serial>``, ``帮助``/``HELP``)
+opens that conversation from any step; ``TD``/``退订``/``STOP`` and Twilio's own opt-out keywords (a message that is
+only STOP, UNSUBSCRIBE, END, QUIT, STOPALL, REVOKE, OPTOUT or CANCEL: Twilio blocks later sends to that phone)
+opt the phone out of reminders, ``START``/``订阅`` back in; anything else is the same dialog as WeChat. Requests
+are checked with twilio's ``RequestValidator`` against ``server.public_url`` + the path, so the check holds behind
+a proxy or a tunnel. A retried ``MessageSid`` is answered from what the first delivery replied, once processed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import re
+import time
+import unicodedata
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import redis
+from flask import Blueprint, Response, abort, request
+from twilio.request_validator import RequestValidator
+from twilio.twiml.messaging_response import MessagingResponse
+
+import rules
+from bot import keys
+from bot.clock import Clock
+from bot.config import Config
+from bot.crypto import SecretBox
+from bot.patients import PatientService, account_id
+from dialogs.engine import Engine
+from dialogs.message import Channel, Inbound
+
+from .twilio_push import OPT_OUT_ERROR, STATUS_PATH, DeliveryLog, PhoneOptOuts
+
+log = logging.getLogger(__name__)
+
+INBOUND_PATH = "/sms/twilio"
+MAX_FORM_BYTES = 64 * 1024
+"""Twilio's forms are a few hundred bytes (an SMS body is at most 1,600 characters)."""
+SEEN_TTL_S = 24 * 3600
+RETRY_WAIT_S = 4.5
+_PENDING = "\x00pending"
+
+TWILIO_OPT_OUT = frozenset({"stop", "unsubscribe", "end", "quit", "stopall", "revoke", "optout", "cancel"})
+"""Twilio's carrier-level opt-out keywords (a message that is only one of these): Twilio blocks later sends."""
+OWN_OPT_OUT = frozenset({"td", "退订"})
+OPT_IN = frozenset({"start", "unstop", "订阅"})
+COMMANDS = {"预约": "book", "book": "book", "查询": "list", "list": "list", "帮助": "help", "help": "help"}
+_CANCEL = re.compile(r"(?:取消|cancel) ?#?([0-9]{8})")
+_SPACES = re.compile(r"\s+")
+_TRAILING = "。.!? "
+_E164 = re.compile(r"\+[1-9][0-9]{6,14}")
+
+# The replies the adapter writes itself (the dialogs' texts live in dialogs/texts): key -> (中文, English).
+# Never teach a Twilio opt-out keyword as a way to stop: "STOP" would block codes and confirmations too.
+TEXTS: dict[str, tuple[str, str]] = {
+    "opted_out": (
+        "已退订提醒短信,回复 订阅 可恢复。",
+        "Reminder texts are off. Reply START to turn them back on.",
+    ),
+    "opted_out_twilio": (
+        "已退订提醒短信,回复 START 可恢复。",
+        "Reminder texts are off. Reply START to turn them back on.",
+    ),
+    "opted_in": (
+        "已恢复提醒短信,回复 TD 可退订。",
+        "Reminder texts are back on. Reply TD to turn them off.",
+    ),
+}
+
+# --- segments (what an SMS costs) --------------------------------------------------------------------------
+_GSM_BASIC = frozenset(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿"
+    "abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+_GSM_EXTENDED = frozenset("^{}\\[~]|€\f")
+SEGMENTS_PER_REPLY = 2
+
+
+def is_gsm(text: str) -> bool:
+    """Whether ``text`` can be sent in the GSM 7-bit alphabet (else it goes as UCS-2, 70 characters a part)."""
+    return all(c in _GSM_BASIC or c in _GSM_EXTENDED for c in text)
+
+
+def sms_segments(text: str) -> int:
+    """How many SMS parts ``text`` takes: GSM 7-bit 160 (153 per part when split), UCS-2 70 (67 per part)."""
+    if not text:
+        return 0
+    if is_gsm(text):
+        units, single, part = sum(2 if c in _GSM_EXTENDED else 1 for c in text), 160, 153
+    else:
+        units, single, part = len(text.encode("utf-16-le")) // 2, 70, 67
+    return 1 if units <= single else math.ceil(units / part)
+
+
+def pack(paragraphs: Sequence[str], segments: int = SEGMENTS_PER_REPLY) -> list[str]:
+    """The paragraphs of a reply as SMS messages: joined (blank line between) while they fit in ``segments``
+    parts; a paragraph too long by itself goes alone (the dialogs page long lists)."""
+    messages: list[str] = []
+    for paragraph in (p.strip() for p in paragraphs):
+        if not paragraph:
+            continue
+        if messages and sms_segments(joined := f"{messages[-1]}\n\n{paragraph}") <= segments:
+            messages[-1] = joined
+        else:
+            messages.append(paragraph)
+    return messages
+
+
+def twiml(messages: Sequence[str]) -> str:
+    """``<Response><Message>…</Message>…</Response>``; no message → an empty ``<Response />``."""
+    response = MessagingResponse()
+    for body in messages:
+        response.message(body)
+    return str(response.to_xml())
+
+
+# --- reading a message ---------------------------------------------------------------------------------------
+def sender_phone(value: str) -> str | None:
+    """The account of an SMS sender: a mainland mobile in any form → E.164, another E.164 number as given."""
+    mobile = rules.normalize_mobile(value)
+    if mobile is not None:
+        return mobile
+    value = value.strip()
+    return value if _E164.fullmatch(value) else None
+
+
+def command_text(body: str) -> str:
+    """A message as commands are matched: full-width folded, spaces collapsed, trailing 。!? dropped, lower case."""
+    folded = _SPACES.sub(" ", unicodedata.normalize("NFKC", body)).strip()
+    return folded.rstrip(_TRAILING).casefold()
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """What one SMS asks for: ``opt`` ("out"/"in") for the adapter, else an engine ``command`` (or plain text)."""
+
+    opt: str | None = None
+    twilio_keyword: bool = False
+    command: str | None = None
+
+
+def parse(body: str) -> Parsed:
+    """Classify a whole message (SPEC §5): opt-out/in, a one-shot command, or None of them (plain dialog text)."""
+    typed = command_text(body)
+    if typed in TWILIO_OPT_OUT:
+        return Parsed(opt="out", twilio_keyword=True)  # bare CANCEL included: Twilio has already opted them out
+    if typed in OWN_OPT_OUT:
+        return Parsed(opt="out")
+    if typed in OPT_IN:
+        return Parsed(opt="in")
+    if typed in COMMANDS:
+        return Parsed(command=COMMANDS[typed])
+    cancel = _CANCEL.fullmatch(typed)
+    if cancel:
+        return Parsed(command=f"cancel {cancel.group(1)}")
+    return Parsed()
+
+
+# --- answering -----------------------------------------------------------------------------------------------
+class SmsInbox:
+    """Answers one inbound SMS, whatever the provider: opt-out/in here, everything else through the engine."""
+
+    def __init__(self, engine: Engine, patients: PatientService, box: SecretBox, redis_client: redis.Redis) -> None:
+        self.engine = engine
+        self.opt_outs = PhoneOptOuts(patients, box)
+        self._patients = patients
+        self._box = box
+        self._redis = redis_client
+
+    def handle(self, phone: str, body: str, message_id: str | None = None, carrier_opt: str | None = None) -> list[str]:
+        """The reply paragraphs to ``body`` from ``phone`` (E.164); a ``message_id`` seen before gets the same.
+
+        ``carrier_opt`` is what the provider itself made of the message ("STOP"/"START", Twilio's ``OptOutType``
+        under Advanced Opt-Out, which may have keywords of its own configured): it wins over the text.
+        """
+        parsed = parse(body)
+        if carrier_opt in ("STOP", "START"):
+            parsed = Parsed(opt="out" if carrier_opt == "STOP" else "in", twilio_keyword=True)
+        if parsed.opt is None:
+            inbound = Inbound(Channel.sms, phone, body, message_id=message_id, command=parsed.command)
+            return [o.text for o in self.engine.handle(inbound)]
+        return self._once(message_id, lambda: self._opt(phone, parsed))
+
+    def _opt(self, phone: str, parsed: Parsed) -> list[str]:
+        opting_out = parsed.opt == "out"
+        self.opt_outs.set(phone, opting_out)
+        log.info("sms opt-%s", parsed.opt, extra={"twilio_keyword": parsed.twilio_keyword})
+        key = ("opted_out_twilio" if parsed.twilio_keyword else "opted_out") if opting_out else "opted_in"
+        return [self.text(phone, key)]
+
+    def text(self, phone: str, key: str) -> str:
+        """One of the adapter's own replies in the language the phone's account chose (Chinese by default)."""
+        language = self._patients.account_language(account_id(self._box, Channel.sms.value, phone))
+        zh, en = TEXTS[key]
+        return en if language == "en" else zh
+
+    def _once(self, message_id: str | None, action: Callable[[], list[str]]) -> list[str]:
+        """Run ``action`` once per message id; a retry gets the stored replies (or none while still working)."""
+        if not message_id:
+            return action()
+        seen = keys.sms_seen(message_id)
+        if not self._redis.set(seen, _PENDING, nx=True, ex=SEEN_TTL_S):
+            return self._stored(seen)
+        try:
+            replies = action()
+        except BaseException:
+            self._redis.delete(seen)
+            raise
+        self._redis.set(seen, json.dumps(replies, ensure_ascii=False), ex=SEEN_TTL_S)
+        return replies
+
+    def _stored(self, seen: str) -> list[str]:
+        deadline = time.monotonic() + RETRY_WAIT_S
+        while True:
+            raw = self._redis.get(seen)
+            stored = raw.decode() if isinstance(raw, bytes) else raw
+            if stored is None:
+                return []  # the first delivery failed and let go: Twilio's next retry processes it
+            if stored != _PENDING:
+                replies: list[str] = json.loads(stored)
+                return replies
+            if time.monotonic() > deadline:
+                return []
+            time.sleep(0.02)
+
+
+# --- the web side --------------------------------------------------------------------------------------------
+def signed_by_twilio(auth_token: str, public_url: str) -> bool:
+    """Whether the current request carries a valid ``X-Twilio-Signature`` for ``public_url`` + its path.
+
+    Twilio signs the URL it was configured with, which is the public one (behind a proxy or tunnel the app sees
+    another host). No auth token configured → nothing can be checked → nothing is accepted.
+    """
+    signature = request.headers.get("X-Twilio-Signature", "")
+    if not auth_token or not signature:
+        return False
+    base = public_url.rstrip("/") if public_url else request.host_url.rstrip("/")
+    url = base + request.path
+    if request.query_string:
+        url += "?" + request.query_string.decode("latin-1")
+    return bool(RequestValidator(auth_token).validate(url, request.form, signature))
+
+
+def sms_blueprint(
+    engine: Engine,
+    *,
+    patients: PatientService,
+    box: SecretBox,
+    redis_client: redis.Redis,
+    clock: Clock,
+    config: Config,
+) -> Blueprint:
+    """``POST /sms/twilio`` (inbound, TwiML reply) and ``POST /sms/twilio/status`` (delivery callbacks)."""
+    blueprint = Blueprint("sms", __name__)
+    inbox = SmsInbox(engine, patients, box, redis_client)
+    deliveries = DeliveryLog(redis_client, clock)
+
+    def checked_form() -> None:
+        if (request.content_length or 0) > MAX_FORM_BYTES:
+            abort(413)
+        if not signed_by_twilio(config.sms.auth_token, config.server.public_url):
+            log.warning("sms webhook: bad or missing signature", extra={"path": request.path})
+            abort(403)
+
+    @blueprint.post(INBOUND_PATH)
+    def inbound() -> Response:
+        checked_form()
+        sender, body = request.form.get("From"), request.form.get("Body")
+        phone = sender_phone(sender) if sender is not None else None
+        if phone is None or body is None:
+            abort(400)
+        message_id = request.form.get("MessageSid") or request.form.get("SmsSid") or None
+        carrier_opt = (request.form.get("OptOutType") or "").strip().upper() or None
+        replies = inbox.handle(phone, body, message_id, carrier_opt)
+        return Response(twiml(pack(replies)), mimetype="text/xml")
+
+    @blueprint.post(STATUS_PATH)
+    def status() -> Response:
+        checked_form()
+        sid = request.form.get("MessageSid") or request.form.get("SmsSid")
+        state = request.form.get("MessageStatus") or request.form.get("SmsStatus")
+        if not sid or not state:
+            abort(400)
+        error_code = (request.form.get("ErrorCode") or "").strip()
+        deliveries.record(sid, state, error_code or None)
+        if error_code == str(OPT_OUT_ERROR):
+            to = sender_phone(request.form.get("To") or "")
+            if to is not None:
+                inbox.opt_outs.set(to, True)
+        return Response(status=204)
+
+    return blueprint
