@@ -7,7 +7,7 @@ shared with the cancellation dialog.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -92,11 +92,12 @@ def describe(turn: Turn, appointment: Appointment) -> str:
 
 
 def standing_line(turn: Turn, name_masked: str, standing: rules.Standing) -> str:
-    """``张*:本年度爽约3次,因爽约暂停预约至2027年3月14日``."""
+    """``张*:本年度爽约3次,因爽约暂停预约,2027年3月15日起可再预约``."""
     line = turn.t("appointments.standing", patient=name_masked, count=standing.no_shows_this_year)
     if standing.suspended_until is not None:
         key = "appointments.suspended_flagged" if standing.reason == "flagged" else "appointments.suspended_no_show"
-        line += turn.t(key, until=full_date_text(turn, standing.suspended_until))
+        # said as the day booking is possible again, as the booking dialog's refusal says it
+        line += turn.t(key, until=full_date_text(turn, standing.suspended_until + timedelta(days=1)))
     return line
 
 

@@ -13,8 +13,8 @@ from dialogs.message import Channel, Inbound
 from dialogs.session import Session
 from dialogs.texts import text
 
-SMS_PAGE = 4
-"""Options per SMS page: with their labels they stay within two UCS-2 segments; "回复 更多" shows the next."""
+SMS_BUDGET = 134
+"""Characters of one SMS reply: two UCS-2 segments (Chinese); a longer option list is paged ("回复 更多")."""
 
 WECHAT_PAGE = 12
 
@@ -81,19 +81,38 @@ class Turn:
         options = self.data.get("options")
         if not options:
             return False
-        size = SMS_PAGE if self.channel == Channel.sms else WECHAT_PAGE
         labels: list[str] = options["labels"]
-        start = page * size
-        if page and start >= len(labels):
+        pages = self._pages(options["title"], labels)
+        if page >= len(pages):
             return False
         self.data["page"] = page
-        lines = [options["title"]] + [
-            f"{i + 1}. {label}" for i, label in enumerate(labels[start : start + size], start)
-        ]
-        if start + size < len(labels):
+        start, end = pages[page]
+        lines = [options["title"]] + [f"{i + 1}. {labels[i]}" for i in range(start, end)]
+        if end < len(labels):
             lines.append(self.t("common.more"))
         self.paragraphs.append("\n".join(lines))
         return True
+
+    def _pages(self, title: str, labels: list[str]) -> list[tuple[int, int]]:
+        """(start, end) of each page: a fixed count on WeChat; over SMS as many options as fit in two segments."""
+        if not labels:
+            return [(0, 0)]
+        if self.channel != Channel.sms:
+            return [(i, min(i + WECHAT_PAGE, len(labels))) for i in range(0, len(labels), WECHAT_PAGE)]
+        more = len(self.t("common.more")) + 1
+        pages: list[tuple[int, int]] = []
+        start = 0
+        while start < len(labels):
+            length, end = len(title), start
+            while end < len(labels):
+                line = len(f"{end + 1}. {labels[end]}") + 1
+                reserve = more if end + 1 < len(labels) else 0
+                if end > start and length + line + reserve > SMS_BUDGET:
+                    break
+                length, end = length + line, end + 1
+            pages.append((start, end))
+            start = end
+        return pages
 
     def chosen(self) -> parse.Match[Any]:
         """Match the input against the remembered options (number, label, or part of a label)."""

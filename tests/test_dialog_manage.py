@@ -156,9 +156,9 @@ def test_a_suspended_patient_sees_until_when(svc: Services) -> None:
         miss(svc, acct, patient, first + timedelta(days=10 * i))  # Nov 25, Dec 5, Dec 15
     assert svc.standing.standing(patient.pid).suspended_until == date(2027, 3, 14)
     chat = chat_of(svc, 1)
-    assert "张*:本年度爽约3次,因爽约暂停预约至2027年3月14日" in chat.send("2")
+    assert "张*:本年度爽约3次,因爽约暂停预约,2027年3月15日起可再预约" in chat.send("2")
     chat.send("English")
-    assert "张*: 3 no-show(s) this year; booking suspended for no-shows until 2027-03-14" in chat.send("2")
+    assert "张*: 3 no-show(s) this year; booking suspended for no-shows, possible again from 2027-03-15" in chat.send("2")
 
 
 # --- 取消预约: before the deadline -----------------------------------------------------------------------------

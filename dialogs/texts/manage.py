@@ -25,8 +25,11 @@ TEXTS: dict[str, tuple[str, str]] = {
         "Serial {serial} {patient} {date} {start}-{end}\n{hospital} {department} {doctor} No. {queue} {status}",
     ),
     "appointments.standing": ("{patient}:本年度爽约{count}次", "{patient}: {count} no-show(s) this year"),
-    "appointments.suspended_no_show": (",因爽约暂停预约至{until}", "; booking suspended for no-shows until {until}"),
-    "appointments.suspended_flagged": (",暂停预约至{until}", "; booking suspended until {until}"),
+    "appointments.suspended_no_show": (
+        ",因爽约暂停预约,{until}起可再预约",
+        "; booking suspended for no-shows, possible again from {until}",
+    ),
+    "appointments.suspended_flagged": (",暂停预约,{until}起可再预约", "; booking suspended, possible again from {until}"),
     # --- 取消预约 ----------------------------------------------------------------------------------------------
     "cancel.none": ("您目前没有可取消的预约。", "You have no appointment to cancel."),
     "cancel.choose": (
