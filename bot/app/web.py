@@ -10,6 +10,8 @@ from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from adapters.sms import sms_blueprint
+from adapters.wechat import wechat_blueprint
+from adapters.wechat_push import reply_pusher, wechat_sender
 from bot.app.services import Services, build_engine
 from bot.app.staff_api import staff_api
 from dialogs.engine import Engine
@@ -41,6 +43,11 @@ def create_app(services: Services, engine: Engine | None = None) -> Flask:
         )
     else:
         log.info("SMS webhook off: sms.provider is not twilio or sms.auth_token is empty")
+    if config.wechat.enabled:
+        pusher = wechat_sender(config.wechat, services.redis, services.box, services.outbox)
+        app.register_blueprint(wechat_blueprint(engine, config.wechat, reply_pusher(pusher)))
+    else:
+        log.info("WeChat webhook off: wechat.token is empty")
 
     @app.get("/healthz")
     def healthz() -> Any:

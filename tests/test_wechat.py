@@ -1,0 +1,636 @@
+"""The WeChat webhook, called the way WeChat calls it: requests signed (and in safe mode encrypted) with wechatpy's
+own code, posted through the Flask test client and through a real server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import hmac
+import http.client
+import re
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+import redis
+import xmltodict  # type: ignore[import-untyped]
+from flask import Flask
+from hypothesis import given
+from hypothesis import strategies as st
+from wechatpy import parse_message
+from wechatpy.crypto import WeChatCrypto
+from wechatpy.utils import WeChatSigner
+from werkzeug.serving import make_server
+
+from adapters.wechat import MAX_BODY_BYTES, REPLY_LIMIT_BYTES, split_reply, wechat_blueprint
+from bot import keys
+from bot.app.services import build_engine
+from bot.clock import ManualClock
+from bot.config import WeChatConfig
+from bot.patients import account_id
+from dialogs.engine import Engine
+from dialogs.message import Channel, Inbound, Outbound
+from tests.support import NOW, SHANGHAI, Services, id_number, make_services, schedule_csv
+
+TOKEN = "guahao-wechat-token"
+AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+APP_ID = "wx0123456789abcdef"
+ACCOUNT = "gh_0123456789ab"
+PHONE = "13912345678"
+
+BILLION_LAUGHS = """<?xml version="1.0"?>
+<!DOCTYPE lolz [
+ <!ENTITY lol "lol">
+ <!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+ <!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">
+ <!ENTITY lol4 "&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;">
+ <!ENTITY lol5 "&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;">
+ <!ENTITY lol6 "&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;">
+ <!ENTITY lol7 "&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;">
+ <!ENTITY lol8 "&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;">
+ <!ENTITY lol9 "&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;">
+]>
+<xml><ToUserName>gh_0123456789ab</ToUserName><FromUserName>o-evil</FromUserName><CreateTime>1</CreateTime>
+<MsgType>text</MsgType><Content>&lol9;</Content><MsgId>1</MsgId></xml>"""
+XXE = """<?xml version="1.0"?><!DOCTYPE xml [<!ENTITY x SYSTEM "file:///etc/passwd">]>
+<xml><ToUserName>a</ToUserName><FromUserName>b</FromUserName><CreateTime>1</CreateTime>
+<MsgType>text</MsgType><Content>&x;</Content><MsgId>2</MsgId></xml>"""
+
+
+# --- WeChat's side ------------------------------------------------------------------------------------------
+@dataclass
+class Answer:
+    status: int
+    body: bytes
+
+
+class FlaskTransport:
+    """Requests through the Flask test client."""
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+
+    def request(self, method: str, query: dict[str, str], body: bytes | None = None) -> Answer:
+        client = self.app.test_client()  # one per call: calls may come from several threads
+        url = "/wechat?" + urllib.parse.urlencode(query)
+        response = client.open(url, method=method, data=body, content_type="text/xml")
+        return Answer(response.status_code, response.get_data())
+
+
+class HttpTransport:
+    """Requests over TCP to a real server on 127.0.0.1."""
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+
+    def request(self, method: str, query: dict[str, str], body: bytes | None = None) -> Answer:
+        url = f"{self.base}/wechat?" + urllib.parse.urlencode(query)
+        req = urllib.request.Request(url, data=body, method=method, headers={"Content-Type": "text/xml"})
+        try:
+            with urllib.request.urlopen(req, timeout=10) as response:
+                return Answer(response.status, response.read())
+        except urllib.error.HTTPError as error:
+            return Answer(error.code, error.read())
+
+
+Transport = FlaskTransport | HttpTransport
+
+
+def signature(*parts: str) -> str:
+    signer = WeChatSigner()
+    signer.add_data(*parts)
+    return str(signer.signature)
+
+
+class Platform:
+    """The WeChat server: builds, signs and (in safe mode) encrypts pushes like it does, and reads the replies."""
+
+    def __init__(self, transport: Transport, safe: bool) -> None:
+        self.transport = transport
+        self.safe = safe
+        self.crypto = WeChatCrypto(TOKEN, AES_KEY, APP_ID)
+        self._ids = iter(range(10**17, 10**18))
+
+    def msg_id(self) -> str:
+        return str(next(self._ids))
+
+    def url_check(self, echostr: str = "echo-123", timestamp: int | None = None, forged: bool = False) -> Answer:
+        ts, nonce = str(timestamp if timestamp is not None else int(time.time())), "nonce-1"
+        sig = signature(TOKEN if not forged else "not-the-token", ts, nonce)
+        return self.transport.request("GET", {"signature": sig, "timestamp": ts, "nonce": nonce, "echostr": echostr})
+
+    def post(
+        self,
+        xml: str | bytes,
+        *,
+        timestamp: int | None = None,
+        token: str = TOKEN,
+        forge_msg_signature: bool = False,
+        encrypt: bool | None = None,
+    ) -> Answer:
+        ts, nonce = str(timestamp if timestamp is not None else int(time.time())), "n" + self.msg_id()[-8:]
+        query = {"signature": signature(token, ts, nonce), "timestamp": ts, "nonce": nonce, "openid": "o"}
+        body = xml.encode("utf-8") if isinstance(xml, str) else xml
+        if self.safe if encrypt is None else encrypt:
+            envelope = xmltodict.parse(self.crypto.encrypt_message(body.decode("utf-8"), nonce, ts))["xml"]
+            body = (
+                f"<xml><ToUserName><![CDATA[{ACCOUNT}]]></ToUserName>"
+                f"<Encrypt><![CDATA[{envelope['Encrypt']}]]></Encrypt></xml>"
+            ).encode()
+            msg_sig = envelope["MsgSignature"] if not forge_msg_signature else "0" * 40
+            query |= {"encrypt_type": "aes", "msg_signature": msg_sig}
+        return self.transport.request("POST", query, body)
+
+    def reply_of(self, answer: Answer) -> str:
+        """The text the user sees ("" for ``success``); the reply is checked as WeChat checks it."""
+        assert answer.status == 200, (answer.status, answer.body)
+        if answer.body in (b"success", b""):
+            return ""
+        xml = answer.body.decode("utf-8")
+        if self.safe:
+            envelope = xmltodict.parse(xml)["xml"]
+            xml = self.crypto.decrypt_message(xml, envelope["MsgSignature"], envelope["TimeStamp"], envelope["Nonce"])
+        reply = parse_message(xml)
+        assert reply.type == "text" and reply.source == ACCOUNT
+        content = str(reply.content)
+        assert len(content.encode("utf-8")) <= REPLY_LIMIT_BYTES
+        return content
+
+    def send(self, openid: str, content: str, msg_id: str | None = None) -> str:
+        return self.reply_of(self.post(text_xml(openid, content, msg_id or self.msg_id())))
+
+    def event(self, openid: str, event: str, key: str = "", create_time: int | None = None) -> str:
+        # events are deduped by (user, CreateTime, Event): CreateTime is in seconds, so a fast test gives each
+        # event a second of its own, as a person clicking would
+        self._clock = max(getattr(self, "_clock", 0) + 1, int(time.time()))
+        return self.reply_of(self.post(event_xml(openid, event, key, create_time or self._clock)))
+
+
+def text_xml(openid: str, content: str, msg_id: str, create_time: int | None = None) -> str:
+    return (
+        f"<xml><ToUserName><![CDATA[{ACCOUNT}]]></ToUserName><FromUserName><![CDATA[{openid}]]></FromUserName>"
+        f"<CreateTime>{create_time or int(time.time())}</CreateTime><MsgType><![CDATA[text]]></MsgType>"
+        f"<Content><![CDATA[{content}]]></Content><MsgId>{msg_id}</MsgId></xml>"
+    )
+
+
+def event_xml(openid: str, event: str, key: str = "", create_time: int | None = None) -> str:
+    return (
+        f"<xml><ToUserName><![CDATA[{ACCOUNT}]]></ToUserName><FromUserName><![CDATA[{openid}]]></FromUserName>"
+        f"<CreateTime>{create_time or int(time.time())}</CreateTime><MsgType><![CDATA[event]]></MsgType>"
+        f"<Event><![CDATA[{event}]]></Event><EventKey><![CDATA[{key}]]></EventKey></xml>"
+    )
+
+
+def other_xml(openid: str, msg_type: str, extra: str = "") -> str:
+    return (
+        f"<xml><ToUserName><![CDATA[{ACCOUNT}]]></ToUserName><FromUserName><![CDATA[{openid}]]></FromUserName>"
+        f"<CreateTime>{int(time.time())}</CreateTime><MsgType><![CDATA[{msg_type}]]></MsgType>{extra}"
+        f"<MsgId>{int(time.time() * 1000)}</MsgId></xml>"
+    )
+
+
+# --- the bot's side -----------------------------------------------------------------------------------------
+@dataclass
+class Bot:
+    services: Services
+    engine: Engine
+    platform: Platform
+    delivered: list[tuple[str, list[str]]] = field(default_factory=list)
+
+    def wait_delivered(self, count: int = 1, timeout: float = 5.0) -> list[tuple[str, list[str]]]:
+        deadline = time.monotonic() + timeout
+        while len(self.delivered) < count and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return self.delivered
+
+
+def wechat_config(safe: bool, token: str = TOKEN) -> WeChatConfig:
+    return WeChatConfig(app_id=APP_ID, app_secret="s", token=token, encoding_aes_key=AES_KEY if safe else "")
+
+
+@contextmanager
+def running_bot(svc: Services, safe: bool, transport: str, **options: Any) -> Iterator[Bot]:
+    """The webhook over the real engine, reached through the Flask test client or a real server."""
+    engine = build_engine(svc)
+    delivered: list[tuple[str, list[str]]] = []
+    app = Flask(__name__)
+    deliver: Callable[[str, list[str]], None] = lambda openid, texts: delivered.append((openid, texts))  # noqa: E731
+    app.register_blueprint(wechat_blueprint(engine, wechat_config(safe), deliver, **options))
+    if transport == "flask":
+        yield Bot(svc, engine, Platform(FlaskTransport(app), safe), delivered)
+        return
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield Bot(svc, engine, Platform(HttpTransport(f"http://127.0.0.1:{server.server_port}"), safe), delivered)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def svc(redis_db: redis.Redis) -> Services:
+    services = make_services(redis_db)
+    services.schedule.import_csv(schedule_csv(NOW.date() + timedelta(days=1)))
+    return services
+
+
+@pytest.fixture(params=["plain", "safe"])
+def safe(request: pytest.FixtureRequest) -> bool:
+    return bool(request.param == "safe")
+
+
+@pytest.fixture(params=["flask", "http"])
+def bot(request: pytest.FixtureRequest, svc: Services, safe: bool) -> Iterator[Bot]:
+    """Every combination: plain and safe mode, test client and real server."""
+    with running_bot(svc, safe, request.param) as running:
+        yield running
+
+
+@pytest.fixture
+def fbot(svc: Services, safe: bool) -> Iterator[Bot]:
+    """Plain and safe mode through the test client."""
+    with running_bot(svc, safe, "flask") as running:
+        yield running
+
+
+def count_steps(engine: Engine, monkeypatch: pytest.MonkeyPatch, delay: float = 0.0) -> list[Inbound]:
+    """Record every dialog step the engine really takes (a deduped retry takes none)."""
+    steps: list[Inbound] = []
+    original = engine._process
+
+    def process(inbound: Inbound, *args: Any) -> list[str]:
+        steps.append(inbound)
+        time.sleep(delay)
+        return original(inbound, *args)
+
+    monkeypatch.setattr(engine, "_process", process)
+    return steps
+
+
+def fixed_replies(engine: Engine, monkeypatch: pytest.MonkeyPatch, *texts: str) -> list[Inbound]:
+    seen: list[Inbound] = []
+
+    def handle(inbound: Inbound) -> list[Outbound]:
+        seen.append(inbound)
+        return [Outbound(t) for t in texts]
+
+    monkeypatch.setattr(engine, "handle", handle)
+    return seen
+
+
+# --- URL check ----------------------------------------------------------------------------------------------
+def test_url_check(bot: Bot) -> None:
+    ok = bot.platform.url_check("echo-7f3a")
+    assert (ok.status, ok.body) == (200, b"echo-7f3a")
+    assert bot.platform.url_check(forged=True).status == 403
+    assert bot.platform.url_check(timestamp=int(time.time()) - 301).status == 403
+    assert bot.platform.transport.request("GET", {"echostr": "x"}).status == 403
+
+
+# --- conversations ------------------------------------------------------------------------------------------
+def test_verification_and_booking_conversation(bot: Bot) -> None:
+    platform, user = bot.platform, "o-patient-1"
+    welcome = platform.event(user, "subscribe")
+    assert "欢迎" in welcome and "1. 预约挂号" in welcome and "5. 帮助" in welcome
+    assert "请输入就诊人姓名" in platform.send(user, "1")
+    assert "身份证号" in platform.send(user, "张三")
+    assert "手机号" in platform.send(user, id_number(1))
+    assert "验证码已发送至 139****5678" in platform.send(user, PHONE)
+    codes = [m["text"] for m in bot.services.outbox.messages_for(PHONE) if m["kind"] == "otp"]
+    code = re.search(r"\d{6}", codes[-1])
+    assert code is not None
+    verified = platform.send(user, code.group())
+    assert "实名认证成功" in verified
+    assert "请选择医院" in verified
+    assert "内科" in platform.send(user, "1")
+    assert "就诊日期" in platform.send(user, "内科")
+    assert "请选择时段" in platform.send(user, "1")
+    assert "请确认预约" in platform.send(user, "1")
+    booked = platform.send(user, "Y")
+    assert "预约成功" in booked
+    serial = re.search(r"识别码 ?(\d{8})", booked)
+    assert serial is not None
+    mine = platform.event(user, "CLICK", "MY_APPOINTMENTS")
+    assert serial.group(1) in mine
+
+
+def test_menu_clicks(fbot: Bot) -> None:
+    platform, user = fbot.platform, "o-clicker"
+    assert "请输入就诊人姓名" in platform.event(user, "CLICK", "BOOK")
+    assert "随时可回复" in platform.event(user, "CLICK", "HELP")
+    assert "随时可回复" in platform.event(user, "CLICK", "MORE")
+    assert platform.event(user, "CLICK", "MY_APPOINTMENTS")
+    assert "随时可回复" in platform.event(user, "CLICK", "SOMETHING_NEW")
+
+
+@pytest.mark.parametrize(
+    ("event", "key", "command"),
+    [("CLICK", "BOOK", "book"), ("CLICK", "MY_APPOINTMENTS", "list"), ("CLICK", "MORE", "help"),
+     ("CLICK", "HELP", "help"), ("subscribe", "", None)],
+)
+def test_events_become_inbound(fbot: Bot, monkeypatch: pytest.MonkeyPatch, event: str, key: str, command: str) -> None:
+    seen = fixed_replies(fbot.engine, monkeypatch, "ok")
+    fbot.platform.reply_of(fbot.platform.post(event_xml("o-e", event, key, 1_700_000_000)))
+    [inbound] = seen
+    assert inbound.user == "o-e" and inbound.text == ""
+    assert inbound.message_id == f"o-e:1700000000:{event}"
+    assert inbound.command == command
+    assert inbound.event == ("subscribe" if event == "subscribe" else None)
+
+
+def test_text_inbound_carries_the_msg_id(fbot: Bot, monkeypatch: pytest.MonkeyPatch) -> None:
+    seen = fixed_replies(fbot.engine, monkeypatch, "ok")
+    assert fbot.platform.send("o-t", "你好", "6912345678901234567") == "ok"
+    assert seen == [Inbound(Channel.wechat, "o-t", "你好", "6912345678901234567")]
+
+
+def test_odd_fields_are_read_safely(fbot: Bot, monkeypatch: pytest.MonkeyPatch) -> None:
+    seen = fixed_replies(fbot.engine, monkeypatch, "ok")
+    odd = text_xml("o-odd", "x", "not-a-number").replace("<![CDATA[x]]>", "<b>nested</b>")
+    assert fbot.platform.reply_of(fbot.platform.post(odd)) == "ok"
+    assert seen == [Inbound(Channel.wechat, "o-odd", "", "not-a-number")]
+
+
+def test_same_event_twice_is_one_step(fbot: Bot, monkeypatch: pytest.MonkeyPatch) -> None:
+    steps = count_steps(fbot.engine, monkeypatch)
+    first = fbot.platform.event("o-sub", "subscribe", create_time=1_700_000_001)
+    again = fbot.platform.event("o-sub", "subscribe", create_time=1_700_000_001)
+    assert first == again and "欢迎" in first
+    assert len(steps) == 1
+
+
+@pytest.mark.parametrize(
+    ("msg_type", "extra"),
+    [
+        ("image", "<PicUrl><![CDATA[http://x/y.jpg]]></PicUrl><MediaId><![CDATA[m]]></MediaId>"),
+        ("voice", "<MediaId><![CDATA[m]]></MediaId><Format><![CDATA[amr]]></Format>"),
+        ("video", "<MediaId><![CDATA[m]]></MediaId><ThumbMediaId><![CDATA[t]]></ThumbMediaId>"),
+        ("shortvideo", "<MediaId><![CDATA[m]]></MediaId><ThumbMediaId><![CDATA[t]]></ThumbMediaId>"),
+        ("location", "<Location_X>39.9</Location_X><Location_Y>116.3</Location_Y><Scale>15</Scale>"
+                     "<Label><![CDATA[北京]]></Label>"),
+        ("link", "<Title><![CDATA[t]]></Title><Description><![CDATA[d]]></Description><Url><![CDATA[u]]></Url>"),
+        ("miniprogrampage", "<Title><![CDATA[t]]></Title>"),
+    ],
+)
+def test_non_text_messages_get_a_polite_answer(fbot: Bot, msg_type: str, extra: str) -> None:
+    reply = fbot.platform.reply_of(fbot.platform.post(other_xml("o-pic", msg_type, extra)))
+    assert reply == "目前只能处理文字消息。回复 菜单 查看可办理的业务。"
+
+
+def test_recognised_voice_is_read_as_text(fbot: Bot) -> None:
+    extra = "<MediaId><![CDATA[m]]></MediaId><Format><![CDATA[amr]]></Format>"
+    extra += "<Recognition><![CDATA[菜单]]></Recognition>"
+    assert "1. 预约挂号" in fbot.platform.reply_of(fbot.platform.post(other_xml("o-voice", "voice", extra)))
+
+
+def test_unsubscribe_is_recorded_and_subscribe_clears_it(fbot: Bot) -> None:
+    flag = keys.wechat_unsubscribed(account_id(fbot.services.box, "wechat", "o-leaver"))
+    answer = fbot.platform.post(event_xml("o-leaver", "unsubscribe"))
+    assert (answer.status, answer.body) == (200, b"success")
+    assert fbot.services.redis.exists(flag)
+    assert "欢迎" in fbot.platform.event("o-leaver", "subscribe")
+    assert not fbot.services.redis.exists(flag)
+
+
+@pytest.mark.parametrize("event", ["VIEW", "TEMPLATESENDJOBFINISH", "LOCATION", "view_miniprogram"])
+def test_other_events_answer_success(fbot: Bot, event: str) -> None:
+    answer = fbot.platform.post(event_xml("o-x", event, "http://example.com"))
+    assert (answer.status, answer.body) == (200, b"success")
+
+
+def test_no_reply_answers_success(fbot: Bot, monkeypatch: pytest.MonkeyPatch) -> None:
+    fixed_replies(fbot.engine, monkeypatch)
+    answer = fbot.platform.post(text_xml("o-quiet", "hi", "1"))
+    assert (answer.status, answer.body) == (200, b"success")
+
+
+def test_reply_text_survives_cdata_terminators(fbot: Bot, monkeypatch: pytest.MonkeyPatch) -> None:
+    fixed_replies(fbot.engine, monkeypatch, "a]]>b<c>&d")
+    assert fbot.platform.send("o-cdata", "x") == "a]]>b<c>&d"
+
+
+# --- refusals -----------------------------------------------------------------------------------------------
+def test_forged_signature_is_refused(bot: Bot, monkeypatch: pytest.MonkeyPatch) -> None:
+    steps = count_steps(bot.engine, monkeypatch)
+    assert bot.platform.post(text_xml("o-f", "1", "11"), token="guessed-token").status == 403
+    if bot.platform.safe:
+        assert bot.platform.post(text_xml("o-f", "1", "12"), forge_msg_signature=True).status == 403
+    assert steps == []
+
+
+def test_signatures_are_compared_in_constant_time(fbot: Bot, monkeypatch: pytest.MonkeyPatch) -> None:
+    compared: list[tuple[bytes, bytes]] = []
+    real = hmac.compare_digest
+
+    def spy(a: bytes, b: bytes) -> bool:
+        compared.append((a, b))
+        return real(a, b)
+
+    monkeypatch.setattr(hmac, "compare_digest", spy)  # the function adapters.wechat calls
+    fbot.platform.send("o-ct", "菜单")
+    assert len(compared) == (2 if fbot.platform.safe else 1)
+
+
+@pytest.mark.parametrize("skew", [-301, 301, -10**6])
+def test_stale_timestamp_is_refused(bot: Bot, skew: int) -> None:
+    assert bot.platform.post(text_xml("o-s", "1", "21"), timestamp=int(time.time()) + skew).status == 403
+
+
+def test_timestamp_is_checked_against_the_real_clock(fbot: Bot) -> None:
+    clock = fbot.services.clock
+    assert isinstance(clock, ManualClock)
+    clock.set(datetime.fromtimestamp(time.time(), SHANGHAI) + timedelta(days=3))  # the simulator moved time on
+    simulated = int(clock.now().timestamp())
+    assert fbot.platform.post(text_xml("o-s", "1", "22"), timestamp=simulated).status == 403
+    assert fbot.platform.post(text_xml("o-s", "1", "23"), timestamp=int(time.time()) - 290).status == 200
+
+
+@pytest.mark.parametrize(
+    "xml",
+    [
+        b"not xml at all",
+        b"<xml><ToUserName>a</ToUserName>",
+        b"<xml><FromUserName>b</FromUserName><CreateTime>1</CreateTime><MsgType>text</MsgType></xml>",
+        b"<xml><ToUserName>a</ToUserName><CreateTime>1</CreateTime><MsgType>text</MsgType></xml>",
+        b"<xml><ToUserName>a</ToUserName><FromUserName>b</FromUserName><MsgType>text</MsgType></xml>",
+        b"<xml><ToUserName>a</ToUserName><FromUserName>b</FromUserName><CreateTime>1</CreateTime></xml>",
+        b"<xml><ToUserName>a</ToUserName><FromUserName>b</FromUserName><CreateTime>x</CreateTime>"
+        b"<MsgType>text</MsgType></xml>",
+        b"<other><ToUserName>a</ToUserName></other>",
+        b"<xml>\xff\xfe</xml>",
+        b"<xml><ToUserName>a</ToUserName><FromUserName>b</FromUserName><CreateTime>1</CreateTime>"
+        b"<MsgType>text</MsgType><Content>&undefined;</Content></xml>",
+        b"",
+    ],
+    ids=["text", "unclosed", "no-to", "no-from", "no-time", "no-type", "bad-time", "root", "not-utf8", "entity",
+         "empty"],
+)
+def test_malformed_xml_is_400(bot: Bot, xml: bytes) -> None:
+    if bot.platform.safe and not xml.startswith(b"<xml>\xff"):
+        assert bot.platform.post(xml).status == 400, "signed and decryptable, but not a message"
+    assert bot.platform.post(xml, encrypt=False).status == (403 if bot.platform.safe else 400)
+
+
+@pytest.mark.parametrize("safe", [True], ids=["safe"])
+def test_malformed_envelope_or_undecryptable_is_400(fbot: Bot) -> None:
+    transport, ts, nonce = fbot.platform.transport, str(int(time.time())), "nonce-x"
+    garbage = "bm90IGEgcmVhbCBjaXBoZXJ0ZXh0IGF0IGFsbCEhISE="  # base64, not a ciphertext of ours
+    for body, encrypted in [(b"<xml><Encrypt>", "x"), (b"<xml><ToUserName>a</ToUserName></xml>", ""),
+                            (f"<xml><Encrypt>{garbage}</Encrypt></xml>".encode(), garbage),
+                            (b"<xml><Encrypt>@@@</Encrypt></xml>", "@@@")]:
+        query = {"signature": signature(TOKEN, ts, nonce), "timestamp": ts, "nonce": nonce, "encrypt_type": "aes",
+                 "msg_signature": signature(TOKEN, ts, nonce, encrypted)}
+        assert transport.request("POST", query, body).status == 400, body
+    other_app = WeChatCrypto(TOKEN, AES_KEY, "wx-another-app")  # right key, someone else's app id
+    envelope = xmltodict.parse(other_app.encrypt_message(text_xml("o", "1", "1"), nonce, ts))["xml"]
+    query = {"signature": signature(TOKEN, ts, nonce), "timestamp": ts, "nonce": nonce, "encrypt_type": "aes",
+             "msg_signature": envelope["MsgSignature"]}
+    body = f"<xml><Encrypt>{envelope['Encrypt']}</Encrypt></xml>".encode()
+    assert transport.request("POST", query, body).status == 400
+
+
+@pytest.mark.parametrize("safe", [True], ids=["safe"])
+def test_safe_mode_refuses_plain_messages(fbot: Bot) -> None:
+    assert fbot.platform.post(text_xml("o", "1", "31"), encrypt=False).status == 403
+
+
+@pytest.mark.parametrize("safe", [False], ids=["plain"])
+def test_plain_mode_cannot_read_encrypted_messages(fbot: Bot) -> None:
+    assert fbot.platform.post(text_xml("o", "1", "32"), encrypt=True).status == 400
+
+
+@pytest.mark.parametrize("payload", [BILLION_LAUGHS, XXE], ids=["billion-laughs", "xxe"])
+def test_dtd_payloads_are_refused_fast(bot: Bot, payload: str) -> None:
+    started = time.perf_counter()
+    answer = bot.platform.post(payload)
+    assert answer.status == 400
+    assert time.perf_counter() - started < 1.0
+    if bot.platform.safe:  # the same payload outside the envelope: refused before anything else
+        assert bot.platform.post(payload.replace("<xml>", "<xml><Encrypt>x</Encrypt>"), encrypt=False).status in (
+            400,
+            403,
+        )
+
+
+def test_oversized_body_is_413(bot: Bot) -> None:
+    xml = text_xml("o-big", "1", "41")
+    exactly = xml + " " * (MAX_BODY_BYTES - len(xml.encode()))  # whitespace after the root is allowed
+    if not bot.platform.safe:
+        assert bot.platform.post(exactly).status == 200
+    assert bot.platform.post(xml + " " * (MAX_BODY_BYTES + 1), encrypt=False).status == 413
+    assert bot.platform.post("<xml>" + "x" * 200_000 + "</xml>").status == 413
+
+
+def test_oversized_chunked_body_is_413(svc: Services) -> None:
+    """No Content-Length: the limit holds on what is actually read."""
+    with running_bot(svc, False, "http") as running:
+        assert isinstance(running.platform.transport, HttpTransport)
+        port = int(running.platform.transport.base.rsplit(":", 1)[1])
+        ts, nonce = str(int(time.time())), "nonce-chunked"
+        query = urllib.parse.urlencode({"signature": signature(TOKEN, ts, nonce), "timestamp": ts, "nonce": nonce})
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        chunks = iter([b"<xml>" + b" " * 40_000] * 3)
+        connection.request("POST", f"/wechat?{query}", body=chunks, encode_chunked=True)
+        response = connection.getresponse()
+        assert response.status == 413
+        connection.close()
+
+
+def test_channel_off_is_404(svc: Services) -> None:
+    app = Flask(__name__)
+    app.register_blueprint(wechat_blueprint(build_engine(svc), wechat_config(False, token=""), lambda o, t: None))
+    platform = Platform(FlaskTransport(app), False)
+    assert platform.url_check().status == 404
+    assert platform.post(text_xml("o", "1", "1"), token="").status == 404
+
+
+# --- retries and the 5-second limit -------------------------------------------------------------------------
+def test_same_msg_id_three_times_concurrently_is_one_step(bot: Bot, monkeypatch: pytest.MonkeyPatch) -> None:
+    steps = count_steps(bot.engine, monkeypatch, delay=0.3)
+    xml = text_xml("o-retry", "菜单", "7000000000000000001")
+    answers: list[str] = []
+    threads = [threading.Thread(target=lambda: answers.append(bot.platform.reply_of(bot.platform.post(xml))))
+               for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(steps) == 1
+    assert len(answers) == 3 and len(set(answers)) == 1 and "1. 预约挂号" in answers[0]
+    assert bot.delivered == []
+
+
+@pytest.mark.parametrize("safe", [False], ids=["plain"])  # the same path in safe mode: below, with a short deadline
+def test_slow_step_answers_success_and_pushes_the_reply(fbot: Bot, monkeypatch: pytest.MonkeyPatch) -> None:
+    original = fbot.engine.handle
+
+    def slow(inbound: Inbound) -> list[Outbound]:
+        time.sleep(4.5)
+        return original(inbound)
+
+    monkeypatch.setattr(fbot.engine, "handle", slow)
+    started = time.monotonic()
+    answer = fbot.platform.post(text_xml("o-slow", "菜单", "7100"))
+    assert (answer.status, answer.body) == (200, b"success")
+    assert time.monotonic() - started < 4.5, "answered within WeChat's 5 s"
+    [(openid, texts)] = fbot.wait_delivered()
+    assert openid == "o-slow" and "1. 预约挂号" in texts[0]
+
+
+def test_retries_of_a_late_message_push_its_reply_once(
+    svc: Services, safe: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with running_bot(svc, safe, "flask", reply_deadline=0.2) as running:
+        steps = count_steps(running.engine, monkeypatch, delay=0.6)
+        xml = text_xml("o-late", "菜单", "7200")
+        assert running.platform.post(xml).body == b"success"  # too slow: answered success
+        assert running.platform.post(xml).body == b"success"  # WeChat's retry while it still runs
+        running.wait_delivered()
+        assert running.platform.post(xml).body == b"success"  # a retry after the push: not answered again
+        time.sleep(0.3)
+        assert len(steps) == 1
+        [(openid, texts)] = running.delivered
+        assert openid == "o-late" and "1. 预约挂号" in texts[0]
+
+
+# --- long replies -------------------------------------------------------------------------------------------
+def test_long_replies_are_split_at_2048_bytes(bot: Bot, monkeypatch: pytest.MonkeyPatch) -> None:
+    paragraphs = ["甲" * 500, "乙" * 500, "丙" * 100]  # 1,500 + 1,500 + 300 bytes
+    fixed_replies(bot.engine, monkeypatch, *paragraphs)
+    xml = text_xml("o-long", "1", "7300")
+    passive = bot.platform.reply_of(bot.platform.post(xml))
+    assert passive == "甲" * 500
+    [(openid, rest)] = bot.wait_delivered()
+    assert openid == "o-long" and rest == ["乙" * 500 + "\n\n" + "丙" * 100]
+    assert bot.platform.reply_of(bot.platform.post(xml)) == passive  # a retry: same passive reply...
+    time.sleep(0.1)
+    assert len(bot.delivered) == 1  # ...and the rest is not pushed twice
+
+
+def test_split_reply_cases() -> None:
+    assert split_reply([]) == []
+    assert split_reply(["a", "b"]) == ["a\n\nb"]
+    exact = "x" * 2046
+    assert split_reply([exact, ""]) == [exact]
+    assert split_reply(["x" * 2048, "y"]) == ["x" * 2048, "y"]
+    assert split_reply(["x" * 2047, "y"]) == ["x" * 2047, "y"]
+    lines = "\n".join(["行" * 100] * 10)  # 10 lines of 300 bytes
+    assert split_reply([lines]) == ["\n".join(["行" * 100] * 6), "\n".join(["行" * 100] * 4)]
+    assert split_reply(["字" * 1000]) == ["字" * 682, "字" * 318]  # 3 bytes each, cut between characters
+
+
+@given(st.lists(st.text(alphabet=st.sampled_from("ab字\n😀"), max_size=1500), max_size=6))
+def test_split_reply_keeps_everything_within_the_limit(paragraphs: list[str]) -> None:
+    messages = split_reply(paragraphs, limit=200)
+    assert all(len(m.encode("utf-8")) <= 200 for m in messages)
+    squeeze: Callable[[str], str] = lambda s: re.sub(r"\s", "", s)  # noqa: E731
+    assert squeeze("".join(messages)) == squeeze("".join(paragraphs))
