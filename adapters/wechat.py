@@ -325,7 +325,7 @@ class WeChatWebhook:
         if parsed.msg_type != "event":
             return self._unsupported(acct)  # image, voice, video, location, link, anything new
         fields = parsed.fields  # EventKey too: two different menu clicks in one second are two events
-        event_id = f"{openid}:{fields['CreateTime']}:{fields.get('Event')}:{fields.get('EventKey', '')}"
+        event_id = f"{openid}:{fields['CreateTime']}:{fields.get('Event')}:{fields.get('EventKey') or ''}"
         if parsed.event == "subscribe":  # also a follow through a QR code (EventKey qrscene_...)
             self.engine.redis.delete(keys.wechat_unsubscribed(acct))
             return self._step(openid, acct, Inbound(Channel.wechat, openid, "", event_id, event="subscribe"))

@@ -20,6 +20,7 @@ import rules
 from bot import keys
 from bot.appointments import AppointmentStore, Transition
 from bot.errors import GuahaoError, InvalidRequestError, NotFoundError
+from bot.metrics import metrics
 from bot.records import Appointment, Slot, decode_hash, local_moment, text
 from bot.scripts import Scripts
 from bot.standing import standing_from_facts
@@ -88,6 +89,7 @@ class BookingService:
                 raise BookingRefused(decision)
             outcome, appointment = self._commit(pid, acct, channel, slot, facts.version, now, policy)
             if appointment is not None:
+                metrics().bookings.labels(appointment.hospital).inc()
                 return appointment
             if outcome in ("full", "closed", "no_slot"):
                 self._precheck(self._slot_after_race(slot))
@@ -235,7 +237,9 @@ class BookingService:
         )
         fields = {"cancelled_at": self.store.stamp(), "refund_cents": str(terms.refund_cents)}
         detail = f"refund_cents={terms.refund_cents}"
-        return self.store.transition(appointment, change, actor, detail=detail, fields=fields), terms
+        cancelled = self.store.transition(appointment, change, actor, detail=detail, fields=fields)
+        metrics().cancellations.labels("patient").inc()
+        return cancelled, terms
 
     def cancel_by_hospital(self, serial: str, actor: str, *, release_place: bool = True) -> Appointment:
         """Cancel on the hospital's side (停诊): never a violation, full refund."""
@@ -249,7 +253,9 @@ class BookingService:
             release_place=release_place,
         )
         fields = {"cancelled_at": self.store.stamp(), "refund_cents": str(terms.refund_cents)}
-        return self.store.transition(appointment, change, actor, detail="full refund", fields=fields)
+        cancelled = self.store.transition(appointment, change, actor, detail="full refund", fields=fields)
+        metrics().cancellations.labels("hospital").inc()
+        return cancelled
 
     def _owned(self, serial: str, pids: Collection[str] | None) -> Appointment:
         appointment = self.store.require(serial)

@@ -170,7 +170,8 @@ handed out again, unless the job finished and removed them)."""
 
 def broadcast(broadcast_id: str) -> str:
     """Hash of a broadcast: id, status, total, sent, failed, skipped, hospital, department, doctor, date, text,
-    cancel, actor, created_at, heartbeat (wall epoch of the last progress), resumes, fingerprint."""
+    cancel, actor, created_at, heartbeat (wall epoch of the last progress), resumes, fingerprint, batch_size,
+    finished_at."""
     return f"{PREFIX}broadcast:{broadcast_id}"
 
 

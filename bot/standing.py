@@ -14,6 +14,7 @@ import rules
 from bot import audit, keys
 from bot.appointments import AppointmentStore, Transition
 from bot.errors import InvalidRequestError
+from bot.metrics import metrics
 from bot.records import Appointment, local_moment, text
 from bot.scripts import Scripts
 
@@ -160,4 +161,5 @@ class StandingService:
                 affected.add(found[serial].pid)
         for pid in affected:
             self.refresh(pid)
+        metrics().no_shows.inc(marked)
         return marked

@@ -365,6 +365,8 @@ class BookFlow(Flow):
         except BookingRefused as refused:
             self.after_refusal(refused.decision)
             return
+        # the confirmation is queued and the reminders scheduled, to this user on this channel (RULES §7)
+        turn.deps.reminders.on_booked(appointment, turn.inbound.user, turn.channel.value)
         hospital = turn.deps.schedule.hospital(appointment.hospital)
         name = hospital.name if hospital else appointment.hospital
         place = (

@@ -208,6 +208,7 @@ class CancelFlow(Flow):
                 self.say("common.busy")
             turn.switch("menu")
             return
+        turn.deps.reminders.on_cancelled(cancelled.serial)
         key = "cancel.done_late" if applied.violation else "cancel.done"
         self.say(key, serial=cancelled.serial, refund=refund_text(turn, appointment, applied))
         turn.switch("menu")

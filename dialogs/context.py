@@ -13,6 +13,7 @@ from bot.config import Config
 from bot.crypto import SecretBox
 from bot.otp import OtpService
 from bot.patients import PatientService
+from bot.reminders import Reminders
 from bot.schedule import Schedule
 from bot.standing import StandingService
 
@@ -31,3 +32,4 @@ class Deps:
     store: AppointmentStore
     booking: BookingService
     standing: StandingService
+    reminders: Reminders

@@ -20,6 +20,7 @@ from typing import Any
 import redis
 
 from bot import keys
+from bot.metrics import metrics
 from bot.patients import account_id
 from bot.records import text as text_of
 from bot.scripts import Scripts
@@ -64,6 +65,7 @@ class Engine:
         the message for the rate limit); save the session, store the reply and release the lock.
         """
         acct = account_id(self.deps.box, inbound.channel.value, inbound.user)
+        metrics().messages_in.labels(inbound.channel.value).inc()
         lock = keys.user_lock(acct)
         seen = [keys.inbound_seen(inbound.channel.value, f"{acct}:{inbound.message_id}")] if inbound.message_id else []
         token = secrets.token_hex(8)
@@ -88,6 +90,7 @@ class Engine:
         for name, value in session_fields(session, now).items():
             args += [name, value]
         self._scripts.run("dialog_end", [keys.session(acct), lock, *seen], args)
+        metrics().messages_out.labels(inbound.channel.value, "reply").inc(len(replies))
         return [Outbound(r) for r in replies]
 
     def _wait_for_lock(self, lock: str, token: str) -> bool:
@@ -122,6 +125,7 @@ class Engine:
         except Exception:
             # an unexpected failure: logged with context (never personal data), the user told, the step reset
             log.exception("dialog step failed", extra={"channel": inbound.channel.value, "state": session.state})
+            metrics().dialog_errors.inc()
             turn.paragraphs = [turn.t("common.busy")]
             session.reset()
         return turn.paragraphs

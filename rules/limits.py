@@ -66,9 +66,7 @@ def _once_in_window(
     return None
 
 
-def check_limits(
-    policy: Policy, existing: Sequence[AppointmentFacts], slot: SlotFacts, now: datetime
-) -> Decision:
+def check_limits(policy: Policy, existing: Sequence[AppointmentFacts], slot: SlotFacts, now: datetime) -> Decision:
     """May the patient with appointments `existing` book `slot` at `now` without breaking a limit?"""
     require_aware("now", now)
     tz = policy.tz

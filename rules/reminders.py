@@ -25,8 +25,7 @@ def reminder_times(policy: Policy, slot: SlotFacts, booked_at: datetime) -> dict
     tz = policy.tz
     day_before = local_date(slot.start, tz) - timedelta(days=1)
     due = {
-        ReminderKind.window_end: cancel_deadline(policy, slot)
-        - timedelta(hours=policy.reminder_before_deadline_hours),
+        ReminderKind.window_end: cancel_deadline(policy, slot) - timedelta(hours=policy.reminder_before_deadline_hours),
         ReminderKind.day_before: datetime.combine(day_before, policy.reminder_day_before_clock, tzinfo=tz),
         ReminderKind.before_start: slot.start - timedelta(hours=policy.reminder_before_start_hours),
     }

@@ -31,9 +31,7 @@ def _suspensions(policy: Policy, dates: Sequence[date]) -> Iterator[tuple[date, 
         counts = (n for _, year in groupby(dates, key=lambda d: d.year) for n, _ in enumerate(year, 1))
     else:
         # rolling_month: count the no-shows up to this one that lie within one month ending on its date.
-        counts = (
-            sum(1 for earlier in dates[: i + 1] if earlier > add_months(d, -1)) for i, d in enumerate(dates)
-        )
+        counts = (sum(1 for earlier in dates[: i + 1] if earlier > add_months(d, -1)) for i, d in enumerate(dates))
     for d, count in zip(dates, counts, strict=True):
         if count in tiers:
             yield d, add_months(d, tiers[count]) - timedelta(days=1)

@@ -136,12 +136,25 @@ def test_bookings_racing_hospital_cancellations_stay_consistent(svc: Services) -
     def cancel(serial: str) -> Callable[[], None]:
         return lambda: svc.booking.cancel_by_hospital(serial, "staff:desk")
 
-    run_together(
-        [cancel(s) for s in booked] + [lambda a=a, p=p: _try(svc, p.pid, a, SLOT) for a, p in late]  # type: ignore[misc]
-    )
+    won: list[str] = []
+
+    def book(acct: str, pid: str) -> Callable[[], None]:
+        def work() -> None:
+            with contextlib.suppress(BookingRefused):  # full at that moment: a place may be returned later
+                won.append(svc.booking.book(pid, acct, "wechat", SLOT).serial)
+
+        return work
+
+    run_together([cancel(s) for s in booked] + [book(a, p.pid) for a, p in late])
     statuses = Counter(assert_slot_consistent(svc, SLOT, 20))
     assert statuses[rules.AppointmentStatus.cancelled_by_hospital] == 10
-    assert statuses[rules.AppointmentStatus.booked] == 20, "every returned place was sold again, none twice"
+    assert statuses[rules.AppointmentStatus.booked] == len(won) <= 20, "every sale counted once, never over"
+    assert svc.schedule.slot(SLOT).places_left == 20 - statuses[rules.AppointmentStatus.booked]  # type: ignore[union-attr]
+    # whatever the interleaving, the places returned can all be sold afterwards
+    for acct, patient in late:
+        if patient.pid not in {a.pid for a in svc.store.listing()}:
+            _try(svc, patient.pid, acct, SLOT)
+    assert Counter(assert_slot_consistent(svc, SLOT, 20))[rules.AppointmentStatus.booked] == 20
 
 
 def test_acknowledged_bookings_survive_a_redis_crash(tmp_path: Path) -> None:

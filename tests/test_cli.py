@@ -116,3 +116,24 @@ def test_chat_verifies_and_shows_the_code_inline(tmp_path: Path) -> None:
     assert "请输入就诊人姓名" in result.stdout
     assert "[sms → 138****5678, otp] 【挂号】您的验证码是" in result.stdout
     assert "13812345678" not in result.stdout
+
+
+def test_wechat_menu_is_created_through_the_api(tmp_path: Path) -> None:
+    from tests.wechat_standin import APP_ID, APP_SECRET, running_standin
+
+    config = tmp_path / "config.toml"
+    with running_standin() as standin:
+        config.write_text(
+            CONFIG.format(data=tmp_path / "data")
+            + f'[wechat]\napp_id = "{APP_ID}"\napp_secret = "{APP_SECRET}"\napi_base_url = "{standin.base_url}"\n'
+        )
+        result = run("wechat-menu", "--config", str(config))
+        assert result.returncode == 0, result.stderr
+        [created] = standin.calls("/cgi-bin/menu/create")
+        assert [b["name"] for b in created.body["button"]] == ["预约挂号", "我的预约", "更多"]  # type: ignore[index]
+        standin.fail_next(40013)
+    unreachable = run("wechat-menu", "--config", str(config))
+    assert unreachable.returncode == 1 and unreachable.stderr.startswith("guahao: error: cannot reach the WeChat API")
+    config.write_text(CONFIG.format(data=tmp_path / "data"))
+    missing = run("wechat-menu", "--config", str(config))
+    assert missing.returncode == 1 and "wechat.app_id and wechat.app_secret are needed" in missing.stderr

@@ -23,9 +23,7 @@ def test_no_file_means_built_in_defaults(tmp_path: Path, monkeypatch: pytest.Mon
     assert config.policy_preset == "beijing-114" and config.policy.cancel_deadline == "15:00"
 
 
-def test_default_path_is_config_toml_in_the_working_directory(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_default_path_is_config_toml_in_the_working_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     (tmp_path / "config.toml").write_text("[server]\nport = 9001\n")
     config = load_config(None, env={})
@@ -141,11 +139,7 @@ def test_hospital_policy_overrides_and_presets() -> None:
             "security.staff_tokens[0]: expected a token string",
         ),
         (
-            {
-                "security": {
-                    "staff_tokens": [{"name": "a", "token": "x" * 16}, {"name": "a", "token": "y" * 16}]
-                }
-            },
+            {"security": {"staff_tokens": [{"name": "a", "token": "x" * 16}, {"name": "a", "token": "y" * 16}]}},
             'security.staff_tokens[1].name: expected a unique name, got "a" twice',
         ),
         ({"wechat": {"encoding_aes_key": "abc"}}, "wechat.encoding_aes_key: expected 43 letters and digits"),

@@ -87,7 +87,9 @@ def test_idle_for_30_minutes_starts_over_saying_so(svc: Services) -> None:
     assert "超过30分钟未操作" in reply and "1. 预约挂号" in reply
 
 
-@pytest.mark.parametrize(("field", "value"), [("state", "book.a_state_renamed_by_an_upgrade"), ("state", "nodialog.x"), ("schema", "0")])
+@pytest.mark.parametrize(
+    ("field", "value"), [("state", "book.a_state_renamed_by_an_upgrade"), ("state", "nodialog.x"), ("schema", "0")]
+)
 def test_unknown_stored_state_goes_to_the_menu_with_an_apology(svc: Services, field: str, value: str) -> None:
     chat = Chat(svc)
     chat.send("1")

@@ -382,7 +382,9 @@ def test_a_signature_for_another_url_is_refused(client: FlaskClient) -> None:
 
 
 def test_a_wrong_public_url_in_the_config_refuses_everything(redis_db: redis.Redis) -> None:
-    services = with_console_codes(make_services(redis_db, build_config(sms_config_raw("https://old-tunnel.example.net"))))
+    services = with_console_codes(
+        make_services(redis_db, build_config(sms_config_raw("https://old-tunnel.example.net")))
+    )
     client = make_app(services).test_client()
     params = {"MessageSid": new_sid(), "From": "+8613900000012", "To": TWILIO_NUMBER, "Body": "HELP"}
     assert signed_post(client, params).status_code == 403
@@ -488,9 +490,6 @@ def test_pack_joins_paragraphs_while_they_fit() -> None:
     assert pack(["甲" * 100, "乙" * 100]) == ["甲" * 100, "乙" * 100]
     assert pack(["", "  ", "x"]) == ["x"]
     assert pack(["甲" * 200]) == ["甲" * 200], "too long alone: sent alone (the dialogs page lists)"
-
-
-
 
 
 def fits(message: str) -> bool:

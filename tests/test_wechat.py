@@ -334,15 +334,20 @@ def test_menu_clicks(fbot: Bot) -> None:
 
 @pytest.mark.parametrize(
     ("event", "key", "command"),
-    [("CLICK", "BOOK", "book"), ("CLICK", "MY_APPOINTMENTS", "list"), ("CLICK", "MORE", "help"),
-     ("CLICK", "HELP", "help"), ("subscribe", "", None)],
+    [
+        ("CLICK", "BOOK", "book"),
+        ("CLICK", "MY_APPOINTMENTS", "list"),
+        ("CLICK", "MORE", "help"),
+        ("CLICK", "HELP", "help"),
+        ("subscribe", "", None),
+    ],
 )
 def test_events_become_inbound(fbot: Bot, monkeypatch: pytest.MonkeyPatch, event: str, key: str, command: str) -> None:
     seen = fixed_replies(fbot.engine, monkeypatch, "ok")
     fbot.platform.reply_of(fbot.platform.post(event_xml("o-e", event, key, 1_700_000_000)))
     [inbound] = seen
     assert inbound.user == "o-e" and inbound.text == ""
-    assert inbound.message_id == f"o-e:1700000000:{event}"
+    assert inbound.message_id == f"o-e:1700000000:{event}:{key}"
     assert inbound.command == command
     assert inbound.event == ("subscribe" if event == "subscribe" else None)
 
@@ -375,8 +380,11 @@ def test_same_event_twice_is_one_step(fbot: Bot, monkeypatch: pytest.MonkeyPatch
         ("voice", "<MediaId><![CDATA[m]]></MediaId><Format><![CDATA[amr]]></Format>"),
         ("video", "<MediaId><![CDATA[m]]></MediaId><ThumbMediaId><![CDATA[t]]></ThumbMediaId>"),
         ("shortvideo", "<MediaId><![CDATA[m]]></MediaId><ThumbMediaId><![CDATA[t]]></ThumbMediaId>"),
-        ("location", "<Location_X>39.9</Location_X><Location_Y>116.3</Location_Y><Scale>15</Scale>"
-                     "<Label><![CDATA[北京]]></Label>"),
+        (
+            "location",
+            "<Location_X>39.9</Location_X><Location_Y>116.3</Location_Y><Scale>15</Scale>"
+            "<Label><![CDATA[北京]]></Label>",
+        ),
         ("link", "<Title><![CDATA[t]]></Title><Description><![CDATA[d]]></Description><Url><![CDATA[u]]></Url>"),
         ("miniprogrampage", "<Title><![CDATA[t]]></Title>"),
     ],
@@ -440,7 +448,7 @@ def test_signatures_are_compared_in_constant_time(fbot: Bot, monkeypatch: pytest
     assert len(compared) == (2 if fbot.platform.safe else 1)
 
 
-@pytest.mark.parametrize("skew", [-301, 301, -10**6])
+@pytest.mark.parametrize("skew", [-301, 301, -(10**6)])
 def test_stale_timestamp_is_refused(bot: Bot, skew: int) -> None:
     assert bot.platform.post(text_xml("o-s", "1", "21"), timestamp=int(time.time()) + skew).status == 403
 
@@ -471,8 +479,19 @@ def test_timestamp_is_checked_against_the_real_clock(fbot: Bot) -> None:
         b"<MsgType>text</MsgType><Content>&undefined;</Content></xml>",
         b"",
     ],
-    ids=["text", "unclosed", "no-to", "no-from", "no-time", "no-type", "bad-time", "root", "not-utf8", "entity",
-         "empty"],
+    ids=[
+        "text",
+        "unclosed",
+        "no-to",
+        "no-from",
+        "no-time",
+        "no-type",
+        "bad-time",
+        "root",
+        "not-utf8",
+        "entity",
+        "empty",
+    ],
 )
 def test_malformed_xml_is_400(bot: Bot, xml: bytes) -> None:
     if bot.platform.safe and not xml.startswith(b"<xml>\xff"):
@@ -484,16 +503,29 @@ def test_malformed_xml_is_400(bot: Bot, xml: bytes) -> None:
 def test_malformed_envelope_or_undecryptable_is_400(fbot: Bot) -> None:
     transport, ts, nonce = fbot.platform.transport, str(int(time.time())), "nonce-x"
     garbage = "bm90IGEgcmVhbCBjaXBoZXJ0ZXh0IGF0IGFsbCEhISE="  # base64, not a ciphertext of ours
-    for body, encrypted in [(b"<xml><Encrypt>", "x"), (b"<xml><ToUserName>a</ToUserName></xml>", ""),
-                            (f"<xml><Encrypt>{garbage}</Encrypt></xml>".encode(), garbage),
-                            (b"<xml><Encrypt>@@@</Encrypt></xml>", "@@@")]:
-        query = {"signature": signature(TOKEN, ts, nonce), "timestamp": ts, "nonce": nonce, "encrypt_type": "aes",
-                 "msg_signature": signature(TOKEN, ts, nonce, encrypted)}
+    for body, encrypted in [
+        (b"<xml><Encrypt>", "x"),
+        (b"<xml><ToUserName>a</ToUserName></xml>", ""),
+        (f"<xml><Encrypt>{garbage}</Encrypt></xml>".encode(), garbage),
+        (b"<xml><Encrypt>@@@</Encrypt></xml>", "@@@"),
+    ]:
+        query = {
+            "signature": signature(TOKEN, ts, nonce),
+            "timestamp": ts,
+            "nonce": nonce,
+            "encrypt_type": "aes",
+            "msg_signature": signature(TOKEN, ts, nonce, encrypted),
+        }
         assert transport.request("POST", query, body).status == 400, body
     other_app = WeChatCrypto(TOKEN, AES_KEY, "wx-another-app")  # right key, someone else's app id
     envelope = xmltodict.parse(other_app.encrypt_message(text_xml("o", "1", "1"), nonce, ts))["xml"]
-    query = {"signature": signature(TOKEN, ts, nonce), "timestamp": ts, "nonce": nonce, "encrypt_type": "aes",
-             "msg_signature": envelope["MsgSignature"]}
+    query = {
+        "signature": signature(TOKEN, ts, nonce),
+        "timestamp": ts,
+        "nonce": nonce,
+        "encrypt_type": "aes",
+        "msg_signature": envelope["MsgSignature"],
+    }
     body = f"<xml><Encrypt>{envelope['Encrypt']}</Encrypt></xml>".encode()
     assert transport.request("POST", query, body).status == 400
 
@@ -558,8 +590,9 @@ def test_same_msg_id_three_times_concurrently_is_one_step(bot: Bot, monkeypatch:
     steps = count_steps(bot.engine, monkeypatch, delay=0.3)
     xml = text_xml("o-retry", "菜单", "7000000000000000001")
     answers: list[str] = []
-    threads = [threading.Thread(target=lambda: answers.append(bot.platform.reply_of(bot.platform.post(xml))))
-               for _ in range(3)]
+    threads = [
+        threading.Thread(target=lambda: answers.append(bot.platform.reply_of(bot.platform.post(xml)))) for _ in range(3)
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:

@@ -16,9 +16,7 @@ from bot.app.services import Services, build_engine
 from dialogs.message import Channel, Inbound
 
 
-def run_chat(
-    services: Services, user: str | None, read: Callable[[str], str] = input, out: TextIO = sys.stdout
-) -> int:
+def run_chat(services: Services, user: str | None, read: Callable[[str], str] = input, out: TextIO = sys.stdout) -> int:
     """Talk until end of input or Ctrl-C; returns the exit code."""
     engine = build_engine(services)
     user = user or _login()

@@ -13,9 +13,16 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
+import requests
+from wechatpy.exceptions import WeChatClientException
+
+from adapters.wechat_push import TokenUnavailableError, WeChatApi, create_menu
 from bot.app.chat import run_chat
+from bot.app.logs import setup_logging
 from bot.app.services import Services, open_services
+from bot.app.worker import run_worker
 from bot.audit import staff_actor
+from bot.broadcasts import BroadcastProgress, BroadcastStatus
 from bot.config import Config, load_config
 from bot.errors import GuahaoError, NotAvailableError
 from bot.schedule import parse_schedule_csv
@@ -60,6 +67,77 @@ def _checkin(args: argparse.Namespace, config: Config) -> int:
     with _services(config) as services:
         appointment = services.standing.checkin(args.serial, _staff_actor())
     print(f"{appointment.serial}: attended (queue no. {appointment.queue_no}, {appointment.date} {appointment.start})")
+    return 0
+
+
+def _worker(args: argparse.Namespace, config: Config) -> int:
+    with _services(config) as services:
+        run_worker(services)
+    return 0
+
+
+class _ProgressBar:
+    """A plain-text progress bar on stderr: redrawn in place on a terminal, a line per 10 % otherwise."""
+
+    WIDTH = 30
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.tty = sys.stderr.isatty()
+        self._shown = -1
+
+    def update(self, progress: BroadcastProgress) -> None:
+        done = progress.processed
+        share = done / self.total if self.total else 1.0
+        step = int(share * 10)
+        if not self.tty and step == self._shown:
+            return
+        self._shown = step
+        filled = int(share * self.WIDTH)
+        line = (
+            f"[{'#' * filled}{'.' * (self.WIDTH - filled)}] {done}/{self.total}  "
+            f"sent {progress.sent}  failed {progress.failed}  skipped {progress.skipped}"
+        )
+        print(("\r" + line) if self.tty else line, end="" if self.tty else "\n", file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self.tty:
+            print(file=sys.stderr)
+
+
+def _broadcast(args: argparse.Namespace, config: Config) -> int:
+    with _services(config) as services:
+        broadcasts = services.broadcasts
+        request = broadcasts.validate(args.hospital, args.date, args.text, args.department, args.doctor, args.cancel)
+        progress, new = broadcasts.create(request, _staff_actor())
+        what = "cancel and notify" if request.cancel else "notify"
+        print(f"broadcast {progress.id}: {what} {progress.total} appointment(s)" + ("" if new else " (resuming)"))
+        bar = _ProgressBar(progress.total)
+        try:
+            final = broadcasts.run(progress.id, bar.update)
+        except KeyboardInterrupt:
+            bar.close()
+            print("interrupted: run the same command again to finish this broadcast", file=sys.stderr)
+            raise
+        bar.close()
+    print(
+        f"broadcast {final.id} {final.status.value}: {final.sent} sent, {final.failed} failed, "
+        f"{final.skipped} skipped (no longer booked) of {final.total}"
+    )
+    return 0 if final.status == BroadcastStatus.done else EXIT_ERROR
+
+
+def _wechat_menu(args: argparse.Namespace, config: Config) -> int:
+    if not (config.wechat.app_id and config.wechat.app_secret):
+        raise GuahaoError("wechat.app_id and wechat.app_secret are needed to create the menu")
+    with _services(config) as services:
+        try:
+            create_menu(WeChatApi(config.wechat, services.redis))
+        except WeChatClientException as refused:
+            raise GuahaoError(f"WeChat refused the menu: errcode {refused.errcode} {refused.errmsg}") from None
+        except (requests.RequestException, TokenUnavailableError) as failed:
+            raise GuahaoError(f"cannot reach the WeChat API at {config.wechat.api_base_url}: {failed}") from None
+    print("custom menu created: 预约挂号 / 我的预约 / 更多")
     return 0
 
 
@@ -115,7 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(handler=_not_yet("serve"))
 
     worker = commands.add_parser("worker", parents=[common], help="the background worker alone (for production)")
-    worker.set_defaults(handler=_not_yet("worker"))
+    worker.set_defaults(handler=_worker)
 
     chat = commands.add_parser("chat", parents=[common], help="talk to the bot in the terminal")
     chat.add_argument("--user", metavar="ID", help="console user id (default: your login name)")
@@ -130,14 +208,21 @@ def build_parser() -> argparse.ArgumentParser:
     schedule_import.add_argument("file", metavar="FILE.csv")
     schedule_import.set_defaults(handler=_schedule_import)
 
-    broadcast = commands.add_parser("broadcast", parents=[common], help="notify every patient booked there")
+    broadcast = commands.add_parser(
+        "broadcast",
+        parents=[common],
+        help="notify every patient booked there",
+        description="Notify every patient booked at the hospital (+ department, + doctor) on the date, in this "
+        "process, with a progress bar. Resumable: if interrupted, run the same command again and the same broadcast "
+        "continues; every patient is notified once. (POST /api/staff/broadcasts queues one for 'guahao worker'.)",
+    )
     broadcast.add_argument("--hospital", required=True, metavar="H")
     broadcast.add_argument("--department", metavar="D")
     broadcast.add_argument("--doctor", metavar="X")
     broadcast.add_argument("--date", required=True, metavar="YYYY-MM-DD")
     broadcast.add_argument("--text", required=True, metavar="T")
     broadcast.add_argument("--cancel", action="store_true", help="also cancel those appointments (by the hospital)")
-    broadcast.set_defaults(handler=_not_yet("broadcast"))
+    broadcast.set_defaults(handler=_broadcast)
 
     checkin = commands.add_parser("checkin", parents=[common], help="mark an appointment attended")
     checkin.add_argument("serial", metavar="SERIAL")
@@ -147,7 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.set_defaults(handler=_sweep)
 
     menu = commands.add_parser("wechat-menu", parents=[common], help="create the official account's custom menu")
-    menu.set_defaults(handler=_not_yet("wechat-menu"))
+    menu.set_defaults(handler=_wechat_menu)
 
     check = commands.add_parser("check-config", parents=[common], help="validate the configuration and exit")
     check.set_defaults(handler=_check_config)
@@ -163,8 +248,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_USAGE
     # long-running commands log their life; one-shot commands keep stderr for the one line that matters
-    level = logging.INFO if args.command in ("serve", "worker") else logging.WARNING
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    setup_logging(logging.INFO if args.command in ("serve", "worker") else logging.WARNING)
     try:
         config = load_config(args.config)
         return handler(args, config)

@@ -106,7 +106,7 @@ def notify_senders(
     """The senders of notifications (reminders, broadcasts) per channel: the real providers when configured, else
     the console outbox through the crash-safe :class:`AtomicConsoleSender`."""
     console = AtomicConsoleSender(outbox, clock, config.policy.tz)
-    wechat = console
+    wechat: Sender = console
     if config.wechat.push == "api" and config.wechat.enabled and config.wechat.app_id:
         wechat = wechat_sender(config.wechat, client, box, outbox)
     sms = console if isinstance(sms_sender, ConsoleSender) else sms_sender
@@ -135,6 +135,7 @@ def dialog_deps(services: Services) -> Deps:
         store=services.store,
         booking=services.booking,
         standing=services.standing,
+        reminders=services.reminders,
     )
 
 

@@ -10,6 +10,7 @@ from flask import Blueprint, Response, current_app, g, jsonify, request
 
 from bot.app.services import Services
 from bot.audit import staff_actor
+from bot.broadcasts import InvalidBroadcastError
 from bot.errors import InvalidRequestError, NotFoundError
 from bot.records import Appointment
 from bot.schedule import ScheduleImportError
@@ -139,3 +140,33 @@ def import_schedule() -> Any:
         return {"slots": services().schedule.import_csv(text)}
     except ScheduleImportError as exc:
         return jsonify(exc.to_json()), 400
+
+
+@staff_api.post("/broadcasts")
+def create_broadcast() -> Any:
+    """Notify (and with ``cancel``, cancel by the hospital) every appointment booked there: queued for the worker."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        return error(400, "expected a JSON object body")
+    broadcasts = services().broadcasts
+    try:
+        wanted = broadcasts.validate(
+            body.get("hospital"),
+            body.get("date"),
+            body.get("text"),
+            body.get("department"),
+            body.get("doctor"),
+            body.get("cancel", False),
+        )
+    except InvalidBroadcastError as exc:
+        return error(400, str(exc))
+    progress, new = broadcasts.create(wanted, staff_actor(g.staff_name))
+    if new and not progress.finished:
+        broadcasts.enqueue(progress.id)
+    return {"id": progress.id}, 202
+
+
+@staff_api.get("/broadcasts/<broadcast_id>")
+def broadcast_progress(broadcast_id: str) -> Any:
+    """How far a broadcast got."""
+    return services().broadcasts.get(broadcast_id).to_json()

@@ -29,7 +29,10 @@ TEXTS: dict[str, tuple[str, str]] = {
         ",因爽约暂停预约,{until}起可再预约",
         "; booking suspended for no-shows, possible again from {until}",
     ),
-    "appointments.suspended_flagged": (",暂停预约,{until}起可再预约", "; booking suspended, possible again from {until}"),
+    "appointments.suspended_flagged": (
+        ",暂停预约,{until}起可再预约",
+        "; booking suspended, possible again from {until}",
+    ),
     # --- 取消预约 ----------------------------------------------------------------------------------------------
     "cancel.none": ("您目前没有可取消的预约。", "You have no appointment to cancel."),
     "cancel.choose": (

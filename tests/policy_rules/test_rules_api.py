@@ -57,10 +57,7 @@ def slot(start: datetime, hospital: str = "协和") -> SlotFacts:
 
 
 def test_check_booking_allows() -> None:
-    assert (
-        check_booking(build_policy(), [], slot(datetime(2024, 3, 12, 9, tzinfo=TZ)), GOOD, NOW)
-        == Decision.ok()
-    )
+    assert check_booking(build_policy(), [], slot(datetime(2024, 3, 12, 9, tzinfo=TZ)), GOOD, NOW) == Decision.ok()
 
 
 def test_check_booking_order() -> None:

@@ -102,9 +102,7 @@ def test_deadline_uses_the_local_visit_date() -> None:
         (LENIENT, at(3, 12, 10), CancelOutcome.refused, False, "slot_started"),
     ],
 )
-def test_cancel_terms(
-    policy: Policy, now: datetime, outcome: CancelOutcome, violation: bool, rule: str | None
-) -> None:
+def test_cancel_terms(policy: Policy, now: datetime, outcome: CancelOutcome, violation: bool, rule: str | None) -> None:
     terms = cancel_terms(policy, VISIT, now)
     assert (terms.outcome, terms.violation, terms.rule) == (outcome, violation, rule)
     assert terms.deadline == cancel_deadline(policy, VISIT)

@@ -19,12 +19,8 @@ def at(year: int, month: int, day: int, hour: int = 9, minute: int = 0) -> datet
     return datetime(year, month, day, hour, minute, tzinfo=TZ)
 
 
-def slot(
-    start: datetime, hospital: str = "协和", department: str = "内科", doctor: str = "王医生"
-) -> SlotFacts:
-    return SlotFacts(
-        hospital, department, doctor, FeeClass.general, 500, start, start + timedelta(minutes=30)
-    )
+def slot(start: datetime, hospital: str = "协和", department: str = "内科", doctor: str = "王医生") -> SlotFacts:
+    return SlotFacts(hospital, department, doctor, FeeClass.general, 500, start, start + timedelta(minutes=30))
 
 
 def appt(
@@ -156,9 +152,7 @@ def test_three_months_rolling_by_booking_time(oldest: datetime, now: datetime, r
     decision = check_limits(POLICY, existing, slot(at(2024, 9, 30)), now)
     assert (decision.rule, decision.retry_after) == ("limit_3_months", retry)
     assert check_limits(POLICY, existing, slot(at(2024, 9, 30)), retry).allowed
-    assert not check_limits(
-        POLICY, existing, slot(at(2024, 9, 30)), retry - timedelta(microseconds=1)
-    ).allowed
+    assert not check_limits(POLICY, existing, slot(at(2024, 9, 30)), retry - timedelta(microseconds=1)).allowed
 
 
 def test_three_months_boundary_is_exclusive() -> None:
@@ -193,9 +187,7 @@ ONCE_DOCTOR = Policy(once_per_doctor_in_window=True)
         (Policy(), appt(at(2024, 3, 12)), slot(at(2024, 3, 15)), None),
     ],
 )
-def test_once_in_window_variants(
-    policy: Policy, existing: AppointmentFacts, new: SlotFacts, rule: str | None
-) -> None:
+def test_once_in_window_variants(policy: Policy, existing: AppointmentFacts, new: SlotFacts, rule: str | None) -> None:
     decision = check_limits(policy, [existing], new, NOW)
     assert (decision.allowed, decision.rule, decision.retry_after) == (rule is None, rule, None)
 

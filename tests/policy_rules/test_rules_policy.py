@@ -63,9 +63,7 @@ def test_overrides_from_toml_shapes() -> None:
 def test_base_wins_over_preset_and_empty_overrides_change_nothing() -> None:
     base = Policy(limit_7_days=4)
     assert build_policy("no-such-preset", None, base=base) == base  # the preset is not even looked up
-    assert build_policy(base=base, overrides={"limit_3_months": 9}) == Policy(
-        limit_7_days=4, limit_3_months=9
-    )
+    assert build_policy(base=base, overrides={"limit_3_months": 9}) == Policy(limit_7_days=4, limit_3_months=9)
     assert build_policy("changshu", {}) == PRESETS["changshu"]
 
 

@@ -30,8 +30,7 @@ TODAY = date(2025, 1, 1)
 
 valid_ids = st.builds(
     lambda region, born, sequence: (
-        f"{region:06d}{born:%Y%m%d}{sequence:03d}"
-        + id_check_digit(f"{region:06d}{born:%Y%m%d}{sequence:03d}")
+        f"{region:06d}{born:%Y%m%d}{sequence:03d}" + id_check_digit(f"{region:06d}{born:%Y%m%d}{sequence:03d}")
     ),
     st.integers(0, 999_999),
     st.dates(date(1900, 1, 1), TODAY),
@@ -102,9 +101,7 @@ def test_limits_are_never_exceeded(policy: Policy, steps: list[Attempt]) -> None
         now += timedelta(minutes=step.gap_minutes)
         if step.cancel is not None and step.cancel < len(made):
             old = made[step.cancel]
-            made[step.cancel] = AppointmentFacts(
-                old.serial, old.slot, AppointmentStatus.cancelled, old.booked_at
-            )
+            made[step.cancel] = AppointmentFacts(old.serial, old.slot, AppointmentStatus.cancelled, old.booked_at)
             continue
         start = datetime.combine(now.date() + timedelta(days=step.days_ahead), datetime.min.time(), TZ)
         start += timedelta(hours=8 + i % 9)

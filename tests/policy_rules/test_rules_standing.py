@@ -170,9 +170,7 @@ THREE = (D(2024, 5, 1), D(2024, 5, 10), D(2024, 5, 20))
         ((*THREE, D(2024, 6, 1)), (D(2024, 5, 10),), Standing(3, D(2024, 8, 31), "no_show")),
     ],
 )
-def test_waivers_are_recomputed(
-    dates: tuple[date, ...], waived: tuple[date, ...], standing: Standing
-) -> None:
+def test_waivers_are_recomputed(dates: tuple[date, ...], waived: tuple[date, ...], standing: Standing) -> None:
     assert compute_standing(BEIJING, no_shows(*dates, waived=waived), on(D(2024, 6, 2))) == standing
 
 
@@ -189,10 +187,7 @@ def test_waivers_are_recomputed(
     ],
 )
 def test_flags(dates: tuple[date, ...], flagged_until: date, standing: Standing) -> None:
-    assert (
-        compute_standing(BEIJING, no_shows(*dates), on(D(2024, 6, 2)), flagged_until=flagged_until)
-        == standing
-    )
+    assert compute_standing(BEIJING, no_shows(*dates), on(D(2024, 6, 2)), flagged_until=flagged_until) == standing
 
 
 def test_standing_uses_the_local_date() -> None:

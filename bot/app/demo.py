@@ -1,0 +1,82 @@
+"""Demo data for ``guahao serve --demo``: two hospitals and a week of slots from today, loaded idempotently.
+
+The first hospital (beijing-114 rules) has four departments with general and expert slots every morning and
+afternoon; the second closes free cancellation at 14:00 the day before. Re-running the demo re-imports the same
+rows (capacity updates only), so nothing is duplicated and booked appointments stay.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+DEMO_STAFF_TOKEN = "demo-staff-token-change-me"
+"""The staff token of the demo deployment (shown by the simulator so its staff panel works)."""
+
+DEMO_HOSPITALS: list[dict[str, Any]] = [
+    {
+        "id": "bjdyyy",
+        "name": "北京第一人民医院",
+        "address": "北京市西城区示例路1号",
+        "phone": "010-12345678",
+        "departments": [
+            {"id": "xnk", "name": "心血管内科"},
+            {"id": "sjnk", "name": "神经内科"},
+            {"id": "ptwk", "name": "普通外科"},
+            {"id": "ek", "name": "儿科"},
+            {"id": "pfk", "name": "皮肤科"},
+        ],
+    },
+    {
+        "id": "bjetyy",
+        "name": "北京儿童示范医院",
+        "address": "北京市东城区示例街2号",
+        "phone": "010-87654321",
+        "policy": {"cancel_deadline": "14:00"},
+        "departments": [
+            {"id": "xek", "name": "小儿内科"},
+            {"id": "xwk", "name": "小儿外科"},
+        ],
+    },
+]
+
+# department -> (general doctor, expert doctor)
+_DOCTORS = {
+    "xnk": (("zhang-wei", "张伟"), ("li-na", "李娜")),
+    "sjnk": (("wang-fang", "王芳"), ("liu-qiang", "刘强")),
+    "ptwk": (("chen-jie", "陈杰"), ("yang-min", "杨敏")),
+    "ek": (("zhao-li", "赵丽"), ("huang-lei", "黄磊")),
+    "pfk": (("zhou-jing", "周静"), ("wu-tao", "吴涛")),
+    "xek": (("xu-yan", "徐燕"), ("sun-hao", "孙浩")),
+    "xwk": (("ma-chao", "马超"), ("zhu-xia", "朱霞")),
+}
+_SESSIONS = (("08:00", "12:00"), ("13:30", "17:00"))
+
+
+def demo_config_overrides() -> dict[str, Any]:
+    """What ``--demo`` adds to the configuration: the hospitals, the simulator, console senders, a staff token."""
+    return {
+        "hospitals": DEMO_HOSPITALS,
+        "server": {"simulator": True},
+        "sms": {"provider": "console"},
+        "wechat": {"push": "console"},
+        "security": {"staff_tokens": [{"name": "demo", "token": DEMO_STAFF_TOKEN}]},
+    }
+
+
+def demo_schedule_csv(today: date, days: int = 7) -> str:
+    """General and expert slots, mornings and afternoons, for tomorrow and the following ``days`` days."""
+    rows = ["hospital,department,doctor,level,date,start,end,capacity,fee,doctor_name"]
+    for offset in range(0, days + 1):
+        day = (today + timedelta(days=offset)).isoformat()
+        for hospital in DEMO_HOSPITALS:
+            for department in hospital["departments"]:
+                (general_id, general_name), (expert_id, expert_name) = _DOCTORS[department["id"]]
+                for start, end in _SESSIONS:
+                    rows.append(
+                        f"{hospital['id']},{department['id']},{general_id},general,{day},{start},{end},30,5,{general_name}"
+                    )
+                    rows.append(
+                        f"{hospital['id']},{department['id']},{expert_id},expert,{day},{start},{end},20,50,{expert_name}"
+                    )
+    return "\n".join(rows) + "\n"

@@ -1,0 +1,88 @@
+"""The background worker (``guahao worker``, and the one ``guahao serve`` runs): an RQ worker with its scheduler on
+guahao's queue (JSON serializer), plus a periodic tick (:func:`bot.jobs.run_periodic`) every
+:data:`PERIODIC_SECONDS`.
+
+It is RQ's ``SimpleWorker``: jobs run in this process (no fork per job), so the services are built once. SIGTERM or
+Ctrl-C is a warm shutdown: the job in hand finishes, then the worker exits (a second signal is a cold shutdown; the
+jobs are idempotent, so one cut short is simply done again). Those signal handlers are only installed in the main
+thread; ``run_worker(services, burst=True)`` also works from any other thread (the simulator, after moving the clock,
+runs the due jobs in its request thread), with a timer instead of SIGALRM for job timeouts.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from rq import SimpleWorker
+from rq.serializers import JSONSerializer
+from rq.timeouts import TimerDeathPenalty
+
+from bot import jobs
+from bot.app.services import Services
+from bot.reminders import job_queue
+
+log = logging.getLogger(__name__)
+
+PERIODIC_SECONDS = 15.0
+"""How often the worker runs the periodic tick (sweep, due reminders, releases, abandoned broadcasts)."""
+
+
+def run_periodic(services: Services) -> jobs.Tick:
+    """Run the periodic duties once (the simulator calls this right after moving the clock)."""
+    return jobs.run_periodic(services)
+
+
+def dispatch_due(services: Services) -> int:
+    """Enqueue a job for every reminder due on the deployment clock."""
+    return jobs.dispatch_due(services)
+
+
+class _Worker(SimpleWorker):
+    """RQ's in-process worker, usable outside the main thread (no signal handlers there, timer-based timeouts)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if not _main_thread():
+            self.death_penalty_class = TimerDeathPenalty
+
+    def _install_signal_handlers(self) -> None:
+        if _main_thread():
+            super()._install_signal_handlers()  # type: ignore[no-untyped-call]
+
+
+def _main_thread() -> bool:
+    return threading.current_thread() is threading.main_thread()
+
+
+def run_worker(services: Services, *, burst: bool = False, periodic_seconds: float = PERIODIC_SECONDS) -> None:
+    """Work guahao's queue until SIGTERM/Ctrl-C (``burst``: one periodic tick, then until the queue is empty)."""
+    jobs.install(services)
+    worker = _Worker([job_queue(services.redis)], connection=services.redis, serializer=JSONSerializer)
+    _tick(services)
+    if burst:
+        worker.work(burst=True, with_scheduler=True, logging_level="WARNING")
+        return
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.wait(periodic_seconds):
+            _tick(services)
+
+    ticker = threading.Thread(target=loop, name="guahao-periodic", daemon=True)
+    ticker.start()
+    log.info("worker started", extra={"periodic_seconds": periodic_seconds})
+    try:
+        worker.work(with_scheduler=True)
+    finally:
+        stop.set()
+        ticker.join(timeout=periodic_seconds + 5)
+        log.info("worker stopped")
+
+
+def _tick(services: Services) -> None:
+    try:
+        jobs.run_periodic(services)
+    except Exception:  # one failed tick (Redis restarting, say) must not stop the worker: the next one retries
+        log.exception("periodic tick failed")

@@ -1,0 +1,414 @@
+"""Notifications about an appointment (confirmation, reminders, broadcasts, hospital cancellations), routed to the
+channel the patient booked on, with an SMS fallback.
+
+Where a notification goes is remembered when the appointment is booked (:meth:`Notifier.remember_address`,
+``keys.appointment_notify``: the channel and the openid or phone, encrypted — the account id on the appointment is a
+keyed hash and cannot be pushed to). A WeChat push that cannot reach the user (``SendResult.error ==
+"unreachable"``: out of the 48 h window, unfollowed) falls back to an SMS to the patient's verified phone; so does an
+appointment whose address is unknown. Reminders respect the patient's opt-out (TD/退订/STOP); confirmations,
+broadcasts and hospital cancellations are always sent.
+
+Every send carries an idempotency key (``reminder:<serial>:<kind>``, ``broadcast:<id>:<serial>``): a retried job
+sends nothing twice. :class:`AtomicConsoleSender` is the console (outbox) sender whose record and send-once mark are
+one Lua step, so even a worker killed mid-send neither loses nor doubles a message.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta, tzinfo
+from typing import Any, Protocol, runtime_checkable
+
+import redis
+
+import rules
+from bot import keys
+from bot.clock import Clock
+from bot.config import Config
+from bot.crypto import SecretBox
+from bot.notify import (
+    _TEXT_CONTEXT,
+    _TO_CONTEXT,
+    OUTBOX_MAXLEN,
+    OUTBOX_PER_RECIPIENT,
+    SENT_TTL,
+    OutboundMessage,
+    Outbox,
+    OutboxKind,
+    Sender,
+    SendResult,
+    recipient,
+)
+from bot.patients import PatientService, UnknownPatientError, phone_hash
+from bot.records import Appointment, local_moment, text
+from bot.scripts import Scripts
+
+log = logging.getLogger(__name__)
+
+UNREACHABLE = "unreachable"
+"""The error a WeChat sender returns when the user cannot be reached (45015, 43004, ...): fall back to SMS."""
+NO_ADDRESS = "no_address"
+ADDRESS_KEPT = timedelta(days=30)
+"""How long after the visit the notification address of an appointment is kept."""
+_ADDRESS_CONTEXT = "notify.to"
+SLOT_CACHE_SIZE = 1_000
+DEFAULT_LANGUAGE = "zh"
+
+NOTICES: dict[str, tuple[str, str]] = {
+    "confirmation": (
+        "【预约成功】{patient} {day} {start}-{end}\n{place} {department} {doctor}\n"
+        "就诊序号 {queue},识别码 {serial}。\n{deadline}",
+        "[Booked] {patient}, {day} {start}-{end}\n{place}, {department}, {doctor}\n"
+        "Queue no. {queue}, serial {serial}.\n{deadline}",
+    ),
+    "deadline": ("如需取消,请在 {deadline} 前取消。", "To cancel, do so before {deadline}."),
+    "window_end": (
+        "【取消提醒】{patient} {day} {start} {place} {department} 的预约(识别码 {serial})将于 {deadline} "
+        "截止免费取消。如不能就诊,请在此之前取消。",
+        "[Reminder] Free cancellation of {patient}'s appointment on {day} {start} at {place}, {department} "
+        "(serial {serial}) ends at {deadline}. Cannot come? Cancel before then.",
+    ),
+    "day_before": (
+        "【就诊提醒】{patient} 明天 {day} {start}-{end} 就诊:{place} {department} {doctor},就诊序号 {queue}。"
+        "请携带身份证,于 {checkin} 前凭识别码 {serial} 取号。",
+        "[Reminder] {patient} has an appointment tomorrow, {day} {start}-{end}: {place}, {department}, {doctor}, "
+        "queue no. {queue}. Bring the ID card and check in with serial {serial} before {checkin}.",
+    ),
+    "before_start": (
+        "【就诊提醒】{patient} 今天 {start} 就诊:{place} {department},就诊序号 {queue}。"
+        "请于 {checkin} 前凭识别码 {serial} 取号。",
+        "[Reminder] {patient}'s appointment starts at {start} today: {place}, {department}, queue no. {queue}. "
+        "Check in with serial {serial} before {checkin}.",
+    ),
+    "broadcast": (
+        "【{hospital}通知】{text}\n(您 {day} {start} {department} 的预约,识别码 {serial})",
+        "[{hospital} notice] {text}\n(your appointment on {day} {start}, {department}, serial {serial})",
+    ),
+    "cancellation": (
+        "【停诊通知】{text}\n{patient} {day} {start} {place} {department} 的预约(识别码 {serial})已由医院取消,"
+        "挂号费 {refund} 元全额退还,不计爽约。",
+        "[Clinic suspended] {text}\n{patient}'s appointment on {day} {start} at {place}, {department} "
+        "(serial {serial}) was cancelled by the hospital: the fee of {refund} yuan is refunded in full, "
+        "and it never counts as a no-show.",
+    ),
+}
+
+
+def notice(lang: str, key: str, **values: Any) -> str:
+    """The notice ``key`` in ``lang`` (``zh`` or ``en``), its placeholders filled."""
+    zh, en = NOTICES[key]
+    return (en if lang == "en" else zh).format(**values)
+
+
+@dataclass(frozen=True)
+class Address:
+    """Where an appointment's notifications go: a channel (``wechat``, ``sms``, ``console``) and the openid/phone."""
+
+    channel: str
+    to: str
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What became of one notification: sent (on ``channel``), skipped (``skipped`` says why), or failed (``final``
+    when trying again cannot help: no address and no phone, unreachable on WeChat and no phone)."""
+
+    ok: bool
+    channel: str | None = None
+    error: str | None = None
+    skipped: str | None = None
+    final: bool = False
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One notification to deliver: about ``appointment``, to ``address`` (None: not remembered, SMS to the
+    patient's phone)."""
+
+    appointment: Appointment
+    kind: OutboxKind
+    body: str
+    key: str
+    address: Address | None
+
+    def message(self, channel: str) -> OutboundMessage:
+        """As a message on ``channel`` to its address."""
+        assert self.address is not None
+        return OutboundMessage(channel, self.address.to, self.kind, self.body, idempotency_key=self.key)
+
+
+@runtime_checkable
+class BatchSender(Protocol):
+    """A sender that can send many messages in one go (one round trip)."""
+
+    def send_many(self, messages: Sequence[OutboundMessage]) -> list[SendResult]: ...
+
+
+def _guarded(sender: Sender, message: OutboundMessage) -> SendResult:
+    try:
+        return sender.send(message)
+    except Exception as exc:  # one failed send must not fail the others
+        log.warning("send failed", extra={"channel": message.channel, "error": type(exc).__name__})
+        return SendResult(ok=False, error=type(exc).__name__)
+
+
+class AtomicConsoleSender:
+    """The console :class:`Sender` (the outbox the simulator and tests read) for both channels, recording a message
+    and its send-once mark in one Lua step (``reminder_console_send.lua``): exactly once, even across a crash.
+
+    It writes the same stream fields and the same send-once keys as :class:`bot.notify.ConsoleSender` and
+    :class:`bot.notify.SendLedger` (a test holds them together), so both read each other's records.
+    """
+
+    def __init__(self, outbox: Outbox, clock: Clock, tz: tzinfo | None = None, ttl: timedelta = SENT_TTL) -> None:
+        self._outbox = outbox
+        self._box = outbox.box
+        self._clock = clock
+        self._tz = tz
+        self._ttl = int(ttl.total_seconds())
+        self._scripts = Scripts(outbox.redis, "reminder_console_send")
+
+    def send(self, message: OutboundMessage) -> SendResult:
+        """Record ``message`` once per idempotency key (every message, without one)."""
+        return _console_result(self._record(message, None))
+
+    def send_many(self, messages: Sequence[OutboundMessage]) -> list[SendResult]:
+        """:meth:`send` for many messages, in one round trip."""
+        pipe = self._outbox.redis.pipeline(transaction=False)
+        for message in messages:
+            self._record(message, pipe)
+        return [_console_result(result) for result in pipe.execute()]
+
+    def _record(self, message: OutboundMessage, pipe: Any) -> Any:
+        to = recipient(message.channel, message.to)
+        lookup = rules.normalize_mobile(to) or to
+        now = self._clock.now()
+        at = now.astimezone(self._tz) if self._tz is not None else now
+        key = message.idempotency_key
+        ledger = keys.sent(self._box.lookup_hash(key, kind="idempotency")) if key else keys.sent("-")
+        to_hash = self._box.lookup_hash(lookup, kind="outbox")
+        fields = [
+            "channel",
+            message.channel,
+            "to_enc",
+            self._box.encrypt(to, context=_TO_CONTEXT),
+            "to_hash",
+            to_hash,
+            "kind",
+            str(message.kind),
+            "text_enc",
+            self._box.encrypt(message.text, context=_TEXT_CONTEXT),
+            "at",
+            at.isoformat(),
+        ]
+        return self._scripts.run(
+            "reminder_console_send",
+            keys=[ledger, keys.OUTBOX, keys.outbox_of(to_hash)],
+            args=[self._ttl if key else 0, OUTBOX_MAXLEN, OUTBOX_PER_RECIPIENT, *fields],
+            client=pipe,
+        )
+
+
+def _console_result(result: Any) -> SendResult:
+    recorded, value = int(result[0]), text(result[1])
+    if recorded:
+        return SendResult(ok=True, provider_id=value)
+    if value == "pending":  # another sender claimed it and is sending right now
+        return SendResult(ok=True)
+    stored = json.loads(value)
+    return SendResult(ok=bool(stored.get("ok")), provider_id=stored.get("provider_id"), error=stored.get("error"))
+
+
+class Notifier:
+    """Routes notifications of appointments to the right channel, once per idempotency key."""
+
+    def __init__(
+        self,
+        redis_client: redis.Redis,
+        box: SecretBox,
+        config: Config,
+        patients: PatientService,
+        senders: Mapping[str, Sender],
+    ) -> None:
+        self.redis = redis_client
+        self.box = box
+        self.config = config
+        self.patients = patients
+        self.senders = dict(senders)
+        self._slot_cache: dict[tuple[str, str, str, str], dict[str, Any]] = {}
+
+    # --- addresses -------------------------------------------------------------------------------------
+    def remember_address(self, appointment: Appointment, to: str, channel: str | None = None) -> None:
+        """Keep where this appointment's notifications go (the booking account's openid or phone), encrypted."""
+        channel = channel or appointment.channel
+        policy = self._policy(appointment)
+        end = local_moment(appointment.date, appointment.end, policy.tz)
+        key = keys.appointment_notify(appointment.serial)
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.hset(key, mapping={"channel": channel, "to_enc": self.box.encrypt(to, context=_ADDRESS_CONTEXT)})
+        pipe.expireat(key, int((end + ADDRESS_KEPT).timestamp()))
+        pipe.execute()
+
+    def addresses(self, serials: Sequence[str]) -> dict[str, Address]:
+        """The remembered addresses of these appointments (in one round trip); unknown ones left out."""
+        pipe = self.redis.pipeline(transaction=False)
+        for serial in serials:
+            pipe.hmget(keys.appointment_notify(serial), ["channel", "to_enc"])
+        found = {}
+        for serial, (channel, to_enc) in zip(serials, pipe.execute(), strict=True):
+            if channel and to_enc:
+                found[serial] = Address(text(channel), self.box.decrypt(text(to_enc), context=_ADDRESS_CONTEXT))
+        return found
+
+    def address(self, serial: str) -> Address | None:
+        """The remembered address of one appointment."""
+        return self.addresses([serial]).get(serial)
+
+    # --- preferences -----------------------------------------------------------------------------------
+    def language(self, appointment: Appointment) -> str:
+        """The language of the booking account (``zh`` unless it chose ``en``)."""
+        return self.patients.account_language(appointment.acct) or DEFAULT_LANGUAGE
+
+    def opted_out(self, appointment: Appointment, address: Address | None) -> bool:
+        """Whether reminders must not be sent: the patient's phone, or the SMS number booked from, opted out."""
+        view = self.patients.get(appointment.pid)
+        if view is not None and view.phone_hash and self.patients.is_opted_out(view.phone_hash):
+            return True
+        return bool(
+            address is not None
+            and address.channel == "sms"
+            and self.patients.is_opted_out(phone_hash(self.box, address.to))
+        )
+
+    # --- sending ---------------------------------------------------------------------------------------
+    def deliver(
+        self,
+        appointment: Appointment,
+        kind: OutboxKind,
+        body: str,
+        key: str,
+        *,
+        respect_opt_out: bool = False,
+        address: Address | None = None,
+        lookup: bool = True,
+    ) -> Delivery:
+        """Send ``body`` about ``appointment`` on its channel (WeChat falling back to SMS), once per ``key``.
+
+        ``address`` may be passed when already read (``lookup=False`` then means: none is remembered).
+        """
+        if address is None and lookup:
+            address = self.address(appointment.serial)
+        if respect_opt_out and self.opted_out(appointment, address):
+            return Delivery(ok=True, skipped="opted_out")
+        return self.deliver_many([Outgoing(appointment, kind, body, key, address)])[0]
+
+    def deliver_many(self, items: Sequence[Outgoing]) -> list[Delivery]:
+        """:meth:`deliver` for many (no opt-out: broadcasts), the sends of one channel batched when its sender can."""
+        results: list[Delivery | None] = [None] * len(items)
+        by_channel: dict[str, list[int]] = {}
+        for i, item in enumerate(items):
+            if item.address is None:
+                results[i] = self._fallback(item, NO_ADDRESS)
+            else:
+                by_channel.setdefault(item.address.channel, []).append(i)
+        for channel, indexes in by_channel.items():
+            messages = [items[i].message(channel) for i in indexes]
+            for i, result in zip(indexes, self._send_many(channel, messages), strict=True):
+                if result.ok:
+                    results[i] = Delivery(ok=True, channel=channel)
+                elif channel == "wechat" and result.error == UNREACHABLE:
+                    results[i] = self._fallback(items[i], UNREACHABLE)
+                else:
+                    results[i] = Delivery(ok=False, channel=channel, error=result.error)
+        return [r if r is not None else Delivery(ok=False, error="lost") for r in results]
+
+    def _fallback(self, item: Outgoing, why: str) -> Delivery:
+        try:
+            phone = self.patients.phone_of(item.appointment.pid)
+        except UnknownPatientError:
+            return Delivery(ok=False, error=why, final=True)
+        message = OutboundMessage("sms", phone, item.kind, item.body, idempotency_key=f"{item.key}:sms")
+        [result] = self._send_many("sms", [message])
+        return Delivery(ok=result.ok, channel="sms", error=None if result.ok else result.error)
+
+    def _send_many(self, channel: str, messages: list[OutboundMessage]) -> list[SendResult]:
+        sender = self.senders.get(channel)
+        if sender is None:
+            return [SendResult(ok=False, error=f"no sender for channel {channel}")] * len(messages)
+        try:
+            if isinstance(sender, BatchSender):
+                return sender.send_many(messages)
+            return [_guarded(sender, message) for message in messages]
+        except Exception as exc:  # a provider or network failure: reported as failed sends, retried by the caller
+            log.warning("send failed", extra={"channel": channel, "error": type(exc).__name__})
+            return [SendResult(ok=False, error=type(exc).__name__)] * len(messages)
+
+    # --- composing -------------------------------------------------------------------------------------
+    def _policy(self, appointment: Appointment) -> rules.Policy:
+        found = self.config.hospital(appointment.hospital)
+        return found.policy if found is not None else self.config.policy
+
+    def values(self, appointment: Appointment, lang: str) -> dict[str, Any]:
+        """The placeholders every notice about ``appointment`` may use."""
+        return {
+            **self._slot_values(appointment, lang),
+            "patient": appointment.patient_name_masked,
+            "serial": appointment.serial,
+            "queue": appointment.queue_no,
+            "refund": f"{appointment.fee_cents / 100:.2f}",
+        }
+
+    def _slot_values(self, appointment: Appointment, lang: str) -> dict[str, Any]:
+        """What every appointment of one slot shares (cached: a broadcast composes thousands alike)."""
+        cache_key = (appointment.slot, appointment.doctor_name, appointment.end, lang)
+        found = self._slot_cache.get(cache_key)
+        if found is not None:
+            return found
+        policy = self._policy(appointment)
+        hospital = self.config.hospital(appointment.hospital)
+        department = hospital.department(appointment.department) if hospital else None
+        name = hospital.name if hospital else appointment.hospital
+        start = local_moment(appointment.date, appointment.start, policy.tz)
+        deadline = rules.cancel_deadline(policy, appointment.slot_facts(policy.tz))
+        checkin = start - timedelta(minutes=policy.checkin_deadline_minutes)
+        values = {
+            "day": appointment.date,
+            "start": appointment.start,
+            "end": appointment.end,
+            "hospital": name,
+            "place": f"{name}({hospital.address})" if hospital and hospital.address and lang != "en" else name,
+            "department": department.name if department else appointment.department,
+            "doctor": appointment.doctor_name or appointment.doctor,
+            "deadline": _moment(deadline, policy.tz),
+            "checkin": _moment(checkin, policy.tz)[-5:],
+        }
+        if len(self._slot_cache) >= SLOT_CACHE_SIZE:
+            self._slot_cache.clear()
+        self._slot_cache[cache_key] = values
+        return values
+
+    def languages(self, appointments: Sequence[Appointment]) -> dict[str, str]:
+        """The language of each booking account of these appointments (acct -> ``zh``/``en``), in one round trip."""
+        accounts = sorted({a.acct for a in appointments})
+        pipe = self.redis.pipeline(transaction=False)
+        for acct in accounts:
+            pipe.hget(keys.account(acct), "language")
+        return {
+            acct: text(lang) if lang else DEFAULT_LANGUAGE for acct, lang in zip(accounts, pipe.execute(), strict=True)
+        }
+
+    def compose(self, appointment: Appointment, key: str, *, lang: str | None = None, **extra: Any) -> str:
+        """The notice ``key`` (``confirmation``, a reminder kind, ``broadcast``, ``cancellation``) in the
+        account's language (``lang`` when already known)."""
+        lang = lang or self.language(appointment)
+        values = {**self.values(appointment, lang), **extra}
+        if key == "confirmation":
+            values["deadline"] = notice(lang, "deadline", deadline=values["deadline"])
+        return notice(lang, key, **values)
+
+
+def _moment(when: datetime, tz: tzinfo) -> str:
+    return when.astimezone(tz).strftime("%Y-%m-%d %H:%M")

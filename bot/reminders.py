@@ -1,0 +1,240 @@
+"""Reminders (RULES §7): a confirmation at booking, then the reminders ``rules.reminder_times`` asks for.
+
+The deployment's clock lives in Redis (the simulator moves it), so RQ's own wall-clock scheduler is not used for
+reminders. Instead each reminder is an entry ``<serial>|<kind>`` in a sorted set scored by its due time on the
+deployment clock (``keys.REMINDERS_DUE``). :meth:`Reminders.dispatch_due` — run every few seconds by the worker and
+right after the simulator moves the clock — claims the due entries atomically (``reminder_claim.lua``: two workers
+never claim the same) into ``keys.REMINDERS_CLAIMED`` with a wall-clock lease, and enqueues one RQ job per entry
+(job id ``reminder-<serial>-<kind>``; RQ allows no ``:`` in ids). A job that finishes removes its claim; a claim whose
+job died is handed out again when its lease lapses.
+
+When its job runs, a reminder re-reads the appointment and sends nothing if it was cancelled, attended or moved
+(a moved one is rescheduled at its new time), nor when it is too late to be useful, nor to a patient who opted out
+(the confirmation ignores opt-outs). The send-once key ``reminder:<serial>:<kind>`` makes a retried job a no-op.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+import redis
+from rq import Queue
+from rq.exceptions import NoSuchJobError
+from rq.job import Job
+from rq.serializers import JSONSerializer
+
+import rules
+from bot import keys
+from bot.appointments import AppointmentStore
+from bot.clock import Clock
+from bot.notifier import Notifier
+from bot.notify import OutboxKind
+from bot.records import Appointment, local_moment, text
+from bot.scripts import Scripts
+
+log = logging.getLogger(__name__)
+
+Status = rules.AppointmentStatus
+
+QUEUE_NAME = "guahao"
+"""The RQ queue of every guahao job (reminders, broadcast batches)."""
+CONFIRMATION = "confirmation"
+KINDS = (CONFIRMATION, *(kind.value for kind in rules.ReminderKind))
+CLAIM_LEASE = timedelta(minutes=10)
+"""A claimed reminder whose job has not finished after this long (wall clock) is handed out again."""
+DISPATCH_LIMIT = 5_000
+"""At most this many entries are claimed per :meth:`Reminders.dispatch_due` call."""
+JOB_TIMEOUT_S = 120
+RESULT_TTL_S = 24 * 3600
+LIVE_JOB_STATES = ("queued", "started", "scheduled", "deferred")
+
+
+class ReminderFailed(RuntimeError):
+    """A reminder could not be sent now: the job fails, and its claim lapses into a retry."""
+
+
+def job_queue(redis_client: redis.Redis) -> Queue:
+    """The RQ queue of guahao's jobs, with the JSON serializer (never pickle)."""
+    return Queue(QUEUE_NAME, connection=redis_client, serializer=JSONSerializer)
+
+
+def job_id(serial: str, kind: str) -> str:
+    """The deterministic RQ job id of one reminder of one appointment."""
+    return f"reminder-{serial}-{kind}"
+
+
+def send_key(serial: str, kind: str) -> str:
+    """The send-once key of one reminder of one appointment."""
+    return f"reminder:{serial}:{kind}"
+
+
+def _entry(serial: str, kind: str) -> str:
+    return f"{serial}|{kind}"
+
+
+class Reminders:
+    """Schedules, dispatches and sends the confirmation and reminders of appointments."""
+
+    def __init__(
+        self,
+        redis_client: redis.Redis,
+        store: AppointmentStore,
+        notifier: Notifier,
+        clock: Clock,
+        *,
+        queue: Queue | None = None,
+        wall: Clock | None = None,
+    ) -> None:
+        self.redis = redis_client
+        self.store = store
+        self.notifier = notifier
+        self.clock = clock
+        self.queue = queue if queue is not None else job_queue(redis_client)
+        self._wall = wall
+        self._scripts = Scripts(redis_client, "reminder_claim")
+
+    def _wall_now(self) -> float:
+        if self._wall is not None:
+            return self._wall.now().timestamp()
+        seconds, micros = self.redis.time()
+        return seconds + micros / 1e6  # the server's clock: the same for every worker
+
+    # --- scheduling --------------------------------------------------------------------------------------
+    def on_booked(self, appointment: Appointment, to: str, channel: str | None = None) -> None:
+        """Right after a booking: remember where to notify (``to``: the booking user's openid or phone), queue the
+        confirmation now and schedule the reminders."""
+        self.notifier.remember_address(appointment, to, channel)
+        self.schedule(appointment)
+        due = appointment.booked_at.timestamp()
+        member = f"{_entry(appointment.serial, CONFIRMATION)}|{due:.0f}"
+        self.redis.zadd(keys.REMINDERS_CLAIMED, {member: self._wall_now() + CLAIM_LEASE.total_seconds()})
+        self._enqueue(appointment.serial, CONFIRMATION, f"{due:.0f}")
+
+    def schedule(self, appointment: Appointment) -> dict[str, float]:
+        """(Re)schedule the reminders of a booked appointment; the due times (epoch seconds) by kind."""
+        policy = self.store.policy_for(appointment.hospital)
+        times = rules.reminder_times(policy, appointment.slot_facts(policy.tz), appointment.booked_at)
+        due = {kind.value: at.timestamp() for kind, at in times.items()}
+        if due:
+            self.redis.zadd(keys.REMINDERS_DUE, {_entry(appointment.serial, k): at for k, at in due.items()})
+        return due
+
+    def unschedule(self, serial: str) -> None:
+        """Drop the reminders not yet dispatched (on cancellation; a job already queued re-checks anyway)."""
+        self.redis.zrem(keys.REMINDERS_DUE, *(_entry(serial, kind) for kind in KINDS))
+
+    def on_cancelled(self, serial: str) -> None:
+        """Right after a cancellation: no more reminders for it."""
+        self.unschedule(serial)
+
+    def pending(self, serial: str) -> dict[str, float]:
+        """The reminders of an appointment still waiting to fall due (kind -> epoch seconds)."""
+        pipe = self.redis.pipeline(transaction=False)
+        for kind in KINDS:
+            pipe.zscore(keys.REMINDERS_DUE, _entry(serial, kind))
+        return {kind: float(score) for kind, score in zip(KINDS, pipe.execute(), strict=True) if score is not None}
+
+    # --- dispatching -------------------------------------------------------------------------------------
+    def dispatch_due(self, limit: int = DISPATCH_LIMIT) -> int:
+        """Claim every reminder due on the deployment clock (and every lapsed claim) and enqueue its job; the
+        number of jobs enqueued. Safe from several workers at once."""
+        claimed = self._scripts.run(
+            "reminder_claim",
+            keys=[keys.REMINDERS_DUE, keys.REMINDERS_CLAIMED],
+            args=[self.clock.now().timestamp(), self._wall_now(), CLAIM_LEASE.total_seconds(), limit],
+        )
+        members = [text(m) for m in claimed]
+        split = members.index("")
+        enqueued = 0
+        for position, member in enumerate(members):
+            if not member:
+                continue
+            serial, kind, due = member.split("|")
+            if position > split and self._job_alive(job_id(serial, kind)):
+                continue  # a lapsed claim whose job still waits in the queue (or runs): leave it be
+            self._enqueue(serial, kind, due)
+            enqueued += 1
+        return enqueued
+
+    def _job_alive(self, identifier: str) -> bool:
+        try:
+            job = Job.fetch(identifier, connection=self.redis, serializer=JSONSerializer)
+        except NoSuchJobError:
+            return False
+        return str(job.get_status(refresh=False)) in LIVE_JOB_STATES
+
+    def _enqueue(self, serial: str, kind: str, due: str) -> None:
+        self.queue.enqueue(
+            "bot.jobs.send_reminder",
+            serial,
+            kind,
+            due,
+            job_id=job_id(serial, kind),
+            job_timeout=JOB_TIMEOUT_S,
+            result_ttl=RESULT_TTL_S,
+            description=f"reminder {kind} of {serial}",
+        )
+
+    def _finish(self, serial: str, kind: str, due: str) -> None:
+        self.redis.zrem(keys.REMINDERS_CLAIMED, f"{_entry(serial, kind)}|{due}")
+
+    # --- sending (the job) -------------------------------------------------------------------------------
+    def send(self, serial: str, kind: str, due: str) -> str:
+        """Send one reminder if it still makes sense; what happened (``sent``, ``opted_out``, ``not_booked``,
+        ``moved``, ``too_late``, ...). Raises :class:`ReminderFailed` when the send failed (retried later)."""
+        appointment = self.store.get(serial)
+        if appointment is None or appointment.status != Status.booked:
+            self._finish(serial, kind, due)
+            return "gone" if appointment is None else "not_booked"
+        if kind == CONFIRMATION:
+            outcome = self._deliver(appointment, kind, due, OutboxKind.confirmation, respect_opt_out=False)
+        else:
+            late = self._check_time(appointment, kind, due)
+            outcome = late or self._deliver(appointment, kind, due, OutboxKind.reminder, respect_opt_out=True)
+        self._finish(serial, kind, due)
+        return outcome
+
+    def _check_time(self, appointment: Appointment, kind: str, due: str) -> str | None:
+        """None when the reminder is due now and still useful; else why not (rescheduled when it moved)."""
+        policy = self.store.policy_for(appointment.hospital)
+        facts = appointment.slot_facts(policy.tz)
+        try:
+            reminder = rules.ReminderKind(kind)
+        except ValueError:
+            return "unknown_kind"
+        at = rules.reminder_times(policy, facts, appointment.booked_at).get(reminder)
+        if at is None:
+            return "moved"
+        now = self.clock.now()
+        if abs(at.timestamp() - float(due)) >= 1 or now < at:
+            self.redis.zadd(keys.REMINDERS_DUE, {_entry(appointment.serial, kind): at.timestamp()})
+            return "moved"
+        if now >= _useful_until(reminder, appointment, policy):
+            return "too_late"
+        return None
+
+    def _deliver(
+        self, appointment: Appointment, kind: str, due: str, outbox_kind: OutboxKind, *, respect_opt_out: bool
+    ) -> str:
+        body = self.notifier.compose(appointment, kind)
+        delivery = self.notifier.deliver(
+            appointment, outbox_kind, body, send_key(appointment.serial, kind), respect_opt_out=respect_opt_out
+        )
+        if delivery.skipped:
+            return delivery.skipped
+        if delivery.ok:
+            return "sent" if delivery.channel == appointment.channel else f"sent_{delivery.channel}"
+        if delivery.final:
+            log.warning("reminder undeliverable", extra={"serial": appointment.serial, "kind": kind})
+            return "undeliverable"
+        raise ReminderFailed(f"reminder {kind} of {appointment.serial} not sent: {delivery.error}")
+
+
+def _useful_until(kind: rules.ReminderKind, appointment: Appointment, policy: rules.Policy) -> datetime:
+    """After this a reminder would mislead or come too late (the worker was down, the clock jumped): not sent."""
+    if kind == rules.ReminderKind.window_end:  # "cancel before ..." once that moment passed
+        return rules.cancel_deadline(policy, appointment.slot_facts(policy.tz))
+    if kind == rules.ReminderKind.day_before:  # "tomorrow ..." on the day itself
+        return local_moment(appointment.date, "00:00", policy.tz)
+    return local_moment(appointment.date, appointment.start, policy.tz)
