@@ -181,11 +181,17 @@ _SCALAR_SECTIONS: dict[str, type] = {
 SECTIONS = (*_SCALAR_SECTIONS, "policy", "hospitals")
 
 
-def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = None) -> Config:
-    """Read the file (``path``, else ``./config.toml`` if present, else defaults), apply env overrides, validate."""
+def load_config(
+    path: str | Path | None = None, env: Mapping[str, str] | None = None, overrides: Mapping[str, Any] | None = None
+) -> Config:
+    """Read the file (``path``, else ``./config.toml`` if present, else defaults), apply env overrides, then
+    ``overrides`` (e.g. the demo's: tables merged key by key, lists replaced), validate."""
     env = os.environ if env is None else env
     raw, source = _read_toml(path)
     _apply_env(raw, env)
+    for section, value in (overrides or {}).items():
+        current = raw.get(section)
+        raw[section] = {**current, **value} if isinstance(value, dict) and isinstance(current, dict) else value
     return build_config(raw, source)
 
 

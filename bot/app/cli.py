@@ -18,7 +18,9 @@ from wechatpy.exceptions import WeChatClientException
 
 from adapters.wechat_push import TokenUnavailableError, WeChatApi, create_menu
 from bot.app.chat import run_chat
+from bot.app.demo import demo_config_overrides
 from bot.app.logs import setup_logging
+from bot.app.serve import serve
 from bot.app.services import Services, open_services
 from bot.app.worker import run_worker
 from bot.audit import staff_actor
@@ -68,6 +70,10 @@ def _checkin(args: argparse.Namespace, config: Config) -> int:
         appointment = services.standing.checkin(args.serial, _staff_actor())
     print(f"{appointment.serial}: attended (queue no. {appointment.queue_no}, {appointment.date} {appointment.start})")
     return 0
+
+
+def _serve(args: argparse.Namespace, config: Config) -> int:
+    return serve(config, demo=args.demo, host=args.host, port=args.port, config_path=args.config)
 
 
 def _worker(args: argparse.Namespace, config: Config) -> int:
@@ -190,13 +196,15 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--demo", action="store_true", help="demo hospitals, a 7-day schedule and the web simulator")
     serve.add_argument("--host", help="listen address (default server.host)")
     serve.add_argument("--port", type=int, help="listen port (default server.port)")
-    serve.set_defaults(handler=_not_yet("serve"))
+    serve.set_defaults(handler=_serve)
 
     worker = commands.add_parser("worker", parents=[common], help="the background worker alone (for production)")
+    worker.add_argument("--demo", action="store_true", help="with the demo configuration (as serve --demo)")
     worker.set_defaults(handler=_worker)
 
     chat = commands.add_parser("chat", parents=[common], help="talk to the bot in the terminal")
     chat.add_argument("--user", metavar="ID", help="console user id (default: your login name)")
+    chat.add_argument("--demo", action="store_true", help="with the demo hospitals (as serve --demo)")
     chat.set_defaults(handler=_chat)
 
     schedule = commands.add_parser("schedule", help="manage the schedule of slots")
@@ -250,7 +258,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # long-running commands log their life; one-shot commands keep stderr for the one line that matters
     setup_logging(logging.INFO if args.command in ("serve", "worker") else logging.WARNING)
     try:
-        config = load_config(args.config)
+        config = load_config(args.config, overrides=demo_config_overrides() if getattr(args, "demo", False) else None)
         return handler(args, config)
     except GuahaoError as exc:
         print(f"guahao: error: {exc}", file=sys.stderr)

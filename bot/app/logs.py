@@ -51,5 +51,5 @@ def setup_logging(level: int = logging.INFO) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for noisy in ("werkzeug", "waitress.queue"):
+    for noisy in ("werkzeug", "waitress.queue", "transitions"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -24,6 +24,7 @@ from bot.app.services import Services
 from bot.reminders import job_queue
 
 log = logging.getLogger(__name__)
+WORKER_TTL_S = 20
 
 PERIODIC_SECONDS = 15.0
 """How often the worker runs the periodic tick (sweep, due reminders, releases, abandoned broadcasts)."""
@@ -59,7 +60,11 @@ def _main_thread() -> bool:
 def run_worker(services: Services, *, burst: bool = False, periodic_seconds: float = PERIODIC_SECONDS) -> None:
     """Work guahao's queue until SIGTERM/Ctrl-C (``burst``: one periodic tick, then until the queue is empty)."""
     jobs.install(services)
-    worker = _Worker([job_queue(services.redis)], connection=services.redis, serializer=JSONSerializer)
+    # a short worker TTL makes the blocking dequeue return every few seconds: a SIGTERM that the OS hands to
+    # another thread is then acted on promptly by the main thread (where Python runs signal handlers)
+    worker = _Worker(
+        [job_queue(services.redis)], connection=services.redis, serializer=JSONSerializer, worker_ttl=WORKER_TTL_S
+    )
     _tick(services)
     if burst:
         worker.work(burst=True, with_scheduler=True, logging_level="WARNING")

@@ -1,0 +1,213 @@
+"""`guahao serve --demo` as a person runs it: a real process, the simulator API over HTTP, a clean stop."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+
+from bot.app.services import build_services
+from bot.app.web import create_app
+from tests.support import id_number, make_config
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@dataclass
+class Server:
+    """A running ``guahao serve`` and how to talk to it."""
+
+    process: subprocess.Popen[str]
+    base: str
+    log: Path
+
+    def call(self, method: str, path: str, body: Any = None, token: str | None = None) -> tuple[int, Any]:
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(self.base + path, data=data, method=method)
+        request.add_header("Content-Type", "application/json")
+        if token:
+            request.add_header("Authorization", f"Bearer {token}")
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:
+                raw = response.read()
+                kind = response.headers.get("Content-Type", "")
+                return response.status, json.loads(raw) if "json" in kind else raw.decode()
+        except urllib.error.HTTPError as failed:
+            return failed.code, failed.read().decode()
+
+    def say(self, channel: str, user: str, text: str) -> str:
+        status, answer = self.call("POST", "/simulator/send", {"channel": channel, "user": user, "text": text})
+        assert status == 200, answer
+        return "\n\n".join(answer["replies"])
+
+    def outbox(self, to: str) -> list[dict[str, str]]:
+        status, answer = self.call("GET", f"/simulator/outbox?to={urllib.request.quote(to)}")
+        assert status == 200, answer
+        messages: list[dict[str, str]] = answer["messages"]
+        return messages
+
+
+def wait_healthy(base: str, process: subprocess.Popen[str], seconds: float) -> float:
+    started = time.monotonic()
+    while time.monotonic() - started < seconds:
+        assert process.poll() is None, "guahao serve exited early"
+        try:
+            with urllib.request.urlopen(base + "/healthz", timeout=2) as response:
+                if response.status == 200:
+                    return time.monotonic() - started
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(0.2)
+    raise AssertionError(f"/healthz did not answer 200 within {seconds} s")
+
+
+def start(command: list[str], cwd: Path, env: dict[str, str] | None = None) -> tuple[subprocess.Popen[str], str, Path]:
+    port = free_port()
+    log = cwd / "serve.log"
+    process = subprocess.Popen(
+        [*command, "serve", "--demo", "--host", "127.0.0.1", "--port", str(port)],
+        cwd=cwd, stdout=log.open("w"), stderr=subprocess.STDOUT, text=True, env=env,
+        start_new_session=True,  # our own process group: stopped by its PID below, nothing else touched
+    )  # fmt: skip
+    return process, f"http://127.0.0.1:{port}", log
+
+
+def stop(process: subprocess.Popen[str], seconds: float = 30) -> float:
+    started = time.monotonic()
+    process.send_signal(signal.SIGTERM)
+    process.wait(seconds)
+    return time.monotonic() - started
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    cwd = tmp_path_factory.mktemp("serve")
+    process, base, log = start([sys.executable, "-m", "bot"], cwd)
+    try:
+        wait_healthy(base, process, 30)
+        yield Server(process, base, log)
+    finally:
+        if process.poll() is None:
+            stop(process)
+
+
+def test_a_whole_appointment_life_through_the_simulator_api(server: Server) -> None:
+    status, info = server.call("GET", "/simulator/info")
+    assert status == 200 and len(info["hospitals"]) == 2 and info["staff_token"]
+    now = datetime.fromisoformat(info["now"])
+
+    # verify and book over WeChat; the SMS code is read from the outbox
+    openid, phone = "o-serve-test", "13912340001"
+    assert "请输入就诊人姓名" in server.say("wechat", openid, "1")
+    server.say("wechat", openid, "王小明")
+    server.say("wechat", openid, id_number(501))
+    assert "验证码已发送" in server.say("wechat", openid, phone)
+    [otp] = [m for m in server.outbox(phone) if m["kind"] == "otp"]
+    code = re.search(r"\d{6}", otp["text"]).group()  # type: ignore[union-attr]
+    assert otp["to"] == "+8613912340001"
+    server.say("wechat", openid, code)
+    server.say("wechat", openid, "1")  # hospital
+    server.say("wechat", openid, "心内")  # department, by part of its name
+    server.say("wechat", openid, "1")  # the first date offered: tomorrow
+    server.say("wechat", openid, "1")  # the first slot: 08:00
+    done = server.say("wechat", openid, "Y")
+    serial = re.search(r"识别码[::]?\s*(\d{8})", done)
+    assert serial, done
+
+    # the evening before: the clock moves and the reminders that fell due are sent before the answer
+    tomorrow = (now + timedelta(days=1)).date()
+    status, moved = server.call("POST", "/simulator/clock", {"set": f"{tomorrow - timedelta(days=1)}T19:00:00+08:00"})
+    assert status == 200 and moved["now"].startswith(f"{tomorrow - timedelta(days=1)}T19:00")
+    kinds = [m["kind"] for m in server.outbox(openid)]
+    assert kinds[0] == "confirmation" and "reminder" in kinds, kinds
+
+    # the visit passes unattended: the no-show sweep records it
+    status, _ = server.call("POST", "/simulator/clock", {"set": f"{tomorrow}T12:30:00+08:00"})
+    assert status == 200
+    token = info["staff_token"]
+    status, standing = server.call("GET", f"/api/staff/patients/{serial.group(1)}/standing", token=token)
+    assert status == 200 and standing["no_shows_this_year"] == 1, standing
+    status, listing = server.call("GET", f"/api/staff/appointments?date={tomorrow}", token=token)
+    assert [a["status"] for a in listing["appointments"] if a["serial"] == serial.group(1)] == ["no_show"]
+
+
+def test_metrics_and_the_page(server: Server) -> None:
+    status, text = server.call("GET", "/metrics")
+    assert status == 200
+    assert re.search(r'guahao_messages_in_total\{channel="wechat"\} [1-9]', text), text[:2000]
+    assert "guahao_webhook_latency_seconds_bucket" in text
+    status, page = server.call("GET", "/")
+    assert status == 200 and "simulator.js" in page
+    status, _ = server.call("GET", "/static/simulator.js")
+    assert status == 200
+
+
+def test_bad_simulator_requests_are_answered_400(server: Server) -> None:
+    assert server.call("POST", "/simulator/send", {"channel": "fax", "user": "x", "text": "1"})[0] == 400
+    assert server.call("POST", "/simulator/send", {"channel": "sms", "user": "not-a-phone", "text": "1"})[0] == 400
+    assert server.call("POST", "/simulator/clock", {"advance_minutes": -5})[0] == 400
+    assert server.call("POST", "/simulator/clock", {"set": "tomorrow"})[0] == 400
+    assert server.call("POST", "/simulator/clock", [1, 2])[0] == 400
+
+
+def test_the_simulator_is_404_when_off(redis_db: redis.Redis) -> None:
+    services = build_services(make_config(), redis_db)
+    assert not services.config.server.simulator
+    client = create_app(services).test_client()
+    for method, path in (("get", "/"), ("get", "/simulator/info"), ("post", "/simulator/send"),
+                         ("get", "/simulator/outbox?to=x"), ("post", "/simulator/clock")):  # fmt: skip
+        assert getattr(client, method)(path).status_code == 404, path
+
+
+def test_serve_stops_cleanly_and_keeps_its_data(tmp_path: Path) -> None:
+    process, base, log = start([sys.executable, "-m", "bot"], tmp_path)
+    wait_healthy(base, process, 30)
+    took = stop(process)
+    assert process.returncode == 0, log.read_text()[-2000:]
+    assert took < 20
+    assert (tmp_path / "data" / "appendonly.aof").exists() or any((tmp_path / "data").rglob("*.aof"))
+    assert not (tmp_path / "data" / "embedded-redis.json").exists(), "the embedded Redis was stopped"
+    lines = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
+    assert lines and all({"at", "level", "event"} <= set(line) for line in lines), "structured one-line logs"
+
+
+@pytest.mark.skipif(os.environ.get("CI") != "true", reason="installs the package in a fresh venv: CI only")
+def test_the_readme_quick_start_in_a_fresh_virtual_environment(tmp_path: Path) -> None:
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+    pip = subprocess.run(
+        [str(venv / "bin" / "python3"), "-m", "pip", "install", "-q", "-e", str(ROOT)],
+        capture_output=True, text=True, timeout=900, check=False,
+    )  # fmt: skip
+    assert pip.returncode == 0, pip.stderr[-3000:]
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    process, base, log = start([str(venv / "bin" / "guahao")], workdir)
+    try:
+        seconds = wait_healthy(base, process, 30)
+        assert seconds < 30
+    finally:
+        stop(process)
+    assert process.returncode == 0, log.read_text()[-2000:]
