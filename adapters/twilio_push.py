@@ -139,20 +139,7 @@ class TwilioSender:
         to = recipient("sms", message.to)
         if message.kind in OPTIONAL_KINDS and self._opt_outs.is_opted_out(to):
             return SendResult(ok=False, error=OPTED_OUT)
-        key = message.idempotency_key
-        if key is not None:
-            earlier = self._ledger.claim(key)
-            if earlier is not None:
-                return earlier
-        try:
-            result = self._send_with_retries(to, message)
-        except BaseException:
-            if key is not None:
-                self._ledger.release(key)
-            raise
-        if key is not None:
-            self._ledger.settle(key, result)
-        return result
+        return self._ledger.once(message.idempotency_key, lambda: self._send_with_retries(to, message))
 
     def _send_with_retries(self, to: str, message: OutboundMessage) -> SendResult:
         result = SendResult(ok=False, error="not_sent")

@@ -174,20 +174,7 @@ class WeChatSender:
         acct = account_id(self._box, "wechat", message.to)
         if self._redis.exists(keys.wechat_unsubscribed(acct)):
             return SendResult(ok=False, error=UNREACHABLE)
-        key = message.idempotency_key
-        if key is not None:
-            earlier = self._ledger.claim(key)
-            if earlier is not None:
-                return earlier
-        try:
-            result = self._deliver(message, acct)
-        except BaseException:
-            if key is not None:
-                self._ledger.release(key)
-            raise
-        if key is not None:
-            self._ledger.settle(key, result)
-        return result
+        return self._ledger.once(message.idempotency_key, lambda: self._deliver(message, acct))
 
     def _deliver(self, message: OutboundMessage, acct: str) -> SendResult:
         api = self._api

@@ -8,6 +8,7 @@ stored encrypted: a text may hold a code or a name, a recipient is an openid or 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta, tzinfo
 from enum import StrEnum
@@ -198,6 +199,21 @@ class SendLedger:
         """Forget a claim whose send raised, so that a retry sends."""
         self._redis.delete(self._key(idempotency_key))
 
+    def once(self, idempotency_key: str | None, send: Callable[[], SendResult]) -> SendResult:
+        """Run ``send`` unless this key was sent already (then the first result); no key: always send."""
+        if idempotency_key is None:
+            return send()
+        earlier = self.claim(idempotency_key)
+        if earlier is not None:
+            return earlier
+        try:
+            result = send()
+        except BaseException:
+            self.release(idempotency_key)
+            raise
+        self.settle(idempotency_key, result)
+        return result
+
 
 class ConsoleSender:
     """A :class:`Sender` for both channels that records into the :class:`Outbox` (demo, simulator, tests)."""
@@ -208,18 +224,7 @@ class ConsoleSender:
 
     def send(self, message: OutboundMessage) -> SendResult:
         """Record ``message``; with an idempotency key already used, record nothing and return the first result."""
-        key = message.idempotency_key
-        if key is not None:
-            earlier = self._ledger.claim(key)
-            if earlier is not None:
-                return earlier
-        try:
-            stream_id = self._outbox.record(message)
-        except BaseException:
-            if key is not None:
-                self._ledger.release(key)
-            raise
-        result = SendResult(ok=True, provider_id=stream_id, error=None)
-        if key is not None:
-            self._ledger.settle(key, result)
-        return result
+        return self._ledger.once(
+            message.idempotency_key,
+            lambda: SendResult(ok=True, provider_id=self._outbox.record(message), error=None),
+        )
