@@ -23,6 +23,7 @@ import redis
 
 from bot.app.services import build_services
 from bot.app.web import create_app
+from bot.redis_runtime import EmbeddedRedis
 from tests.support import id_number, make_config
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -191,6 +192,20 @@ def test_serve_stops_cleanly_and_keeps_its_data(tmp_path: Path) -> None:
     assert not (tmp_path / "data" / "embedded-redis.json").exists(), "the embedded Redis was stopped"
     lines = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
     assert lines and all({"at", "level", "event"} <= set(line) for line in lines), "structured one-line logs"
+
+    def slots() -> int:
+        server = EmbeddedRedis.start(tmp_path / "data", appendonly=True)
+        try:
+            return sum(1 for _ in server.client().scan_iter("gh:slot:*|*|*|*|??:??"))
+        finally:
+            server.stop()
+
+    first = slots()
+    assert first > 100
+    process, base, log = start([sys.executable, "-m", "bot"], tmp_path)  # the demo again, on the same data
+    wait_healthy(base, process, 30)
+    stop(process)
+    assert slots() == first, "running the demo again duplicates nothing"
 
 
 @pytest.mark.skipif(os.environ.get("CI") != "true", reason="installs the package in a fresh venv: CI only")
