@@ -15,10 +15,12 @@ import secrets
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import rules
 from bot import keys
 from bot.appointments import AppointmentStore, Transition
+from bot.combiner import Combiner, Ticket
 from bot.errors import GuahaoError, InvalidRequestError, NotFoundError
 from bot.metrics import metrics
 from bot.records import Appointment, Slot, decode_hash, local_moment, text
@@ -27,6 +29,7 @@ from bot.standing import standing_from_facts
 
 Status = rules.AppointmentStatus
 MAX_ATTEMPTS = 8
+MAX_BATCH = 32
 SERIAL_CANDIDATES = 3
 HISTORY = timedelta(days=100)
 """Bookings older than this can affect no limit (3 months + the booking window): not read for a decision."""
@@ -66,6 +69,21 @@ def new_serials(count: int) -> list[str]:
     return [str(10_000_000 + int.from_bytes(raw[i : i + 5], "big") % 90_000_000) for i in range(0, 5 * count, 5)]
 
 
+@dataclass(frozen=True)
+class _BookRequest:
+    pid: str
+    acct: str
+    channel: str
+    slot_id: str
+
+
+@dataclass(frozen=True)
+class _Commit:
+    ticket: Ticket[_BookRequest, Appointment]
+    slot: Slot
+    stamp: str
+
+
 class BookingService:
     """Books and cancels appointments."""
 
@@ -74,28 +92,90 @@ class BookingService:
         self.redis = store.redis
         self.clock = store.clock
         self._scripts = Scripts(store.redis, "booking_facts", "book")
+        self._combiner: Combiner[_BookRequest, Appointment] = Combiner(self._book_batch, MAX_BATCH)
 
     # --- booking ---------------------------------------------------------------------------------------
     def book(self, pid: str, acct: str, channel: str, slot_id: str) -> Appointment:
-        """Book ``slot_id`` for patient ``pid`` on behalf of account ``acct``; raises ``BookingRefused``."""
-        for _ in range(MAX_ATTEMPTS):
-            now = self.clock.now()
-            facts = self._facts(pid, slot_id, now)
-            slot = facts.slot
-            if slot is None:
-                raise BookingRefused(rules.Decision.refuse("no_slot", detail=f"no slot {slot_id}"))
-            policy = self.store.policy_for(slot.hospital)
-            self._precheck(slot)
-            decision = rules.check_booking(policy, facts.existing, slot.facts(policy.tz), facts.standing, now)
-            if not decision.allowed:
-                raise BookingRefused(decision)
-            outcome, appointment = self._commit(pid, acct, channel, slot, facts.version, now, policy)
-            if appointment is not None:
-                metrics().bookings.labels(appointment.hospital).inc()
-                return appointment
-            if outcome in ("full", "closed", "no_slot"):
-                self._precheck(self._slot_after_race(slot))
-        raise BookingRefused(rules.Decision.refuse("busy", detail="too many concurrent changes, try again"))
+        """Book ``slot_id`` for patient ``pid`` on behalf of account ``acct``; raises ``BookingRefused``.
+
+        Concurrent calls of one process are batched (``bot.combiner``): a batch's commits and the facts of the
+        callers waiting behind it go in one pipeline; each commit is still its own atomic script.
+        """
+        appointment = self._combiner.submit(_BookRequest(pid, acct, channel, slot_id))
+        metrics().bookings.labels(appointment.hospital).inc()
+        return appointment
+
+    def _book_batch(self, batch: list[Ticket[_BookRequest, Appointment]]) -> list[Ticket[_BookRequest, Appointment]]:
+        """Decide and commit a batch of bookings; the tickets to go on with (something moved meanwhile, or the facts
+        of the next callers were read in the same round trip as these commits)."""
+        now = self.clock.now()
+        stamp = self.store.stamp(now)
+        unread = [t for t in batch if t.carry is None]
+        if unread:
+            pipe = self.redis.pipeline(transaction=False)
+            for ticket in unread:
+                self._scripts.queue(pipe, "booking_facts", *self._facts_call(ticket.request, now))
+            for ticket, reply in zip(unread, self._scripts.execute(pipe), strict=True):
+                ticket.carry = reply
+        commits: list[_Commit] = []
+        pipe = self.redis.pipeline(transaction=False)
+        for ticket in batch:
+            try:
+                facts = self._facts_from(ticket.request.slot_id, ticket.carry, now)
+                ticket.carry = None  # used: a retry reads afresh
+                slot = self._decide(facts, ticket.request, now)
+            except Exception as refused:  # this caller's answer; the others go on
+                ticket.fail(refused)
+                continue
+            self._scripts.queue(pipe, "book", *self._commit_call(ticket.request, slot, facts.version, now, stamp))
+            commits.append(_Commit(ticket, slot, stamp))
+        if not commits:
+            return []
+        # the facts of whoever is waiting now travel with these commits, read after them: one round trip a batch
+        upcoming = self._combiner.take(MAX_BATCH)
+        for ticket in upcoming:
+            self._scripts.queue(pipe, "booking_facts", *self._facts_call(ticket.request, now))
+        try:
+            results = self._scripts.execute(pipe)
+        except BaseException as failure:  # they left the queue with this batch: they fail with it
+            for ticket in upcoming:
+                ticket.fail(failure)
+            raise
+        for ticket, reply in zip(upcoming, results[len(commits) :], strict=True):
+            ticket.carry = reply
+        settled = (self._settle(commit, reply) for commit, reply in zip(commits, results, strict=False))
+        return [ticket for ticket in settled if ticket is not None] + upcoming
+
+    def _decide(self, facts: _Facts, request: _BookRequest, now: datetime) -> Slot:
+        """The slot to commit, or ``BookingRefused`` naming the rule."""
+        slot = facts.slot
+        if slot is None:
+            raise BookingRefused(rules.Decision.refuse("no_slot", detail=f"no slot {request.slot_id}"))
+        policy = self.store.policy_for(slot.hospital)
+        self._precheck(slot)
+        decision = rules.check_booking(policy, facts.existing, slot.facts(policy.tz), facts.standing, now)
+        if not decision.allowed:
+            raise BookingRefused(decision)
+        return slot
+
+    def _settle(self, commit: _Commit, reply: Any) -> Ticket[_BookRequest, Appointment] | None:
+        """Answer the caller of one commit; the ticket back when it must be decided again."""
+        ticket = commit.ticket
+        outcome = text(reply[0])
+        if outcome == "ok":
+            ticket.succeed(self._booked(ticket.request, commit.slot, commit.stamp, reply))
+            return None
+        if outcome in ("full", "closed", "no_slot"):
+            try:
+                self._precheck(self._slot_after_race(commit.slot))  # still refused: say why
+            except BookingRefused as refused:
+                ticket.fail(refused)
+                return None
+        ticket.attempts += 1  # the patient's record moved, a serial clashed, or a place came back: decide again
+        if ticket.attempts >= MAX_ATTEMPTS:
+            ticket.fail(BookingRefused(rules.Decision.refuse("busy", detail="too many concurrent changes")))
+            return None
+        return ticket
 
     def _slot_after_race(self, slot: Slot) -> Slot:
         raw = self.redis.hgetall(keys.slot(slot.id))
@@ -108,19 +188,21 @@ class BookingService:
         if slot.places_left <= 0:
             raise BookingRefused(rules.Decision.refuse("slot_full", detail="no places left in this slot"))
 
-    def _facts(self, pid: str, slot_id: str, now: datetime) -> _Facts:
-        raw_slot, version, raw_appointments, violations, waived, raw_standing = self._scripts.run(
-            "booking_facts",
-            keys=[
-                keys.slot(slot_id),
-                keys.patient_version(pid),
-                keys.patient_appointments(pid),
-                keys.patient_violations(pid),
-                keys.patient_waived(pid),
-                keys.standing(pid),
-            ],
-            args=[keys.appointment(""), int((now - HISTORY).timestamp())],
-        )
+    @staticmethod
+    def _facts_call(request: _BookRequest, now: datetime) -> tuple[list[str], list[Any]]:
+        pid = request.pid
+        slot_keys = [
+            keys.slot(request.slot_id),
+            keys.patient_version(pid),
+            keys.patient_appointments(pid),
+            keys.patient_violations(pid),
+            keys.patient_waived(pid),
+            keys.standing(pid),
+        ]
+        return slot_keys, [keys.appointment(""), int((now - HISTORY).timestamp())]
+
+    def _facts_from(self, slot_id: str, reply: Any, now: datetime) -> _Facts:
+        raw_slot, version, raw_appointments, violations, waived, raw_standing = reply
         slot = Slot.from_hash(slot_id, _pairs(raw_slot)) if raw_slot else None
         existing = []
         for raw in raw_appointments:
@@ -135,9 +217,10 @@ class BookingService:
         )
         return _Facts(slot, version.decode(), existing, standing)
 
-    def _commit(
-        self, pid: str, acct: str, channel: str, slot: Slot, version: str, now: datetime, policy: rules.Policy
-    ) -> tuple[str, Appointment | None]:
+    def _commit_call(
+        self, request: _BookRequest, slot: Slot, version: str, now: datetime, stamp: str
+    ) -> tuple[list[str], list[Any]]:
+        policy = self.store.policy_for(slot.hospital)
         start = local_moment(slot.date, slot.start, policy.tz)
         end = local_moment(slot.date, slot.end, policy.tz)
         candidates = new_serials(SERIAL_CANDIDATES)
@@ -152,43 +235,39 @@ class BookingService:
             "start": slot.start,
             "end": slot.end,
             "fee_cents": str(slot.fee_cents),
-            "pid": pid,
-            "acct": acct,
-            "channel": channel,
+            "pid": request.pid,
+            "acct": request.acct,
+            "channel": request.channel,
+            "booked_at": stamp,
         }
-        stamp = self.store.stamp(now)
-        fields["booked_at"] = stamp
         args = [
             version,
             now.timestamp(),
             int(start.timestamp()),
             int(end.timestamp()),
-            f"patient:{channel}",
+            f"patient:{request.channel}",
             stamp,
             json.dumps(fields, ensure_ascii=False),
             *candidates,
         ]
-        result = self._scripts.run(
-            "book",
-            keys=[
-                keys.slot(slot.id),
-                keys.patient_version(pid),
-                keys.patient_appointments(pid),
-                keys.slot_appointments(slot.id),
-                keys.date_appointments(slot.date),
-                keys.ALL_APPOINTMENTS,
-                keys.NO_SHOW_DUE,
-                keys.AUDIT,
-                keys.patient(pid),
-                *(keys.appointment(c) for c in candidates),
-            ],
-            args=args,
-        )
-        outcome = text(result[0])
-        if outcome != "ok":
-            return outcome, None
-        return outcome, Appointment(
-            serial=text(result[1]),
+        commit_keys = [
+            keys.slot(slot.id),
+            keys.patient_version(request.pid),
+            keys.patient_appointments(request.pid),
+            keys.slot_appointments(slot.id),
+            keys.date_appointments(slot.date),
+            keys.ALL_APPOINTMENTS,
+            keys.NO_SHOW_DUE,
+            keys.AUDIT,
+            keys.patient(request.pid),
+            *(keys.appointment(c) for c in candidates),
+        ]
+        return commit_keys, args
+
+    @staticmethod
+    def _booked(request: _BookRequest, slot: Slot, stamp: str, reply: Any) -> Appointment:
+        return Appointment(
+            serial=text(reply[1]),
             slot=slot.id,
             hospital=slot.hospital,
             department=slot.department,
@@ -199,12 +278,12 @@ class BookingService:
             start=slot.start,
             end=slot.end,
             fee_cents=slot.fee_cents,
-            queue_no=int(result[2]),
+            queue_no=int(reply[2]),
             status=Status.booked,
-            pid=pid,
-            acct=acct,
-            channel=channel,
-            patient_name_masked=text(result[3]),
+            pid=request.pid,
+            acct=request.acct,
+            channel=request.channel,
+            patient_name_masked=text(reply[3]),
             booked_at=datetime.fromisoformat(stamp),
             cancelled_at=None,
             refund_cents=None,

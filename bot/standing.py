@@ -20,6 +20,7 @@ from bot.scripts import Scripts
 
 Status = rules.AppointmentStatus
 SWEEP_BATCH = 500
+CLEAN = rules.Standing(no_shows_this_year=0, suspended_until=None, reason=None)
 
 
 def standing_from_facts(
@@ -30,6 +31,9 @@ def standing_from_facts(
     now: datetime,
 ) -> rules.Standing:
     """The standing from raw facts: violations (serial -> local-midnight epoch), waived serials, the stored flag."""
+    flag = stored.get("flagged_until", "")
+    if not violations and not flag:  # the usual patient: nothing to count (a hot path of booking)
+        return CLEAN
     no_shows = [
         rules.NoShowFacts(
             serial=serial.decode(),
@@ -38,7 +42,6 @@ def standing_from_facts(
         )
         for serial, score in violations.items()
     ]
-    flag = stored.get("flagged_until", "")
     return rules.compute_standing(policy, no_shows, now, flagged_until=date.fromisoformat(flag) if flag else None)
 
 
