@@ -4,7 +4,8 @@ Adapters call :meth:`Engine.handle` with a normalised :class:`Inbound` and get t
 a message already handled (same channel, user and message id) gets the stored reply without a second step; a retry
 that arrives while the first delivery is still being processed waits for it. One user's messages are processed
 one at a time (a Redis lock with a timeout, so a crashed process never silences a user). The delivery claim, the
-lock and the save are Lua scripts (``bot/lua/dialog_*.lua``) so that a step costs three round trips.
+lock with the load, and the save with the release, are Lua scripts (``bot/lua/dialog_*.lua``): two round trips a
+step.
 """
 
 from __future__ import annotations
@@ -61,45 +62,46 @@ class Engine:
     def handle(self, inbound: Inbound) -> list[Outbound]:
         """The replies to one message; the same message delivered again gets the same replies, once processed.
 
-        Three round trips in the usual case: claim the delivery and take the lock; load the session (and count
-        the message for the rate limit); save the session, store the reply and release the lock.
+        Two round trips in the usual case: claim the delivery, take the lock, load the session and count the
+        message for the rate limit (``dialog_begin.lua``); save the session, store the reply and release the lock
+        (``dialog_end.lua``).
         """
         acct = account_id(self.deps.box, inbound.channel.value, inbound.user)
         metrics().messages_in.labels(inbound.channel.value).inc()
-        lock = keys.user_lock(acct)
+        now = self.deps.clock.now()
+        held = [keys.user_lock(acct), keys.session(acct), keys.rate(acct, int(now.timestamp() // 60))]
         seen = [keys.inbound_seen(inbound.channel.value, f"{acct}:{inbound.message_id}")] if inbound.message_id else []
         token = secrets.token_hex(8)
-        status = self._scripts.run("dialog_begin", [lock, *seen], [token, LOCK_TIMEOUT_MS, PENDING, PENDING_TTL_S])
+        status = self._scripts.run("dialog_begin", [*held, *seen], [token, LOCK_TIMEOUT_MS, PENDING, PENDING_TTL_S])
         outcome = text_of(status[0])
         if outcome == "seen":
             return self._reply_of_first_delivery(seen[0], status[1])
-        if outcome == "locked" and not self._wait_for_lock(lock, token):
-            log.warning("user lock not acquired", extra={"channel": inbound.channel.value})
-            if seen:
-                self._scripts.run("dialog_abandon", seen, [PENDING])
-            return [Outbound(text("zh", "common.busy"))]
-        now = self.deps.clock.now()
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.hgetall(keys.session(acct))
-        pipe.incr(keys.rate(acct, int(now.timestamp() // 60)))
-        pipe.expire(keys.rate(acct, int(now.timestamp() // 60)), 120)
-        raw_session, sent_this_minute, _ = pipe.execute()
-        session = session_from_hash(raw_session)
+        if outcome == "locked":
+            status = self._wait_for_lock(held, token)
+            if status is None:
+                log.warning("user lock not acquired", extra={"channel": inbound.channel.value})
+                if seen:
+                    self._scripts.run("dialog_abandon", seen, [PENDING])
+                return [Outbound(text("zh", "common.busy"))]
+        _, raw_session, sent_this_minute = status
+        session = session_from_hash(dict(zip(raw_session[::2], raw_session[1::2], strict=True)))
         replies = self._process(inbound, acct, session, now, int(sent_this_minute))
         args: list[Any] = [token, int(KEEP_FOR.total_seconds()), json.dumps(replies, ensure_ascii=False), REPLY_TTL_S]
         for name, value in session_fields(session, now).items():
             args += [name, value]
-        self._scripts.run("dialog_end", [keys.session(acct), lock, *seen], args)
+        self._scripts.run("dialog_end", [keys.session(acct), held[0], *seen], args)
         metrics().messages_out.labels(inbound.channel.value, "reply").inc(len(replies))
         return [Outbound(r) for r in replies]
 
-    def _wait_for_lock(self, lock: str, token: str) -> bool:
+    def _wait_for_lock(self, held: list[str], token: str) -> Any:
+        """Retry the lock until it is ours (then what ``dialog_lock.lua`` loaded with it), or None after a while."""
         deadline = time.monotonic() + LOCK_WAIT_S
         while time.monotonic() < deadline:
             time.sleep(0.005)
-            if self._scripts.run("dialog_lock", [lock], [token, LOCK_TIMEOUT_MS]):
-                return True
-        return False
+            status = self._scripts.run("dialog_lock", held, [token, LOCK_TIMEOUT_MS])
+            if text_of(status[0]) == "ok":
+                return status
+        return None
 
     def _reply_of_first_delivery(self, seen: str, stored: Any) -> list[Outbound]:
         deadline = time.monotonic() + RETRY_WAIT_S

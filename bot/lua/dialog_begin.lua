@@ -1,13 +1,17 @@
--- Start processing one inbound message: claim its delivery (dedupe) and take the user's lock, in one round trip.
--- KEYS: 1 user lock, 2 delivery key (optional: absent when the message has no id)
+-- Start processing one inbound message in one round trip: claim its delivery (dedupe), take the user's lock, and
+-- with the lock load the session and count the message for the rate limit.
+-- KEYS: 1 user lock, 2 session hash, 3 rate counter (this minute), 4 delivery key (optional: no message id)
 -- ARGV: 1 lock token, 2 lock ttl (ms), 3 pending marker, 4 pending ttl (s)
--- Returns: {'ok'} | {'locked'} (delivery claimed, lock busy: retry the lock) | {'seen', stored reply or marker}
-if KEYS[2] then
-  if not redis.call('SET', KEYS[2], ARGV[3], 'NX', 'EX', ARGV[4]) then
-    return {'seen', redis.call('GET', KEYS[2])}
+-- Returns: {'ok', session fields, messages this minute} | {'locked'} (delivery claimed, lock busy: retry the lock
+--          with dialog_lock.lua) | {'seen', stored reply or marker}
+if KEYS[4] then
+  if not redis.call('SET', KEYS[4], ARGV[3], 'NX', 'EX', ARGV[4]) then
+    return {'seen', redis.call('GET', KEYS[4])}
   end
 end
-if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
-  return {'ok'}
+if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  return {'locked'}
 end
-return {'locked'}
+local count = redis.call('INCR', KEYS[3])
+redis.call('EXPIRE', KEYS[3], 120)
+return {'ok', redis.call('HGETALL', KEYS[2]), count}
