@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 import redis
 
 from bot.redis_runtime import EmbeddedRedis
+from tests.support import NOW, Services, make_services, schedule_csv
 
 
 @pytest.fixture(scope="session")
@@ -34,3 +36,11 @@ def durable_redis(tmp_path: Path) -> Iterator[EmbeddedRedis]:
     server = EmbeddedRedis.start(tmp_path / "data", appendonly=True)
     yield server
     server.stop()
+
+
+@pytest.fixture
+def svc(redis_db: redis.Redis) -> Services:
+    """The services as the app wires them, on a manual clock, with a week of slots from tomorrow (tests.support)."""
+    services = make_services(redis_db)
+    services.schedule.import_csv(schedule_csv(NOW.date() + timedelta(days=1)))
+    return services

@@ -113,3 +113,9 @@ def make_services(client: redis.Redis, config: Config | None = None, clock: Cloc
     """Wire the services for a test, exactly as the app does, on a manual clock."""
     built = build_services(config or make_config(), client, clock or ManualClock(NOW))
     return Services(**{f.name: getattr(built, f.name) for f in fields(built)})
+
+
+def clock(svc: Services) -> ManualClock:
+    """The manual clock of test services (to move time)."""
+    assert isinstance(svc.clock, ManualClock)
+    return svc.clock

@@ -11,23 +11,10 @@ import rules
 from bot import keys
 from bot.audit import read_audit, staff_actor
 from bot.booking import BookingRefused, CancelRefused
-from bot.clock import ManualClock
 from bot.errors import InvalidRequestError, NotFoundError
-from tests.support import NOW, SHANGHAI, Services, make_config, make_services, schedule_csv, slot_of
+from tests.support import NOW, SHANGHAI, Services, clock, make_config, make_services, schedule_csv, slot_of
 
 TOMORROW = NOW.date() + timedelta(days=1)
-
-
-@pytest.fixture
-def svc(redis_db: redis.Redis) -> Services:
-    services = make_services(redis_db)
-    services.schedule.import_csv(schedule_csv(TOMORROW))
-    return services
-
-
-def clock(svc: Services) -> ManualClock:
-    assert isinstance(svc.clock, ManualClock)
-    return svc.clock
 
 
 def refused_rule(svc: Services, pid: str, acct: str, slot: str) -> str | None:

@@ -27,6 +27,7 @@ from tests.support import (
     NOW,
     SHANGHAI,
     Services,
+    clock,
     id_number,
     make_services,
     phone_number,
@@ -37,18 +38,6 @@ from tests.support import (
 PHONE = "13912345678"
 TOMORROW = NOW.date() + timedelta(days=1)  # Tuesday 24 November
 SERIAL = re.compile(r"识别码 (\d{8}),第(\d+)号")
-
-
-@pytest.fixture
-def svc(redis_db: redis.Redis) -> Services:
-    services = make_services(redis_db)
-    services.schedule.import_csv(schedule_csv(TOMORROW))
-    return services
-
-
-def clock(svc: Services) -> ManualClock:
-    assert isinstance(svc.clock, ManualClock)
-    return svc.clock
 
 
 def ready(svc: Services, user: str = "openid-a", n: int = 1, channel: Channel = Channel.wechat) -> tuple[Chat, str]:

@@ -6,7 +6,6 @@ import contextlib
 from datetime import timedelta
 
 import pytest
-import redis
 
 from bot import keys
 from bot.booking import BookingRefused
@@ -14,7 +13,7 @@ from bot.clock import ManualClock
 from bot.patients import account_id
 from dialogs.registry import all_dialogs
 from tests.dialog_support import Chat
-from tests.support import NOW, Services, id_number, make_services, patient_name, phone_number, schedule_csv, slot_of
+from tests.support import NOW, Services, id_number, patient_name, phone_number, slot_of
 
 TOMORROW = NOW.date() + timedelta(days=1)
 
@@ -44,13 +43,6 @@ def test_the_paths_cover_every_state_of_every_dialog() -> None:
     every = {f"{name}.{state.value}" for name, dialog in all_dialogs().items() for state in dialog.states}
     # "appointments.listing" shows the list and returns to the menu at once: there is no answer to wait for
     assert every - set(PATHS) == {"appointments.listing"}
-
-
-@pytest.fixture
-def svc(redis_db: redis.Redis) -> Services:
-    services = make_services(redis_db)
-    services.schedule.import_csv(schedule_csv(TOMORROW))
-    return services
 
 
 def reach(svc: Services, state: str, english: bool, tag: str = "") -> Chat:

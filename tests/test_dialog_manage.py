@@ -18,7 +18,6 @@ import redis
 import rules
 from bot.app.services import dialog_deps
 from bot.audit import read_audit
-from bot.clock import ManualClock
 from bot.patients import PatientView, account_id
 from bot.records import Appointment
 from dialogs.cancel import start_with_serial
@@ -32,6 +31,7 @@ from tests.support import (
     NOW,
     SHANGHAI,
     Services,
+    clock,
     id_number,
     make_config,
     make_services,
@@ -42,18 +42,6 @@ from tests.support import (
 
 TOMORROW = NOW.date() + timedelta(days=1)
 Status = rules.AppointmentStatus
-
-
-@pytest.fixture
-def svc(redis_db: redis.Redis) -> Services:
-    services = make_services(redis_db)
-    services.schedule.import_csv(schedule_csv(TOMORROW))
-    return services
-
-
-def clock(svc: Services) -> ManualClock:
-    assert isinstance(svc.clock, ManualClock)
-    return svc.clock
 
 
 def at(day: date, hour: int, minute: int = 0) -> datetime:
