@@ -144,20 +144,16 @@ class CancelFlow(Flow):
         )
 
     def accept(self, serial: str) -> bool:
-        try:
-            appointment, _ = self.turn.deps.booking.cancel_terms(serial, pids=self.pids)
-        except NotFoundError:
-            self.say("cancel.not_found", serial=serial)
+        found = self.terms(serial)
+        if found is None:
             return False
-        if appointment.status != rules.AppointmentStatus.booked:
-            self.say("cancel.not_booked", serial=serial, status=status_text(self.turn, appointment.status))
-            return False
-        self.turn.data["serial"] = appointment.serial
+        self.turn.data["serial"] = found[0].serial
         return True
 
-    def terms(self) -> tuple[Appointment, rules.CancelTerms] | None:
-        """The chosen appointment and its terms now; None (and why said) when it is not the account's or not booked."""
-        serial = str(self.turn.data.get("serial", ""))
+    def terms(self, serial: str | None = None) -> tuple[Appointment, rules.CancelTerms] | None:
+        """The appointment (``serial``, else the chosen one) and its terms now; None (and why said) when it is not
+        the account's or not booked."""
+        serial = serial if serial is not None else str(self.turn.data.get("serial", ""))
         try:
             appointment, terms = self.turn.deps.booking.cancel_terms(serial, pids=self.pids)
         except NotFoundError:
