@@ -3,6 +3,7 @@ survives a warm shutdown and a SIGKILL in the middle, and every patient is notif
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -74,13 +75,14 @@ name = "内科"
 @contextmanager
 def process(args: list[str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
     with log.open("ab") as sink:
-        child = subprocess.Popen([sys.executable, *args], cwd=ROOT, stdout=sink, stderr=sink)
+        # a session of its own: the worker's scheduler child, orphaned when the worker is SIGKILLed, goes with it
+        child = subprocess.Popen([sys.executable, *args], cwd=ROOT, stdout=sink, stderr=sink, start_new_session=True)
         try:
             yield child
         finally:
-            if child.poll() is None:
-                child.kill()
-                child.wait()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(child.pid, signal.SIGKILL)
+            child.wait()
 
 
 def wait_for(check: Callable[[], bool], timeout: float, what: str, log: Path | None = None) -> None:
@@ -174,7 +176,7 @@ def test_broadcast_to_1000_survives_sigterm_and_sigkill(
     with process(launcher, log) as third:
         wait_for(lambda: progress(http, broadcast_id)["status"] == "done", 60, "the broadcast to finish", log)
         third.send_signal(signal.SIGTERM)
-        assert third.wait(timeout=30) == 0
+        assert third.wait(timeout=30) == 0, log.read_text()[-3000:]
     assert progress(http, broadcast_id) == {
         "id": broadcast_id,
         "status": BroadcastStatus.done.value,

@@ -12,10 +12,12 @@ runs the due jobs in its request thread), with a timer instead of SIGALRM for jo
 from __future__ import annotations
 
 import logging
+import signal
 import threading
 from typing import Any
 
 from rq import SimpleWorker
+from rq.exceptions import StopRequested
 from rq.serializers import JSONSerializer
 from rq.timeouts import TimerDeathPenalty
 
@@ -80,7 +82,11 @@ def run_worker(services: Services, *, burst: bool = False, periodic_seconds: flo
     log.info("worker started", extra={"periodic_seconds": periodic_seconds})
     try:
         worker.work(with_scheduler=True)
+    except StopRequested:
+        pass  # RQ's warm-shutdown signal landed outside its own loop (during teardown): a normal stop all the same
     finally:
+        if _main_thread():  # the job in hand is done: a further SIGTERM during the clean-up changes nothing
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
         stop.set()
         ticker.join(timeout=periodic_seconds + 5)
         log.info("worker stopped")
