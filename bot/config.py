@@ -79,10 +79,18 @@ class RedisConfig:
 
 @dataclass(frozen=True)
 class StaffToken:
-    """A named bearer token for the staff API; the name is what the audit trail records."""
+    """A named bearer token for the staff API; the name is what the audit trail records.
+
+    ``hospitals`` scopes it (SPEC §7): ``None`` = every hospital, else only the hospitals with these ids.
+    """
 
     name: str
     token: str
+    hospitals: tuple[str, ...] | None = None
+
+    def may_act_for(self, hospital_id: str) -> bool:
+        """Whether this token may see or change anything of that hospital."""
+        return self.hospitals is None or hospital_id in self.hospitals
 
 
 @dataclass(frozen=True)
@@ -204,6 +212,7 @@ def build_config(raw: Mapping[str, Any], source: Path | None = None) -> Config:
     overrides = {k: v for k, v in policy_table.items() if k != "preset"}
     policy = _policy("policy", preset, overrides)
     hospitals = _hospitals(raw.get("hospitals", []), policy)
+    _check_token_scopes(sections["security"].staff_tokens, {h.id for h in hospitals})
     return Config(
         server=sections["server"],
         redis=sections["redis"],
@@ -325,8 +334,8 @@ def _staff_tokens(value: Any) -> tuple[StaffToken, ...]:
         where = f"security.staff_tokens[{index}]"
         if isinstance(item, str):
             item = {"name": f"staff{index + 1}", "token": item}
-        if not isinstance(item, dict) or set(item) != {"name", "token"}:
-            raise ConfigError(f"{where}: expected a token string or {{name, token}}, got {_show(item)}")
+        if not isinstance(item, dict) or not {"name", "token"} <= set(item) <= {"name", "token", "hospitals"}:
+            raise ConfigError(f"{where}: expected a token string or {{name, token, hospitals?}}, got (hidden)")
         name, token = item["name"], item["token"]
         if not isinstance(name, str) or not _SLUG.match(name):
             raise ConfigError(f"{where}.name: expected letters, digits, - or _, got {_show(name)}")
@@ -334,8 +343,26 @@ def _staff_tokens(value: Any) -> tuple[StaffToken, ...]:
             raise ConfigError(f"{where}.token: expected a string of at least 16 characters, got (hidden)")
         if any(t.name == name for t in tokens):
             raise ConfigError(f"{where}.name: expected a unique name, got {_show(name)} twice")
-        tokens.append(StaffToken(name=name, token=token))
+        tokens.append(StaffToken(name=name, token=token, hospitals=_token_hospitals(where, item.get("hospitals"))))
     return tuple(tokens)
+
+
+def _token_hospitals(where: str, value: Any) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list) or not value or not all(isinstance(h, str) and h for h in value):
+        raise ConfigError(f"{where}.hospitals: expected a non-empty list of hospital ids, got {_show(value)}")
+    return tuple(value)
+
+
+def _check_token_scopes(tokens: tuple[StaffToken, ...], hospital_ids: set[str]) -> None:
+    for index, token in enumerate(tokens):
+        for hospital_id in token.hospitals or ():
+            if hospital_id not in hospital_ids:
+                raise ConfigError(
+                    f"security.staff_tokens[{index}].hospitals: expected ids of configured hospitals, "
+                    f"got {_show(hospital_id)}"
+                )
 
 
 def _policy(where: str, preset: Any, overrides: Mapping[str, Any], base: rules.Policy | None = None) -> rules.Policy:
