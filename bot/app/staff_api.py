@@ -1,15 +1,18 @@
 """The staff HTTP API (SPEC §4): JSON in and out, ``Authorization: Bearer <staff token>`` on every call.
 
-A token may be scoped to some hospitals (SPEC §7): every endpoint passes the hospital(s) its request is about
-through :func:`require_hospital`, which answers 403 for another hospital's. An appointment of another hospital is
-a 403, not a 404: SPEC §7 says so, and the desk learns the serial is real but not theirs (no patient data leaks:
-the refusal says only the hospital id), rather than being told a real booking does not exist.
+A token may be scoped to some hospitals (SPEC §7). ``StaffToken.may_act_for`` decides; every endpoint passes the
+hospital its request is about through :func:`require_hospital` (403 for another hospital's), the listing keeps only
+what it allows, and a schedule import names the rows it refuses (403, nothing imported). An appointment of another
+hospital is a 403, not a 404: SPEC §7 says so, and the desk learns the serial is real but not theirs (no patient
+data leaks: the refusal names only the hospital id) rather than being told a real booking does not exist.
 """
 
 from __future__ import annotations
 
 import hmac
+import json
 import logging
+import re
 from collections.abc import Iterable
 from datetime import date
 from typing import Any
@@ -27,6 +30,7 @@ from bot.schedule import ScheduleImportError, parse_schedule_csv
 log = logging.getLogger(__name__)
 
 MAX_SCHEDULE_BYTES = 16 * 1024 * 1024
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 staff_api = Blueprint("staff_api", __name__, url_prefix="/api/staff")
 
@@ -107,6 +111,28 @@ def out_of_scope(exc: OutOfScopeError) -> tuple[Response, int]:
     )
 
 
+class BadInputError(GuahaoError):
+    """A malformed request (400); the message says what is wrong."""
+
+
+@staff_api.errorhandler(BadInputError)
+def bad_input(exc: BadInputError) -> tuple[Response, int]:
+    return error(400, str(exc))
+
+
+def json_object() -> dict[str, Any]:
+    """The request's body as a JSON object of valid Unicode text, or :class:`BadInputError`."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise BadInputError("expected a JSON object body (Content-Type: application/json)")
+    try:
+        # json.loads accepts "\ud800", which no UTF-8 store or channel can take: refuse it here, not with a 500
+        json.dumps(body, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        raise BadInputError("expected Unicode text: the body holds a lone surrogate (\\ud800-\\udfff)") from None
+    return body
+
+
 @staff_api.errorhandler(NotFoundError)
 def not_found(exc: NotFoundError) -> tuple[Response, int]:
     return error(404, str(exc))
@@ -143,17 +169,23 @@ def appointment_json(appointment: Appointment) -> dict[str, Any]:
     }
 
 
+def is_day(value: str) -> bool:
+    """Whether ``value`` is a real date written YYYY-MM-DD (``date.fromisoformat`` alone also takes 20261124 and
+    2026-W48-2, which name no stored day)."""
+    try:
+        return bool(_DATE.fullmatch(value)) and date.fromisoformat(value) is not None
+    except ValueError:
+        return False
+
+
 @staff_api.get("/appointments")
 def list_appointments() -> Any:
     """Appointments, filtered by any of date, hospital and department."""
     day = request.args.get("date") or None
     hospital = request.args.get("hospital") or None
     department = request.args.get("department") or None
-    if day is not None:
-        try:
-            date.fromisoformat(day)
-        except ValueError:
-            return error(400, f"date: expected YYYY-MM-DD, got {day!r}")
+    if day is not None and not is_day(day):
+        return error(400, f"date: expected YYYY-MM-DD, got {day!r}")
     config = services().config
     if hospital is not None:
         if config.hospital(hospital) is None:
@@ -229,9 +261,7 @@ def import_schedule() -> Any:
 @staff_api.post("/broadcasts")
 def create_broadcast() -> Any:
     """Notify (and with ``cancel``, cancel by the hospital) every appointment booked there: queued for the worker."""
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        return error(400, "expected a JSON object body")
+    body = json_object()
     broadcasts = services().broadcasts
     try:
         wanted = broadcasts.validate(
