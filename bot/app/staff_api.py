@@ -124,7 +124,7 @@ def json_object() -> dict[str, Any]:
     """The request's body as a JSON object of valid Unicode text, or :class:`BadInputError`."""
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
-        raise BadInputError("expected a JSON object body (Content-Type: application/json)")
+        raise BadInputError("expected a JSON object body")
     try:
         # json.loads accepts "\ud800", which no UTF-8 store or channel can take: refuse it here, not with a 500
         json.dumps(body, ensure_ascii=False).encode()
