@@ -1,7 +1,8 @@
-"""The audit trail: every state change of an appointment or a standing, appended to one Redis stream.
+"""The audit trail: every state change of an appointment or a standing, and every staff action, in one Redis stream.
 
-Entries are written by the Lua scripts in the same atomic step as the change itself; this module names the
-actors and reads the trail back. No personal data goes in: patients appear as their pid (a keyed hash).
+Changes of an appointment or a standing are written by their Lua scripts in the same atomic step as the change
+itself; this module names the actors, records the staff actions that change no appointment (:func:`record`), and
+reads the trail back. No personal data goes in: patients appear as their pid (a keyed hash).
 """
 
 from __future__ import annotations
@@ -24,6 +25,12 @@ def patient_actor(channel: str) -> str:
 def staff_actor(token_name: str) -> str:
     """The actor of a change made with a staff token (``staff:front-desk``) or the staff CLI."""
     return f"staff:{token_name}"
+
+
+def record(redis_client: redis.Redis, *, at: str, actor: str, action: str, detail: str) -> None:
+    """Append an entry about no one appointment (a schedule import): ``detail`` holds ids and counts, never a name."""
+    fields = {"at": at, "actor": actor, "action": action, "serial": "", "pid": "", "detail": detail}
+    redis_client.xadd(keys.AUDIT, fields)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)

@@ -109,6 +109,8 @@ class BroadcastProgress:
     failed: int
     skipped: int
     cancel: bool
+    hospital: str = ""
+    """Whose appointments: what a staff token's scope is checked against (SPEC §7)."""
 
     @property
     def processed(self) -> int:
@@ -141,6 +143,15 @@ def _progress(broadcast_id: str, fields: Mapping[str, str]) -> BroadcastProgress
         failed=int(fields.get("failed", "0")),
         skipped=int(fields.get("skipped", "0")),
         cancel=fields.get("cancel") == "1",
+        hospital=fields.get("hospital", ""),
+    )
+
+
+def _audit_detail(broadcast_id: str, request: BroadcastRequest, total: int) -> str:
+    """What the audit trail says of a new broadcast: ids and counts, not the free text (it may name someone)."""
+    return (
+        f"broadcast={broadcast_id} hospital={request.hospital} department={request.department or '*'} "
+        f"doctor={request.doctor or '*'} date={request.date} cancel={int(request.cancel)} total={total}"
     )
 
 
@@ -225,7 +236,8 @@ class Broadcasts:
     def create(self, request: BroadcastRequest, actor: str) -> tuple[BroadcastProgress, bool]:
         """Select the appointments and snapshot them; (the broadcast, whether it is new). The same request while an
         earlier one is unfinished gives that one (so re-running a broadcast resumes it). With ``cancel``, the
-        matching slots are suspended first, so no booking slips in after the selection."""
+        matching slots are suspended first, so no booking slips in after the selection. ``actor`` (who asked) is
+        audited with the creation and with each cancellation the batches make."""
         fingerprint = request.fingerprint()
         existing = self.redis.get(keys.broadcast_fingerprint(fingerprint))
         if existing is not None and self.redis.sismember(keys.BROADCASTS_ACTIVE, text(existing)):
@@ -262,8 +274,15 @@ class Broadcasts:
                 keys.broadcast_serials(broadcast_id),
                 keys.BROADCASTS_ACTIVE,
                 keys.broadcast_fingerprint(fingerprint),
+                keys.AUDIT,
             ],
-            args=[broadcast_id, json.dumps(fields, ensure_ascii=False), "1" if serials else "0", *serials],
+            args=[
+                broadcast_id,
+                json.dumps(fields, ensure_ascii=False),
+                "1" if serials else "0",
+                _audit_detail(broadcast_id, request, len(serials)),
+                *serials,
+            ],
         )
         log.info("broadcast created", extra={"broadcast": text(found_id), "total": len(serials)})
         return self.get(text(found_id)), bool(int(created))

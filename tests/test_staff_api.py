@@ -63,6 +63,8 @@ def env(redis_db: redis.Redis) -> Env:
         ("post", "/api/staff/appointments/12345678/waive"),
         ("post", "/api/staff/schedule"),
         ("get", "/api/staff/patients/12345678/standing"),
+        ("post", "/api/staff/broadcasts"),
+        ("get", "/api/staff/broadcasts/0123456789abcdef"),
     ],
 )
 def test_every_staff_endpoint_needs_a_valid_token(env: Env, headers: dict[str, str], method: str, path: str) -> None:
@@ -155,3 +157,43 @@ def test_healthz(env: Env, redis_db: redis.Redis) -> None:
     assert env.http.get("/healthz").json == {"status": "ok"}
     broken = build_services(make_config(), redis.Redis(unix_socket_path="/nonexistent/redis.sock"), env.clock)
     assert create_app(broken).test_client().get("/healthz").status_code == 503
+
+
+JSON = {"Content-Type": "application/json"}
+GOOD_BROADCAST = '"hospital":"h1","date":"2026-11-24","text":"停诊"'
+
+
+@pytest.mark.parametrize(
+    ("body", "headers", "message"),
+    [
+        (b"[]", JSON, "expected a JSON object body"),
+        (b'"h1"', JSON, "expected a JSON object body"),
+        (b"null", JSON, "expected a JSON object body"),
+        (b"{", JSON, "expected a JSON object body"),
+        (b"\xff\xfe{}", JSON, "expected a JSON object body"),
+        (b"", JSON, "expected a JSON object body"),
+        (f"{{{GOOD_BROADCAST}}}".encode(), {}, "expected a JSON object body"),  # not sent as JSON
+        (b'{"hospital":["h1"],"date":"2026-11-24","text":"x"}', JSON, "hospital: unknown hospital"),
+        (f'{{{GOOD_BROADCAST},"department":["nk"]}}'.encode(), JSON, "department: h1 has no department"),
+        (f'{{{GOOD_BROADCAST},"doctor":5}}'.encode(), JSON, "doctor: expected a doctor id"),
+        (f'{{{GOOD_BROADCAST},"cancel":"yes"}}'.encode(), JSON, "cancel: expected true or false"),
+        (f'{{{GOOD_BROADCAST},"cancel":NaN}}'.encode(), JSON, "cancel: expected true or false"),
+        (b'{"hospital":"h1","date":20261124,"text":"x"}', JSON, "date: expected YYYY-MM-DD"),
+        (b'{"hospital":"h1","date":"2026-11-24","text":{"zh":"x"}}', JSON, "text: empty"),
+        # a lone surrogate is valid JSON but no text: it cannot be stored or sent (was a 500)
+        (b'{"hospital":"h1","date":"2026-11-24","text":"x\\ud800"}', JSON, "expected Unicode text"),
+        (f'{{{GOOD_BROADCAST},"doctor":"\\udfff"}}'.encode(), JSON, "expected Unicode text"),
+    ],
+)
+def test_a_bad_broadcast_body_is_400_with_the_reason(
+    env: Env, body: bytes, headers: dict[str, str], message: str
+) -> None:
+    response = env.http.post("/api/staff/broadcasts", data=body, headers=AUTH | headers)
+    assert response.status_code == 400, response.get_data(as_text=True)
+    assert response.json["error"].startswith(message)  # type: ignore[index]
+
+
+@pytest.mark.parametrize("day", ["2026-W48-2", "20261124", "２０２６-11-24", "2026-11-24T00:00"])
+def test_the_listing_takes_only_a_plain_date(env: Env, day: str) -> None:
+    response = env.http.get("/api/staff/appointments", query_string={"date": day}, headers=AUTH)
+    assert response.status_code == 400 and response.json["error"].startswith("date: expected YYYY-MM-DD")  # type: ignore[index]
