@@ -550,7 +550,7 @@ def describe_config(config: Config) -> list[tuple[str, str, Source]]:
     parts.append(("policy.preset", _show(config.policy_preset), config.source("policy.preset")))
     overridden = sorted(p for p in config.sources if p.startswith("policy.") and p != "policy.preset")
     parts += [(p, _show(getattr(config.policy, p[len("policy.") :], "?")), config.source(p)) for p in overridden]
-    hospitals = ", ".join(f"{h.id} ({len(h.departments)} departments)" for h in config.hospitals) or "none"
+    hospitals = ", ".join(f"{h.id} ({len(h.departments)} dept.)" for h in config.hospitals) or "none"
     parts.append(("hospitals", hospitals, config.source("hospitals")))
     return parts
 
