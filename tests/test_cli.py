@@ -187,6 +187,7 @@ def test_check_config_names_where_every_part_came_from(tmp_path: Path) -> None:
 def test_check_config_without_a_file_says_so(tmp_path: Path) -> None:
     result = run("check-config", cwd=tmp_path)
     assert result.returncode == 0 and "no config file: built-in defaults" in result.stdout
+    assert "note: no hospitals configured, nothing can be booked" in result.stdout
     demo = run("check-config", "--demo", cwd=tmp_path)
     assert "2 hospital(s)" in demo.stdout and "hospitals" in demo.stdout and "demo" in demo.stdout
 

@@ -185,6 +185,8 @@ def _check_config(args: argparse.Namespace, config: Config) -> int:
     width = max(len(part) for part, _, _ in parts)
     for part, shown, source in parts:
         print(f"  {part:<{width}}  {source:<7}  {shown}")
+    if not config.hospitals:
+        print("note: no hospitals configured, nothing can be booked (add [[hospitals]], or use --demo)")
     return 0
 
 
