@@ -1,7 +1,10 @@
-"""Load ``config.toml``, apply ``GUAHAO_<SECTION>_<KEY>`` overrides and validate everything (SPEC §3).
+"""Load the configuration in layers and validate everything (SPEC §3, §7).
 
-Every mistake is reported as one line naming the key and what was expected, e.g.
-``policy.cancel_deadline: expected HH:MM, got "25:00"``. Secrets are never echoed back.
+Layers, lowest first: built-in defaults < ``--demo`` < the config file < ``GUAHAO_<SECTION>_<KEY>`` variables. A
+higher layer replaces a lower one key by key (a list, e.g. ``hospitals`` or ``staff_tokens``, as a whole; an empty
+list replaces nothing), so the demo only fills what nobody set. Where every part came from is kept
+(:meth:`Config.source`, :func:`describe_config`). Every mistake is reported as one line naming the key and what was
+expected, e.g. ``policy.cancel_deadline: expected HH:MM, got "25:00"``. Secrets are never echoed back.
 """
 
 from __future__ import annotations
@@ -10,17 +13,37 @@ import json
 import os
 import re
 import tomllib
+import unicodedata
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import rules
 from bot.errors import ConfigError
 
 DEFAULT_PATH = Path("config.toml")
 ENV_PREFIX = "GUAHAO_"
+PATH_VARIABLE = "GUAHAO_CONFIG"
 _SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+
+Source = Literal["default", "demo", "file", "env"]
+"""Where a part of the configuration came from, lowest layer first."""
+
+MAX_ID = 64
+ID_RULE = "an id (text without commas, quotes, | or control characters)"
+# commas and quotes would break the CSV; "|" separates the parts of a slot id (bot.records.slot_id)
+_ID_FORBIDDEN = frozenset(",\"'`|\u201c\u201d\u2018\u2019")
+
+
+def id_problem(value: Any) -> str | None:
+    """Why ``value`` is not a hospital, department or doctor id (SPEC §7), or ``None`` when it is one."""
+    if not isinstance(value, str) or not value or len(value) > MAX_ID or value != value.strip():
+        return f"{ID_RULE} of 1 to {MAX_ID} characters, no spaces around it"
+    if any(c in _ID_FORBIDDEN or unicodedata.category(c).startswith("C") for c in value):
+        return ID_RULE
+    return None
+
 
 Check = Callable[[Any], str | None]
 """A validator: returns what was expected when the value is wrong, ``None`` when it is fine."""
@@ -43,7 +66,12 @@ def _url(*schemes: str) -> Check:
 
 
 def _port(value: Any) -> str | None:
-    return None if 0 <= value <= 65535 else "a port number from 0 to 65535"
+    # 0 would make the OS pick a port: what is logged and what is listened on would differ
+    return None if 1 <= value <= 65535 else "a port number from 1 to 65535"
+
+
+def _host(value: Any) -> str | None:
+    return None if value.strip() and value == value.strip() else "a host name or address"
 
 
 def _secret_key(value: Any) -> str | None:
@@ -62,7 +90,7 @@ def _setting(default: Any, check: Check | None = None, *, secret: bool = False) 
 class ServerConfig:
     """``[server]``: where the web app listens and how it is reached from outside."""
 
-    host: str = _setting("127.0.0.1")
+    host: str = _setting("127.0.0.1", _host)
     port: int = _setting(8000, _port)
     public_url: str = _setting("", _url("http", "https"))
     simulator: bool = _setting(False)
@@ -138,15 +166,17 @@ class SmsConfig:
 
 @dataclass(frozen=True)
 class Department:
-    """A department (科室) of a hospital."""
+    """A department (科室) of a hospital; ``name_en`` is for English conversations ("" = none given)."""
 
     id: str
     name: str
+    name_en: str = ""
 
 
 @dataclass(frozen=True)
 class Hospital:
-    """A hospital with its departments and its own policy (global policy plus its overrides)."""
+    """A hospital with its departments and its own policy (global policy plus its overrides); ``name_en`` is for
+    English conversations ("" = none given)."""
 
     id: str
     name: str
@@ -154,6 +184,7 @@ class Hospital:
     phone: str
     departments: tuple[Department, ...]
     policy: rules.Policy
+    name_en: str = ""
 
     def department(self, department_id: str) -> Department | None:
         """The department with this id, if the hospital has one."""
@@ -173,10 +204,24 @@ class Config:
     policy: rules.Policy = rules.PRESETS[rules.DEFAULT_PRESET]
     hospitals: tuple[Hospital, ...] = ()
     path: Path | None = None
+    path_from: str = field(default="", compare=False)
+    """How ``path`` was chosen: "--config", "GUAHAO_CONFIG", "./config.toml", or "" (no file)."""
+    sources: Mapping[str, Source] = field(default_factory=dict, compare=False)
+    """``section.key`` (or ``hospitals``) -> the layer that set it; absent = built-in default."""
 
     def hospital(self, hospital_id: str) -> Hospital | None:
         """The hospital with this id, if configured."""
         return next((h for h in self.hospitals if h.id == hospital_id), None)
+
+    def source(self, part: str) -> Source:
+        """Where a part (``server.port``, ``policy.preset``, ``hospitals``…) came from."""
+        return self.sources.get(part, "default")
+
+    @property
+    def demo_staff_token(self) -> str | None:
+        """The staff token ``--demo`` made, when the staff tokens came from the demo (the only one ever shown)."""
+        tokens = self.security.staff_tokens
+        return tokens[0].token if tokens and self.source("security.staff_tokens") == "demo" else None
 
 
 _SCALAR_SECTIONS: dict[str, type] = {
@@ -190,17 +235,51 @@ SECTIONS = (*_SCALAR_SECTIONS, "policy", "hospitals")
 
 
 def load_config(
-    path: str | Path | None = None, env: Mapping[str, str] | None = None, overrides: Mapping[str, Any] | None = None
+    path: str | Path | None = None, env: Mapping[str, str] | None = None, demo: Mapping[str, Any] | None = None
 ) -> Config:
-    """Read the file (``path``, else ``./config.toml`` if present, else defaults), apply env overrides, then
-    ``overrides`` (e.g. the demo's: tables merged key by key, lists replaced), validate."""
+    """Read the layers and validate: ``demo`` (the ``--demo`` layer, if any) < the file (``path``, else
+    ``$GUAHAO_CONFIG``, else ``./config.toml`` if present) < ``GUAHAO_*`` variables of ``env``."""
     env = os.environ if env is None else env
-    raw, source = _read_toml(path)
-    _apply_env(raw, env)
-    for section, value in (overrides or {}).items():
-        current = raw.get(section)
-        raw[section] = {**current, **value} if isinstance(value, dict) and isinstance(current, dict) else value
-    return build_config(raw, source)
+    chosen, path_from = _choose_path(path, env)
+    layers: list[tuple[Source, Mapping[str, Any]]] = [
+        ("demo", demo or {}),
+        ("file", _read_toml(chosen) if chosen else {}),
+        ("env", _env_layer(env)),
+    ]
+    raw, sources = _merge(layers)
+    return replace(build_config(raw, chosen), path_from=path_from, sources=sources)
+
+
+def _choose_path(path: str | Path | None, env: Mapping[str, str]) -> tuple[Path | None, str]:
+    if path is not None:
+        return Path(path), "--config"
+    if env.get(PATH_VARIABLE):
+        return Path(env[PATH_VARIABLE]), PATH_VARIABLE
+    if DEFAULT_PATH.is_file():
+        return DEFAULT_PATH, "./config.toml"
+    return None, ""
+
+
+def _merge(layers: list[tuple[Source, Mapping[str, Any]]]) -> tuple[dict[str, Any], dict[str, Source]]:
+    """One document from the layers, lowest first: tables key by key, a non-empty list replaces as a whole."""
+    raw: dict[str, Any] = {}
+    sources: dict[str, Source] = {}
+    for source, layer in layers:
+        for section, value in layer.items():
+            if section == "hospitals" or not isinstance(value, dict):
+                if value != [] or section not in raw:
+                    raw[section] = value
+                    sources[section] = source
+                continue
+            table = raw.setdefault(section, {})
+            if not isinstance(table, dict):
+                raise ConfigError(f"{section}: expected a table, got {_show(table)}")
+            for key, item in value.items():
+                if item == [] and key in table:
+                    continue  # an empty list of staff tokens configures none: a lower layer's may fill in
+                table[key] = item
+                sources[f"{section}.{key}"] = source
+    return raw, sources
 
 
 def build_config(raw: Mapping[str, Any], source: Path | None = None) -> Config:
@@ -226,15 +305,10 @@ def build_config(raw: Mapping[str, Any], source: Path | None = None) -> Config:
     )
 
 
-def _read_toml(path: str | Path | None) -> tuple[dict[str, Any], Path | None]:
-    if path is None:
-        if not DEFAULT_PATH.is_file():
-            return {}, None
-        path = DEFAULT_PATH
-    path = Path(path)
+def _read_toml(path: Path) -> dict[str, Any]:
     try:
         with path.open("rb") as handle:
-            return tomllib.load(handle), path
+            return tomllib.load(handle)
     except FileNotFoundError:
         raise ConfigError(f"config file not found: {path}") from None
     except OSError as exc:
@@ -243,8 +317,9 @@ def _read_toml(path: str | Path | None) -> tuple[dict[str, Any], Path | None]:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
 
 
-def _apply_env(raw: dict[str, Any], env: Mapping[str, str]) -> None:
-    """Fold ``GUAHAO_<SECTION>_<KEY>`` variables into the document, converted to the key's type."""
+def _env_layer(env: Mapping[str, str]) -> dict[str, dict[str, Any]]:
+    """The ``GUAHAO_<SECTION>_<KEY>`` variables as a document, each converted to the key's type."""
+    raw: dict[str, dict[str, Any]] = {}
     for name, text in sorted(env.items()):
         if not name.startswith(ENV_PREFIX):
             continue
@@ -253,10 +328,8 @@ def _apply_env(raw: dict[str, Any], env: Mapping[str, str]) -> None:
         if section is None:
             continue  # e.g. GUAHAO_CONFIG: not a setting
         key = rest[len(section) + 1 :]
-        table = raw.setdefault(section, {})
-        if not isinstance(table, dict):
-            raise ConfigError(f"{section}: expected a table, got {_show(table)}")
-        table[key] = _env_value(section, key, text, name)
+        raw.setdefault(section, {})[key] = _env_value(section, key, text, name)
+    return raw
 
 
 def _env_value(section: str, key: str, text: str, variable: str) -> Any:
@@ -379,8 +452,10 @@ def _hospitals(value: Any, policy: rules.Policy) -> tuple[Hospital, ...]:
     for index, item in enumerate(value):
         where = f"hospitals[{index}]"
         table = _table(where, item)
-        _reject_unknown(where + ".", table, ("id", "name", "address", "phone", "policy", "departments"), "key")
-        hospital_id = _slug(f"{where}.id", table.get("id"))
+        _reject_unknown(
+            where + ".", table, ("id", "name", "name_en", "address", "phone", "policy", "departments"), "key"
+        )
+        hospital_id = _id(f"{where}.id", table.get("id"))
         if any(h.id == hospital_id for h in hospitals):
             raise ConfigError(f"{where}.id: expected a unique hospital id, got {_show(hospital_id)} twice")
         overrides = dict(_table(f"{where}.policy", table.get("policy", {})))
@@ -392,6 +467,7 @@ def _hospitals(value: Any, policy: rules.Policy) -> tuple[Hospital, ...]:
             Hospital(
                 id=hospital_id,
                 name=_text(f"{where}.name", table.get("name"), required=True),
+                name_en=_text(f"{where}.name_en", table.get("name_en", "")),
                 address=_text(f"{where}.address", table.get("address", "")),
                 phone=_text(f"{where}.phone", table.get("phone", "")),
                 departments=_departments(where, table.get("departments", [])),
@@ -408,18 +484,25 @@ def _departments(where: str, value: Any) -> tuple[Department, ...]:
     for index, item in enumerate(value):
         at = f"{where}.departments[{index}]"
         table = _table(at, item)
-        _reject_unknown(at + ".", table, ("id", "name"), "key")
-        department_id = _slug(f"{at}.id", table.get("id"))
+        _reject_unknown(at + ".", table, ("id", "name", "name_en"), "key")
+        department_id = _id(f"{at}.id", table.get("id"))
         if any(d.id == department_id for d in departments):
             raise ConfigError(f"{at}.id: expected a unique department id, got {_show(department_id)} twice")
-        departments.append(Department(id=department_id, name=_text(f"{at}.name", table.get("name"), required=True)))
+        departments.append(
+            Department(
+                id=department_id,
+                name=_text(f"{at}.name", table.get("name"), required=True),
+                name_en=_text(f"{at}.name_en", table.get("name_en", "")),
+            )
+        )
     return tuple(departments)
 
 
-def _slug(where: str, value: Any) -> str:
-    if not isinstance(value, str) or not _SLUG.match(value):
-        raise ConfigError(f"{where}: expected an id of letters, digits, - or _, got {_show(value)}")
-    return value
+def _id(where: str, value: Any) -> str:
+    problem = id_problem(value)
+    if problem is not None:
+        raise ConfigError(f"{where}: expected {problem}, got {_show(value)}")
+    return str(value)
 
 
 def _text(where: str, value: Any, *, required: bool = False) -> str:
@@ -447,3 +530,30 @@ def _show(value: Any) -> str:
         return json.dumps(value, ensure_ascii=False)
     except (TypeError, ValueError):
         return repr(value)
+
+
+def describe_config(config: Config) -> list[tuple[str, str, Source]]:
+    """Every part of the configuration as (``section.key``, value as shown, source); secrets only "(set)"/"(empty)"."""
+    parts: list[tuple[str, str, Source]] = []
+    for section, cls in _SCALAR_SECTIONS.items():
+        values = getattr(config, section)
+        for item in fields(cls):
+            part = f"{section}.{item.name}"
+            value = getattr(values, item.name)
+            if item.name == "staff_tokens":
+                shown = ", ".join(_token_shown(t) for t in value) + " (values hidden)" if value else "none"
+            elif item.metadata.get("secret"):
+                shown = "(set)" if value else "(empty)"
+            else:
+                shown = _show(value)
+            parts.append((part, shown, config.source(part)))
+    parts.append(("policy.preset", _show(config.policy_preset), config.source("policy.preset")))
+    overridden = sorted(p for p in config.sources if p.startswith("policy.") and p != "policy.preset")
+    parts += [(p, _show(getattr(config.policy, p[len("policy.") :], "?")), config.source(p)) for p in overridden]
+    hospitals = ", ".join(f"{h.id} ({len(h.departments)} dept.)" for h in config.hospitals) or "none"
+    parts.append(("hospitals", hospitals, config.source("hospitals")))
+    return parts
+
+
+def _token_shown(token: StaffToken) -> str:
+    return token.name + (f" [{', '.join(token.hospitals)}]" if token.hospitals is not None else "")

@@ -4,12 +4,21 @@ No key or value holds an ID number, a phone number or a name in clear: patients 
 their ID number (``pid``), accounts and phones by keyed hashes (``acct``, ``phone_hash``), see ``bot.crypto``.
 All keys start with ``gh:`` so a shared Redis stays tidy.
 
-Slot ids are ``<hospital>|<department>|<doctor>|<YYYY-MM-DD>|<HH:MM>`` (ids never contain ``|``).
+Slot ids are ``<hospital>|<department>|<doctor>|<YYYY-MM-DD>|<HH:MM>`` (ids never contain ``|``, see
+``bot.config.id_problem``). Hospital and department ids may hold ``:`` (any text, SPEC §7), so where one is a part of a
+key it goes through :func:`part`: hospital ``a:b`` on a date and department ``b`` of hospital ``a`` on that date
+must not share a key.
 """
 
 from __future__ import annotations
 
 PREFIX = "gh:"
+
+
+def part(value: str) -> str:
+    """An id as one part of a key: ``%`` and ``:`` escaped, so parts never run into each other (plain ids are
+    unchanged, so keys written before ids could hold ``:`` stay the same)."""
+    return value.replace("%", "%25").replace(":", "%3A")
 
 
 # --- schedule --------------------------------------------------------------------------------------------
@@ -22,17 +31,17 @@ def slot(slot_id: str) -> str:
 
 def slots_of_day(hospital: str, date: str) -> str:
     """Sorted set of the slot ids of a hospital on a date, scored by start (minutes after midnight)."""
-    return f"{PREFIX}slots:{hospital}:{date}"
+    return f"{PREFIX}slots:{part(hospital)}:{date}"
 
 
 def slots_of_department_day(hospital: str, department: str, date: str) -> str:
     """Sorted set of the slot ids of a department on a date, scored by start (minutes after midnight)."""
-    return f"{PREFIX}slots:{hospital}:{department}:{date}"
+    return f"{PREFIX}slots:{part(hospital)}:{part(department)}:{date}"
 
 
 def schedule_dates(hospital: str) -> str:
     """Set of the dates (YYYY-MM-DD) on which a hospital has slots."""
-    return f"{PREFIX}schedule-dates:{hospital}"
+    return f"{PREFIX}schedule-dates:{part(hospital)}"
 
 
 # --- patients and accounts -------------------------------------------------------------------------------
@@ -206,7 +215,7 @@ def send_rate(channel: str) -> str:
 
 def day_released(hospital: str, date: str) -> str:
     """Flag: the release of this hospital's visit date (its entry into the booking window) was recorded."""
-    return f"{PREFIX}released:{hospital}:{date}"
+    return f"{PREFIX}released:{part(hospital)}:{date}"
 
 
 # --- WeChat ----------------------------------------------------------------------------------------------

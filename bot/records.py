@@ -57,6 +57,7 @@ class Slot:
     fee_cents: int
     taken: int
     status: str
+    doctor_name_en: str = ""
 
     @property
     def places_left(self) -> int:
@@ -81,6 +82,7 @@ class Slot:
             fee_cents=int(h.get("fee_cents", "0")),
             taken=int(h.get("taken", "0")),
             status=h.get("status", "open"),
+            doctor_name_en=h.get("doctor_name_en", ""),
         )
 
     def facts(self, tz: ZoneInfo) -> rules.SlotFacts:

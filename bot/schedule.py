@@ -22,20 +22,20 @@ import redis
 
 import rules
 from bot import keys
-from bot.config import Config, Department, Hospital
+from bot.config import Config, Department, Hospital, id_problem
 from bot.errors import GuahaoError
 from bot.records import RawHash, Slot, slot_id
 from bot.scripts import Scripts
 
 COLUMNS = ("hospital", "department", "doctor", "level", "date", "start", "end", "capacity", "fee")
 """The required columns of the schedule CSV, in the documented order."""
-OPTIONAL_COLUMNS = ("doctor_name",)
-"""Columns a file may add; ``doctor_name`` defaults to the doctor id."""
+OPTIONAL_COLUMNS = ("doctor_name", "name_en")
+"""Columns a file may add (SPEC §7): ``doctor_name`` (defaults to the doctor id) and the doctor's ``name_en`` (for
+English conversations; "" = none). Columns are matched by their header name."""
 SLOT_STATUSES = ("open", "suspended")
 MAX_CAPACITY = 99_999
 _SHOWN_ERRORS = 10
 
-_DOCTOR = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _TIME = re.compile(r"(\d{1,2}):(\d{2})")
 _COUNT = re.compile(r"\d{1,9}")
@@ -83,6 +83,7 @@ class ScheduleRow:
     end: str
     capacity: int
     fee_cents: int
+    doctor_name_en: str = ""
 
     @property
     def slot_id(self) -> str:
@@ -180,11 +181,14 @@ def _row(line: int, cells: dict[str, str], config: Config, errors: list[RowError
     elif hospital.department(cells["department"]) is None:
         found.append(f'unknown department "{_short(cells["department"])}" of hospital "{hospital.id}"')
     doctor = cells["doctor"]
-    if not _DOCTOR.fullmatch(doctor):
-        found.append(f'bad doctor id "{_short(doctor)}": expected letters, digits, - or _')
+    problem = id_problem(doctor)
+    if problem is not None:
+        found.append(f'bad doctor id "{_short(doctor)}": expected {problem}')
     doctor_name = cells.get("doctor_name") or doctor
-    if len(doctor_name) > 64 or _CONTROL.search(doctor_name):
-        found.append(f'bad doctor_name "{_short(doctor_name)}": expected at most 64 printable characters')
+    name_en = cells.get("name_en", "")
+    for column, name in (("doctor_name", cells.get("doctor_name", "")), ("name_en", name_en)):
+        if len(name) > 64 or _CONTROL.search(name):
+            found.append(f'bad {column} "{_short(name)}": expected at most 64 printable characters')
     level = cells["level"].lower()
     if level not in rules.FeeClass.__members__:
         found.append(f'bad level "{_short(cells["level"])}": expected general, expert or special')
@@ -208,6 +212,7 @@ def _row(line: int, cells: dict[str, str], config: Config, errors: list[RowError
         department=cells["department"],
         doctor=doctor,
         doctor_name=doctor_name,
+        doctor_name_en=name_en,
         level=rules.FeeClass(level),
         date=day,
         start=start,
@@ -320,6 +325,7 @@ class Schedule:
                 r.end,
                 str(r.capacity),
                 str(r.fee_cents),
+                r.doctor_name_en,
             ]
             for r in rows
         ]

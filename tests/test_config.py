@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 import rules
-from bot.config import Config, build_config, load_config
+from bot.config import Config, build_config, describe_config, load_config
 from bot.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -104,7 +104,7 @@ def test_hospital_policy_overrides_and_presets() -> None:
         ({"policy": {"no_such_rule": 1}}, "policy.no_such_rule: expected a known policy key"),
         ({"server": {"port": "80"}}, 'server.port: expected an integer, got "80"'),
         ({"server": {"port": True}}, "server.port: expected an integer, got true"),
-        ({"server": {"port": 70000}}, "server.port: expected a port number from 0 to 65535, got 70000"),
+        ({"server": {"port": 70000}}, "server.port: expected a port number from 1 to 65535, got 70000"),
         ({"server": {"simulator": "yes"}}, 'server.simulator: expected true or false, got "yes"'),
         (
             {"server": {"hots": "x"}},
@@ -148,7 +148,7 @@ def test_hospital_policy_overrides_and_presets() -> None:
         ({"hospitals": {"id": "a"}}, "hospitals: expected a list of [[hospitals]] tables"),
         (
             {"hospitals": [{"name": "A"}]},
-            "hospitals[0].id: expected an id of letters, digits, - or _, got nothing",
+            "hospitals[0].id: expected an id (text without commas, quotes, | or control characters)",
         ),
         ({"hospitals": [{"id": "a"}]}, "hospitals[0].name: expected a non-empty string, got nothing"),
         (
@@ -242,3 +242,148 @@ def test_file_problems_are_one_line(tmp_path: Path) -> None:
         load_config(bad, env={})
     with pytest.raises(ConfigError, match="cannot read config file"):
         load_config(tmp_path, env={})
+
+
+# --- precedence: defaults < --demo < file < env (SPEC §7) -------------------------------------------------
+FILE_TOKEN = "file-staff-token-0123456789"
+PRODUCTION = f"""
+[security]
+staff_tokens = [{{ name = "desk", token = "{FILE_TOKEN}" }}]
+[sms]
+provider = "twilio"
+account_sid = "AC0123"
+auth_token = "twilio-auth-token"
+from_number = "+15005550006"
+[wechat]
+push = "api"
+[[hospitals]]
+id = "own"
+name = "自己的医院"
+"""
+
+
+def demo_layer() -> dict[str, Any]:
+    from bot.app.demo import demo_config_layer
+
+    return demo_config_layer()
+
+
+def test_demo_never_replaces_an_explicit_setting(tmp_path: Path) -> None:
+    path = tmp_path / "mine.toml"
+    path.write_text(PRODUCTION)
+    config = load_config(path, env={}, demo=demo_layer())
+    assert [(t.name, t.token) for t in config.security.staff_tokens] == [("desk", FILE_TOKEN)]
+    assert config.demo_staff_token is None, "a configured token is never the demo's"
+    assert config.sms.provider == "twilio" and config.sms.auth_token == "twilio-auth-token"
+    assert config.wechat.push == "api"
+    assert [h.id for h in config.hospitals] == ["own"]
+    assert config.server.simulator is True, "the demo turns the simulator on when the file is silent on it"
+    assert config.source("security.staff_tokens") == "file" and config.source("sms.provider") == "file"
+    assert config.source("hospitals") == "file" and config.source("server.simulator") == "demo"
+
+
+def test_demo_fills_what_the_file_leaves_out(tmp_path: Path) -> None:
+    path = tmp_path / "mine.toml"
+    path.write_text("[server]\nport = 8123\n[security]\nstaff_tokens = []\n")
+    config = load_config(path, env={}, demo=demo_layer())
+    assert config.server.port == 8123 and config.source("server.port") == "file"
+    assert [h.id for h in config.hospitals] == ["bjdyyy", "bjetyy"] and config.source("hospitals") == "demo"
+    assert config.sms.provider == "console" and config.wechat.push == "console"
+    assert config.source("wechat.push") == "demo"
+    [token] = config.security.staff_tokens
+    assert config.demo_staff_token == token.token and config.source("security.staff_tokens") == "demo"
+
+
+def test_env_beats_the_file_and_the_file_beats_the_demo(tmp_path: Path) -> None:
+    path = tmp_path / "mine.toml"
+    path.write_text('[server]\nsimulator = false\n[wechat]\npush = "api"\n')
+    env = {"GUAHAO_WECHAT_PUSH": "console", "GUAHAO_SMS_PROVIDER": "twilio", "GUAHAO_SERVER_PORT": "8200"}
+    config = load_config(path, env=env, demo=demo_layer())
+    assert config.server.simulator is False and config.source("server.simulator") == "file"
+    assert config.wechat.push == "console" and config.source("wechat.push") == "env"
+    assert config.sms.provider == "twilio" and config.source("sms.provider") == "env"
+    assert config.server.port == 8200 and config.source("server.port") == "env"
+    assert config.source("server.host") == "default"
+
+
+def test_env_staff_tokens_keep_the_demo_token_out() -> None:
+    env = {"GUAHAO_SECURITY_STAFF_TOKENS": '[{"name": "ops", "token": "ops-token-0123456789"}]'}
+    config = load_config(None, env=env, demo=demo_layer())
+    assert [t.name for t in config.security.staff_tokens] == ["ops"] and config.demo_staff_token is None
+
+
+def test_without_demo_nothing_is_filled() -> None:
+    config = load_config(None, env={})
+    assert config.hospitals == () and config.security.staff_tokens == () and config.server.simulator is False
+    assert config.demo_staff_token is None and config.source("hospitals") == "default"
+
+
+def test_guahao_config_names_the_file_when_no_path_is_given(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "config.toml").write_text("[server]\nport = 9001\n")
+    other = tmp_path / "other.toml"
+    other.write_text("[server]\nport = 9002\n")
+    assert load_config(None, env={"GUAHAO_CONFIG": str(other)}).server.port == 9002
+    assert load_config(None, env={}).server.port == 9001
+    explicit = load_config(tmp_path / "config.toml", env={"GUAHAO_CONFIG": str(other)})
+    assert explicit.server.port == 9001, "--config beats GUAHAO_CONFIG"
+    with pytest.raises(ConfigError, match="^config file not found: .*missing.toml"):
+        load_config(None, env={"GUAHAO_CONFIG": str(tmp_path / "missing.toml")})
+
+
+def test_every_part_is_described_with_its_source_and_secrets_hidden(tmp_path: Path) -> None:
+    path = tmp_path / "mine.toml"
+    path.write_text(PRODUCTION)
+    config = load_config(path, env={"GUAHAO_SECURITY_SECRET_KEY": SECRET}, demo=demo_layer())
+    parts = {part: (shown, source) for part, shown, source in describe_config(config)}
+    assert parts["security.secret_key"] == ("(set)", "env")
+    assert parts["sms.auth_token"] == ("(set)", "file")
+    assert parts["wechat.token"] == ("(empty)", "default")
+    assert parts["server.simulator"] == ("true", "demo")
+    assert parts["hospitals"][1] == "file" and "own" in parts["hospitals"][0]
+    assert parts["security.staff_tokens"][1] == "file" and "desk" in parts["security.staff_tokens"][0]
+    shown = repr(describe_config(config))
+    assert FILE_TOKEN not in shown and SECRET not in shown and "twilio-auth-token" not in shown
+    for section in ("server", "redis", "wechat", "sms"):
+        for key in getattr(config, section).__dataclass_fields__:
+            assert f"{section}.{key}" in parts
+
+
+@pytest.mark.parametrize("port", [0, -1, 65536])
+def test_server_port_is_1_to_65535(port: int) -> None:
+    with pytest.raises(ConfigError, match="^server.port: expected a port number from 1 to 65535"):
+        build_config({"server": {"port": port}})
+
+
+def test_server_host_is_not_empty() -> None:
+    with pytest.raises(ConfigError, match="^server.host: expected a host name or address"):
+        build_config({"server": {"host": " "}})
+
+
+# --- ids: any text without commas, quotes or control characters (SPEC §7) ---------------------------------
+def test_chinese_ids_and_english_names() -> None:
+    config = build_config(
+        {
+            "hospitals": [
+                {
+                    "id": "协和医院",
+                    "name": "北京协和医院",
+                    "name_en": "Peking Union Medical College Hospital",
+                    "departments": [
+                        {"id": "心内科", "name": "心血管内科", "name_en": "Cardiology"},
+                        {"id": "a:b c", "name": "X"},
+                    ],
+                }
+            ]
+        }
+    )
+    [hospital] = config.hospitals
+    assert hospital.id == "协和医院" and hospital.name_en == "Peking Union Medical College Hospital"
+    assert hospital.department("心内科") == config.hospitals[0].departments[0]
+    assert hospital.departments[0].name_en == "Cardiology" and hospital.departments[1].name_en == ""
+
+
+@pytest.mark.parametrize("bad", ["a,b", 'a"b', "a'b", "a\tb", "a\u200bb", " a", "", "a|b", "x" * 65])
+def test_ids_refuse_commas_quotes_and_control_characters(bad: str) -> None:
+    with pytest.raises(ConfigError, match=r"^hospitals\[0\]\.id: expected an id"):
+        build_config({"hospitals": [{"id": bad, "name": "A"}]})

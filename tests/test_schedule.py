@@ -136,7 +136,10 @@ BAD_ROWS = [
     ("h1,xx,wang,general,2030-03-02,08:00,12:00,30,5", 'unknown department "xx" of hospital "h1"'),
     ("h2,surgery,wang,general,2030-03-02,08:00,12:00,30,5", 'unknown department "surgery" of hospital "h2"'),
     ("h1,internal,,general,2030-03-02,08:00,12:00,30,5", 'bad doctor id ""'),
-    ("h1,internal,dr wang,general,2030-03-02,08:00,12:00,30,5", 'bad doctor id "dr wang"'),
+    ('h1,internal,"dr ""wang""",general,2030-03-02,08:00,12:00,30,5', 'bad doctor id "dr "wang""'),
+    ('h1,internal,"wang,li",general,2030-03-02,08:00,12:00,30,5', 'bad doctor id "wang,li"'),
+    ("h1,internal,wang\x7f,general,2030-03-02,08:00,12:00,30,5", 'bad doctor id "wang\x7f"'),
+    ("h1,internal," + "x" * 65 + ",general,2030-03-02,08:00,12:00,30,5", "bad doctor id"),
     ("h1,internal,a|b,general,2030-03-02,08:00,12:00,30,5", 'bad doctor id "a|b"'),
     ("h1,internal,wang,vip,2030-03-02,08:00,12:00,30,5", 'bad level "vip"'),
     ("h1,internal,wang,general,2030-02-30,08:00,12:00,30,5", 'bad date "2030-02-30"'),
@@ -436,3 +439,77 @@ def test_twenty_thousand_rows_import_in_one_go(schedule: Schedule, redis_db: red
     redis_db.hset(keys.slot("h1|eye|doc3|2030-01-02|09:30"), "taken", 2)
     assert schedule.import_csv(text) == 20_000
     assert schedule.slot("h1|eye|doc3|2030-01-02|09:30").taken == 2  # type: ignore[union-attr]
+
+
+# --- ids: any text without commas, quotes, | or control characters (SPEC §7) -------------------------------
+def chinese_config() -> Config:
+    return build_config(
+        {
+            "hospitals": [
+                {
+                    "id": "协和",
+                    "name": "北京协和医院",
+                    "name_en": "PUMCH",
+                    "departments": [{"id": "心内科", "name": "心血管内科", "name_en": "Cardiology"}],
+                },
+                # ids with ":" must not share keys: hospital "a:b" on a day vs department "b" of hospital "a"
+                {"id": "a:b", "name": "AB", "departments": [{"id": "x", "name": "X"}]},
+                {"id": "a", "name": "A", "departments": [{"id": "b", "name": "B"}, {"id": "b:x", "name": "BX"}]},
+            ]
+        }
+    )
+
+
+def test_chinese_doctor_ids_and_english_names_are_imported(redis_db: redis.Redis) -> None:
+    schedule = Schedule(redis_db, chinese_config())
+    header = HEADER + ",name_en,doctor_name"
+    text = csv_of(
+        "协和,心内科,李娜,expert,2030-03-02,08:00,12:00,20,50,Li Na,李娜 主任医师",
+        "协和,心内科,Dr. 王 (副主任),general,2030-03-02,13:30,17:00,30,5,,",
+        header=header,
+    )
+    assert schedule.import_csv(text) == 2
+    li, wang = sorted(schedule.slots("协和", "心内科", "2030-03-02"), key=lambda s: s.start)
+    assert (li.id, li.doctor, li.doctor_name, li.doctor_name_en) == (
+        "协和|心内科|李娜|2030-03-02|08:00",
+        "李娜",
+        "李娜 主任医师",
+        "Li Na",
+    )
+    assert (wang.doctor, wang.doctor_name, wang.doctor_name_en) == ("Dr. 王 (副主任)", "Dr. 王 (副主任)", "")
+    assert schedule.dates("协和", "心内科") == ["2030-03-02"]
+    assert schedule.hospital("协和") is not None and schedule.department("协和", "心内科") is not None
+
+
+def test_ids_with_colons_keep_their_keys_apart(redis_db: redis.Redis) -> None:
+    schedule = Schedule(redis_db, chinese_config())
+    text = csv_of(
+        "a:b,x,d1,general,2030-03-02,08:00,12:00,20,5",
+        "a,b,d2,general,2030-03-02,09:00,12:00,20,5",
+        "a,b:x,d3,general,2030-03-02,10:00,12:00,20,5",
+    )
+    assert schedule.import_csv(text) == 3
+    assert [s.doctor for s in schedule.slots("a", "b", "2030-03-02")] == ["d2"]
+    assert [s.doctor for s in schedule.slots("a", "b:x", "2030-03-02")] == ["d3"]
+    assert [s.doctor for s in schedule.slots("a:b", "x", "2030-03-02")] == ["d1"]
+    day_of_ab = [m.decode() for m in redis_db.zrange(keys.slots_of_day("a:b", "2030-03-02"), 0, -1)]
+    assert day_of_ab == ["a:b|x|d1|2030-03-02|08:00"]
+    assert len({keys.slots_of_day("a:b", "d"), keys.slots_of_department_day("a", "b", "d")}) == 2
+    assert keys.slots_of_day("h1", "2030-03-02") == "gh:slots:h1:2030-03-02", "plain ids keep their old keys"
+
+
+@pytest.mark.parametrize("bad", ["李|娜", "李\t娜", "'李娜'", "“李娜”", "李\u200b娜"])
+def test_doctor_ids_refuse_separators_quotes_and_control_characters(redis_db: redis.Redis, bad: str) -> None:
+    schedule = Schedule(redis_db, chinese_config())
+    cell = '"' + bad.replace('"', '""') + '"'
+    with pytest.raises(ScheduleImportError) as caught:
+        schedule.import_csv(csv_of(f"协和,心内科,{cell},expert,2030-03-02,08:00,12:00,20,50"))
+    [error] = caught.value.errors
+    assert error.line == 2 and error.reason.startswith("bad doctor id")
+
+
+def test_a_bad_english_name_is_reported(schedule: Schedule) -> None:
+    text = csv_of("h1,internal,wang,general,2030-03-02,08:00,12:00,30,5," + "x" * 65, header=HEADER + ",name_en")
+    with pytest.raises(ScheduleImportError) as caught:
+        schedule.import_csv(text)
+    assert caught.value.errors[0].reason.startswith('bad name_en "xxx')

@@ -43,6 +43,8 @@ REQUIRED_IDS = [
     "clock-set",
     "clock-now",
     "staff-date",
+    "staff-token",
+    "staff-token-form",
     "staff-hospital",
     "staff-table",
     "broadcast-form",
@@ -221,3 +223,14 @@ def test_css_stacks_on_narrow_screens() -> None:
 def test_js_parses() -> None:
     result = subprocess.run(["node", "--check", str(JS)], capture_output=True, text=True, timeout=30)
     assert result.returncode == 0, result.stderr
+
+
+def test_a_staff_token_not_shown_by_the_server_is_asked_for(page: Page) -> None:
+    tag, attrs = page.by_id("staff-token")
+    assert tag == "input" and attrs["type"] == "password" and attrs["autocomplete"] == "off"
+    assert "hidden" in page.by_id("staff-token-form")[1], "hidden until /simulator/info gives no token"
+    text = JS.read_text(encoding="utf-8")
+    assert "if (info.staff_token) state.token = info.staff_token;" in text, "a typed token survives info polls"
+    assert '$("staff-token-form").hidden = Boolean(info.staff_token);' in text
+    assert 'state.token = $("staff-token").value.trim() || null;' in text
+    assert not re.search(r"[sS]tore\([^)]*token", text), "the token stays in the page's memory, never in storage"

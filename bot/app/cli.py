@@ -18,14 +18,15 @@ from wechatpy.exceptions import WeChatClientException
 
 from adapters.wechat_push import TokenUnavailableError, WeChatApi, create_menu
 from bot.app.chat import run_chat
-from bot.app.demo import demo_config_overrides
+from bot.app.demo import demo_config_layer
 from bot.app.logs import setup_logging
 from bot.app.serve import serve
 from bot.app.services import Services, open_services
+from bot.app.simulator import warn_if_exposed
 from bot.app.worker import run_worker
 from bot.audit import staff_actor
 from bot.broadcasts import BroadcastProgress, BroadcastStatus
-from bot.config import Config, load_config
+from bot.config import PATH_VARIABLE, Config, describe_config, load_config
 from bot.errors import GuahaoError, NotAvailableError
 from bot.schedule import parse_schedule_csv
 
@@ -73,7 +74,10 @@ def _checkin(args: argparse.Namespace, config: Config) -> int:
 
 
 def _serve(args: argparse.Namespace, config: Config) -> int:
-    return serve(config, demo=args.demo, host=args.host, port=args.port, config_path=args.config)
+    warn_if_exposed(config, args.host or config.server.host)
+    # the worker child reads the very file this process read, however it was found
+    path = str(config.path.resolve()) if config.path else None
+    return serve(config, demo=args.demo, host=args.host, port=args.port, config_path=path)
 
 
 def _worker(args: argparse.Namespace, config: Config) -> int:
@@ -169,13 +173,39 @@ def _chat(args: argparse.Namespace, config: Config) -> int:
 
 
 def _check_config(args: argparse.Namespace, config: Config) -> int:
-    where = str(config.path) if config.path else "built-in defaults"
+    where = f"{config.path} (from {config.path_from})" if config.path else "no config file: built-in defaults"
+    layers = ["defaults", *(["--demo"] if args.demo else []), "file" if config.path else "", "GUAHAO_* env"]
     channels = [name for name, on in (("wechat", config.wechat.enabled), ("sms", True)) if on]
     print(
         f"config OK ({where}): policy {config.policy_preset}, {len(config.hospitals)} hospital(s), "
         f"channels: {', '.join(channels)}, redis: {config.redis.url or 'embedded in ' + config.redis.data_dir}"
     )
+    print(f"where each part comes from ({' < '.join(layer for layer in layers if layer)}; secrets hidden):")
+    parts = describe_config(config)
+    width = max(len(part) for part, _, _ in parts)
+    for part, shown, source in parts:
+        print(f"  {part:<{width}}  {source:<7}  {shown}")
+    if not config.hospitals:
+        print("note: no hospitals configured, nothing can be booked (add [[hospitals]], or use --demo)")
     return 0
+
+
+def _port(text: str) -> int:
+    """``--port``: checked while parsing, before anything is loaded or started."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a port number from 1 to 65535, got {text!r}") from None
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"expected a port number from 1 to 65535, got {port}")
+    return port
+
+
+def _host(text: str) -> str:
+    """``--host``: a name or an address, not empty."""
+    if not text.strip() or text != text.strip():
+        raise argparse.ArgumentTypeError(f"expected a host name or address, got {text!r}")
+    return text
 
 
 class _Parser(argparse.ArgumentParser):
@@ -188,37 +218,40 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     """The full command tree of SPEC §2, each command with ``--config``."""
     common = _Parser(add_help=False)
-    common.add_argument("--config", metavar="F", help="config file (default ./config.toml, else built-in defaults)")
+    common.add_argument(
+        "--config", metavar="F", help=f"config file (else ${PATH_VARIABLE}, else ./config.toml, else built-in defaults)"
+    )
+    demo = _Parser(add_help=False, parents=[common])
+    demo.add_argument(
+        "--demo", action="store_true", help="add the demo hospitals etc. where the config file and env set nothing"
+    )
     parser = _Parser(prog="guahao", description="挂号 guahao — a hospital booking chat bot (WeChat + SMS).")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
-    serve = commands.add_parser("serve", parents=[common], help="web server and background worker in one process group")
-    serve.add_argument("--demo", action="store_true", help="demo hospitals, a 7-day schedule and the web simulator")
-    serve.add_argument("--host", help="listen address (default server.host)")
-    serve.add_argument("--port", type=int, help="listen port (default server.port)")
+    serve = commands.add_parser("serve", parents=[demo], help="web server and background worker in one process group")
+    serve.add_argument("--host", type=_host, help="listen address (default server.host)")
+    serve.add_argument("--port", type=_port, help="listen port, 1-65535 (default server.port)")
     serve.set_defaults(handler=_serve)
 
-    worker = commands.add_parser("worker", parents=[common], help="the background worker alone (for production)")
-    worker.add_argument("--demo", action="store_true", help="with the demo configuration (as serve --demo)")
+    worker = commands.add_parser("worker", parents=[demo], help="the background worker alone (for production)")
     worker.set_defaults(handler=_worker)
 
-    chat = commands.add_parser("chat", parents=[common], help="talk to the bot in the terminal")
+    chat = commands.add_parser("chat", parents=[demo], help="talk to the bot in the terminal")
     chat.add_argument("--user", metavar="ID", help="console user id (default: your login name)")
-    chat.add_argument("--demo", action="store_true", help="with the demo hospitals (as serve --demo)")
     chat.set_defaults(handler=_chat)
 
     schedule = commands.add_parser("schedule", help="manage the schedule of slots")
     schedule_commands = schedule.add_subparsers(dest="schedule_command", metavar="ACTION", parser_class=_Parser)
     schedule_commands.required = True
     schedule_import = schedule_commands.add_parser(
-        "import", parents=[common], help="load slots from a CSV file (idempotent)"
+        "import", parents=[demo], help="load slots from a CSV file (idempotent)"
     )
     schedule_import.add_argument("file", metavar="FILE.csv")
     schedule_import.set_defaults(handler=_schedule_import)
 
     broadcast = commands.add_parser(
         "broadcast",
-        parents=[common],
+        parents=[demo],
         help="notify every patient booked there",
         description="Notify every patient booked at the hospital (+ department, + doctor) on the date, in this "
         "process, with a progress bar. Resumable: if interrupted, run the same command again and the same broadcast "
@@ -232,17 +265,17 @@ def build_parser() -> argparse.ArgumentParser:
     broadcast.add_argument("--cancel", action="store_true", help="also cancel those appointments (by the hospital)")
     broadcast.set_defaults(handler=_broadcast)
 
-    checkin = commands.add_parser("checkin", parents=[common], help="mark an appointment attended")
+    checkin = commands.add_parser("checkin", parents=[demo], help="mark an appointment attended")
     checkin.add_argument("serial", metavar="SERIAL")
     checkin.set_defaults(handler=_checkin)
 
-    sweep = commands.add_parser("sweep", parents=[common], help="mark missed appointments as no-shows now")
+    sweep = commands.add_parser("sweep", parents=[demo], help="mark missed appointments as no-shows now")
     sweep.set_defaults(handler=_sweep)
 
     menu = commands.add_parser("wechat-menu", parents=[common], help="create the official account's custom menu")
     menu.set_defaults(handler=_wechat_menu)
 
-    check = commands.add_parser("check-config", parents=[common], help="validate the configuration and exit")
+    check = commands.add_parser("check-config", parents=[demo], help="validate the configuration and exit")
     check.set_defaults(handler=_check_config)
     return parser
 
@@ -258,7 +291,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # long-running commands log their life; one-shot commands keep stderr for the one line that matters
     setup_logging(logging.INFO if args.command in ("serve", "worker") else logging.WARNING)
     try:
-        config = load_config(args.config, overrides=demo_config_overrides() if getattr(args, "demo", False) else None)
+        config = load_config(args.config, demo=demo_config_layer() if getattr(args, "demo", False) else None)
         return handler(args, config)
     except GuahaoError as exc:
         print(f"guahao: error: {exc}", file=sys.stderr)

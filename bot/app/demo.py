@@ -7,35 +7,35 @@ rows (capacity updates only), so nothing is duplicated and booked appointments s
 
 from __future__ import annotations
 
+import secrets
 from datetime import date, timedelta
 from typing import Any
-
-DEMO_STAFF_TOKEN = "demo-staff-token-change-me"
-"""The staff token of the demo deployment (shown by the simulator so its staff panel works)."""
 
 DEMO_HOSPITALS: list[dict[str, Any]] = [
     {
         "id": "bjdyyy",
         "name": "北京第一人民医院",
+        "name_en": "Beijing First People's Hospital",
         "address": "北京市西城区示例路1号",
         "phone": "010-12345678",
         "departments": [
-            {"id": "xnk", "name": "心血管内科"},
-            {"id": "sjnk", "name": "神经内科"},
-            {"id": "ptwk", "name": "普通外科"},
-            {"id": "ek", "name": "儿科"},
-            {"id": "pfk", "name": "皮肤科"},
+            {"id": "xnk", "name": "心血管内科", "name_en": "Cardiology"},
+            {"id": "sjnk", "name": "神经内科", "name_en": "Neurology"},
+            {"id": "ptwk", "name": "普通外科", "name_en": "General Surgery"},
+            {"id": "ek", "name": "儿科", "name_en": "Paediatrics"},
+            {"id": "pfk", "name": "皮肤科", "name_en": "Dermatology"},
         ],
     },
     {
         "id": "bjetyy",
         "name": "北京儿童示范医院",
+        "name_en": "Beijing Children's Model Hospital",
         "address": "北京市东城区示例街2号",
         "phone": "010-87654321",
         "policy": {"cancel_deadline": "14:00"},
         "departments": [
-            {"id": "xek", "name": "小儿内科"},
-            {"id": "xwk", "name": "小儿外科"},
+            {"id": "xek", "name": "小儿内科", "name_en": "Paediatric Medicine"},
+            {"id": "xwk", "name": "小儿外科", "name_en": "Paediatric Surgery"},
         ],
     },
 ]
@@ -53,14 +53,16 @@ _DOCTORS = {
 _SESSIONS = (("08:00", "12:00"), ("13:30", "17:00"))
 
 
-def demo_config_overrides() -> dict[str, Any]:
-    """What ``--demo`` adds to the configuration: the hospitals, the simulator, console senders, a staff token."""
+def demo_config_layer() -> dict[str, Any]:
+    """The ``--demo`` layer of the configuration (below the file and the environment, so it only fills gaps): the
+    hospitals, the simulator, console senders, and a staff token made now for this process (the simulator may show
+    it: nobody configured it)."""
     return {
         "hospitals": DEMO_HOSPITALS,
         "server": {"simulator": True},
         "sms": {"provider": "console"},
         "wechat": {"push": "console"},
-        "security": {"staff_tokens": [{"name": "demo", "token": DEMO_STAFF_TOKEN}]},
+        "security": {"staff_tokens": [{"name": "demo", "token": "demo-" + secrets.token_urlsafe(24)}]},
     }
 
 

@@ -2,13 +2,16 @@
 
 Every route answers 404 while ``server.simulator`` is off. Messages go through the same normalisation and dialog as
 the real webhooks; moving the clock moves it for every process of the deployment (the offset lives in Redis) and
-runs whatever falls due (reminders, the no-show sweep, day releases) before answering.
+runs whatever falls due (reminders, the no-show sweep, day releases) before answering. The page never learns a
+configured staff token (only one that ``--demo`` made), and the clock stays within ten years of the real date.
 """
 
 from __future__ import annotations
 
+import ipaddress
+import logging
 import uuid
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,12 +21,38 @@ from adapters.sms import SmsInbox, sender_phone
 from bot.app.services import Services
 from bot.app.worker import run_worker
 from bot.clock import RedisClock
+from bot.config import Config
 from dialogs.engine import Engine
 from dialogs.message import Channel, Inbound
+
+log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).resolve().parent / "static"
 MAX_TEXT = 2000
 MAX_ADVANCE_MINUTES = 366 * 24 * 60
+CLOCK_RANGE = timedelta(days=3652)
+"""How far from the real date the simulated clock may go (ten years): dates stay printable and jobs sane."""
+
+
+def warn_if_exposed(config: Config, host: str) -> bool:
+    """Log a warning when the simulator (anyone may talk as any user, move the clock) listens beyond loopback."""
+    if not config.server.simulator or _loopback(host):
+        return False
+    log.warning(
+        "the web simulator is on and listening on a non-loopback address: anyone who reaches it can act as any "
+        "user and move the clock; turn server.simulator off outside a demo",
+        extra={"host": host},
+    )
+    return True
+
+
+def _loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name: it may resolve to anything
 
 
 def simulator_blueprint(services: Services, engine: Engine) -> Blueprint:
@@ -43,10 +72,10 @@ def simulator_blueprint(services: Services, engine: Engine) -> Blueprint:
     @blueprint.get("/simulator/info")
     def info() -> Any:
         config = services.config
-        tokens = config.security.staff_tokens
         return {
             "now": _local_now(services),
-            "staff_token": tokens[0].token if tokens else "",
+            # only the token --demo made for this process; a configured one is the operator's secret
+            "staff_token": config.demo_staff_token or "",
             "hospitals": [
                 {"id": h.id, "name": h.name, "departments": [{"id": d.id, "name": d.name} for d in h.departments]}
                 for h in config.hospitals
@@ -78,34 +107,58 @@ def simulator_blueprint(services: Services, engine: Engine) -> Blueprint:
             return _error("to: expected an openid or a phone number")
         return {"messages": services.outbox.messages_for(sender_phone(to) or to)}
 
+    @blueprint.get("/simulator/clock")
+    def read_clock() -> Any:
+        return {"now": _local_now(services)}
+
     @blueprint.post("/simulator/clock")
     def clock() -> Any:
         body = _json_object()
         if not isinstance(services.clock, RedisClock):
             return _error("the clock of this deployment cannot be moved", 409)
-        if "advance_minutes" in body:
-            minutes = body["advance_minutes"]
-            if (
-                not isinstance(minutes, int | float)
-                or isinstance(minutes, bool)
-                or not 0 < minutes <= MAX_ADVANCE_MINUTES
-            ):
-                return _error(f"advance_minutes: expected a number of minutes from 1 to {MAX_ADVANCE_MINUTES}")
-            services.clock.advance(timedelta(minutes=minutes))
-        elif "set" in body:
-            try:
-                moment = datetime.fromisoformat(str(body["set"]))
-            except ValueError:
-                return _error(f"set: expected an ISO-8601 time with offset, got {body['set']!r}")
-            if moment.tzinfo is None:
-                return _error("set: the time needs an offset, e.g. 2026-11-24T19:00:00+08:00")
-            services.clock.set(moment)
-        else:
-            return _error('expected {"advance_minutes": N} or {"set": "<ISO-8601 with offset>"}')
-        run_worker(services, burst=True)  # what fell due in between runs before the answer
+        move, problem = _clock_move(body, services.clock.now())
+        if problem is not None:
+            return _error(problem)
+        if isinstance(move, timedelta):
+            services.clock.advance(move)  # an increment: two pages moving the clock at once both count
+        elif move is not None:
+            services.clock.set(move)
+        if move is not None:
+            run_worker(services, burst=True)  # what fell due in between runs before the answer
         return {"now": _local_now(services)}
 
     return blueprint
+
+
+def _clock_move(body: dict[str, Any], now: datetime) -> tuple[timedelta | datetime | None, str | None]:
+    """How a ``POST /simulator/clock`` body moves the clock (a step, a moment, or ``None``: it only reads), or why
+    it is refused."""
+    if "advance_minutes" in body:
+        minutes = body["advance_minutes"]
+        if type(minutes) is not int or not 0 <= minutes <= MAX_ADVANCE_MINUTES:  # not bool, not float
+            return None, f"advance_minutes: expected a whole number of minutes from 0 to {MAX_ADVANCE_MINUTES}"
+        step = timedelta(minutes=minutes)
+        return (step or None), _out_of_range(now + step)
+    if "set" in body:
+        text = body["set"]
+        try:
+            moment = datetime.fromisoformat(text) if isinstance(text, str) else None
+        except ValueError:
+            moment = None
+        if moment is None or moment.tzinfo is None:
+            return None, f"set: expected an ISO-8601 time with offset, e.g. 2026-11-24T19:00:00+08:00, got {text!r}"
+        return moment, _out_of_range(moment)
+    return None, 'expected {"advance_minutes": N} or {"set": "<ISO-8601 with offset>"}'
+
+
+def _out_of_range(moment: datetime) -> str | None:
+    real = datetime.now(UTC)
+    if real - CLOCK_RANGE <= moment <= real + CLOCK_RANGE:
+        return None
+    return (
+        f"the clock stays within ten years of the real date ({(real - CLOCK_RANGE).date()} to "
+        f"{(real + CLOCK_RANGE).date()}), got {moment.isoformat(timespec='seconds')}"
+    )
 
 
 def _local_now(services: Services) -> str:

@@ -5,7 +5,7 @@
 --              keys.schedule_dates), each listed once
 -- ARGV[1]      JSON array of rows, one array of strings per row:
 --              {day_idx, dept_day_idx, dates_idx, score, slot_id, hospital, department, doctor, doctor_name,
---               level, date, start, end, capacity, fee_cents}
+--               level, date, start, end, capacity, fee_cents, doctor_name_en}
 --              (*_idx: indexes into KEYS; score: start in minutes after midnight)
 --
 -- Returns {0, i1, taken1, i2, taken2, ...}: rows (0-based) whose existing slot holds more bookings than the new
@@ -15,7 +15,7 @@
 
 local DAY, DEPT_DAY, DATES, SCORE, SLOT_ID = 1, 2, 3, 4, 5
 local HOSPITAL, DEPARTMENT, DOCTOR, DOCTOR_NAME, LEVEL = 6, 7, 8, 9, 10
-local DATE, START, END, CAPACITY, FEE_CENTS = 11, 12, 13, 14, 15
+local DATE, START, END, CAPACITY, FEE_CENTS, DOCTOR_NAME_EN = 11, 12, 13, 14, 15, 16
 
 local rows = cjson.decode(ARGV[1])
 
@@ -43,7 +43,8 @@ for i, row in ipairs(rows) do
     redis.call('HSET', key,
         'hospital', row[HOSPITAL], 'department', row[DEPARTMENT], 'doctor', row[DOCTOR],
         'doctor_name', row[DOCTOR_NAME], 'level', row[LEVEL], 'date', row[DATE], 'start', row[START],
-        'end', row[END], 'capacity', row[CAPACITY], 'fee_cents', row[FEE_CENTS])
+        'end', row[END], 'capacity', row[CAPACITY], 'fee_cents', row[FEE_CENTS],
+        'doctor_name_en', row[DOCTOR_NAME_EN])
     redis.call('ZADD', KEYS[tonumber(row[DAY])], row[SCORE], row[SLOT_ID])
     redis.call('ZADD', KEYS[tonumber(row[DEPT_DAY])], row[SCORE], row[SLOT_ID])
     redis.call('SADD', KEYS[tonumber(row[DATES])], row[DATE])

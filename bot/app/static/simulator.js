@@ -186,7 +186,7 @@
     var headers = { Accept: "application/json" };
     if (body !== undefined) headers["Content-Type"] = "application/json";
     if (options.staff) {
-      if (!state.token) return Promise.reject(new ApiError("没有工作人员令牌 no staff token (is /simulator/info up?)", 0));
+      if (!state.token) return Promise.reject(new ApiError("请先输入工作人员令牌 · enter a staff token first", 0));
       headers.Authorization = "Bearer " + state.token;
     }
     var controller = window.AbortController ? new AbortController() : null;
@@ -856,11 +856,13 @@
       function (info) {
         var first = !state.info;
         state.info = info;
-        state.token = info.staff_token || null;
+        // the server shows only a token --demo made; a configured one is typed in here and kept in this page only
+        if (info.staff_token) state.token = info.staff_token;
+        $("staff-token-form").hidden = Boolean(info.staff_token);
         $("banner").hidden = true;
         fillHospitals(Array.isArray(info.hospitals) ? info.hospitals : []);
         showNow(info.now);
-        if (!state.token) showError("staff-error", "模拟器没有提供工作人员令牌 · /simulator/info gave no staff_token");
+        if (!state.token) showError("staff-error", "请输入工作人员令牌 · enter a staff token to use the staff desk");
         if (first) {
           loadAppointments();
           pollOutbox(true);
@@ -1026,6 +1028,12 @@
   }
 
   function wireStaff() {
+    $("staff-token-form").addEventListener("submit", function (event) {
+      event.preventDefault();
+      state.token = $("staff-token").value.trim() || null;
+      showError("staff-error", "");
+      loadAppointments();
+    });
     $("staff-filter").addEventListener("submit", function (event) {
       event.preventDefault();
       loadAppointments();
