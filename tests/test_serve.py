@@ -24,7 +24,7 @@ import redis
 from bot.app.services import build_services
 from bot.app.web import create_app
 from bot.redis_runtime import EmbeddedRedis
-from tests.support import id_number, make_config
+from tests.support import SHANGHAI, id_number, make_config
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -117,7 +117,11 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 def test_a_whole_appointment_life_through_the_simulator_api(server: Server) -> None:
     status, info = server.call("GET", "/simulator/info")
     assert status == 200 and len(info["hospitals"]) == 2 and info["staff_token"]
-    now = datetime.fromisoformat(info["now"])
+    # a fixed morning, whatever the real time of day: booked after 19:00, the day-before reminder would be past
+    today = datetime.fromisoformat(info["now"]).astimezone(SHANGHAI).date()
+    status, moved = server.call("POST", "/simulator/clock", {"set": f"{today}T08:30:00+08:00"})
+    assert status == 200, moved
+    now = datetime.fromisoformat(moved["now"])
 
     # verify and book over WeChat; the SMS code is read from the outbox
     openid, phone = "o-serve-test", "13912340001"
