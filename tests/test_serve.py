@@ -7,6 +7,7 @@ import os
 import re
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import time
@@ -167,6 +168,16 @@ def test_metrics_and_the_page(server: Server) -> None:
     assert status == 200 and "simulator.js" in page
     status, _ = server.call("GET", "/static/simulator.js")
     assert status == 200
+
+
+def test_the_data_dir_aof_and_secret_key_of_a_real_start_are_private(server: Server) -> None:
+    data = server.log.parent / "data"
+    assert server.say("wechat", "o-private", "菜单")  # a write that reaches the append-only file
+    time.sleep(1.2)  # appendfsync everysec
+    assert stat.S_IMODE(data.stat().st_mode) == 0o700
+    private = [*data.rglob("*.aof"), data / "secret.key"]
+    found = {p.name: stat.S_IMODE(p.stat().st_mode) for p in private}
+    assert all(mode == 0o600 for mode in found.values()), found
 
 
 def test_bad_simulator_requests_are_answered_400(server: Server) -> None:

@@ -157,4 +157,3 @@ def test_deeply_nested_json_is_400(redis_db: redis.Redis, path: str) -> None:
     assert answer.status_code == 400 and answer.is_json, answer.get_data(as_text=True)[:300]
     answer = http.post(path, data=json.dumps({"a": 1})[:-1], headers=AUTH | {"Content-Type": "application/json"})
     assert answer.status_code == 400, "plain malformed JSON too"
-

@@ -671,7 +671,10 @@ def test_split_reply_keeps_everything_within_the_limit(paragraphs: list[str]) ->
 
 
 # --- bad timestamps and a Redis outage (SPEC §7) -------------------------------------------------------------
-@pytest.mark.parametrize("timestamp", ["9" * 400, "-5", "", "12ab", "１７００００００００", "١٧٠٠٠٠٠٠٠٠", " 1700000000", "1e9"])
+NOT_A_TIME = ["9" * 400, "-5", "", "12ab", "１７００００００００", "١٧٠٠٠٠٠٠٠٠", " 1700000000", "1e9"]
+
+
+@pytest.mark.parametrize("timestamp", NOT_A_TIME)
 def test_a_signed_request_with_a_timestamp_that_is_no_time_is_403(fbot: Bot, timestamp: str) -> None:
     nonce = "nonce-t"
     query = {"signature": signature(TOKEN, timestamp, nonce), "timestamp": timestamp, "nonce": nonce}

@@ -4,7 +4,8 @@ they die, with back-off, and gives up — stopping ``serve`` with a non-zero exi
 A dead worker child is reaped at once (no zombie) together with whatever it left in its process group (RQ's
 scheduler is a forked child of the worker). A dead embedded Redis is started again on the same data directory
 (its append-only file is loaded back) and the same socket, so every client reconnects by itself; the worker is
-not restarted while Redis is down (it could only fail again).
+not restarted while Redis is down (it could only fail again). After either comes back, ``on_restart`` runs (``serve``
+hands over at once the broadcasts the dead part left half done, instead of after a minute of silence).
 """
 
 from __future__ import annotations
@@ -61,10 +62,12 @@ class Supervisor:
         start_worker: Callable[[], subprocess.Popen[bytes]],
         redis_server: EmbeddedRedis | None,
         on_give_up: Callable[[], None],
+        on_restart: Callable[[str], None] = lambda part: None,
     ) -> None:
         self._start_worker = start_worker
         self._redis = redis_server
         self._on_give_up = on_give_up
+        self._on_restart = on_restart
         self._worker: subprocess.Popen[bytes] | None = None
         self._worker_since: datetime | None = None
         self._restarts = {"worker": _Restarts("worker"), "redis": _Restarts("redis")}
@@ -127,6 +130,7 @@ class Supervisor:
             restarts.due = None
             self._spawn_worker()
             log.warning("worker restarted", extra={"pid": self._worker.pid if self._worker else None})
+            self._on_restart("worker")
 
     def _check_redis(self, now: float) -> bool:
         server = self._redis
@@ -146,6 +150,7 @@ class Supervisor:
             log.error("embedded redis-server did not come back", extra={"error": str(failed)})
             return False  # dead again: the next check schedules another try, with more back-off
         log.warning("embedded redis-server restarted", extra={"pid": server.process.pid})
+        self._on_restart("redis")
         return True
 
     def _schedule(self, restarts: _Restarts, now: float, how: str) -> None:
