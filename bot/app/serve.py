@@ -25,7 +25,7 @@ from types import FrameType
 import waitress
 
 from bot.app.demo import demo_schedule_csv
-from bot.app.services import build_services
+from bot.app.services import Services, build_services
 from bot.app.supervisor import Supervisor
 from bot.app.web import create_app
 from bot.config import Config
@@ -59,6 +59,7 @@ def serve(config: Config, *, demo: bool, host: str | None, port: int | None, con
         lambda: _start_worker(runtime.url, demo, config_path, metrics_dir),
         runtime.embedded,
         on_give_up=lambda: signal.pthread_kill(main_thread, signal.SIGTERM),  # wakes waitress's loop at once
+        on_restart=lambda part: _take_over_broadcasts(services),
     )
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
@@ -109,6 +110,19 @@ def listen(host: str, port: int) -> socket.socket:
 
 def _reason(exc: BaseException) -> str:
     return (exc.strerror if isinstance(exc, OSError) else None) or str(exc)
+
+
+def _take_over_broadcasts(services: Services) -> None:
+    """A part died: the broadcast batches it was running are abandoned now. Re-enqueue them at once rather than
+    after ``stale_after`` of silence (a batch run twice doubles nothing: sends and counts are once per recipient)."""
+    broadcasts = services.broadcasts
+    waited, broadcasts.stale_after = broadcasts.stale_after, 0.0
+    try:
+        resumed = broadcasts.resume_abandoned()
+    finally:
+        broadcasts.stale_after = waited
+    if resumed:
+        log.warning("broadcasts handed over after a restart", extra={"broadcasts": len(resumed)})
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:

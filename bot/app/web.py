@@ -9,7 +9,7 @@ from typing import Any
 import redis
 from flask import Flask, Response, g, jsonify, request
 from flask.json.provider import DefaultJSONProvider
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import generate_latest
 from werkzeug.exceptions import HTTPException
 
 from adapters.sms import sms_blueprint
@@ -19,7 +19,7 @@ from bot.app import health
 from bot.app.services import Services, build_engine
 from bot.app.simulator import STATIC, simulator_blueprint
 from bot.app.staff_api import staff_api
-from bot.metrics import metrics, registry
+from bot.metrics import CONTENT_TYPE, metrics, registry
 from dialogs.engine import Engine
 
 MAX_BODY_BYTES = 16 * 1024 * 1024
@@ -69,7 +69,7 @@ def create_app(
     @app.get("/metrics")
     def prometheus() -> Response:
         # content_type, not mimetype: Flask would add a second "; charset=utf-8", which Prometheus 3 refuses
-        return Response(generate_latest(registry()), content_type=CONTENT_TYPE_LATEST)
+        return Response(generate_latest(registry()), content_type=CONTENT_TYPE)
 
     @app.before_request
     def start_timer() -> None:
