@@ -33,8 +33,10 @@ from bot.clock import Clock
 from bot.config import Config
 from bot.crypto import SecretBox
 from bot.patients import PatientService, account_id
+from bot.redis_runtime import REDIS_DOWN
 from dialogs.engine import Engine
 from dialogs.message import Channel, Inbound
+from dialogs.texts import text
 
 from .twilio_push import OPT_OUT_ERROR, STATUS_PATH, DeliveryLog, PhoneOptOuts
 
@@ -278,7 +280,11 @@ def sms_blueprint(
             abort(400)
         message_id = request.form.get("MessageSid") or request.form.get("SmsSid") or None
         carrier_opt = (request.form.get("OptOutType") or "").strip().upper() or None
-        replies = inbox.handle(phone, body, message_id, carrier_opt)
+        try:
+            replies = inbox.handle(phone, body, message_id, carrier_opt)
+        except REDIS_DOWN:  # SPEC §7: the user is told, in TwiML, rather than Twilio getting an error page
+            log.warning("sms answered busy: Redis unavailable")
+            replies = [text("zh", "common.busy")]
         return Response(twiml(pack(replies)), mimetype="text/xml")
 
     @blueprint.post(STATUS_PATH)

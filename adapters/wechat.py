@@ -35,6 +35,7 @@ from wechatpy.utils import WeChatSigner
 from bot import keys
 from bot.config import WeChatConfig
 from bot.patients import account_id
+from bot.redis_runtime import REDIS_DOWN
 from dialogs.engine import Engine
 from dialogs.message import Channel, Inbound, Outbound
 from dialogs.texts import text
@@ -52,6 +53,7 @@ WORKERS = 16
 REQUIRED_FIELDS = ("ToUserName", "FromUserName", "CreateTime", "MsgType")
 CLICK_COMMANDS = {"BOOK": "book", "MY_APPOINTMENTS": "list", "MORE": "help", "HELP": "help"}
 """Custom menu keys (see ``adapters.wechat_push.MENU``) → the engine's one-shot commands."""
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")
 _DTD = re.compile(r"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
 SUCCESS = "success"
 
@@ -82,11 +84,9 @@ def check_request_signature(token: str, signature: str, timestamp: str, nonce: s
     # wechatpy's check_signature compares with ``!=``, which leaks timing: compare digests ourselves
     if not hmac.compare_digest(sign(token, timestamp, nonce).encode(), signature.encode()):
         raise Refused(403, "bad signature")
-    try:
-        sent_at = int(timestamp)
-    except ValueError:
-        raise Refused(403, "bad timestamp") from None
-    if abs(now - sent_at) > MAX_CLOCK_SKEW_S:
+    if not _TIMESTAMP.fullmatch(timestamp):  # int() takes 4,000 digits, signs and non-ASCII digits: none is a time
+        raise Refused(403, "bad timestamp")
+    if abs(now - int(timestamp)) > MAX_CLOCK_SKEW_S:
         raise Refused(403, "stale timestamp")
 
 
@@ -265,7 +265,11 @@ class WeChatWebhook:
         body = read_body(request)
         xml = self._decrypt(body, query) if self.crypto is not None else self._plain(body, query)
         parsed = parse_wechat_message(xml)
-        reply = self.answer(parsed)
+        try:
+            reply = self.answer(parsed)
+        except REDIS_DOWN:  # a checked message while Redis is down: tell the user, in their chat (SPEC §7)
+            log.warning("wechat message answered busy: Redis unavailable")
+            reply = text("zh", "common.busy")
         if not reply:
             return Response(SUCCESS, mimetype="text/plain")
         rendered = render_text_reply(parsed, reply)

@@ -13,6 +13,10 @@ from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, multiprocess, values
 
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+"""The text format ``generate_latest`` writes for guahao's (legacy-named) metrics, named once and exactly: newer
+prometheus_client versions announce ``version=1.0.0``, which older scrapers do not know."""
+
 _lock = threading.Lock()
 _metrics: Metrics | None = None
 

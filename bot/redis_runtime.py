@@ -32,9 +32,14 @@ from bot.errors import RedisUnavailableError
 log = logging.getLogger(__name__)
 
 START_TIMEOUT_S = 5.0
+PRIVATE_UMASK = 0o077
+PRIVATE_FILES = ("appendonlydir", "*.aof", "*.rdb", "secret.key")
+"""What in a data directory holds personal data or the key to it (Redis 7 keeps its AOF in ``appendonlydir``)."""
 POOL_SIZE = 64
 POOL_WAIT_S = 20.0
 STOP_TIMEOUT_S = 10.0
+REDIS_DOWN: tuple[type[Exception], ...] = (redis.ConnectionError, redis.TimeoutError, OSError)
+"""What a caller meets while Redis is down or restarting (``BusyLoadingError`` is a ``ConnectionError``)."""
 _LOCK_NAME = "embedded-redis.lock"
 _INFO_NAME = "embedded-redis.json"
 
@@ -64,6 +69,7 @@ class EmbeddedRedis:
     data_dir: Path | None
     _socket_dir: Path
     _lock: IO[str] | None = None
+    args: list[str] = field(default_factory=list, repr=False)
     _stopped: bool = field(default=False, repr=False)
 
     @property
@@ -87,7 +93,7 @@ class EmbeddedRedis:
         os.chmod(socket_dir, 0o700)
         socket_path = socket_dir / "redis.sock"
         work_dir = data_dir if data_dir is not None else socket_dir
-        work_dir.mkdir(parents=True, exist_ok=True)
+        _private_dir(work_dir)
         args = [
             binary,
             "--port", "0",
@@ -101,19 +107,23 @@ class EmbeddedRedis:
             "--appendonly", "yes" if appendonly and data_dir is not None else "no",
             "--appendfsync", appendfsync,
         ]  # fmt: skip
-        with (socket_dir / "redis.err").open("wb") as errors:  # start-up mistakes go to stderr, not the log
-            process = subprocess.Popen(
-                args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=errors,
-                start_new_session=True,  # a Ctrl-C to the terminal reaches us, not Redis: we stop it last, flushed
-            )  # fmt: skip
-        server = cls(socket_path, process, data_dir, socket_dir, lock)
+        server = cls(socket_path, _spawn(args, socket_dir), data_dir, socket_dir, lock, args)
         server._wait_until_up(timeout)
         atexit.register(server.stop)
         return server
 
-    def _wait_until_up(self, timeout: float) -> None:
+    def restart(self, timeout: float = START_TIMEOUT_S) -> None:
+        """Start the server again after it died: same arguments, files and socket, so clients reconnect."""
+        if self.process.poll() is None:
+            raise RuntimeError("redis-server is still running")
+        with contextlib.suppress(FileNotFoundError):
+            self.socket_path.unlink()  # the dead server's socket: a client must not reach it before the new one
+        self.process = _spawn(self.args, self._socket_dir)
+        self._wait_until_up(timeout, stop_on_failure=False)
+
+    def _wait_until_up(self, timeout: float, *, stop_on_failure: bool = True) -> None:
         deadline = time.monotonic() + timeout
-        client = redis.Redis(unix_socket_path=str(self.socket_path), socket_timeout=1.0)
+        client = connect(self.url, socket_timeout=1.0)  # no retries with back-off: we poll every 20 ms
         try:
             while time.monotonic() < deadline:
                 if self.process.poll() is not None:
@@ -127,7 +137,11 @@ class EmbeddedRedis:
         reason = self._last_log_line() or (
             f"exited with code {self.process.returncode}" if self.process.poll() is not None else "no answer"
         )
-        self.stop()
+        if stop_on_failure:
+            self.stop()
+        elif self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
         raise RedisUnavailableError(f"embedded redis-server did not start within {timeout:g} s: {reason}")
 
     def _last_log_line(self) -> str:
@@ -166,6 +180,25 @@ class EmbeddedRedis:
         self.process.wait()
         self._stopped = True
         shutil.rmtree(self._socket_dir, ignore_errors=True)
+
+
+def _spawn(args: list[str], socket_dir: Path) -> subprocess.Popen[bytes]:
+    with (socket_dir / "redis.err").open("wb") as errors:  # start-up mistakes go to stderr, not the log
+        return subprocess.Popen(
+            args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=errors,
+            start_new_session=True,  # a Ctrl-C to the terminal reaches us, not Redis: we stop it last, flushed
+            umask=PRIVATE_UMASK,  # the append-only files it creates (and rewrites) are 0600: personal data
+        )  # fmt: skip
+
+
+def _private_dir(path: Path) -> None:
+    """Create ``path`` (0700), or tighten it and the data files in it that another run left looser."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(path, 0o700)
+    for found in (f for name in PRIVATE_FILES for f in path.glob(name)):
+        inside = list(found.iterdir()) if found.is_dir() else []
+        for each in (found, *inside):
+            os.chmod(each, 0o700 if each.is_dir() else 0o600)
 
 
 @dataclass
@@ -221,7 +254,7 @@ def _join_running(data_dir: Path) -> RedisRuntime:
     while time.monotonic() < deadline:
         with contextlib.suppress(OSError, ValueError, KeyError):
             url = json.loads((data_dir / _INFO_NAME).read_text())["url"]
-            client = redis.Redis.from_url(url, socket_connect_timeout=1)
+            client = connect(url, socket_connect_timeout=1)
             with contextlib.suppress(redis.RedisError):
                 if client.ping():
                     return RedisRuntime(client, url)
@@ -233,9 +266,9 @@ def _join_running(data_dir: Path) -> RedisRuntime:
 
 
 def _writable_dir(path: Path) -> Path:
-    """Create ``path`` if needed and prove it writable, or fail with one clear line."""
+    """Create ``path`` (0700, or tightened to it) if needed and prove it writable, or fail with one clear line."""
     try:
-        path.mkdir(parents=True, exist_ok=True)
+        _private_dir(path)
         probe = path / ".write-test"
         probe.write_text("ok")
         probe.unlink()

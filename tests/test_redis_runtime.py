@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import signal
+import time
 from pathlib import Path
 
 import pytest
@@ -97,3 +99,61 @@ def test_configured_url_is_used_as_is(redis_server: EmbeddedRedis) -> None:
         assert runtime.redis.ping()
     finally:
         runtime.close()
+
+
+def modes(data_dir: Path) -> dict[str, int]:
+    """The permission bits of the data directory and everything in it (relative names; "." = the directory)."""
+    found = {".": data_dir.stat().st_mode & 0o777}
+    found |= {str(p.relative_to(data_dir)): p.stat().st_mode & 0o777 for p in data_dir.rglob("*")}
+    return found
+
+
+def test_the_data_dir_and_append_only_files_are_private(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    runtime = open_redis(RedisConfig(data_dir=str(data_dir)))
+    try:
+        for i in range(200):
+            runtime.redis.set(f"k{i}", "x" * 100)
+        runtime.redis.bgrewriteaof()  # files Redis writes later (a rewrite) are private too
+        deadline = time.monotonic() + 10
+        while runtime.redis.info("persistence")["aof_rewrite_in_progress"] and time.monotonic() < deadline:
+            time.sleep(0.05)
+        runtime.redis.set("after-rewrite", "y")
+        found = modes(data_dir)
+    finally:
+        runtime.close()
+    assert found["."] == 0o700
+    aof = {name: mode for name, mode in found.items() if "appendonly" in name or name.endswith(".aof")}
+    assert aof and any(name.endswith(".aof") for name in aof), found
+    assert all(mode & 0o077 == 0 for mode in aof.values()), aof
+
+
+def test_a_looser_data_dir_is_tightened_at_start(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    first = open_redis(RedisConfig(data_dir=str(data_dir)))
+    first.redis.set("booking", "kept")
+    first.close()
+    os.chmod(data_dir, 0o755)
+    (data_dir / "secret.key").write_text("k" * 40)
+    for path in [*data_dir.rglob("*.aof"), *data_dir.rglob("*.manifest"), data_dir / "secret.key"]:
+        os.chmod(path, 0o644)
+    again = open_redis(RedisConfig(data_dir=str(data_dir)))
+    try:
+        assert again.redis.get("booking") == b"kept"
+        found = modes(data_dir)
+    finally:
+        again.close()
+    assert found["."] == 0o700 and found["secret.key"] == 0o600
+    assert all(mode & 0o077 == 0 for name, mode in found.items() if "appendonly" in name or name.endswith(".aof"))
+
+
+def test_a_killed_server_restarts_on_the_same_socket_with_its_data(durable_redis: EmbeddedRedis) -> None:
+    client = durable_redis.client()
+    client.set("booking", "acknowledged")
+    os.kill(durable_redis.process.pid, signal.SIGKILL)  # a crash, not our own stop
+    durable_redis.process.wait()
+    with pytest.raises(redis.ConnectionError):
+        client.get("booking")
+    durable_redis.restart()
+    assert client.get("booking") == b"acknowledged", "the same client reconnects to the same socket"
+    client.close()

@@ -7,6 +7,7 @@ import os
 import re
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import time
@@ -24,7 +25,7 @@ import redis
 from bot.app.services import build_services
 from bot.app.web import create_app
 from bot.redis_runtime import EmbeddedRedis
-from tests.support import id_number, make_config
+from tests.support import SHANGHAI, id_number, make_config
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -117,7 +118,11 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 def test_a_whole_appointment_life_through_the_simulator_api(server: Server) -> None:
     status, info = server.call("GET", "/simulator/info")
     assert status == 200 and len(info["hospitals"]) == 2 and info["staff_token"]
-    now = datetime.fromisoformat(info["now"])
+    # a fixed morning, whatever the real time of day: booked after 19:00, the day-before reminder would be past
+    today = datetime.fromisoformat(info["now"]).astimezone(SHANGHAI).date()
+    status, moved = server.call("POST", "/simulator/clock", {"set": f"{today}T08:30:00+08:00"})
+    assert status == 200, moved
+    now = datetime.fromisoformat(moved["now"])
 
     # verify and book over WeChat; the SMS code is read from the outbox
     openid, phone = "o-serve-test", "13912340001"
@@ -163,6 +168,16 @@ def test_metrics_and_the_page(server: Server) -> None:
     assert status == 200 and "simulator.js" in page
     status, _ = server.call("GET", "/static/simulator.js")
     assert status == 200
+
+
+def test_the_data_dir_aof_and_secret_key_of_a_real_start_are_private(server: Server) -> None:
+    data = server.log.parent / "data"
+    assert server.say("wechat", "o-private", "菜单")  # a write that reaches the append-only file
+    time.sleep(1.2)  # appendfsync everysec
+    assert stat.S_IMODE(data.stat().st_mode) == 0o700
+    private = [*data.rglob("*.aof"), data / "secret.key"]
+    found = {p.name: stat.S_IMODE(p.stat().st_mode) for p in private}
+    assert all(mode == 0o600 for mode in found.values()), found
 
 
 def test_bad_simulator_requests_are_answered_400(server: Server) -> None:

@@ -34,6 +34,7 @@ from bot.app.services import build_engine
 from bot.clock import ManualClock
 from bot.config import WeChatConfig
 from bot.patients import account_id
+from bot.redis_runtime import EmbeddedRedis
 from dialogs.engine import Engine
 from dialogs.message import Channel, Inbound, Outbound
 from tests.support import NOW, SHANGHAI, Services, id_number, make_services, schedule_csv
@@ -667,3 +668,30 @@ def test_split_reply_keeps_everything_within_the_limit(paragraphs: list[str]) ->
     assert all(len(m.encode("utf-8")) <= 200 for m in messages)
     squeeze: Callable[[str], str] = lambda s: re.sub(r"\s", "", s)  # noqa: E731
     assert squeeze("".join(messages)) == squeeze("".join(paragraphs))
+
+
+# --- bad timestamps and a Redis outage (SPEC §7) -------------------------------------------------------------
+NOT_A_TIME = ["9" * 400, "-5", "", "12ab", "１７００００００００", "١٧٠٠٠٠٠٠٠٠", " 1700000000", "1e9"]
+
+
+@pytest.mark.parametrize("timestamp", NOT_A_TIME)
+def test_a_signed_request_with_a_timestamp_that_is_no_time_is_403(fbot: Bot, timestamp: str) -> None:
+    nonce = "nonce-t"
+    query = {"signature": signature(TOKEN, timestamp, nonce), "timestamp": timestamp, "nonce": nonce}
+    assert fbot.platform.transport.request("POST", query, text_xml("o-t", "1", "41").encode()).status == 403
+    assert fbot.platform.transport.request("GET", query | {"echostr": "e"}).status == 403
+
+
+def test_a_message_while_redis_is_down_gets_the_busy_text_as_its_reply(safe: bool, tmp_path: Any) -> None:
+    server = EmbeddedRedis.start(tmp_path / "data", appendonly=True)
+    client = server.client()
+    services = make_services(client)
+    with running_bot(services, safe, "flask") as running:
+        assert "预约挂号" in running.platform.send("o-down", "菜单")
+        server.kill()
+        for content in ("菜单", "1"):
+            answer = running.platform.post(text_xml("o-down", content, running.platform.msg_id()))
+            assert running.platform.reply_of(answer) == "系统繁忙,请稍后再试。"  # decrypted in safe mode
+        event = running.platform.post(event_xml("o-down", "subscribe", create_time=int(time.time())))
+        assert running.platform.reply_of(event) == "系统繁忙,请稍后再试。"
+    client.close()

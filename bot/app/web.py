@@ -8,16 +8,18 @@ from typing import Any
 
 import redis
 from flask import Flask, Response, g, jsonify, request
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from flask.json.provider import DefaultJSONProvider
+from prometheus_client import generate_latest
 from werkzeug.exceptions import HTTPException
 
 from adapters.sms import sms_blueprint
 from adapters.wechat import wechat_blueprint
 from adapters.wechat_push import reply_pusher, wechat_sender
+from bot.app import health
 from bot.app.services import Services, build_engine
 from bot.app.simulator import STATIC, simulator_blueprint
 from bot.app.staff_api import staff_api
-from bot.metrics import metrics, registry
+from bot.metrics import CONTENT_TYPE, metrics, registry
 from dialogs.engine import Engine
 
 MAX_BODY_BYTES = 16 * 1024 * 1024
@@ -25,13 +27,35 @@ TIMED_PREFIXES = ("/wechat", "/sms/", "/simulator/")
 log = logging.getLogger(__name__)
 
 
-def create_app(services: Services, engine: Engine | None = None) -> Flask:
+class _JsonProvider(DefaultJSONProvider):
+    """Flask's JSON, with a body nested too deeply for the parser refused as malformed (400), not a 500."""
+
+    ensure_ascii = False
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        try:
+            return super().loads(s, **kwargs)
+        except RecursionError:  # json's C decoder gives up past the interpreter's recursion limit
+            raise ValueError("JSON nested too deeply") from None
+
+
+def create_app(
+    services: Services,
+    engine: Engine | None = None,
+    *,
+    expect_worker: bool = True,
+    worker_watch: health.WorkerWatch | None = None,
+) -> Flask:
     """The web app over already-wired services (the CLI and tests build those); channels whose credentials are
-    missing are left out (their endpoints answer 404), and say so once."""
+    missing are left out (their endpoints answer 404), and say so once.
+
+    ``/healthz`` expects a worker (``guahao serve``'s child, or ``guahao worker`` beside gunicorn) unless
+    ``expect_worker`` is False (tests of the web side alone); ``worker_watch`` is ``serve``'s supervisor.
+    """
     engine = engine or build_engine(services)
     app = Flask("guahao", static_folder=str(STATIC), static_url_path="/static")
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
-    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    app.json = _JsonProvider(app)
     app.extensions["guahao"] = services
     app.register_blueprint(staff_api)
     app.register_blueprint(simulator_blueprint(services, engine))
@@ -39,15 +63,13 @@ def create_app(services: Services, engine: Engine | None = None) -> Flask:
 
     @app.get("/healthz")
     def healthz() -> Any:
-        try:
-            services.redis.ping()
-        except (redis.RedisError, OSError):
-            return jsonify({"status": "unavailable", "redis": "down"}), 503
-        return {"status": "ok"}
+        state = health.check(services.redis, expect_worker=expect_worker, watch=worker_watch)
+        return jsonify(state.body()), 200 if state.ok else 503
 
     @app.get("/metrics")
     def prometheus() -> Response:
-        return Response(generate_latest(registry()), mimetype=CONTENT_TYPE_LATEST)
+        # content_type, not mimetype: Flask would add a second "; charset=utf-8", which Prometheus 3 refuses
+        return Response(generate_latest(registry()), content_type=CONTENT_TYPE)
 
     @app.before_request
     def start_timer() -> None:
@@ -68,12 +90,20 @@ def create_app(services: Services, engine: Engine | None = None) -> Flask:
             return jsonify({"error": exc.description}), exc.code
         return exc
 
+    @app.errorhandler(redis.ConnectionError)
+    @app.errorhandler(redis.TimeoutError)
+    @app.errorhandler(OSError)
+    def redis_down(exc: Exception) -> Any:
+        # the webhooks answer their users with the busy text themselves; anything else is a 503 in JSON
+        log.warning("request failed: Redis unavailable", extra={"path": request.path, "error": type(exc).__name__})
+        return jsonify({"error": "temporarily unavailable, try again shortly"}), 503
+
     return app
 
 
 def _register_channels(app: Flask, services: Services, engine: Engine) -> None:
     config = services.config
-    if config.sms.provider == "twilio" and config.sms.auth_token:
+    if config.sms.auth_token:  # SPEC §7: the webhook follows the auth token; sms.provider is for outbound only
         app.register_blueprint(
             sms_blueprint(
                 engine,
@@ -85,7 +115,7 @@ def _register_channels(app: Flask, services: Services, engine: Engine) -> None:
             )
         )
     else:
-        log.info("SMS webhook off: sms.provider is not twilio or sms.auth_token is empty")
+        log.info("SMS webhook off: sms.auth_token is empty")
     if config.wechat.enabled:
         pusher = wechat_sender(config.wechat, services.redis, services.box, services.outbox)
         app.register_blueprint(wechat_blueprint(engine, config.wechat, reply_pusher(pusher)))
