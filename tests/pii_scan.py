@@ -2,14 +2,16 @@
 
 ``assert_no_pii(redis_db, ["张三", "110105199001011234", "13812345678"])`` fails if any of those appears in a key,
 a string value, a hash field or value, a set/list member, a sorted-set member or score, or a stream id or field;
-a zlib-compressed value (RQ's job ``data``, ``exc_info``) is searched decompressed too. Phone numbers are searched in
-every accepted form (11 digits, ``+86``, ``86``, ``0086``); ID numbers with either case of ``x``; every form also as
-JSON writes it with ``ensure_ascii`` (``\\u738b...``). :func:`assert_no_pii_in_bytes` searches any bytes the same way
-(an append-only file, a log).
+a zlib-compressed or base64 value (RQ's job ``data``, ``exc_info``, results) is searched decoded too. Phone numbers
+are searched in every accepted form (11 digits, ``+86``, ``86``, ``0086``); ID numbers with either case of ``x``;
+every form also as JSON writes it with ``ensure_ascii`` (``\\u738b...``). :func:`assert_no_pii_in_bytes` searches any bytes the same way
+(a log; an append-only file, argument by argument with :func:`aof_arguments`).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import unicodedata
 import zlib
@@ -41,13 +43,38 @@ def needles(secrets: Iterable[str]) -> list[bytes]:
     return found
 
 
-def _with_decompressed(blob: bytes) -> Iterator[bytes]:
-    """``blob``, and its zlib-decompressed content when it is compressed (RQ compresses job data)."""
+def _decoded(blob: bytes, depth: int = 2) -> Iterator[bytes]:
+    """``blob``, and what it holds when it is zlib-compressed or base64 (RQ compresses job data and ``exc_info``,
+    and keeps results as base64 of JSON or of compressed text)."""
     yield blob
-    try:
-        yield zlib.decompress(blob)
-    except zlib.error:
+    if depth == 0:
         return
+    try:
+        yield from _decoded(zlib.decompress(blob), depth - 1)
+    except zlib.error:
+        pass
+    if len(blob) >= 8 and len(blob) % 4 == 0:
+        try:
+            yield from _decoded(base64.b64decode(blob, validate=True), depth - 1)
+        except binascii.Error:
+            pass
+
+
+def aof_arguments(data: bytes) -> Iterator[bytes]:
+    """Every argument of every command in an append-only file (RESP arrays), so that compressed or base64 values
+    are searched decoded; bytes that are not RESP (an RDB preamble) come as one blob."""
+    at = 0
+    while at < len(data):
+        if data[at : at + 1] != b"*":
+            yield data[at:]  # not a command: searched as it is
+            return
+        end = data.index(b"\r\n", at)
+        count, at = int(data[at + 1 : end]), end + 2
+        for _ in range(count):
+            end = data.index(b"\r\n", at)
+            size = int(data[at + 1 : end])
+            yield data[end + 2 : end + 2 + size]
+            at = end + 2 + size + 2
 
 
 def _number(score: float) -> str:
@@ -90,7 +117,7 @@ def stored_blobs(client: redis.Redis) -> Iterator[tuple[bytes, bytes]]:
     for key in client.scan_iter(count=1000):
         raw_key = key if isinstance(key, bytes) else str(key).encode()
         for blob in _stored(client, raw_key):
-            yield from ((raw_key, b) for b in _with_decompressed(blob if isinstance(blob, bytes) else str(blob).encode()))
+            yield from ((raw_key, b) for b in _decoded(blob if isinstance(blob, bytes) else str(blob).encode()))
 
 
 def assert_no_pii(redis_client: redis.Redis, secrets: Iterable[str]) -> None:
@@ -102,12 +129,16 @@ def assert_no_pii(redis_client: redis.Redis, secrets: Iterable[str]) -> None:
     assert not leaks, "personal data in clear in Redis:\n" + "\n".join(leaks[:20])
 
 
-def assert_no_pii_in_bytes(data: bytes, secrets: Iterable[str], where: str) -> None:
-    """Fail if any secret (in any stored form) appears in clear in ``data`` (an append-only file, a log)."""
+def assert_no_pii_in_bytes(data: bytes | Iterable[bytes], secrets: Iterable[str], where: str) -> None:
+    """Fail if any secret (in any stored form) appears in clear in ``data`` (a log; an append-only file, best as
+    its :func:`aof_arguments`), or in what a piece of it holds compressed or as base64."""
+    wanted = needles(secrets)
     leaks = []
-    for needle in needles(secrets):
-        at = data.find(needle)
-        if at >= 0:
-            context = data[max(at - 80, 0) : at + len(needle) + 40].decode(errors="replace")
-            leaks.append(f"{needle.decode()!r} in ...{context}...")
+    for piece in [data] if isinstance(data, bytes) else data:
+        for blob in _decoded(piece):
+            for needle in wanted:
+                at = blob.find(needle)
+                if at >= 0:
+                    context = blob[max(at - 80, 0) : at + len(needle) + 40].decode(errors="replace")
+                    leaks.append(f"{needle.decode()!r} in ...{context}...")
     assert not leaks, f"personal data in clear in {where}:\n" + "\n".join(leaks[:20])

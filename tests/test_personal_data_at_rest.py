@@ -25,14 +25,17 @@ from twilio.request_validator import RequestValidator
 from wechatpy import parse_message
 from wechatpy.utils import WeChatSigner
 
-from adapters.sms import sms_blueprint
+from adapters.sms import SmsInbox, sms_blueprint
+from bot import keys
 from bot.app.logs import JsonFormatter
 from bot.app.services import build_engine
 from bot.app.web import create_app
 from bot.clock import RedisClock
 from bot.config import build_config
+from bot.patients import account_id
 from bot.redis_runtime import EmbeddedRedis
-from tests.pii_scan import assert_no_pii, assert_no_pii_in_bytes
+from tests.dialog_support import Chat
+from tests.pii_scan import aof_arguments, assert_no_pii, assert_no_pii_in_bytes
 from tests.support import CONFIG_RAW, NOW, STAFF_TOKEN, Services, make_services, schedule_csv
 
 WECHAT_TOKEN = "guahao-wechat-token"
@@ -43,10 +46,10 @@ OPENID = "o-pii-wechat-user"
 
 # the people of this story (valid ID numbers; the names occur nowhere else in the code base)
 WANG, WANG_ID, WANG_PHONE = "王小明", "110105194912311233", "13812345678"
-LI, LI_ID, LI_PHONE = "李秀英", "11010519800101004X", "13987654321"
+LI, LI_ID, LI_PHONE = "李秀英", "11010519800101018X", "13987654321"
 SECRETS = [WANG, WANG_ID, WANG_PHONE, LI, LI_ID, LI_PHONE]
 # the forms typed below, besides those ``pii_scan`` derives from the secrets
-TYPED_FORMS = ["+86 138-1234-5678", "１３８１２３４５６７８", "138 1234 5678", "11010519800101004x"]
+TYPED_FORMS = ["+86 138-1234-5678", "１３８１２３４５６７８", "138 1234 5678", "11010519800101018x"]
 
 _ids = itertools.count(10**17)
 
@@ -76,7 +79,7 @@ def log_output() -> Iterator[io.StringIO]:
     root = logging.getLogger()
     old_level = root.level
     root.addHandler(handler)
-    root.setLevel(logging.INFO)
+    root.setLevel(logging.DEBUG)  # everything any library would say, not only what production shows
     yield stream
     root.removeHandler(handler)
     root.setLevel(old_level)
@@ -188,8 +191,10 @@ def test_a_whole_story_leaves_no_personal_data_in_clear(
     wechat(WANG_ID)
     assert "验证码" in wechat(TYPED_FORMS[0])
     assert "实名认证成功" in wechat(world.code(WANG_PHONE))
-    while "预约成功" not in (reply := wechat("1")):
-        assert "请" in reply, reply
+    for _ in range(8):  # hospital, department, date, slot, confirmation: the first of each
+        if "预约成功" in wechat("1"):
+            break
+    assert "预约成功" in transcript[-1][1], transcript
     # ... then the ID number typed at the menu, phones typed mid-booking (each echoed back as not understood)
     assert "110105********1233" in wechat(WANG_ID)
     assert "138****5678" in wechat(f"我的手机+86{WANG_PHONE}")
@@ -203,11 +208,12 @@ def test_a_whole_story_leaves_no_personal_data_in_clear(
     # SMS: an unknown phone verified by the channel, booked, then the same mistakes
     assert "姓名" in sms("预约")
     sms(LI)
-    reply = sms(TYPED_FORMS[3])
-    while "预约成功" not in reply:
-        assert "请" in reply or "回复" in reply, reply
-        reply = sms("1")
-    assert "110105********004X" in sms(LI_ID)
+    sms(TYPED_FORMS[3])
+    for _ in range(8):
+        if "预约成功" in sms("1"):
+            break
+    assert "预约成功" in transcript[-1][1], transcript
+    assert "110105********018X" in sms(LI_ID)
     sms("预约")
     assert "139****4321" in sms("8613987654321")
     assert "139****4321" in sms("139 8765 4321")
@@ -217,7 +223,7 @@ def test_a_whole_story_leaves_no_personal_data_in_clear(
     auth = {"Authorization": f"Bearer {STAFF_TOKEN}"}
     day = (NOW.date() + timedelta(days=1)).isoformat()
     created = world.http.post(
-        "/api/staff/broadcasts", headers=auth, json={"hospital": "h1", "date": day, "text": "内科今日顺延半小时"}
+        "/api/staff/broadcasts", headers=auth, json={"hospital": "h1", "date": day, "text": f"内科今日顺延半小时,{WANG}请到二楼"}
     )
     assert created.status_code == 202, created.json
     world.set_clock((NOW + timedelta(minutes=1)).isoformat())
@@ -237,7 +243,71 @@ def test_a_whole_story_leaves_no_personal_data_in_clear(
     assert_no_pii_in_bytes(replies.encode(), [WANG_ID, WANG_PHONE, LI_ID, LI_PHONE, *TYPED_FORMS], "the replies")
     # ... and nothing stored or logged holds any personal data in clear
     assert_no_pii(durable.client(), SECRETS + TYPED_FORMS)
-    assert_no_pii_in_bytes(aof_bytes(durable), SECRETS + TYPED_FORMS, "the append-only file")
+    aof = aof_bytes(durable)
+    assert b"dr-nk" in aof and b"rq:job:reminder-" in aof, "the append-only file holds the story"
+    assert_no_pii_in_bytes(aof, SECRETS + TYPED_FORMS, "the append-only file")
+    assert_no_pii_in_bytes(aof_arguments(aof), SECRETS + TYPED_FORMS, "the append-only file's values")
     logged = log_output.getvalue()
     assert "broadcast created" in logged, "the log was captured"
     assert_no_pii_in_bytes(logged.encode(), SECRETS + TYPED_FORMS, "the log")
+
+
+# --- each store, one at a time (on the shared test server) ----------------------------------------------------------
+def test_the_reply_kept_for_retries_is_encrypted_and_still_answers_the_retry(svc: Services) -> None:
+    chat = Chat(svc)
+    chat.send("1")
+    first = chat.send(WANG, message_id="msg-7")
+    assert WANG in first  # "请输入王小明的18位居民身份证号:"
+    seen = keys.inbound_seen("wechat", f"{account_id(svc.box, 'wechat', chat.user)}:msg-7")
+    stored = svc.redis.get(seen)
+    assert stored is not None and stored.startswith(b"v1:") and WANG.encode() not in stored
+    assert chat.send(WANG, message_id="msg-7") == first, "a platform retry gets the first reply, decrypted"
+    svc.redis.set(seen, svc.box.encrypt('["forged"]', context="reply:another-key"))
+    assert chat.send(WANG, message_id="msg-7") == "", "a reply moved from another message does not open here"
+
+
+def test_session_data_is_one_sealed_blob_bound_to_its_account(svc: Services) -> None:
+    chat = Chat(svc)
+    chat.send("1")
+    chat.send(WANG)  # mid-verification: the name is remembered until the code is confirmed
+    session = keys.session(account_id(svc.box, "wechat", chat.user))
+    data = svc.redis.hget(session, "data")
+    assert data is not None and data.startswith(b"v1:")
+    assert_no_pii(svc.redis, [WANG])
+    other = Chat(svc, user="openid-other")
+    other.send("1")
+    svc.redis.hset(keys.session(account_id(svc.box, "wechat", other.user)), "data", data)
+    assert "系统已更新" in other.send(WANG_ID), "another account's data does not open: start over, not a crash"
+    assert "请输入就诊人的手机号" in chat.send(WANG_ID), "its own account carries on"
+
+
+def test_the_sms_adapter_keeps_its_replies_encrypted(svc: Services) -> None:
+    inbox = SmsInbox(build_engine(svc), svc.patients, svc.box, svc.redis)
+    first = inbox.handle("+8613812345678", "TD", "SMtd0001")
+    stored = svc.redis.get(keys.sms_seen("SMtd0001"))
+    assert stored is not None and stored.startswith(b"v1:")
+    assert inbox.handle("+8613812345678", "TD", "SMtd0001") == first and "已退订" in first[0]
+
+
+@pytest.mark.parametrize(
+    "typed",
+    ["110105194912311233", "11010519800101018x", "+86 138-1234-5678", "１３８１２３４５６７８", "8613812345678"],
+)
+def test_every_dialog_that_quotes_a_message_masks_it(svc: Services, typed: str) -> None:
+    _, patient = svc.patient(1, user="openid-a")
+    svc.patients.set_active(account_id(svc.box, "wechat", "openid-a"), patient.pid)
+    chat = Chat(svc)
+    steps = {
+        "menu": [],
+        "book: department": ["1", "1"],
+        "book: date": ["1", "1", "1"],
+        "cancel: which": ["菜单", "3"],
+        "patients: which": ["菜单", "4"],
+    }
+    for name, before in steps.items():
+        chat.send("菜单")
+        for typed_before in before:
+            chat.send(typed_before)
+        reply = chat.send(typed)
+        assert "****" in reply, (name, reply)  # quoted back, masked
+        assert_no_pii_in_bytes(reply.encode(), [WANG_ID, WANG_PHONE, LI_ID, typed], name)
