@@ -20,8 +20,8 @@ from typing import Any
 import redis
 
 from bot import keys
-from bot.metrics import metrics
 from bot.crypto import DecryptionError
+from bot.metrics import metrics
 from bot.patients import account_id
 from bot.records import text as text_of
 from bot.scripts import Scripts

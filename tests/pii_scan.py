@@ -4,14 +4,15 @@
 a string value, a hash field or value, a set/list member, a sorted-set member or score, or a stream id or field;
 a zlib-compressed or base64 value (RQ's job ``data``, ``exc_info``, results) is searched decoded too. Phone numbers
 are searched in every accepted form (11 digits, ``+86``, ``86``, ``0086``); ID numbers with either case of ``x``;
-every form also as JSON writes it with ``ensure_ascii`` (``\\u738b...``). :func:`assert_no_pii_in_bytes` searches any bytes the same way
-(a log; an append-only file, argument by argument with :func:`aof_arguments`).
+every form also as JSON writes it with ``ensure_ascii`` (``\\u738b...``). :func:`assert_no_pii_in_bytes` searches
+any bytes the same way (a log; an append-only file, argument by argument with :func:`aof_arguments`).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import json
 import unicodedata
 import zlib
@@ -49,15 +50,11 @@ def _decoded(blob: bytes, depth: int = 2) -> Iterator[bytes]:
     yield blob
     if depth == 0:
         return
-    try:
+    with contextlib.suppress(zlib.error):
         yield from _decoded(zlib.decompress(blob), depth - 1)
-    except zlib.error:
-        pass
     if len(blob) >= 8 and len(blob) % 4 == 0:
-        try:
+        with contextlib.suppress(binascii.Error):
             yield from _decoded(base64.b64decode(blob, validate=True), depth - 1)
-        except binascii.Error:
-            pass
 
 
 def aof_arguments(data: bytes) -> Iterator[bytes]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import copy
 import io
 import itertools
-import json
 import logging
 import re
 import time
@@ -223,7 +222,9 @@ def test_a_whole_story_leaves_no_personal_data_in_clear(
     auth = {"Authorization": f"Bearer {STAFF_TOKEN}"}
     day = (NOW.date() + timedelta(days=1)).isoformat()
     created = world.http.post(
-        "/api/staff/broadcasts", headers=auth, json={"hospital": "h1", "date": day, "text": f"内科今日顺延半小时,{WANG}请到二楼"}
+        "/api/staff/broadcasts",
+        headers=auth,
+        json={"hospital": "h1", "date": day, "text": f"内科今日顺延半小时,{WANG}请到二楼"},
     )
     assert created.status_code == 202, created.json
     world.set_clock((NOW + timedelta(minutes=1)).isoformat())
