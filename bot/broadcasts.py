@@ -347,7 +347,8 @@ class Broadcasts:
             return "finished"
         if self.redis.sismember(keys.broadcast_batches(broadcast_id), str(batch)):
             return "already"
-        meta["text"] = self.notifier.box.decrypt(meta.pop("text_enc", ""), context=_text_context(broadcast_id))
+        if "text_enc" in meta:  # (a broadcast created before texts were encrypted keeps its "text")
+            meta["text"] = self.notifier.box.decrypt(meta.pop("text_enc"), context=_text_context(broadcast_id))
         size = int(meta.get("batch_size") or self.batch_size)
         first = batch * size
         last = first + size - 1

@@ -33,6 +33,7 @@ from bot.clock import RedisClock
 from bot.config import build_config
 from bot.patients import account_id
 from bot.redis_runtime import EmbeddedRedis
+from dialogs.texts import CATALOG, LANGUAGES, text
 from tests.dialog_support import Chat
 from tests.pii_scan import aof_arguments, assert_no_pii, assert_no_pii_in_bytes
 from tests.support import CONFIG_RAW, NOW, STAFF_TOKEN, Services, make_services, schedule_csv
@@ -312,3 +313,10 @@ def test_every_dialog_that_quotes_a_message_masks_it(svc: Services, typed: str) 
         reply = chat.send(typed)
         assert "****" in reply, (name, reply)  # quoted back, masked
         assert_no_pii_in_bytes(reply.encode(), [WANG_ID, WANG_PHONE, LI_ID, typed], name)
+
+
+@pytest.mark.parametrize("key", sorted(k for k, (zh, _) in CATALOG.items() if "{text}" in zh))
+def test_the_placeholder_that_quotes_the_user_is_masked_whoever_fills_it(key: str) -> None:
+    for language in LANGUAGES:
+        shown = text(language, key, text=f"{WANG_ID} +86 138-1234-5678", candidates="", day="", department="")
+        assert "110105********1233" in shown and "138****5678" in shown, shown
