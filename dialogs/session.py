@@ -4,9 +4,9 @@ Like aiogram's storage: a key type (the account), state and data saved together 
 engine reads and writes it inside its own round trips (``dialog_end.lua`` saves it atomically with the reply and
 the lock release). A session is kept for a day in Redis, but one idle for 30 minutes on the deployment's clock
 (which the simulator moves) starts over at the menu. A stored state from another schema version resets gracefully.
-The step's ``data`` can hold personal data (the name and ID number typed before the code is confirmed, option labels
-naming patients), so it is stored encrypted as one blob, bound to its account; a blob that does not decrypt (another
-``secret_key``, tampered) resets like an unknown state.
+The step's ``data`` can hold personal data (what was typed before the code is confirmed; whatever a dialog remembers
+next), so it is stored encrypted as one blob, bound to its account, whatever it holds; a blob that does not decrypt
+(another ``secret_key``, tampered, another account's) resets like an unknown state.
 """
 
 from __future__ import annotations
