@@ -8,12 +8,12 @@ opens that conversation from any step; ``TD``/``退订``/``STOP`` and Twilio's o
 only STOP, UNSUBSCRIBE, END, QUIT, STOPALL, REVOKE, OPTOUT or CANCEL: Twilio blocks later sends to that phone)
 opt the phone out of reminders, ``START``/``订阅`` back in; anything else is the same dialog as WeChat. Requests
 are checked with twilio's ``RequestValidator`` against ``server.public_url`` + the path, so the check holds behind
-a proxy or a tunnel. A retried ``MessageSid`` is answered from what the first delivery replied, once processed.
+a proxy or a tunnel. A retried ``MessageSid`` is answered from what the first delivery replied, once processed; that
+stored reply is encrypted like every reply the engine keeps for retries.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import re
@@ -31,7 +31,7 @@ import rules
 from bot import keys
 from bot.clock import Clock
 from bot.config import Config
-from bot.crypto import SecretBox
+from bot.crypto import DecryptionError, SecretBox
 from bot.patients import PatientService, account_id
 from bot.redis_runtime import REDIS_DOWN
 from dialogs.engine import Engine
@@ -215,7 +215,7 @@ class SmsInbox:
         except BaseException:
             self._redis.delete(seen)
             raise
-        self._redis.set(seen, json.dumps(replies, ensure_ascii=False), ex=SEEN_TTL_S)
+        self._redis.set(seen, self._box.encrypt_json(replies, context=_reply_context(seen)), ex=SEEN_TTL_S)
         return replies
 
     def _stored(self, seen: str) -> list[str]:
@@ -226,11 +226,19 @@ class SmsInbox:
             if stored is None:
                 return []  # the first delivery failed and let go: Twilio's next retry processes it
             if stored != _PENDING:
-                replies: list[str] = json.loads(stored)
+                try:
+                    replies: list[str] = self._box.decrypt_json(stored, context=_reply_context(seen))
+                except DecryptionError:  # stored under another secret_key: this retry goes without a reply
+                    return []
                 return replies
             if time.monotonic() > deadline:
                 return []
             time.sleep(0.02)
+
+
+def _reply_context(seen: str) -> str:
+    """What a stored reply is bound to: its delivery key."""
+    return f"reply:{seen}"
 
 
 # --- the web side --------------------------------------------------------------------------------------------

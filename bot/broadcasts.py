@@ -10,12 +10,12 @@ to at most once (send-once key ``broadcast:<id>:<serial>``) and counted once (``
 Progress (``keys.broadcast``) carries a heartbeat: a broadcast that stopped progressing for :data:`STALE_AFTER`
 (its worker was killed) is re-enqueued by :meth:`Broadcasts.resume_abandoned`, which the worker's periodic tick
 runs. Failed sends are retried with backoff within the batch, then counted as ``failed``. Sends on a rate-limited
-channel take tokens from a bucket in Redis shared by all workers (``broadcast_rate.lua``).
+channel take tokens from a bucket in Redis shared by all workers (``broadcast_rate.lua``). The staff's text is
+stored encrypted (it may name someone) and the request's fingerprint is a keyed hash.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import re
@@ -35,6 +35,7 @@ from bot import keys
 from bot.appointments import AppointmentStore
 from bot.booking import BookingService
 from bot.clock import Clock
+from bot.crypto import SecretBox
 from bot.errors import GuahaoError, InvalidRequestError, NotFoundError
 from bot.notifier import Address, Notifier, Outgoing
 from bot.notify import OutboxKind
@@ -80,6 +81,10 @@ class InvalidBroadcastError(GuahaoError):
     """The broadcast request is not acceptable; the message names the field and why."""
 
 
+def _text_context(broadcast_id: str) -> str:
+    return f"broadcast.text:{broadcast_id}"
+
+
 @dataclass(frozen=True)
 class BroadcastRequest:
     """What staff asked for."""
@@ -91,10 +96,11 @@ class BroadcastRequest:
     doctor: str | None = None
     cancel: bool = False
 
-    def fingerprint(self) -> str:
-        """Equal for equal requests: the same request again while the first is unfinished resumes it."""
+    def fingerprint(self, box: SecretBox) -> str:
+        """Equal for equal requests: the same request again while the first is unfinished resumes it. Keyed: the
+        text may name someone, and an unkeyed hash of a short text can be reversed by guessing."""
         raw = json.dumps([self.hospital, self.department, self.doctor, self.date, self.text, self.cancel])
-        return hashlib.sha256(raw.encode()).hexdigest()[:32]
+        return box.lookup_hash(raw, kind="broadcast")[:32]
 
 
 @dataclass(frozen=True)
@@ -238,7 +244,7 @@ class Broadcasts:
         earlier one is unfinished gives that one (so re-running a broadcast resumes it). With ``cancel``, the
         matching slots are suspended first, so no booking slips in after the selection. ``actor`` (who asked) is
         audited with the creation and with each cancellation the batches make."""
-        fingerprint = request.fingerprint()
+        fingerprint = request.fingerprint(self.notifier.box)
         existing = self.redis.get(keys.broadcast_fingerprint(fingerprint))
         if existing is not None and self.redis.sismember(keys.BROADCASTS_ACTIVE, text(existing)):
             return self.get(text(existing)), False
@@ -258,7 +264,7 @@ class Broadcasts:
             "department": request.department or "",
             "doctor": request.doctor or "",
             "date": request.date,
-            "text": request.text,
+            "text_enc": self.notifier.box.encrypt(request.text, context=_text_context(broadcast_id)),
             "cancel": "1" if request.cancel else "0",
             "actor": actor,
             "created_at": self.store.stamp(),
@@ -360,6 +366,8 @@ class Broadcasts:
             return "finished"
         if self.redis.sismember(keys.broadcast_batches(broadcast_id), str(batch)):
             return "already"
+        if "text_enc" in meta:  # (a broadcast created before texts were encrypted keeps its "text")
+            meta["text"] = self.notifier.box.decrypt(meta.pop("text_enc"), context=_text_context(broadcast_id))
         size = int(meta.get("batch_size") or self.batch_size)
         first = batch * size
         last = first + size - 1

@@ -11,10 +11,12 @@ import base64
 import binascii
 import hashlib
 import hmac
+import json
 import logging
 import os
 import secrets
 from pathlib import Path
+from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -63,6 +65,14 @@ class SecretBox:
             return self._aead.decrypt(raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], context.encode()).decode()
         except (InvalidTag, ValueError, binascii.Error):
             raise DecryptionError(f"stored {context} does not decrypt with the configured secret_key") from None
+
+    def encrypt_json(self, value: Any, *, context: str) -> str:
+        """:meth:`encrypt` of ``value`` written as compact JSON (a whole record sealed as one blob)."""
+        return self.encrypt(json.dumps(value, ensure_ascii=False, separators=(",", ":")), context=context)
+
+    def decrypt_json(self, token: str, *, context: str) -> Any:
+        """The value sealed by :meth:`encrypt_json` with the same context."""
+        return json.loads(self.decrypt(token, context=context))
 
     def lookup_hash(self, value: str, *, kind: str) -> str:
         """A keyed hash to find or count by a value without storing it (e.g. an ID number)."""

@@ -178,9 +178,9 @@ handed out again, unless the job finished and removed them)."""
 
 
 def broadcast(broadcast_id: str) -> str:
-    """Hash of a broadcast: id, status, total, sent, failed, skipped, hospital, department, doctor, date, text,
-    cancel, actor, created_at, heartbeat (wall epoch of the last progress), resumes, fingerprint, batch_size,
-    finished_at."""
+    """Hash of a broadcast: id, status, total, sent, failed, skipped, hospital, department, doctor, date, text_enc
+    (the staff's text, encrypted), cancel, actor, created_at, heartbeat (wall epoch of the last progress), resumes,
+    fingerprint (keyed hash), batch_size, finished_at."""
     return f"{PREFIX}broadcast:{broadcast_id}"
 
 
@@ -244,7 +244,7 @@ def wechat_token_lock(app_id: str) -> str:
 
 # --- conversation ----------------------------------------------------------------------------------------
 def session(acct: str) -> str:
-    """Hash of a dialog session: state, data (JSON), language, schema; expires after 30 idle minutes."""
+    """Hash of a dialog session: state, data (JSON, encrypted as one blob), language, schema; kept a day."""
     return f"{PREFIX}session:{acct}"
 
 
@@ -259,12 +259,12 @@ def rate(acct: str, minute: int) -> str:
 
 
 def inbound_seen(channel: str, message_key: str) -> str:
-    """The stored reply of an inbound message already processed (dedupe of platform retries)."""
+    """The stored reply (encrypted) of an inbound message already processed (dedupe of platform retries)."""
     return f"{PREFIX}seen:{channel}:{message_key}"
 
 
 def sms_seen(message_sid: str) -> str:
-    """The replies (JSON list) to an inbound SMS the adapter answered itself (TD/STOP, START): a retry gets them."""
+    """The replies (encrypted JSON list) to an inbound SMS the adapter answered itself (TD/STOP, START): for retries."""
     return f"{PREFIX}sms:seen:{message_sid}"
 
 

@@ -268,7 +268,7 @@ class BookFlow(Flow):
         if match.kind == parse.MatchKind.AMBIGUOUS:
             self.turn.say_ambiguous(match)
         else:
-            self.say("common.not_an_option", text=self.turn.raw_text[:20])
+            self.say("common.not_an_option", text=self.turn.echo)
         return None
 
     def patient_chosen(self) -> bool:
@@ -306,7 +306,7 @@ class BookFlow(Flow):
             if match.ok:
                 day = date.fromisoformat(str(match.value))
         if day is None:
-            self.say("book.date_unknown", text=turn.raw_text[:20])
+            self.say("book.date_unknown", text=turn.echo)
             return False
         if day not in choices:
             decision = rules.check_window(self.policy, day, turn.now)

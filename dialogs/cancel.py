@@ -118,7 +118,7 @@ class CancelFlow(Flow):
         if match.kind == parse.MatchKind.AMBIGUOUS:
             self.turn.say_ambiguous(match)
         else:
-            self.say("common.not_an_option", text=self.turn.raw_text[:20])
+            self.say("common.not_an_option", text=self.turn.echo)
         return False
 
     def said_yes(self) -> bool:

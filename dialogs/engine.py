@@ -5,12 +5,11 @@ a message already handled (same channel, user and message id) gets the stored re
 that arrives while the first delivery is still being processed waits for it. One user's messages are processed
 one at a time (a Redis lock with a timeout, so a crashed process never silences a user). The delivery claim, the
 lock with the load, and the save with the release, are Lua scripts (``bot/lua/dialog_*.lua``): two round trips a
-step.
+step. The stored reply (it may name a patient) and the session's data are encrypted here, before they go to Redis.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import secrets
 import time
@@ -21,6 +20,7 @@ from typing import Any
 import redis
 
 from bot import keys
+from bot.crypto import DecryptionError
 from bot.metrics import metrics
 from bot.patients import account_id
 from bot.records import text as text_of
@@ -84,10 +84,12 @@ class Engine:
                     self._scripts.run("dialog_abandon", seen, [PENDING])
                 return [Outbound(text("zh", "common.busy"))]
         _, raw_session, sent_this_minute = status
-        session = session_from_hash(dict(zip(raw_session[::2], raw_session[1::2], strict=True)))
+        box = self.deps.box
+        session = session_from_hash(dict(zip(raw_session[::2], raw_session[1::2], strict=True)), box, acct)
         replies = self._process(inbound, acct, session, now, int(sent_this_minute))
-        args: list[Any] = [token, int(KEEP_FOR.total_seconds()), json.dumps(replies, ensure_ascii=False), REPLY_TTL_S]
-        for name, value in session_fields(session, now).items():
+        sealed = box.encrypt_json(replies, context=_reply_context(seen[0])) if seen else ""
+        args: list[Any] = [token, int(KEEP_FOR.total_seconds()), sealed, REPLY_TTL_S]
+        for name, value in session_fields(session, now, box, acct).items():
             args += [name, value]
         self._scripts.run("dialog_end", [keys.session(acct), held[0], *seen], args)
         metrics().messages_out.labels(inbound.channel.value, "reply").inc(len(replies))
@@ -109,11 +111,18 @@ class Engine:
             if stored is None:
                 return []  # the first delivery gave up and released its claim; nothing to repeat
             if stored != PENDING:
-                return [Outbound(r) for r in json.loads(stored)]
+                return [Outbound(r) for r in self._open_reply(seen, stored)]
             if time.monotonic() > deadline:
                 return []  # still working on it: the adapter answers without a reply this time
             time.sleep(0.02)
             stored = self.redis.get(seen)
+
+    def _open_reply(self, seen: str, stored: Any) -> list[str]:
+        try:
+            replies: list[str] = self.deps.box.decrypt_json(text_of(stored), context=_reply_context(seen))
+        except DecryptionError:  # stored under another secret_key: the retry goes without a reply
+            return []
+        return replies
 
     def _process(self, inbound: Inbound, acct: str, session: Session, now: datetime, sent: int) -> list[str]:
         if session.is_new:
@@ -208,6 +217,11 @@ class Engine:
         if dialog == "menu":
             turn.session.data = {}
         self.dialogs[dialog].start(turn)
+
+
+def _reply_context(seen: str) -> str:
+    """What a stored reply is bound to: its delivery key (so it opens for that message only)."""
+    return f"reply:{seen}"
 
 
 def _is_menu_choice(typed: str) -> bool:

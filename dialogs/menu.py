@@ -33,7 +33,7 @@ class MenuFlow(Flow):
             if text == str(number) or text in words:
                 open_dialog(self.turn, dialog, needs_patient)
                 return
-        self.say("common.menu_unknown", text=self.turn.raw_text[:20])
+        self.say("common.menu_unknown", text=self.turn.echo)
         self.say("common.menu")
 
 

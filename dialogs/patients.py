@@ -155,7 +155,7 @@ class PatientsFlow(Flow):
         if match.kind == MatchKind.AMBIGUOUS:
             self.turn.say_ambiguous(match)
         else:
-            self.say("common.not_an_option", text=self.turn.raw_text[:20])
+            self.say("common.not_an_option", text=self.turn.echo)
         self.show_options()
 
     def reask_confirm(self) -> None:

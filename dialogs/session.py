@@ -4,15 +4,18 @@ Like aiogram's storage: a key type (the account), state and data saved together 
 engine reads and writes it inside its own round trips (``dialog_end.lua`` saves it atomically with the reply and
 the lock release). A session is kept for a day in Redis, but one idle for 30 minutes on the deployment's clock
 (which the simulator moves) starts over at the menu. A stored state from another schema version resets gracefully.
+The step's ``data`` can hold personal data (what was typed before the code is confirmed; whatever a dialog remembers
+next), so it is stored encrypted as one blob, bound to its account, whatever it holds; a blob that does not decrypt
+(another ``secret_key``, tampered, another account's) resets like an unknown state.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from bot.crypto import DecryptionError, SecretBox
 from bot.records import RawHash, decode_hash
 
 SCHEMA_VERSION = 1
@@ -42,29 +45,41 @@ class Session:
         self.data = {}
 
 
-def session_from_hash(raw: RawHash) -> Session:
-    """The session stored in a ``keys.session`` hash (a fresh one when there is none)."""
+def _data_context(acct: str) -> str:
+    return f"session.data:{acct}"
+
+
+def seal_data(box: SecretBox, acct: str, data: dict[str, Any]) -> str:
+    """The stored form of a session's ``data``: encrypted, bound to the account."""
+    return box.encrypt_json(data, context=_data_context(acct))
+
+
+def session_from_hash(raw: RawHash, box: SecretBox, acct: str) -> Session:
+    """The session stored in ``acct``'s ``keys.session`` hash (a fresh one when there is none)."""
     fields = decode_hash(raw)
     if not fields:
         return Session()
     try:
+        data = box.decrypt_json(fields["data"], context=_data_context(acct)) if "data" in fields else {}
+        if not isinstance(data, dict):
+            raise TypeError("session data is not an object")
         return Session(
             state=fields.get("state", START_STATE),
-            data=json.loads(fields.get("data", "{}")),
+            data=data,
             language=fields.get("language", "zh"),
             updated_at=datetime.fromisoformat(fields["updated_at"]) if fields.get("updated_at") else None,
             schema=int(fields.get("schema", "0")),
             is_new=False,
         )
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, DecryptionError):
         return Session(language=fields.get("language", "zh"), schema=-1, is_new=False)  # unreadable: start over
 
 
-def session_fields(session: Session, now: datetime) -> dict[str, str]:
-    """What is stored of a session: state and data together, with the language and the schema version."""
+def session_fields(session: Session, now: datetime, box: SecretBox, acct: str) -> dict[str, str]:
+    """What is stored of ``acct``'s session: state and (sealed) data together, the language, the schema version."""
     return {
         "state": session.state,
-        "data": json.dumps(session.data, ensure_ascii=False),
+        "data": seal_data(box, acct, session.data),
         "language": session.language,
         "updated_at": now.isoformat(),
         "schema": str(SCHEMA_VERSION),

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+import rules
 from dialogs import parse
 from dialogs.context import Deps
 from dialogs.message import Channel, Inbound
@@ -17,6 +18,8 @@ SMS_BUDGET = 134
 """Characters of one SMS reply: two UCS-2 segments (Chinese); a longer option list is paged ("回复 更多")."""
 
 WECHAT_PAGE = 12
+ECHO_CHARS = 20
+"""At most this much of a message not understood is quoted back (masked before it is cut: no half number shows)."""
 
 
 @dataclass
@@ -41,6 +44,11 @@ class Turn:
     def raw_text(self) -> str:
         """What the user typed, only trimmed (names and ID numbers keep their characters)."""
         return self.inbound.text.strip()
+
+    @property
+    def echo(self) -> str:
+        """What the user typed, to quote back: ID and phone numbers masked first, then cut to ``ECHO_CHARS``."""
+        return rules.mask_personal(self.raw_text)[:ECHO_CHARS]
 
     @property
     def lang(self) -> str:

@@ -16,6 +16,7 @@ Identity and personal data
     id_check_digit         check character for the first 17 digits
     normalize_mobile       mainland mobile -> E.164 "+86...", or None
     mask_id / mask_phone / mask_name   shown forms of personal data
+    mask_personal          any text with every ID-like and phone-like run masked (echoes, logs)
 
 Facts and decisions
     FeeClass, AppointmentStatus        StrEnums stored as readable strings
@@ -54,6 +55,7 @@ from .identity import (
     id_check_digit,
     mask_id,
     mask_name,
+    mask_personal,
     mask_phone,
     normalize_mobile,
     validate_id_number,
@@ -102,6 +104,7 @@ __all__ = [
     "id_check_digit",
     "mask_id",
     "mask_name",
+    "mask_personal",
     "mask_phone",
     "normalize_mobile",
     "policy_keys",

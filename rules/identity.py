@@ -10,6 +10,13 @@ from datetime import date
 _ID = re.compile(r"[0-9]{17}[0-9X]")
 _MOBILE = re.compile(r"1[3-9][0-9]{9}")
 _SEPARATORS = re.compile(r"[\s\-()]")
+# a run of digits as people type numbers: ASCII or full-width, an optional leading +, groups of 3 or more digits
+# after single spaces or dashes ("138 1234 5678", "+86 138-1234-5678"; dates "2026-11-24" stay three runs), an X
+_NUMBER_RUN = re.compile(r"(?:[+＋][ \u3000]?)?\d+(?:[ \u3000\-－]\d{3,})*[XxＸｘ]?")
+ID_LIKE_DIGITS = 15
+"""A run of this many digits (or more, or one fewer and an X) is masked as an ID number: old 15-digit ones,
+18-character ones, one typed with a digit missing or too many."""
+E164_DIGITS = range(7, 16)
 _WEIGHTS = tuple(pow(2, 17 - i, 11) for i in range(17))  # 7 9 10 5 8 4 2 1 6 3 7 9 10 5 8 4 2
 _CHECK_CHARS = "10X98765432"
 _COMPOUND_SURNAMES = frozenset(
@@ -100,3 +107,22 @@ def mask_name(name: str) -> str:
         return ""
     keep = 2 if len(name) > 2 and name[:2] in _COMPOUND_SURNAMES else 1
     return name[:keep] + "*" * max(len(name) - keep, 1)
+
+
+def mask_personal(text: str) -> str:
+    """``text`` with every ID-like and phone-like run masked, in any typed form: the one net for echoes and logs."""
+    # ID-like: 15 or more digits, or 14 or more and an X. Phone-like: a mainland mobile as 138…, 86138…, +86138… or
+    # 0086138…, or any + number. Full-width digits, and spaces or dashes between groups, count the same.
+    return _NUMBER_RUN.sub(_mask_run, text)
+
+
+def _mask_run(match: re.Match[str]) -> str:
+    run = match.group()
+    cleaned = _clean(run).upper()
+    number, tail = (cleaned[:-1], "X") if cleaned.endswith("X") else (cleaned, "")
+    digits = number.lstrip("+")
+    if normalize_mobile(number) is not None or (number.startswith("+") and len(digits) in E164_DIGITS):
+        return mask_phone(number) + (run[-1] if tail else "")  # a letter typed after a phone stays as typed
+    if len(digits) + len(tail) >= ID_LIKE_DIGITS:
+        return mask_id(digits + tail)
+    return run

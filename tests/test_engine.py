@@ -13,6 +13,7 @@ from bot import keys
 from bot.clock import ManualClock
 from bot.patients import account_id
 from dialogs.message import Channel, Inbound
+from dialogs.session import seal_data
 from tests.dialog_support import Chat
 from tests.support import Services, make_services
 
@@ -104,7 +105,9 @@ def test_an_unexpected_failure_is_answered_and_logged_without_personal_data(
     chat = Chat(svc)
     chat.send("1")
     session = keys.session(account_id(svc.box, "wechat", chat.user))
-    svc.redis.hset(session, mapping={"data": '{"secret.phone": "garbage"}', "state": "verify.code"})
+    acct = account_id(svc.box, "wechat", chat.user)
+    garbage = seal_data(svc.box, acct, {"secret.phone": "garbage"})
+    svc.redis.hset(session, mapping={"data": garbage, "state": "verify.code"})
     reply = chat.send("123456")
     assert reply == "系统繁忙,请稍后再试。"
     assert "dialog step failed" in caplog.text and "garbage" not in caplog.text

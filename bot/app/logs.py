@@ -1,29 +1,40 @@
 """Structured logs: one JSON object per line, personal data masked on the way out.
 
-Code never logs personal data on purpose; this is the net under that rule: anything that looks like a mainland
-mobile number or a resident ID number in a message or an extra field is masked before it is written.
+Code never logs personal data on purpose; this is the net under that rule: anything that looks like a phone number
+or a resident ID number (in any form: ``+86``, full-width digits, separators) in a message, an extra field or a
+traceback is masked before it is written, by the same ``rules.mask_personal`` that masks echoed user text.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import re
 import sys
 from datetime import UTC, datetime
 from typing import Any
 
 import rules
 
-_ID = re.compile(r"(?<![0-9A-Za-z])[1-9]\d{5}(?:18|19|20)\d{2}[01]\d[0-3]\d\d{3}[\dXx](?![0-9A-Za-z])")
-_PHONE = re.compile(r"(?<!\d)(?:\+?86)?1[3-9]\d{9}(?!\d)")
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 
 
 def mask(text: str) -> str:
-    """``text`` with ID and mobile numbers masked (``110105********123X``, ``138****5678``)."""
-    text = _ID.sub(lambda m: rules.mask_id(m.group()), text)
-    return _PHONE.sub(lambda m: rules.mask_phone(m.group()), text)
+    """``text`` with ID and phone numbers masked (``110105********123X``, ``138****5678``)."""
+    return rules.mask_personal(text)
+
+
+def _masked(value: Any) -> Any:
+    """An extra field's value with personal data masked, whatever its type (a phone may come as an int)."""
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, int | float):
+        shown = str(value)
+        return value if mask(shown) == shown else mask(shown)
+    if isinstance(value, dict):
+        return {mask(str(k)): _masked(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_masked(v) for v in value]
+    return mask(value if isinstance(value, str) else str(value))
 
 
 class JsonFormatter(logging.Formatter):
@@ -38,7 +49,7 @@ class JsonFormatter(logging.Formatter):
         }
         for name, value in vars(record).items():
             if name not in _STANDARD and not name.startswith("_"):
-                entry[name] = mask(value) if isinstance(value, str) else value
+                entry[name] = _masked(value)
         if record.exc_info:
             entry["error"] = mask(self.formatException(record.exc_info))
         return json.dumps(entry, ensure_ascii=False, default=str)

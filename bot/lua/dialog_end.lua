@@ -1,6 +1,7 @@
 -- Finish one message: save the session, store the reply for retries, release the lock if still ours — at once.
 -- KEYS: 1 session hash, 2 user lock, 3 delivery key (optional)
--- ARGV: 1 lock token, 2 session ttl (s), 3 reply (JSON), 4 reply ttl (s), 5.. session field/value pairs
+-- ARGV: 1 lock token, 2 session ttl (s), 3 reply (encrypted by the engine), 4 reply ttl (s), 5.. session field/value
+-- pairs (the data field encrypted by the engine)
 local fields = {}
 for i = 5, #ARGV do
   fields[#fields + 1] = ARGV[i]

@@ -2,7 +2,8 @@
 
 Each module of this package holds one conversation's texts as ``TEXTS = {key: (zh, en)}``, the two languages side
 by side so that they stay in step (a test checks that every key has both and the same placeholders). ``say`` looks
-a key up and fills its ``{placeholders}``.
+a key up and fills its ``{placeholders}``. ``{text}`` is by convention what the user typed, quoted back: it is
+masked here (ID and phone numbers), whoever fills it.
 """
 
 from __future__ import annotations
@@ -10,10 +11,13 @@ from __future__ import annotations
 from types import MappingProxyType
 from typing import Any
 
+import rules
 from dialogs.texts import book, common, manage, patients, verify
 
 LANGUAGES = ("zh", "en")
 DEFAULT_LANGUAGE = "zh"
+ECHOED = "text"
+"""The placeholder that carries the user's own words."""
 
 
 def _merge() -> dict[str, tuple[str, str]]:
@@ -33,4 +37,6 @@ def text(language: str, key: str, **values: Any) -> str:
     """The text ``key`` in ``language`` (Chinese when unknown), placeholders filled."""
     zh, en = CATALOG[key]
     template = en if language == "en" else zh
+    if ECHOED in values:
+        values = {**values, ECHOED: rules.mask_personal(str(values[ECHOED]))}
     return template.format(**values) if values else template

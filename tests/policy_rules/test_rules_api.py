@@ -23,7 +23,7 @@ from rules import (
 CONTRACT = {
     "Policy", "PolicyError", "PRESETS", "DEFAULT_PRESET", "build_policy", "policy_keys",
     "IdCheck", "validate_id_number", "id_check_digit", "normalize_mobile",
-    "mask_id", "mask_phone", "mask_name",
+    "mask_id", "mask_phone", "mask_name", "mask_personal",
     "FeeClass", "AppointmentStatus", "SlotFacts", "AppointmentFacts", "NoShowFacts", "Decision",
     "booking_window", "release_at", "check_window", "check_limits",
     "CancelOutcome", "CancelTerms", "cancel_deadline", "cancel_terms",
