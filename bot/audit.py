@@ -27,12 +27,6 @@ def staff_actor(token_name: str) -> str:
     return f"staff:{token_name}"
 
 
-def record(redis_client: redis.Redis, *, at: str, actor: str, action: str, detail: str) -> None:
-    """Append an entry about no one appointment (a schedule import): ``detail`` holds ids and counts, never a name."""
-    fields = {"at": at, "actor": actor, "action": action, "serial": "", "pid": "", "detail": detail}
-    redis_client.xadd(keys.AUDIT, fields)  # type: ignore[arg-type]
-
-
 @dataclass(frozen=True)
 class AuditEntry:
     """One line of the trail."""

@@ -22,6 +22,7 @@ import redis
 
 import rules
 from bot import keys
+from bot.clock import Clock, SystemClock
 from bot.config import Config, Department, Hospital, id_problem
 from bot.errors import GuahaoError
 from bot.records import RawHash, Slot, slot_id
@@ -275,9 +276,10 @@ def _text(value: Any) -> str:
 class Schedule:
     """The hospitals of the configuration and the slots stored in Redis."""
 
-    def __init__(self, redis_client: redis.Redis, config: Config) -> None:
+    def __init__(self, redis_client: redis.Redis, config: Config, clock: Clock | None = None) -> None:
         self._redis = redis_client
         self._config = config
+        self._clock = clock or SystemClock()
         self._scripts = Scripts(redis_client, "import_slots", "schedule_set_status")
 
     # --- hospitals and departments (from config) ---------------------------------------------------------
@@ -299,8 +301,10 @@ class Schedule:
         """Import a schedule file (all or nothing); the number of rows accepted. Raises ScheduleImportError."""
         return self.import_rows(parse_schedule_csv(text, self._config)).accepted
 
-    def import_rows(self, rows: Sequence[ScheduleRow]) -> ImportResult:
-        """Upsert valid rows in one atomic script; refuse them all if one would shrink a slot below its bookings."""
+    def import_rows(self, rows: Sequence[ScheduleRow], *, actor: str = "system", at: str = "") -> ImportResult:
+        """Upsert valid rows in one atomic script; refuse them all if one would shrink a slot below its bookings.
+
+        The same script appends ``schedule_imported`` to the audit trail, naming ``actor`` (ids and counts only)."""
         if not rows:
             return ImportResult(created=0, updated=0)
         index_keys: dict[str, int] = {}
@@ -332,8 +336,13 @@ class Schedule:
         slot_keys = [keys.slot(r.slot_id) for r in rows]
         result = self._scripts.run(
             "import_slots",
-            keys=slot_keys + list(index_keys),
-            args=[json.dumps(payload, ensure_ascii=False, separators=(",", ":"))],
+            keys=[*slot_keys, *index_keys, keys.AUDIT],
+            args=[
+                json.dumps(payload, ensure_ascii=False, separators=(",", ":")),
+                actor,
+                at or self._clock.now().astimezone(self._config.policy.tz).isoformat(timespec="seconds"),
+                ",".join(sorted({r.hospital for r in rows})),
+            ],
         )
         if int(result[0]) == 1:
             return ImportResult(created=int(result[1]), updated=int(result[2]))

@@ -10,6 +10,7 @@ import redis
 
 import rules
 from bot import keys
+from bot.audit import read_audit
 from bot.config import Config, build_config
 from bot.schedule import RowError, Schedule, ScheduleImportError, parse_schedule_csv
 
@@ -56,9 +57,11 @@ GOOD = csv_of(
 
 
 def snapshot(client: redis.Redis) -> dict[bytes, object]:
-    """Every key of the database with its content (to prove an import wrote nothing)."""
+    """Every key of the database with its content (to prove an import wrote nothing), the audit trail aside."""
     out: dict[bytes, object] = {}
     for key in client.scan_iter():
+        if key == keys.AUDIT.encode():
+            continue
         kind = client.type(key)
         if kind == b"hash":
             out[key] = client.hgetall(key)
@@ -333,7 +336,9 @@ def test_parse_without_writing(config: Config, redis_db: redis.Redis) -> None:
 
 # --- re-import -----------------------------------------------------------------------------------------------
 def test_same_file_twice_is_idempotent(schedule: Schedule, redis_db: redis.Redis, config: Config) -> None:
+    assert redis_db.xlen(keys.AUDIT) == 0
     assert schedule.import_csv(GOOD) == 6
+    assert [e.action for e in read_audit(redis_db)] == ["schedule_imported"]
     first = snapshot(redis_db)
     assert schedule.import_csv(GOOD) == 6
     assert snapshot(redis_db) == first
@@ -389,6 +394,16 @@ def test_shrinking_below_bookings_is_refused_as_a_whole(schedule: Schedule, redi
     assert str(caught.value).startswith("schedule import refused: 1 bad row (line 4: capacity 4 is below")
     assert snapshot(redis_db) == before
     assert schedule.slot("h1|eye|new|2030-03-04|09:00") is None
+    assert [e.action for e in read_audit(redis_db)] == ["schedule_imported"]  # the first import only
+
+
+def test_an_import_is_audited_in_the_same_script_with_its_actor(
+    schedule: Schedule, redis_db: redis.Redis, config: Config
+) -> None:
+    schedule.import_rows(parse_schedule_csv(GOOD, config), actor="staff:front-desk")
+    [entry] = read_audit(redis_db)
+    assert (entry.actor, entry.action, entry.serial, entry.pid) == ("staff:front-desk", "schedule_imported", "", "")
+    assert entry.detail == "hospitals=h1,h2 rows=6 created=6 updated=0", entry.detail
 
 
 def test_shrinking_to_exactly_the_bookings_is_accepted(schedule: Schedule, redis_db: redis.Redis) -> None:

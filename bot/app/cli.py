@@ -61,7 +61,7 @@ def _schedule_import(args: argparse.Namespace, config: Config) -> int:
     except (OSError, UnicodeDecodeError) as exc:
         raise GuahaoError(f"cannot read {path}: {exc}") from None
     with _services(config) as services:
-        result = services.schedule.import_rows(parse_schedule_csv(text, config))
+        result = services.schedule.import_rows(parse_schedule_csv(text, config), actor=_staff_actor())
     print(f"imported {result.accepted} slots ({result.created} new, {result.updated} updated) from {path}")
     return 0
 

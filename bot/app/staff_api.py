@@ -20,7 +20,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, g, jsonify, request
 
 from bot.app.services import Services
-from bot.audit import record, staff_actor
+from bot.audit import staff_actor
 from bot.broadcasts import InvalidBroadcastError
 from bot.config import StaffToken
 from bot.errors import GuahaoError, InvalidRequestError, NotFoundError
@@ -244,17 +244,9 @@ def import_schedule() -> Any:
         foreign = [row for row in rows if not token.may_act_for(row.hospital)]
         if foreign:
             raise OutOfScopeError((row.hospital for row in foreign), (row.line for row in foreign))
-        result = services().schedule.import_rows(rows)
+        result = services().schedule.import_rows(rows, actor=actor())
     except ScheduleImportError as exc:
         return jsonify(exc.to_json()), 400
-    hospitals = ",".join(sorted({row.hospital for row in rows})) or "-"
-    record(
-        services().redis,
-        at=services().store.stamp(),
-        actor=actor(),
-        action="schedule_imported",
-        detail=f"hospitals={hospitals} rows={result.accepted} created={result.created} updated={result.updated}",
-    )
     return {"slots": result.accepted}
 
 

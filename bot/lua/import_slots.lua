@@ -3,10 +3,13 @@
 -- KEYS[1..n]   the slot hash of each row (keys.slot): row i -> KEYS[i]
 -- KEYS[n+1..]  the index keys the rows point into (keys.slots_of_day, keys.slots_of_department_day,
 --              keys.schedule_dates), each listed once
+-- KEYS[#KEYS]  the audit stream (keys.AUDIT): a successful import appends schedule_imported
 -- ARGV[1]      JSON array of rows, one array of strings per row:
 --              {day_idx, dept_day_idx, dates_idx, score, slot_id, hospital, department, doctor, doctor_name,
 --               level, date, start, end, capacity, fee_cents, doctor_name_en}
 --              (*_idx: indexes into KEYS; score: start in minutes after midnight)
+--
+-- ARGV[2]      the actor (staff:<token name>, staff:cli-<user>, system); ARGV[3] when; ARGV[4] the hospitals, comma-joined
 --
 -- Returns {0, i1, taken1, i2, taken2, ...}: rows (0-based) whose existing slot holds more bookings than the new
 -- capacity, and nothing is written; else {1, created, updated}.
@@ -49,4 +52,6 @@ for i, row in ipairs(rows) do
     redis.call('ZADD', KEYS[tonumber(row[DEPT_DAY])], row[SCORE], row[SLOT_ID])
     redis.call('SADD', KEYS[tonumber(row[DATES])], row[DATE])
 end
+redis.call('XADD', KEYS[#KEYS], '*', 'at', ARGV[3], 'actor', ARGV[2], 'action', 'schedule_imported', 'serial', '',
+    'pid', '', 'detail', 'hospitals=' .. ARGV[4] .. ' rows=' .. #rows .. ' created=' .. created .. ' updated=' .. updated)
 return {1, created, updated}
