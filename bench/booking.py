@@ -17,7 +17,7 @@ from pathlib import Path
 from common import compare  # type: ignore[import-not-found]
 
 from bot.clock import ManualClock
-from bot.redis_runtime import EmbeddedRedis
+from bot.storage.runtime import EmbeddedRedis
 from tests.support import NOW, make_services, schedule_csv, slot_of
 
 

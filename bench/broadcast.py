@@ -10,7 +10,7 @@ baseline is measured before and after the broadcast and averaged. Target: ratio 
 
 The appointments are written straight into Redis (the booking path is bench/booking.py's business); the broadcast
 itself goes through the real path: ``Broadcasts.create`` (selection + snapshot), batch jobs enqueued, a real
-``SimpleWorker`` in burst mode (``bot.app.worker.run_worker``), the outbox on an append-only embedded redis-server.
+``SimpleWorker`` in burst mode (``app.worker.run_worker``), the outbox on an append-only embedded redis-server.
 """
 
 from __future__ import annotations
@@ -25,10 +25,10 @@ import common  # type: ignore[import-not-found]  # noqa: F401  (puts the reposit
 from rq import Queue
 from rq.serializers import JSONSerializer
 
-from bot import keys
-from bot.app.worker import run_worker
+from app.worker import run_worker
 from bot.clock import ManualClock
-from bot.redis_runtime import EmbeddedRedis
+from bot.storage import keys
+from bot.storage.runtime import EmbeddedRedis
 from tests.support import NOW, Services, make_services
 
 VISIT = (NOW.date() + timedelta(days=2)).isoformat()

@@ -17,8 +17,8 @@ from pathlib import Path
 
 from common import compare  # type: ignore[import-not-found]
 
-from bot.app.services import build_engine
-from bot.redis_runtime import EmbeddedRedis
+from app.services import build_engine
+from bot.storage.runtime import EmbeddedRedis
 from dialogs.message import Channel, Inbound
 from tests.support import make_config, make_services
 

@@ -15,12 +15,12 @@ from typing import Any
 import redis
 
 import rules
-from bot import keys
 from bot.clock import Clock
 from bot.config import Config
 from bot.errors import InvalidRequestError, NotFoundError
 from bot.records import Appointment, text
-from bot.scripts import Scripts
+from bot.storage import keys
+from bot.storage.scripts import Scripts
 
 Status = rules.AppointmentStatus
 

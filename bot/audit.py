@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import redis
 
-from bot import keys
 from bot.records import decode_hash, text
+from bot.storage import keys
 
 SYSTEM = "system"
 

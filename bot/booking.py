@@ -18,14 +18,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import rules
-from bot import keys
 from bot.appointments import AppointmentStore, Transition
 from bot.combiner import Combiner, Ticket
 from bot.errors import GuahaoError, InvalidRequestError, NotFoundError
 from bot.metrics import metrics
 from bot.records import Appointment, Slot, decode_hash, local_moment, text
-from bot.scripts import Scripts
 from bot.standing import standing_from_facts
+from bot.storage import keys
+from bot.storage.scripts import Scripts
 
 Status = rules.AppointmentStatus
 MAX_ATTEMPTS = 8

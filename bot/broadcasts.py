@@ -31,18 +31,18 @@ import redis
 from rq import Queue
 
 import rules
-from bot import keys
 from bot.appointments import AppointmentStore
 from bot.booking import BookingService
 from bot.clock import Clock
 from bot.crypto import SecretBox
 from bot.errors import GuahaoError, InvalidRequestError, NotFoundError
-from bot.notifier import Address, Notifier, Outgoing
-from bot.notify import OutboxKind
+from bot.notifications.notifier import Address, Notifier, Outgoing
+from bot.notifications.outbox import OutboxKind
 from bot.records import Appointment, decode_hash, text
 from bot.reminders import Reminders, job_queue
 from bot.schedule import Schedule
-from bot.scripts import Scripts
+from bot.storage import keys
+from bot.storage.scripts import Scripts
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from typing import Protocol
 
 import redis
 
-from bot import keys
+from bot.storage import keys
 
 
 class Clock(Protocol):

@@ -16,13 +16,13 @@ from typing import Protocol
 import redis
 
 import rules
-from bot import keys
 from bot.broadcasts import Broadcasts
 from bot.clock import Clock
 from bot.config import Config
 from bot.reminders import Reminders
-from bot.scripts import Scripts
 from bot.standing import StandingService
+from bot.storage import keys
+from bot.storage.scripts import Scripts
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +30,7 @@ RELEASE_FLAG_TTL = timedelta(days=30)
 
 
 class JobServices(Protocol):
-    """What the jobs use of the wired services (``bot.app.services.Services`` has all of it)."""
+    """What the jobs use of the wired services (``app.services.Services`` has all of it)."""
 
     config: Config
     redis: redis.Redis
@@ -52,7 +52,7 @@ def install(services: JobServices) -> None:
 def installed() -> JobServices:
     """The services installed in this process; a job run by a bare ``rq worker`` cannot work without them."""
     if _installed is None:
-        raise RuntimeError("guahao jobs run in 'guahao worker' (bot.app.worker.run_worker), not a bare rq worker")
+        raise RuntimeError("guahao jobs run in 'guahao worker' (app.worker.run_worker), not a bare rq worker")
     return _installed
 
 

@@ -17,13 +17,13 @@ from enum import StrEnum
 import redis
 
 import rules
-from bot import keys
 from bot.clock import Clock
 from bot.crypto import SecretBox
 from bot.errors import GuahaoError
-from bot.notify import OutboundMessage, OutboxKind, Sender, SendResult
+from bot.notifications.outbox import OutboundMessage, OutboxKind, Sender, SendResult
 from bot.patients import InvalidInputError, phone_hash
-from bot.scripts import Scripts
+from bot.storage import keys
+from bot.storage.scripts import Scripts
 
 _WHITESPACE = re.compile(r"\s+")
 

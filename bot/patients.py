@@ -16,12 +16,12 @@ from dataclasses import dataclass
 import redis
 
 import rules
-from bot import keys
 from bot.clock import Clock
 from bot.crypto import SecretBox
 from bot.errors import GuahaoError
 from bot.records import decode_hash
-from bot.scripts import Scripts
+from bot.storage import keys
+from bot.storage.scripts import Scripts
 
 NAME_MAX_LENGTH = 30
 _NAME_FORBIDDEN = re.compile(r"[0-9\x00-\x1f\x7f]")

@@ -1,4 +1,4 @@
-"""Typed views of the slot and appointment hashes (``bot.keys``), and their conversion to ``rules`` facts."""
+"""Typed views of the slot and appointment hashes (``bot.storage.keys``), and their conversion to ``rules`` facts."""
 
 from __future__ import annotations
 

@@ -25,13 +25,13 @@ from rq.job import Job
 from rq.serializers import JSONSerializer
 
 import rules
-from bot import keys
 from bot.appointments import AppointmentStore
 from bot.clock import Clock
-from bot.notifier import Notifier
-from bot.notify import OutboxKind
+from bot.notifications.notifier import Notifier
+from bot.notifications.outbox import OutboxKind
 from bot.records import Appointment, local_moment, text
-from bot.scripts import Scripts
+from bot.storage import keys
+from bot.storage.scripts import Scripts
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """Hospitals, departments and slots (号源): the schedule CSV import (SPEC §3, §6) and the reads booking needs.
 
 An import is all or nothing: every row is checked in Python first and every problem reported with its line; then
-one Lua script (``bot/lua/import_slots.lua``) refuses the whole file if it would shrink a slot below the places
+one Lua script (``bot/storage/lua/import_slots.lua``) refuses the whole file if it would shrink a slot below the places
 already booked, else upserts every slot and its indexes. Re-importing is idempotent: capacity, fee, times and names
 follow the file; ``taken``, ``next_queue`` and ``status`` are never reset; slots missing from the file stay.
 """
@@ -21,12 +21,12 @@ from typing import Any, cast
 import redis
 
 import rules
-from bot import keys
 from bot.clock import Clock, SystemClock
 from bot.config import Config, Department, Hospital, id_problem
 from bot.errors import GuahaoError
 from bot.records import RawHash, Slot, slot_id
-from bot.scripts import Scripts
+from bot.storage import keys
+from bot.storage.scripts import Scripts
 
 COLUMNS = ("hospital", "department", "doctor", "level", "date", "start", "end", "capacity", "fee")
 """The required columns of the schedule CSV, in the documented order."""

@@ -11,12 +11,13 @@ from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 
 import rules
-from bot import audit, keys
+from bot import audit
 from bot.appointments import AppointmentStore, Transition
 from bot.errors import InvalidRequestError
 from bot.metrics import metrics
 from bot.records import Appointment, local_moment, text
-from bot.scripts import Scripts
+from bot.storage import keys
+from bot.storage.scripts import Scripts
 
 Status = rules.AppointmentStatus
 SWEEP_BATCH = 500

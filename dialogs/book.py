@@ -19,7 +19,7 @@ from bot.records import Appointment, Slot, local_moment
 from dialogs import parse
 from dialogs.machine import Dialog, Flow
 from dialogs.message import Channel
-from dialogs.texts import CATALOG
+from texts import CATALOG
 
 
 class State(StrEnum):

@@ -4,7 +4,7 @@ Adapters call :meth:`Engine.handle` with a normalised :class:`Inbound` and get t
 a message already handled (same channel, user and message id) gets the stored reply without a second step; a retry
 that arrives while the first delivery is still being processed waits for it. One user's messages are processed
 one at a time (a Redis lock with a timeout, so a crashed process never silences a user). The delivery claim, the
-lock with the load, and the save with the release, are Lua scripts (``bot/lua/dialog_*.lua``): two round trips a
+lock with the load, and the save with the release, are Lua scripts (``bot/storage/lua/dialog_*.lua``): two round trips a
 step. The stored reply (it may name a patient) and the session's data are encrypted here, before they go to Redis.
 """
 
@@ -19,12 +19,12 @@ from typing import Any
 
 import redis
 
-from bot import keys
 from bot.crypto import DecryptionError
 from bot.metrics import metrics
 from bot.patients import account_id
 from bot.records import text as text_of
-from bot.scripts import Scripts
+from bot.storage import keys
+from bot.storage.scripts import Scripts
 from dialogs import parse
 from dialogs.cancel import start_with_serial
 from dialogs.context import Deps
@@ -32,8 +32,8 @@ from dialogs.machine import Dialog, UnknownStateError
 from dialogs.menu import ENTRIES, open_dialog
 from dialogs.message import Inbound, Outbound
 from dialogs.session import KEEP_FOR, SCHEMA_VERSION, START_STATE, Session, session_fields, session_from_hash
-from dialogs.texts import LANGUAGES, text
 from dialogs.turn import Turn
+from texts import LANGUAGES, text
 
 log = logging.getLogger(__name__)
 

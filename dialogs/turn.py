@@ -12,7 +12,7 @@ from dialogs import parse
 from dialogs.context import Deps
 from dialogs.message import Channel, Inbound
 from dialogs.session import Session
-from dialogs.texts import text
+from texts import text
 
 SMS_BUDGET = 134
 """Characters of one SMS reply: two UCS-2 segments (Chinese); a longer option list is paged ("回复 更多")."""

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from bot.redis_runtime import EmbeddedRedis
+from bot.storage.runtime import EmbeddedRedis
 from tests.support import NOW, Services, make_services, schedule_csv
 
 

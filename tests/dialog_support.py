@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import re
 
-from bot.app.services import build_engine
+from app.services import build_engine
 from dialogs.engine import Engine
 from dialogs.message import Channel, Inbound
 from tests.support import Services

@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 import redis
 
 import rules
-from bot.app.services import Services as AppServices
-from bot.app.services import build_services
+from app.services import Services as AppServices
+from app.services import build_services
 from bot.clock import Clock, ManualClock
 from bot.config import Config, build_config
 from bot.patients import PatientView, account_id

@@ -8,10 +8,10 @@ import pytest
 import redis
 
 import rules
-from bot import keys
 from bot.audit import read_audit, staff_actor
 from bot.booking import BookingRefused, CancelRefused
 from bot.errors import InvalidRequestError, NotFoundError
+from bot.storage import keys
 from tests.support import NOW, SHANGHAI, Services, clock, make_config, make_services, schedule_csv, slot_of
 
 TOMORROW = NOW.date() + timedelta(days=1)

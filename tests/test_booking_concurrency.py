@@ -14,9 +14,9 @@ import pytest
 import redis
 
 import rules
-from bot import keys
 from bot.booking import BookingRefused
-from bot.redis_runtime import EmbeddedRedis
+from bot.storage import keys
+from bot.storage.runtime import EmbeddedRedis
 from tests.booking_worker import book_many
 from tests.pii_scan import assert_no_pii
 from tests.support import (

@@ -12,16 +12,16 @@ import redis
 from flask.testing import FlaskClient
 
 import rules
-from bot import keys
-from bot.app.cli import main
-from bot.app.web import create_app
-from bot.app.worker import run_worker
+from app.cli import main
+from app.web import create_app
+from app.worker import run_worker
 from bot.booking import BookingRefused
 from bot.broadcasts import BroadcastProgress, Broadcasts, BroadcastStatus, InvalidBroadcastError
 from bot.clock import ManualClock
-from bot.notify import OutboundMessage, SendResult
+from bot.notifications.outbox import OutboundMessage, SendResult
 from bot.records import Appointment
-from bot.redis_runtime import EmbeddedRedis
+from bot.storage import keys
+from bot.storage.runtime import EmbeddedRedis
 from tests.support import NOW, STAFF_TOKEN, Services, make_services, schedule_csv, slot_of
 
 VISIT = NOW.date() + timedelta(days=2)

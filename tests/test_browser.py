@@ -32,7 +32,7 @@ from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
 
 @pytest.fixture(scope="module")
 def base(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    process, url, _ = start([sys.executable, "-m", "bot"], tmp_path_factory.mktemp("browser"))
+    process, url, _ = start([sys.executable, "-m", "app"], tmp_path_factory.mktemp("browser"))
     try:
         wait_healthy(url, process, 30)
         yield url

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.app.cli import main
+from app.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def run(*args: str, cwd: Path = ROOT, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("GUAHAO_")}
     return subprocess.run(
-        [sys.executable, "-m", "bot", *args],
+        [sys.executable, "-m", "app", *args],
         cwd=cwd, env={**clean, **(env or {})}, capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
 
@@ -112,7 +112,7 @@ def test_chat_verifies_and_shows_the_code_inline(tmp_path: Path) -> None:
     config.write_text(CONFIG.format(data=tmp_path / "data"))
     lines = "\n".join(["1", "张三", "11010519491231002X", "13812345678"]) + "\n"
     result = subprocess.run(
-        [sys.executable, "-m", "bot", "chat", "--config", str(config), "--user", "tester"],
+        [sys.executable, "-m", "app", "chat", "--config", str(config), "--user", "tester"],
         input=lines, cwd=ROOT, capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr

@@ -263,7 +263,7 @@ name = "自己的医院"
 
 
 def demo_layer() -> dict[str, Any]:
-    from bot.app.demo import demo_config_layer
+    from app.demo import demo_config_layer
 
     return demo_config_layer()
 

@@ -56,7 +56,7 @@ def serve_with(tmp_path: Path, config_text: Callable[[int], str]) -> Iterator[Se
     log = tmp_path / "serve.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith("GUAHAO_")}
     process = subprocess.Popen(
-        [sys.executable, "-m", "bot", "serve", "--demo", "--config", str(config), "--host", "127.0.0.1",
+        [sys.executable, "-m", "app", "serve", "--demo", "--config", str(config), "--host", "127.0.0.1",
          "--port", str(port)],
         cwd=tmp_path, stdout=log.open("w"), stderr=subprocess.STDOUT, text=True, env=env, start_new_session=True,
     )  # fmt: skip

@@ -15,12 +15,11 @@ import pytest
 import redis
 
 import rules
-from bot import keys
 from bot.clock import ManualClock
 from bot.config import build_config
 from bot.patients import account_id
+from bot.storage import keys
 from dialogs.message import Channel
-from dialogs.texts import CATALOG
 from tests.dialog_support import Chat
 from tests.support import (
     CONFIG_RAW,
@@ -34,6 +33,7 @@ from tests.support import (
     schedule_csv,
     slot_of,
 )
+from texts import CATALOG
 
 PHONE = "13912345678"
 TOMORROW = NOW.date() + timedelta(days=1)  # Tuesday 24 November

@@ -7,10 +7,10 @@ from datetime import timedelta
 
 import pytest
 
-from bot import keys
 from bot.booking import BookingRefused
 from bot.clock import ManualClock
 from bot.patients import account_id
+from bot.storage import keys
 from dialogs.registry import all_dialogs
 from tests.dialog_support import Chat
 from tests.support import NOW, Services, id_number, patient_name, phone_number, slot_of

@@ -16,7 +16,7 @@ import pytest
 import redis
 
 import rules
-from bot.app.services import dialog_deps
+from app.services import dialog_deps
 from bot.audit import read_audit
 from bot.patients import PatientView, account_id
 from bot.records import Appointment
@@ -24,7 +24,6 @@ from dialogs.cancel import start_with_serial
 from dialogs.message import Channel, Inbound
 from dialogs.registry import all_dialogs
 from dialogs.session import Session
-from dialogs.texts import manage
 from dialogs.turn import Turn
 from tests.dialog_support import Chat
 from tests.support import (
@@ -39,6 +38,7 @@ from tests.support import (
     schedule_csv,
     slot_of,
 )
+from texts import manage
 
 TOMORROW = NOW.date() + timedelta(days=1)
 Status = rules.AppointmentStatus

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 import redis
 
-from bot.app.worker import run_worker
+from app.worker import run_worker
 from bot.clock import ManualClock
 from dialogs.message import Channel
 from tests.dialog_support import Chat

@@ -9,9 +9,9 @@ from datetime import timedelta
 import pytest
 import redis
 
-from bot import keys
 from bot.clock import ManualClock
 from bot.patients import account_id
+from bot.storage import keys
 from dialogs.message import Channel, Inbound
 from dialogs.session import seal_data
 from tests.dialog_support import Chat

@@ -15,7 +15,7 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from bot.redis_runtime import EmbeddedRedis
+from bot.storage.runtime import EmbeddedRedis
 from tests.support import SECRET
 from tests.test_serve import free_port
 
@@ -54,7 +54,7 @@ def test_metrics_are_right_across_two_gunicorn_workers(redis_server: EmbeddedRed
         "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
     }
     gunicorn = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-w", "2", "-b", f"127.0.0.1:{port}", "bot.app.wsgi:app"],
+        [sys.executable, "-m", "gunicorn", "-w", "2", "-b", f"127.0.0.1:{port}", "app.wsgi:app"],
         cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=(tmp_path / "gunicorn.log").open("w"),
         start_new_session=True,
     )  # fmt: skip
@@ -64,7 +64,7 @@ def test_metrics_are_right_across_two_gunicorn_workers(redis_server: EmbeddedRed
         assert health(base, tmp_path) == (503, {"status": "unavailable", "redis": "ok", "worker": "down"})
         # the production set-up (README): `guahao worker` beside the WSGI server; its heartbeats make /healthz 200
         worker = subprocess.Popen(
-            [sys.executable, "-m", "bot", "worker"], cwd=tmp_path, env=env, stdout=subprocess.DEVNULL,
+            [sys.executable, "-m", "app", "worker"], cwd=tmp_path, env=env, stdout=subprocess.DEVNULL,
             stderr=(tmp_path / "worker.log").open("w"), start_new_session=True,
         )  # fmt: skip
         deadline = time.monotonic() + 30

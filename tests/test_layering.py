@@ -1,4 +1,4 @@
-"""Layers only point down: rules < bot services < dialogs < adapters < bot.app (DESIGN.md)."""
+"""Layers only point down: rules < bot services < dialogs < adapters < app (DESIGN.md)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ def layer_of(module: str) -> int | None:
     """The layer of one of our modules (0 = lowest), or None for a third-party or standard module."""
     top = module.split(".")[0]
     if top == "bot":
-        return 4 if module == "bot.app" or module.startswith("bot.app.") or module == "bot.__main__" else 1
+        return 4 if module == "app" or module.startswith("app.") or module == "app.__main__" else 1
     return {"rules": 0, "dialogs": 2, "adapters": 3}.get(top)
 
 
@@ -64,5 +64,5 @@ def test_rules_use_only_the_standard_library() -> None:
 
 
 def test_the_checker_catches_an_upward_import(tmp_path: Path) -> None:
-    assert layer_of("dialogs.menu") == 2 and layer_of("bot.app.web") == 4 and layer_of("bot.booking") == 1
+    assert layer_of("dialogs.menu") == 2 and layer_of("app.web") == 4 and layer_of("bot.booking") == 1
     assert layer_of("redis") is None

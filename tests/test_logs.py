@@ -9,7 +9,7 @@ import unicodedata
 
 import pytest
 
-from bot.app.logs import JsonFormatter, mask
+from app.logs import JsonFormatter, mask
 
 
 def test_phone_and_id_numbers_are_masked() -> None:

@@ -8,10 +8,18 @@ from zoneinfo import ZoneInfo
 import pytest
 import redis
 
-from bot import keys
 from bot.clock import ManualClock
 from bot.crypto import SecretBox
-from bot.notify import ConsoleSender, OutboundMessage, Outbox, OutboxKind, SendLedger, SendResult, recipient
+from bot.notifications.outbox import (
+    ConsoleSender,
+    OutboundMessage,
+    Outbox,
+    OutboxKind,
+    SendLedger,
+    SendResult,
+    recipient,
+)
+from bot.storage import keys
 from tests.pii_scan import assert_no_pii
 
 START = datetime(2024, 5, 6, 2, 0, tzinfo=UTC)

@@ -8,10 +8,9 @@ import pytest
 import redis
 
 import rules
-from bot import keys
 from bot.clock import ManualClock
 from bot.crypto import SecretBox
-from bot.notify import ConsoleSender, Outbox
+from bot.notifications.outbox import ConsoleSender, Outbox
 from bot.otp import OtpService
 from bot.patients import (
     InvalidInputError,
@@ -21,6 +20,7 @@ from bot.patients import (
     account_id,
     phone_hash,
 )
+from bot.storage import keys
 from tests.pii_scan import assert_no_pii
 
 

@@ -24,19 +24,19 @@ from twilio.request_validator import RequestValidator
 from wechatpy import parse_message
 from wechatpy.utils import WeChatSigner
 
-from adapters.sms import SmsInbox, sms_blueprint
-from bot import keys
-from bot.app.logs import JsonFormatter
-from bot.app.services import build_engine
-from bot.app.web import create_app
+from adapters.sms.webhook import SmsInbox, sms_blueprint
+from app.logs import JsonFormatter
+from app.services import build_engine
+from app.web import create_app
 from bot.clock import RedisClock
 from bot.config import build_config
 from bot.patients import account_id
-from bot.redis_runtime import EmbeddedRedis
-from dialogs.texts import CATALOG, LANGUAGES, text
+from bot.storage import keys
+from bot.storage.runtime import EmbeddedRedis
 from tests.dialog_support import Chat
 from tests.pii_scan import aof_arguments, assert_no_pii, assert_no_pii_in_bytes
 from tests.support import CONFIG_RAW, NOW, STAFF_TOKEN, Services, make_services, schedule_csv
+from texts import CATALOG, LANGUAGES, text
 
 WECHAT_TOKEN = "guahao-wechat-token"
 TWILIO_TOKEN = "twilio-auth-token-0123456789abcdef"

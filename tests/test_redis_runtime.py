@@ -12,7 +12,7 @@ import redis
 
 from bot.config import RedisConfig
 from bot.errors import RedisUnavailableError
-from bot.redis_runtime import EmbeddedRedis, find_redis_server, open_redis
+from bot.storage.runtime import EmbeddedRedis, find_redis_server, open_redis
 
 
 def test_session_server_is_real(redis_db: redis.Redis) -> None:

@@ -11,17 +11,17 @@ import pytest
 import redis
 
 import rules
-from bot import keys
-from bot.app.worker import run_periodic, run_worker
+from app.worker import run_periodic, run_worker
 from bot.audit import read_audit
 from bot.clock import ManualClock
 from bot.config import build_config
 from bot.jobs import release_days
-from bot.notifier import AtomicConsoleSender
-from bot.notify import ConsoleSender, OutboundMessage, OutboxKind, SendLedger, SendResult
+from bot.notifications.notifier import AtomicConsoleSender
+from bot.notifications.outbox import ConsoleSender, OutboundMessage, OutboxKind, SendLedger, SendResult
 from bot.patients import account_id, phone_hash
 from bot.records import Appointment
 from bot.reminders import CLAIM_LEASE, Reminders
+from bot.storage import keys
 from tests.support import CONFIG_RAW, NOW, SHANGHAI, Services, make_config, make_services, schedule_csv, slot_of
 from tests.wechat_standin import APP_ID, APP_SECRET, WeChatStandin, running_standin
 

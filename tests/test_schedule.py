@@ -9,10 +9,10 @@ import pytest
 import redis
 
 import rules
-from bot import keys
 from bot.audit import read_audit
 from bot.config import Config, build_config
 from bot.schedule import RowError, Schedule, ScheduleImportError, parse_schedule_csv
+from bot.storage import keys
 
 HEADER = "hospital,department,doctor,level,date,start,end,capacity,fee"
 

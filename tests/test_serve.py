@@ -22,9 +22,9 @@ from typing import Any
 import pytest
 import redis
 
-from bot.app.services import build_services
-from bot.app.web import create_app
-from bot.redis_runtime import EmbeddedRedis
+from app.services import build_services
+from app.web import create_app
+from bot.storage.runtime import EmbeddedRedis
 from tests.support import SHANGHAI, id_number, make_config
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -106,7 +106,7 @@ def stop(process: subprocess.Popen[str], seconds: float = 30) -> float:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     cwd = tmp_path_factory.mktemp("serve")
-    process, base, log = start([sys.executable, "-m", "bot"], cwd)
+    process, base, log = start([sys.executable, "-m", "app"], cwd)
     try:
         wait_healthy(base, process, 30)
         yield Server(process, base, log)
@@ -198,7 +198,7 @@ def test_the_simulator_is_404_when_off(redis_db: redis.Redis) -> None:
 
 
 def test_serve_stops_cleanly_and_keeps_its_data(tmp_path: Path) -> None:
-    process, base, log = start([sys.executable, "-m", "bot"], tmp_path)
+    process, base, log = start([sys.executable, "-m", "app"], tmp_path)
     wait_healthy(base, process, 30)
     took = stop(process)
     assert process.returncode == 0, log.read_text()[-2000:]
@@ -217,7 +217,7 @@ def test_serve_stops_cleanly_and_keeps_its_data(tmp_path: Path) -> None:
 
     first = slots()
     assert first > 100
-    process, base, log = start([sys.executable, "-m", "bot"], tmp_path)  # the demo again, on the same data
+    process, base, log = start([sys.executable, "-m", "app"], tmp_path)  # the demo again, on the same data
     wait_healthy(base, process, 30)
     stop(process)
     assert slots() == first, "running the demo again duplicates nothing"

@@ -10,9 +10,9 @@ import pytest
 import redis
 from flask.testing import FlaskClient
 
-from bot.app.demo import demo_config_layer
-from bot.app.simulator import warn_if_exposed
-from bot.app.web import create_app
+from adapters.console.simulator import warn_if_exposed
+from app.demo import demo_config_layer
+from app.web import create_app
 from bot.clock import RedisClock
 from bot.config import Config, build_config, load_config
 from tests.support import CONFIG_RAW, STAFF_TOKEN, make_services
@@ -116,7 +116,7 @@ def test_set_within_range_moves_every_process_clock(http: FlaskClient, redis_db:
     [("127.0.0.1", False), ("localhost", False), ("::1", False), ("0.0.0.0", True), ("192.168.1.5", True)],
 )
 def test_a_simulator_beyond_loopback_is_a_warning(host: str, warned: bool, caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.WARNING, logger="bot.app.simulator"):
+    with caplog.at_level(logging.WARNING, logger="adapters.console.simulator"):
         assert warn_if_exposed(with_simulator(CONFIG_RAW), host) is warned
         assert warn_if_exposed(build_config(CONFIG_RAW), host) is False, "no simulator, nothing to warn about"
     assert bool(caplog.records) is warned

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-STATIC = Path(__file__).resolve().parent.parent / "bot" / "app" / "static"
+STATIC = Path(__file__).resolve().parent.parent / "adapters" / "console" / "static"
 HTML = STATIC / "simulator.html"
 CSS = STATIC / "simulator.css"
 JS = STATIC / "simulator.js"

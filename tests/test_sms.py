@@ -22,7 +22,8 @@ from twilio.request_validator import RequestValidator
 
 import dialogs.book
 import rules
-from adapters.sms import (
+from adapters.sms.twilio import DeliveryLog
+from adapters.sms.webhook import (
     TWILIO_OPT_OUT,
     Parsed,
     SmsInbox,
@@ -33,15 +34,13 @@ from adapters.sms import (
     sms_segments,
     twiml,
 )
-from adapters.twilio_push import DeliveryLog
-from bot import keys
-from bot.app.services import build_engine
+from app.services import build_engine
 from bot.config import build_config
-from bot.notify import ConsoleSender, SendLedger
+from bot.notifications.outbox import ConsoleSender, SendLedger
 from bot.otp import OtpService
 from bot.patients import account_id, phone_hash
+from bot.storage import keys
 from dialogs.message import Channel
-from dialogs.texts import text
 from tests.dialog_support import Chat
 from tests.support import (
     CONFIG_RAW,
@@ -54,6 +53,7 @@ from tests.support import (
     schedule_csv,
     slot_of,
 )
+from texts import text
 
 PUBLIC_URL = "https://guahao.example.org/bot"
 INBOUND_URL = PUBLIC_URL + "/sms/twilio"

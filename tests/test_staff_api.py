@@ -8,8 +8,8 @@ import pytest
 import redis
 from flask.testing import FlaskClient
 
-from bot.app.services import build_services
-from bot.app.web import create_app
+from app.services import build_services
+from app.web import create_app
 from bot.clock import ManualClock
 from bot.patients import account_id
 from tests.support import (

@@ -14,13 +14,13 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from bot import keys
-from bot.app.services import build_services
-from bot.app.web import create_app
+from app.services import build_services
+from app.web import create_app
 from bot.audit import read_audit
 from bot.clock import ManualClock
 from bot.config import build_config
 from bot.patients import account_id
+from bot.storage import keys
 from tests.support import (
     CONFIG_RAW,
     NOW,

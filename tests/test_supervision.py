@@ -28,7 +28,7 @@ import pytest
 import rules
 from bot.clock import RedisClock
 from bot.config import RedisConfig, load_config
-from bot.redis_runtime import open_redis
+from bot.storage.runtime import open_redis
 from tests.support import NOW, STAFF_TOKEN, Services, make_services, schedule_csv, slot_of
 from tests.test_serve import Server, free_port, wait_healthy
 from tests.test_worker import config_toml
@@ -98,7 +98,7 @@ def deployment(tmp_path: Path) -> Iterator[Deployment]:
     config.write_text(config_toml("").replace('url = ""', f'data_dir = "{data}"'))
     port, log = free_port(), tmp_path / "serve.log"
     process = subprocess.Popen(
-        [sys.executable, "-m", "bot", "serve", "--config", str(config), "--host", "127.0.0.1", "--port", str(port)],
+        [sys.executable, "-m", "app", "serve", "--config", str(config), "--host", "127.0.0.1", "--port", str(port)],
         cwd=tmp_path, stdout=log.open("w"), stderr=subprocess.STDOUT, text=True, start_new_session=True,
     )  # fmt: skip
     runtime = None
@@ -212,7 +212,7 @@ def test_serve_on_a_busy_port_is_one_line_before_anything_is_touched(tmp_path: P
         taken.listen(1)
         port = taken.getsockname()[1]
         done = subprocess.run(
-            [sys.executable, "-m", "bot", "serve", "--demo", "--host", "127.0.0.1", "--port", str(port)],
+            [sys.executable, "-m", "app", "serve", "--demo", "--host", "127.0.0.1", "--port", str(port)],
             cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False,
         )  # fmt: skip
     assert done.returncode != 0
@@ -223,7 +223,7 @@ def test_serve_on_a_busy_port_is_one_line_before_anything_is_touched(tmp_path: P
 
 def test_serve_on_a_port_out_of_range_is_one_line(tmp_path: Path) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "bot", "serve", "--demo", "--host", "127.0.0.1", "--port", "99999"],
+        [sys.executable, "-m", "app", "serve", "--demo", "--host", "127.0.0.1", "--port", "99999"],
         cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert done.returncode != 0 and done.stderr.count("\n") == 1 and "99999" in done.stderr, done.stderr

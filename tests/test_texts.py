@@ -6,7 +6,7 @@ import string
 
 import pytest
 
-from dialogs.texts import CATALOG, text
+from texts import CATALOG, text
 
 
 def placeholders(template: str) -> set[str]:

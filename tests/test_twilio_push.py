@@ -12,7 +12,7 @@ from dataclasses import replace
 import pytest
 import redis
 
-from adapters.twilio_push import (
+from adapters.sms.twilio import (
     OPTED_OUT,
     DeliveryLog,
     PhoneOptOuts,
@@ -21,11 +21,11 @@ from adapters.twilio_push import (
     default_backoff,
     twilio_client,
 )
-from bot import keys
 from bot.config import SmsConfig
-from bot.notify import OutboundMessage, OutboxKind, SendLedger
+from bot.notifications.outbox import OutboundMessage, OutboxKind, SendLedger
 from bot.otp import OtpService
 from bot.patients import phone_hash
+from bot.storage import keys
 from tests.support import Services, make_services
 from tests.twilio_standin import TwilioStandIn
 

@@ -16,12 +16,12 @@ from rq import SimpleWorker
 from rq.utils import utcformat
 from twilio.request_validator import RequestValidator
 
-from bot.app.health import HEARTBEAT_FRESH_S
-from bot.app.web import create_app
+from app.health import HEARTBEAT_FRESH_S
+from app.web import create_app
 from bot.clock import RedisClock
 from bot.config import build_config
-from bot.redis_runtime import EmbeddedRedis
 from bot.reminders import job_queue
+from bot.storage.runtime import EmbeddedRedis
 from tests.support import CONFIG_RAW, STAFF_TOKEN, make_services
 
 AUTH = {"Authorization": f"Bearer {STAFF_TOKEN}"}

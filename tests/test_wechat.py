@@ -28,13 +28,13 @@ from wechatpy.crypto import WeChatCrypto
 from wechatpy.utils import WeChatSigner
 from werkzeug.serving import make_server
 
-from adapters.wechat import MAX_BODY_BYTES, REPLY_LIMIT_BYTES, split_reply, wechat_blueprint
-from bot import keys
-from bot.app.services import build_engine
+from adapters.wechat.webhook import MAX_BODY_BYTES, REPLY_LIMIT_BYTES, split_reply, wechat_blueprint
+from app.services import build_engine
 from bot.clock import ManualClock
 from bot.config import WeChatConfig
 from bot.patients import account_id
-from bot.redis_runtime import EmbeddedRedis
+from bot.storage import keys
+from bot.storage.runtime import EmbeddedRedis
 from dialogs.engine import Engine
 from dialogs.message import Channel, Inbound, Outbound
 from tests.support import NOW, SHANGHAI, Services, id_number, make_services, schedule_csv
@@ -444,7 +444,7 @@ def test_signatures_are_compared_in_constant_time(fbot: Bot, monkeypatch: pytest
         compared.append((a, b))
         return real(a, b)
 
-    monkeypatch.setattr(hmac, "compare_digest", spy)  # the function adapters.wechat calls
+    monkeypatch.setattr(hmac, "compare_digest", spy)  # the function adapters.wechat.webhook calls
     fbot.platform.send("o-ct", "菜单")
     assert len(compared) == (2 if fbot.platform.safe else 1)
 

@@ -9,11 +9,11 @@ from collections.abc import Iterator
 import pytest
 import redis
 
-from adapters.wechat_push import MENU, UNREACHABLE, WeChatApi, WeChatSender, create_menu, reply_pusher, wechat_sender
-from bot import keys
+from adapters.wechat.push import MENU, UNREACHABLE, WeChatApi, WeChatSender, create_menu, reply_pusher, wechat_sender
 from bot.config import WeChatConfig
-from bot.notify import ConsoleSender, OutboundMessage, OutboxKind
+from bot.notifications.outbox import ConsoleSender, OutboundMessage, OutboxKind
 from bot.patients import account_id
+from bot.storage import keys
 from tests.support import Services, make_services
 from tests.wechat_standin import APP_ID, APP_SECRET, WeChatStandin, running_standin
 

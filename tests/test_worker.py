@@ -21,12 +21,12 @@ import redis
 from flask.testing import FlaskClient
 
 import rules
-from bot import keys
-from bot.app.web import create_app
-from bot.app.worker import run_worker
+from app.web import create_app
+from app.worker import run_worker
 from bot.broadcasts import BroadcastStatus
 from bot.clock import RedisClock
-from bot.redis_runtime import EmbeddedRedis
+from bot.storage import keys
+from bot.storage.runtime import EmbeddedRedis
 from tests.support import NOW, SECRET, STAFF_TOKEN, Services, make_services, schedule_csv, slot_of
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -107,7 +107,7 @@ def test_guahao_worker_sends_and_stops_on_sigterm(
     config = tmp_path / "config.toml"
     config.write_text(config_toml(redis_server.url))
     log = tmp_path / "worker.log"
-    with process(["-m", "bot", "worker", "--config", str(config)], log) as worker:
+    with process(["-m", "app", "worker", "--config", str(config)], log) as worker:
         wait_for(lambda: len(svc.outbox.messages_for("openid-1")) == 1, 30, "the confirmation", log)
         worker.send_signal(signal.SIGTERM)
         assert worker.wait(timeout=20) == 0, log.read_text()[-3000:]

@@ -10,8 +10,8 @@ import json
 import logging
 import sys
 
-from bot.app.services import open_services
-from bot.app.worker import run_worker
+from app.services import open_services
+from app.worker import run_worker
 from bot.config import load_config
 
 

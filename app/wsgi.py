@@ -1,4 +1,4 @@
-"""The WSGI entry point for production servers: ``gunicorn 'bot.app.wsgi:app'``.
+"""The WSGI entry point for production servers: ``gunicorn 'app.wsgi:app'``.
 
 Configuration comes from ``GUAHAO_CONFIG`` (a path; default ``./config.toml``) and ``GUAHAO_<SECTION>_<KEY>``
 variables. Run it against an external Redis (``redis.url``) and beside ``guahao worker``; set
@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import os
 
-from bot.app.logs import setup_logging
-from bot.app.services import open_services
-from bot.app.web import create_app
+from app.logs import setup_logging
+from app.services import open_services
+from app.web import create_app
 from bot.config import load_config
 
 setup_logging()

@@ -2,7 +2,7 @@
 
 The listening socket is bound first, so a busy port is one clear line before anything else happens. The worker runs
 as a child process (``guahao worker``) so that RQ's signal handling works, pointed at the same Redis (the embedded
-server's private socket is handed over in ``GUAHAO_REDIS_URL``); a :class:`~bot.app.supervisor.Supervisor` thread
+server's private socket is handed over in ``GUAHAO_REDIS_URL``); a :class:`~app.supervisor.Supervisor` thread
 restarts it, and the embedded Redis, when they die, and stops ``serve`` (exit 1) when one keeps dying. On Ctrl-C or
 SIGTERM the web server stops, the worker finishes its job in hand, and the embedded Redis stops last, after its data
 is flushed to disk.
@@ -24,13 +24,13 @@ from types import FrameType
 
 import waitress
 
-from bot.app.demo import demo_schedule_csv
-from bot.app.services import Services, build_services
-from bot.app.supervisor import Supervisor
-from bot.app.web import create_app
+from app.demo import demo_schedule_csv
+from app.services import Services, build_services
+from app.supervisor import Supervisor
+from app.web import create_app
 from bot.config import Config
 from bot.errors import GuahaoError
-from bot.redis_runtime import open_redis
+from bot.storage.runtime import open_redis
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +130,7 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 
 
 def _start_worker(redis_url: str, demo: bool, config_path: str | None, metrics_dir: Path) -> subprocess.Popen[bytes]:
-    command = [sys.executable, "-m", "bot", "worker", *(["--demo"] if demo else [])]
+    command = [sys.executable, "-m", "app", "worker", *(["--demo"] if demo else [])]
     if config_path:
         command += ["--config", config_path]
     env = {**os.environ, "GUAHAO_REDIS_URL": redis_url, "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}

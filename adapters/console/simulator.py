@@ -17,9 +17,9 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, jsonify, request, send_from_directory
 
-from adapters.sms import SmsInbox, sender_phone
-from bot.app.services import Services
-from bot.app.worker import run_worker
+from adapters.sms.webhook import SmsInbox, sender_phone
+from app.services import Services
+from app.worker import run_worker
 from bot.clock import RedisClock
 from bot.config import Config
 from dialogs.engine import Engine

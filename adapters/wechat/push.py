@@ -6,7 +6,7 @@ a 5-minute grace), so only one process fetches at a time, under a Redis lock; th
 stored. A call refused for an invalid or expired token (40001, 40014, 42001) refreshes it once — unless another
 process already did — and is retried once.
 
-:class:`WeChatSender` is the :class:`bot.notify.Sender` of the ``wechat`` channel. Reminders, broadcasts,
+:class:`WeChatSender` is the :class:`bot.notifications.outbox.Sender` of the ``wechat`` channel. Reminders, broadcasts,
 confirmations and cancellations go out as template messages when ``wechat.reminder_template_id`` is set; the
 template assumed has one field, ``content`` (its body is ``{{content.DATA}}``), which carries the whole text. Without
 a template id they go out as customer-service text, as replies (kind ``reply``) always do. A user out of the
@@ -26,12 +26,12 @@ from redis.exceptions import LockError
 from wechatpy import WeChatClient
 from wechatpy.exceptions import WeChatClientException
 
-from bot import keys
 from bot.config import WeChatConfig
 from bot.crypto import SecretBox
 from bot.errors import GuahaoError
-from bot.notify import ConsoleSender, OutboundMessage, Outbox, OutboxKind, Sender, SendLedger, SendResult
+from bot.notifications.outbox import ConsoleSender, OutboundMessage, Outbox, OutboxKind, Sender, SendLedger, SendResult
 from bot.patients import account_id
+from bot.storage import keys
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +59,7 @@ MENU: dict[str, Any] = {
         {"type": "click", "name": "更多", "key": "HELP"},
     ]
 }
-"""The custom menu; the keys are those ``adapters.wechat.CLICK_COMMANDS`` understands."""
+"""The custom menu; the keys are those ``adapters.wechat.webhook.CLICK_COMMANDS`` understands."""
 
 
 class TokenUnavailableError(GuahaoError):
@@ -208,7 +208,7 @@ def wechat_sender(config: WeChatConfig, redis_client: redis.Redis, box: SecretBo
 
 
 def reply_pusher(sender: Sender) -> Callable[[str, list[str]], None]:
-    """A ``deliver_later`` for ``adapters.wechat.wechat_blueprint``: each text as one customer-service message."""
+    """A ``deliver_later`` for ``adapters.wechat.webhook.wechat_blueprint``: each text as one customer-service message."""
 
     def push(openid: str, texts: list[str]) -> None:
         for text in texts:

@@ -17,10 +17,10 @@ from typing import Any, Protocol, cast
 import redis
 
 import rules
-from bot import keys
 from bot.clock import Clock
 from bot.crypto import SecretBox
 from bot.records import decode_hash
+from bot.storage import keys
 
 OUTBOX_MAXLEN = 100_000
 """The outbox stream is trimmed (approximately) to this many messages."""

@@ -19,7 +19,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
 
-from bot.app.services import Services
+from app.services import Services
 from bot.audit import staff_actor
 from bot.broadcasts import InvalidBroadcastError
 from bot.config import StaffToken

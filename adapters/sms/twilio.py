@@ -1,6 +1,6 @@
 """Outbound SMS through Twilio (codes, confirmations, reminders, broadcasts), and what Twilio reports back.
 
-:class:`TwilioSender` is a :class:`bot.notify.Sender`: the worker hands it an :class:`OutboundMessage` and gets a
+:class:`TwilioSender` is a :class:`bot.notifications.outbox.Sender`: the worker hands it an :class:`OutboundMessage` and gets a
 :class:`SendResult`. It goes through the twilio SDK's REST ``Client`` (pointed at ``[sms] api_base_url``, so a
 proxy or the tests' local stand-in can answer), sends from ``from_number`` or through ``messaging_service_sid``,
 asks for delivery callbacks at ``<public_url>/sms/twilio/status``, retries 429 and 5xx a bounded number of times
@@ -10,11 +10,11 @@ that opted out (confirmations, cancellations and codes always go, RULES §7), an
 
 Another SMS provider: Twilio offers no two-way SMS for mainland (+86) numbers, so a deployment in China adds a
 domestic provider (Aliyun SMS, Tencent Cloud SMS...) as a second class with the same one method,
-``send(message: OutboundMessage) -> SendResult``, which is the whole provider interface (``bot.notify.Sender``).
+``send(message: OutboundMessage) -> SendResult``, which is the whole provider interface (``bot.notifications.outbox.Sender``).
 Give it the same habits as this one: the ledger for idempotency, :class:`PhoneOptOuts` for reminders, the
 provider's "unsubscribed" error mapped to ``error="opted_out"``; add its name to ``[sms] provider`` and pick it
-in the composition root (``bot/app/services.py``). Its inbound side, if it has one, is a blueprint beside
-``adapters/sms.py`` that feeds :class:`adapters.sms.SmsInbox`, which knows nothing of Twilio.
+in the composition root (``app/services.py``). Its inbound side, if it has one, is a blueprint beside
+``adapters/sms/webhook.py`` that feeds :class:`adapters.sms.webhook.SmsInbox`, which knows nothing of Twilio.
 """
 
 from __future__ import annotations
@@ -32,14 +32,14 @@ from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
-from bot import keys
 from bot.clock import Clock
 from bot.config import SmsConfig
 from bot.crypto import SecretBox
 from bot.errors import GuahaoError
-from bot.notify import OutboundMessage, OutboxKind, SendLedger, SendResult, recipient
+from bot.notifications.outbox import OutboundMessage, OutboxKind, SendLedger, SendResult, recipient
 from bot.patients import PatientService, phone_hash
 from bot.records import decode_hash
+from bot.storage import keys
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +106,7 @@ def default_backoff(attempt: int) -> float:
 
 
 class TwilioSender:
-    """A :class:`bot.notify.Sender` for the SMS channel over the Twilio REST API."""
+    """A :class:`bot.notifications.outbox.Sender` for the SMS channel over the Twilio REST API."""
 
     def __init__(
         self,

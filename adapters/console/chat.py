@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import TextIO
 
 import rules
-from bot.app.services import Services, build_engine
+from app.services import Services, build_engine
 from dialogs.message import Channel, Inbound
 
 

@@ -12,13 +12,13 @@ from flask.json.provider import DefaultJSONProvider
 from prometheus_client import generate_latest
 from werkzeug.exceptions import HTTPException
 
-from adapters.sms import sms_blueprint
-from adapters.wechat import wechat_blueprint
-from adapters.wechat_push import reply_pusher, wechat_sender
-from bot.app import health
-from bot.app.services import Services, build_engine
-from bot.app.simulator import STATIC, simulator_blueprint
-from bot.app.staff_api import staff_api
+from adapters.console.simulator import STATIC, simulator_blueprint
+from adapters.sms.webhook import sms_blueprint
+from adapters.staff.api import staff_api
+from adapters.wechat.push import reply_pusher, wechat_sender
+from adapters.wechat.webhook import wechat_blueprint
+from app import health
+from app.services import Services, build_engine
 from bot.metrics import CONTENT_TYPE, metrics, registry
 from dialogs.engine import Engine
 

@@ -7,22 +7,22 @@ from dataclasses import dataclass
 
 import redis
 
-from adapters.twilio_push import PhoneOptOuts, TwilioConfigError, TwilioSender
-from adapters.wechat_push import wechat_sender
+from adapters.sms.twilio import PhoneOptOuts, TwilioConfigError, TwilioSender
+from adapters.wechat.push import wechat_sender
 from bot.appointments import AppointmentStore
 from bot.booking import BookingService
 from bot.broadcasts import SEND_RATES, Broadcasts
 from bot.clock import Clock, RedisClock, SystemClock
 from bot.config import Config
 from bot.crypto import SecretBox, resolve_secret_key
-from bot.notifier import AtomicConsoleSender, Notifier
-from bot.notify import ConsoleSender, Outbox, Sender, SendLedger
+from bot.notifications.notifier import AtomicConsoleSender, Notifier
+from bot.notifications.outbox import ConsoleSender, Outbox, Sender, SendLedger
 from bot.otp import OtpService
 from bot.patients import PatientService
-from bot.redis_runtime import RedisRuntime, open_redis
 from bot.reminders import Reminders
 from bot.schedule import Schedule
 from bot.standing import StandingService
+from bot.storage.runtime import RedisRuntime, open_redis
 from dialogs.context import Deps
 from dialogs.engine import Engine
 from dialogs.registry import all_dialogs

@@ -28,17 +28,16 @@ from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
 import rules
-from bot import keys
+from adapters.sms.twilio import OPT_OUT_ERROR, STATUS_PATH, DeliveryLog, PhoneOptOuts
 from bot.clock import Clock
 from bot.config import Config
 from bot.crypto import DecryptionError, SecretBox
 from bot.patients import PatientService, account_id
-from bot.redis_runtime import REDIS_DOWN
+from bot.storage import keys
+from bot.storage.runtime import REDIS_DOWN
 from dialogs.engine import Engine
 from dialogs.message import Channel, Inbound
-from dialogs.texts import text
-
-from .twilio_push import OPT_OUT_ERROR, STATUS_PATH, DeliveryLog, PhoneOptOuts
+from texts import text
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +58,7 @@ _SPACES = re.compile(r"\s+")
 _TRAILING = "。.!? "
 _E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 
-# The replies the adapter writes itself (the dialogs' texts live in dialogs/texts): key -> (中文, English).
+# The replies the adapter writes itself (the dialogs' texts live in texts/): key -> (中文, English).
 # Never teach a Twilio opt-out keyword as a way to stop: "STOP" would block codes and confirmations too.
 TEXTS: dict[str, tuple[str, str]] = {
     "opted_out": (

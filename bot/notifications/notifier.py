@@ -25,11 +25,10 @@ from typing import Any, Protocol, runtime_checkable
 import redis
 
 import rules
-from bot import keys
 from bot.clock import Clock
 from bot.config import Config
 from bot.crypto import SecretBox
-from bot.notify import (
+from bot.notifications.outbox import (
     _TEXT_CONTEXT,
     _TO_CONTEXT,
     OUTBOX_MAXLEN,
@@ -44,7 +43,8 @@ from bot.notify import (
 )
 from bot.patients import PatientService, UnknownPatientError, phone_hash
 from bot.records import Appointment, local_moment, text
-from bot.scripts import Scripts
+from bot.storage import keys
+from bot.storage.scripts import Scripts
 
 log = logging.getLogger(__name__)
 
@@ -159,8 +159,8 @@ class AtomicConsoleSender:
     """The console :class:`Sender` (the outbox the simulator and tests read) for both channels, recording a message
     and its send-once mark in one Lua step (``reminder_console_send.lua``): exactly once, even across a crash.
 
-    It writes the same stream fields and the same send-once keys as :class:`bot.notify.ConsoleSender` and
-    :class:`bot.notify.SendLedger` (a test holds them together), so both read each other's records.
+    It writes the same stream fields and the same send-once keys as :class:`bot.notifications.outbox.ConsoleSender` and
+    :class:`bot.notifications.outbox.SendLedger` (a test holds them together), so both read each other's records.
     """
 
     def __init__(self, outbox: Outbox, clock: Clock, tz: tzinfo | None = None, ttl: timedelta = SENT_TTL) -> None:

@@ -16,14 +16,14 @@ from pathlib import Path
 import requests
 from wechatpy.exceptions import WeChatClientException
 
-from adapters.wechat_push import TokenUnavailableError, WeChatApi, create_menu
-from bot.app.chat import run_chat
-from bot.app.demo import demo_config_layer
-from bot.app.logs import setup_logging
-from bot.app.serve import serve
-from bot.app.services import Services, open_services
-from bot.app.simulator import warn_if_exposed
-from bot.app.worker import run_worker
+from adapters.console.chat import run_chat
+from adapters.console.simulator import warn_if_exposed
+from adapters.wechat.push import TokenUnavailableError, WeChatApi, create_menu
+from app.demo import demo_config_layer
+from app.logs import setup_logging
+from app.serve import serve
+from app.services import Services, open_services
+from app.worker import run_worker
 from bot.audit import staff_actor
 from bot.broadcasts import BroadcastProgress, BroadcastStatus
 from bot.config import PATH_VARIABLE, Config, describe_config, load_config

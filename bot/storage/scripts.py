@@ -1,4 +1,4 @@
-"""The Lua scripts of ``bot/lua/``: read once per process, registered once per client, called by SHA.
+"""The Lua scripts of ``bot/storage/lua/``: read once per process, registered once per client, called by SHA.
 
 redis-py's ``Script`` sends ``EVALSHA`` and falls back to ``SCRIPT LOAD`` when the server does not know the script
 yet (say after a restart), so callers never handle ``NOSCRIPT`` themselves.
@@ -18,8 +18,8 @@ from redis.exceptions import NoScriptError
 
 @cache
 def source(name: str) -> str:
-    """The text of ``bot/lua/<name>.lua``."""
-    return resources.files("bot").joinpath("lua", f"{name}.lua").read_text(encoding="utf-8")
+    """The text of ``bot/storage/lua/<name>.lua``."""
+    return resources.files("bot.storage").joinpath("lua", f"{name}.lua").read_text(encoding="utf-8")
 
 
 class Scripts:

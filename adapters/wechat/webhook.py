@@ -32,13 +32,13 @@ from wechatpy.crypto import WeChatCrypto
 from wechatpy.replies import TextReply
 from wechatpy.utils import WeChatSigner
 
-from bot import keys
 from bot.config import WeChatConfig
 from bot.patients import account_id
-from bot.redis_runtime import REDIS_DOWN
+from bot.storage import keys
+from bot.storage.runtime import REDIS_DOWN
 from dialogs.engine import Engine
 from dialogs.message import Channel, Inbound, Outbound
-from dialogs.texts import text
+from texts import text
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ PUSHED_TTL_S = 24 * 3600
 WORKERS = 16
 REQUIRED_FIELDS = ("ToUserName", "FromUserName", "CreateTime", "MsgType")
 CLICK_COMMANDS = {"BOOK": "book", "MY_APPOINTMENTS": "list", "MORE": "help", "HELP": "help"}
-"""Custom menu keys (see ``adapters.wechat_push.MENU``) → the engine's one-shot commands."""
+"""Custom menu keys (see ``adapters.wechat.push.MENU``) → the engine's one-shot commands."""
 _TIMESTAMP = re.compile(r"[0-9]{1,12}")
 _DTD = re.compile(r"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
 SUCCESS = "success"

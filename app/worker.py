@@ -21,8 +21,8 @@ from rq.exceptions import StopRequested
 from rq.serializers import JSONSerializer
 from rq.timeouts import TimerDeathPenalty
 
+from app.services import Services
 from bot import jobs
-from bot.app.services import Services
 from bot.reminders import job_queue
 
 log = logging.getLogger(__name__)

@@ -12,7 +12,7 @@ from types import MappingProxyType
 from typing import Any
 
 import rules
-from dialogs.texts import book, common, manage, patients, verify
+from texts import book, common, manage, patients, verify
 
 LANGUAGES = ("zh", "en")
 DEFAULT_LANGUAGE = "zh"

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from bot.errors import RedisUnavailableError
-from bot.redis_runtime import EmbeddedRedis
+from bot.storage.runtime import EmbeddedRedis
 
 log = logging.getLogger(__name__)
 

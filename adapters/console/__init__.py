@@ -1,0 +1,1 @@
+"""The console channel: the terminal chat, the browser simulator, the outbox sender."""

@@ -1,0 +1,1 @@
+"""The SMS channel: the inbound webhook and the Twilio sender."""

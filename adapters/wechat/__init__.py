@@ -1,0 +1,1 @@
+"""The WeChat channel: the webhook and the customer-service push."""

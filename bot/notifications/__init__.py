@@ -1,0 +1,1 @@
+"""Outbound messages: the outbox, the send-once ledger, the notifier."""

@@ -1,0 +1,1 @@
+"""Redis: every key, every Lua script, the runtime (embedded or remote)."""
