@@ -1,16 +1,17 @@
 """Outbound SMS through Twilio (codes, confirmations, reminders, broadcasts), and what Twilio reports back.
 
-:class:`TwilioSender` is a :class:`bot.notifications.outbox.Sender`: the worker hands it an :class:`OutboundMessage` and gets a
-:class:`SendResult`. It goes through the twilio SDK's REST ``Client`` (pointed at ``[sms] api_base_url``, so a
-proxy or the tests' local stand-in can answer), sends from ``from_number`` or through ``messaging_service_sid``,
-asks for delivery callbacks at ``<public_url>/sms/twilio/status``, retries 429 and 5xx a bounded number of times
-with backoff (never other 4xx), sends one idempotency key once (:class:`SendLedger`), refuses reminders to a phone
-that opted out (confirmations, cancellations and codes always go, RULES §7), and turns Twilio error 21610
-(the recipient texted STOP to Twilio) into an opt-out.
+:class:`TwilioSender` is a :class:`bot.notifications.outbox.Sender`: the worker hands it an :class:`OutboundMessage`
+and gets a :class:`SendResult`. It goes through the twilio SDK's REST ``Client`` (pointed at ``[sms] api_base_url``,
+so a proxy or the tests' local stand-in can answer), sends from ``from_number`` or through
+``messaging_service_sid``, asks for delivery callbacks at ``<public_url>/sms/twilio/status``, retries 429 and 5xx a
+bounded number of times with backoff (never other 4xx), sends one idempotency key once (:class:`SendLedger`),
+refuses reminders to a phone that opted out (confirmations, cancellations and codes always go, RULES §7), and turns
+Twilio error 21610 (the recipient texted STOP to Twilio) into an opt-out.
 
 Another SMS provider: Twilio offers no two-way SMS for mainland (+86) numbers, so a deployment in China adds a
 domestic provider (Aliyun SMS, Tencent Cloud SMS...) as a second class with the same one method,
-``send(message: OutboundMessage) -> SendResult``, which is the whole provider interface (``bot.notifications.outbox.Sender``).
+``send(message: OutboundMessage) -> SendResult``, which is the whole provider interface
+(``bot.notifications.outbox.Sender``).
 Give it the same habits as this one: the ledger for idempotency, :class:`PhoneOptOuts` for reminders, the
 provider's "unsubscribed" error mapped to ``error="opted_out"``; add its name to ``[sms] provider`` and pick it
 in the composition root (``app/services.py``). Its inbound side, if it has one, is a blueprint beside

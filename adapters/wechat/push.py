@@ -208,7 +208,7 @@ def wechat_sender(config: WeChatConfig, redis_client: redis.Redis, box: SecretBo
 
 
 def reply_pusher(sender: Sender) -> Callable[[str, list[str]], None]:
-    """A ``deliver_later`` for ``adapters.wechat.webhook.wechat_blueprint``: each text as one customer-service message."""
+    """A ``deliver_later`` for ``adapters.wechat.webhook.wechat_blueprint``: each text a customer-service message."""
 
     def push(openid: str, texts: list[str]) -> None:
         for text in texts:
