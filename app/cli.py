@@ -22,13 +22,14 @@ from adapters.wechat.push import TokenUnavailableError, WeChatApi, create_menu
 from app.demo import demo_config_layer
 from app.logs import setup_logging
 from app.serve import serve
-from app.services import Services, open_services
+from app.services import open_services
 from app.worker import run_worker
 from bot.audit import staff_actor
 from bot.broadcasts import BroadcastProgress, BroadcastStatus
 from bot.config import PATH_VARIABLE, Config, describe_config, load_config
 from bot.errors import GuahaoError, NotAvailableError
 from bot.schedule import parse_schedule_csv
+from bot.services import Services
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2

@@ -25,11 +25,12 @@ from types import FrameType
 import waitress
 
 from app.demo import demo_schedule_csv
-from app.services import Services, build_services
+from app.services import build_services
 from app.supervisor import Supervisor
 from app.web import create_app
 from bot.config import Config
 from bot.errors import GuahaoError
+from bot.services import Services
 from bot.storage.runtime import open_redis
 
 log = logging.getLogger(__name__)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 
 import redis
 
@@ -21,40 +20,14 @@ from bot.otp import OtpService
 from bot.patients import PatientService
 from bot.reminders import Reminders
 from bot.schedule import Schedule
+from bot.services import Services
 from bot.standing import StandingService
-from bot.storage.runtime import RedisRuntime, open_redis
+from bot.storage.runtime import open_redis
 from dialogs.context import Deps
 from dialogs.engine import Engine
 from dialogs.registry import all_dialogs
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class Services:
-    """The services of one process, sharing one Redis client and one clock."""
-
-    config: Config
-    redis: redis.Redis
-    clock: Clock
-    box: SecretBox
-    schedule: Schedule
-    patients: PatientService
-    store: AppointmentStore
-    booking: BookingService
-    standing: StandingService
-    outbox: Outbox
-    sms_sender: Sender
-    otp: OtpService
-    notifier: Notifier
-    reminders: Reminders
-    broadcasts: Broadcasts
-    runtime: RedisRuntime | None = None
-
-    def close(self) -> None:
-        """Release Redis (and stop the embedded server if this process owns it)."""
-        if self.runtime is not None:
-            self.runtime.close()
 
 
 def build_services(config: Config, client: redis.Redis, clock: Clock | None = None) -> Services:

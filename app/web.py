@@ -18,8 +18,9 @@ from adapters.staff.api import staff_api
 from adapters.wechat.push import reply_pusher, wechat_sender
 from adapters.wechat.webhook import wechat_blueprint
 from app import health
-from app.services import Services, build_engine
+from app.services import build_engine
 from bot.metrics import CONTENT_TYPE, metrics, registry
+from bot.services import Services
 from dialogs.engine import Engine
 
 MAX_BODY_BYTES = 16 * 1024 * 1024

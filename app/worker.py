@@ -21,9 +21,9 @@ from rq.exceptions import StopRequested
 from rq.serializers import JSONSerializer
 from rq.timeouts import TimerDeathPenalty
 
-from app.services import Services
 from bot import jobs
 from bot.reminders import job_queue
+from bot.services import Services
 
 log = logging.getLogger(__name__)
 WORKER_TTL_S = 20

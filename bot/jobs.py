@@ -30,7 +30,7 @@ RELEASE_FLAG_TTL = timedelta(days=30)
 
 
 class JobServices(Protocol):
-    """What the jobs use of the wired services (``app.services.Services`` has all of it)."""
+    """What the jobs use of the wired services (``bot.services.Services`` has all of it)."""
 
     config: Config
     redis: redis.Redis

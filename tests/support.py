@@ -10,11 +10,11 @@ from zoneinfo import ZoneInfo
 import redis
 
 import rules
-from app.services import Services as AppServices
 from app.services import build_services
 from bot.clock import Clock, ManualClock
 from bot.config import Config, build_config
 from bot.patients import PatientView, account_id
+from bot.services import Services as AppServices
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 SECRET = "test-secret-key-of-at-least-32-characters!"

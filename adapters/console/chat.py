@@ -12,7 +12,8 @@ from collections.abc import Callable
 from typing import TextIO
 
 import rules
-from app.services import Services, build_engine
+from app.services import build_engine
+from bot.services import Services
 from dialogs.message import Channel, Inbound
 
 

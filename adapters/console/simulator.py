@@ -18,10 +18,10 @@ from typing import Any
 from flask import Blueprint, Response, abort, jsonify, request, send_from_directory
 
 from adapters.sms.webhook import SmsInbox, sender_phone
-from app.services import Services
 from app.worker import run_worker
 from bot.clock import RedisClock
 from bot.config import Config
+from bot.services import Services
 from dialogs.engine import Engine
 from dialogs.message import Channel, Inbound
 

@@ -19,13 +19,13 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
 
-from app.services import Services
 from bot.audit import staff_actor
 from bot.broadcasts import InvalidBroadcastError
 from bot.config import StaffToken
 from bot.errors import GuahaoError, InvalidRequestError, NotFoundError
 from bot.records import Appointment
 from bot.schedule import ScheduleImportError, parse_schedule_csv
+from bot.services import Services
 
 log = logging.getLogger(__name__)
 
