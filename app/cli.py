@@ -22,7 +22,7 @@ from adapters.wechat.push import TokenUnavailableError, WeChatApi, create_menu
 from app.demo import demo_config_layer
 from app.logs import setup_logging
 from app.serve import serve
-from app.services import open_services
+from app.services import build_engine, open_services
 from app.worker import run_worker
 from bot.audit import staff_actor
 from bot.broadcasts import BroadcastProgress, BroadcastStatus
@@ -170,7 +170,7 @@ def _services(config: Config) -> Iterator[Services]:
 
 def _chat(args: argparse.Namespace, config: Config) -> int:
     with _services(config) as services:
-        return run_chat(services, args.user)
+        return run_chat(services, build_engine(services), args.user)
 
 
 def _check_config(args: argparse.Namespace, config: Config) -> int:

@@ -19,6 +19,7 @@ from adapters.wechat.push import reply_pusher, wechat_sender
 from adapters.wechat.webhook import wechat_blueprint
 from app import health
 from app.services import build_engine
+from app.worker import run_worker
 from bot.metrics import CONTENT_TYPE, metrics, registry
 from bot.services import Services
 from dialogs.engine import Engine
@@ -59,7 +60,7 @@ def create_app(
     app.json = _JsonProvider(app)
     app.extensions["guahao"] = services
     app.register_blueprint(staff_api)
-    app.register_blueprint(simulator_blueprint(services, engine))
+    app.register_blueprint(simulator_blueprint(services, engine, lambda: run_worker(services, burst=True)))
     _register_channels(app, services, engine)
 
     @app.get("/healthz")

@@ -12,14 +12,19 @@ from collections.abc import Callable
 from typing import TextIO
 
 import rules
-from app.services import build_engine
 from bot.services import Services
+from dialogs.engine import Engine
 from dialogs.message import Channel, Inbound
 
 
-def run_chat(services: Services, user: str | None, read: Callable[[str], str] = input, out: TextIO = sys.stdout) -> int:
-    """Talk until end of input or Ctrl-C; returns the exit code."""
-    engine = build_engine(services)
+def run_chat(
+    services: Services,
+    engine: Engine,
+    user: str | None,
+    read: Callable[[str], str] = input,
+    out: TextIO = sys.stdout,
+) -> int:
+    """Talk to ``engine`` until end of input or Ctrl-C; returns the exit code."""
     user = user or _login()
     cursor = services.outbox.latest_id()  # only what is pushed from now on
     print(f"guahao chat as console user {user!r} — type 菜单 for the menu, Ctrl-D to leave.", file=out)

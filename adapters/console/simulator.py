@@ -11,6 +11,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,6 @@ from typing import Any
 from flask import Blueprint, Response, abort, jsonify, request, send_from_directory
 
 from adapters.sms.webhook import SmsInbox, sender_phone
-from app.worker import run_worker
 from bot.clock import RedisClock
 from bot.config import Config
 from bot.services import Services
@@ -55,8 +55,9 @@ def _loopback(host: str) -> bool:
         return False  # a host name: it may resolve to anything
 
 
-def simulator_blueprint(services: Services, engine: Engine) -> Blueprint:
-    """The page at ``/`` and the ``/simulator/...`` API over these services."""
+def simulator_blueprint(services: Services, engine: Engine, run_due: Callable[[], None]) -> Blueprint:
+    """The page at ``/`` and the ``/simulator/...`` API over these services; ``run_due`` runs the jobs that fell
+    due (the composition root passes the worker in burst mode)."""
     blueprint = Blueprint("simulator", __name__)
     inbox = SmsInbox(engine, services.patients, services.box, services.redis)
 
@@ -124,7 +125,7 @@ def simulator_blueprint(services: Services, engine: Engine) -> Blueprint:
         elif move is not None:
             services.clock.set(move)
         if move is not None:
-            run_worker(services, burst=True)  # what fell due in between runs before the answer
+            run_due()  # what fell due in between runs before the answer
         return {"now": _local_now(services)}
 
     return blueprint
