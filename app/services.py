@@ -6,6 +6,7 @@ import logging
 
 import redis
 
+from adapters.console.sender import AtomicConsoleSender, ConsoleSender
 from adapters.sms.twilio import PhoneOptOuts, TwilioConfigError, TwilioSender
 from adapters.wechat.push import wechat_sender
 from bot.appointments import AppointmentStore
@@ -14,8 +15,8 @@ from bot.broadcasts import SEND_RATES, Broadcasts
 from bot.clock import Clock, RedisClock, SystemClock
 from bot.config import Config
 from bot.crypto import SecretBox, resolve_secret_key
-from bot.notifications.notifier import AtomicConsoleSender, Notifier
-from bot.notifications.outbox import ConsoleSender, Outbox, Sender, SendLedger
+from bot.notifications.notifier import Notifier
+from bot.notifications.outbox import Outbox, Sender, SendLedger
 from bot.otp import OtpService
 from bot.patients import PatientService
 from bot.reminders import Reminders

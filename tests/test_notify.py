@@ -8,17 +8,10 @@ from zoneinfo import ZoneInfo
 import pytest
 import redis
 
+from adapters.console.sender import ConsoleSender
 from bot.clock import ManualClock
 from bot.crypto import SecretBox
-from bot.notifications.outbox import (
-    ConsoleSender,
-    OutboundMessage,
-    Outbox,
-    OutboxKind,
-    SendLedger,
-    SendResult,
-    recipient,
-)
+from bot.notifications.outbox import OutboundMessage, Outbox, OutboxKind, SendLedger, SendResult, recipient
 from bot.storage import keys
 from tests.pii_scan import assert_no_pii
 

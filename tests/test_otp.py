@@ -9,9 +9,10 @@ import pytest
 import redis
 
 import rules
+from adapters.console.sender import ConsoleSender
 from bot.clock import ManualClock
 from bot.crypto import SecretBox
-from bot.notifications.outbox import ConsoleSender, OutboundMessage, Outbox, OutboxKind, SendResult
+from bot.notifications.outbox import OutboundMessage, Outbox, OutboxKind, SendResult
 from bot.otp import OtpDeliveryError, OtpRateLimitedError, OtpResult, OtpService, otp_text
 from bot.patients import InvalidInputError
 from tests.pii_scan import assert_no_pii, stored_blobs

@@ -8,9 +8,10 @@ import pytest
 import redis
 
 import rules
+from adapters.console.sender import ConsoleSender
 from bot.clock import ManualClock
 from bot.crypto import SecretBox
-from bot.notifications.outbox import ConsoleSender, Outbox
+from bot.notifications.outbox import Outbox
 from bot.otp import OtpService
 from bot.patients import (
     InvalidInputError,

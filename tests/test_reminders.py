@@ -11,13 +11,13 @@ import pytest
 import redis
 
 import rules
+from adapters.console.sender import AtomicConsoleSender, ConsoleSender
 from app.worker import run_periodic, run_worker
 from bot.audit import read_audit
 from bot.clock import ManualClock
 from bot.config import build_config
 from bot.jobs import release_days
-from bot.notifications.notifier import AtomicConsoleSender
-from bot.notifications.outbox import ConsoleSender, OutboundMessage, OutboxKind, SendLedger, SendResult
+from bot.notifications.outbox import OutboundMessage, OutboxKind, SendLedger, SendResult
 from bot.patients import account_id, phone_hash
 from bot.records import Appointment
 from bot.reminders import CLAIM_LEASE, Reminders

@@ -22,6 +22,7 @@ from twilio.request_validator import RequestValidator
 
 import dialogs.book
 import rules
+from adapters.console.sender import ConsoleSender
 from adapters.sms.twilio import DeliveryLog
 from adapters.sms.webhook import (
     TWILIO_OPT_OUT,
@@ -36,7 +37,7 @@ from adapters.sms.webhook import (
 )
 from app.services import build_engine
 from bot.config import build_config
-from bot.notifications.outbox import ConsoleSender, SendLedger
+from bot.notifications.outbox import SendLedger
 from bot.otp import OtpService
 from bot.patients import account_id, phone_hash
 from bot.storage import keys

@@ -9,9 +9,10 @@ from collections.abc import Iterator
 import pytest
 import redis
 
+from adapters.console.sender import ConsoleSender
 from adapters.wechat.push import MENU, UNREACHABLE, WeChatApi, WeChatSender, create_menu, reply_pusher, wechat_sender
 from bot.config import WeChatConfig
-from bot.notifications.outbox import ConsoleSender, OutboundMessage, OutboxKind
+from bot.notifications.outbox import OutboundMessage, OutboxKind
 from bot.patients import account_id
 from bot.storage import keys
 from tests.support import Services, make_services

@@ -26,10 +26,11 @@ from redis.exceptions import LockError
 from wechatpy import WeChatClient
 from wechatpy.exceptions import WeChatClientException
 
+from adapters.console.sender import ConsoleSender
 from bot.config import WeChatConfig
 from bot.crypto import SecretBox
 from bot.errors import GuahaoError
-from bot.notifications.outbox import ConsoleSender, OutboundMessage, Outbox, OutboxKind, Sender, SendLedger, SendResult
+from bot.notifications.outbox import OutboundMessage, Outbox, OutboxKind, Sender, SendLedger, SendResult
 from bot.patients import account_id
 from bot.storage import keys
 

@@ -9,13 +9,11 @@ appointment whose address is unknown. Reminders respect the patient's opt-out (T
 broadcasts and hospital cancellations are always sent.
 
 Every send carries an idempotency key (``reminder:<serial>:<kind>``, ``broadcast:<id>:<serial>``): a retried job
-sends nothing twice. :class:`AtomicConsoleSender` is the console (outbox) sender whose record and send-once mark are
-one Lua step, so even a worker killed mid-send neither loses nor doubles a message.
+sends nothing twice. The console (outbox) senders are an adapter's (``adapters/console/sender.py``).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -25,26 +23,17 @@ from typing import Any, Protocol, runtime_checkable
 import redis
 
 import rules
-from bot.clock import Clock
 from bot.config import Config
 from bot.crypto import SecretBox
 from bot.notifications.outbox import (
-    _TEXT_CONTEXT,
-    _TO_CONTEXT,
-    OUTBOX_MAXLEN,
-    OUTBOX_PER_RECIPIENT,
-    SENT_TTL,
     OutboundMessage,
-    Outbox,
     OutboxKind,
     Sender,
     SendResult,
-    recipient,
 )
 from bot.patients import PatientService, UnknownPatientError, phone_hash
 from bot.records import Appointment, local_moment, text
 from bot.storage import keys
-from bot.storage.scripts import Scripts
 
 log = logging.getLogger(__name__)
 
@@ -153,73 +142,6 @@ def _guarded(sender: Sender, message: OutboundMessage) -> SendResult:
     except Exception as exc:  # one failed send must not fail the others
         log.warning("send failed", extra={"channel": message.channel, "error": type(exc).__name__})
         return SendResult(ok=False, error=type(exc).__name__)
-
-
-class AtomicConsoleSender:
-    """The console :class:`Sender` (the outbox the simulator and tests read) for both channels, recording a message
-    and its send-once mark in one Lua step (``reminder_console_send.lua``): exactly once, even across a crash.
-
-    It writes the same stream fields and the same send-once keys as :class:`bot.notifications.outbox.ConsoleSender` and
-    :class:`bot.notifications.outbox.SendLedger` (a test holds them together), so both read each other's records.
-    """
-
-    def __init__(self, outbox: Outbox, clock: Clock, tz: tzinfo | None = None, ttl: timedelta = SENT_TTL) -> None:
-        self._outbox = outbox
-        self._box = outbox.box
-        self._clock = clock
-        self._tz = tz
-        self._ttl = int(ttl.total_seconds())
-        self._scripts = Scripts(outbox.redis, "reminder_console_send")
-
-    def send(self, message: OutboundMessage) -> SendResult:
-        """Record ``message`` once per idempotency key (every message, without one)."""
-        return _console_result(self._record(message, None))
-
-    def send_many(self, messages: Sequence[OutboundMessage]) -> list[SendResult]:
-        """:meth:`send` for many messages, in one round trip."""
-        pipe = self._outbox.redis.pipeline(transaction=False)
-        for message in messages:
-            self._record(message, pipe)
-        return [_console_result(result) for result in pipe.execute()]
-
-    def _record(self, message: OutboundMessage, pipe: Any) -> Any:
-        to = recipient(message.channel, message.to)
-        lookup = rules.normalize_mobile(to) or to
-        now = self._clock.now()
-        at = now.astimezone(self._tz) if self._tz is not None else now
-        key = message.idempotency_key
-        ledger = keys.sent(self._box.lookup_hash(key, kind="idempotency")) if key else keys.sent("-")
-        to_hash = self._box.lookup_hash(lookup, kind="outbox")
-        fields = [
-            "channel",
-            message.channel,
-            "to_enc",
-            self._box.encrypt(to, context=_TO_CONTEXT),
-            "to_hash",
-            to_hash,
-            "kind",
-            str(message.kind),
-            "text_enc",
-            self._box.encrypt(message.text, context=_TEXT_CONTEXT),
-            "at",
-            at.isoformat(),
-        ]
-        return self._scripts.run(
-            "reminder_console_send",
-            keys=[ledger, keys.OUTBOX, keys.outbox_of(to_hash)],
-            args=[self._ttl if key else 0, OUTBOX_MAXLEN, OUTBOX_PER_RECIPIENT, *fields],
-            client=pipe,
-        )
-
-
-def _console_result(result: Any) -> SendResult:
-    recorded, value = int(result[0]), text(result[1])
-    if recorded:
-        return SendResult(ok=True, provider_id=value)
-    if value == "pending":  # another sender claimed it and is sending right now
-        return SendResult(ok=True)
-    stored = json.loads(value)
-    return SendResult(ok=bool(stored.get("ok")), provider_id=stored.get("provider_id"), error=stored.get("error"))
 
 
 class Notifier:

@@ -1,8 +1,9 @@
 """Outbound messages that are not passive replies (SMS codes, confirmations, reminders, broadcasts).
 
-A :class:`Sender` per channel delivers an :class:`OutboundMessage`. :class:`ConsoleSender` delivers into the
-:class:`Outbox` (a Redis stream the simulator and tests read) instead of a real provider. Recipients and texts are
-stored encrypted: a text may hold a code or a name, a recipient is an openid or a phone number.
+A :class:`Sender` per channel delivers an :class:`OutboundMessage`. :class:`Outbox` is a Redis stream the simulator
+and tests read, which the console senders (``adapters/console/sender.py``) deliver into instead of a real provider.
+Recipients and texts are stored encrypted: a text may hold a code or a name, a recipient is an openid or a phone
+number.
 """
 
 from __future__ import annotations
@@ -213,18 +214,3 @@ class SendLedger:
             raise
         self.settle(idempotency_key, result)
         return result
-
-
-class ConsoleSender:
-    """A :class:`Sender` for both channels that records into the :class:`Outbox` (demo, simulator, tests)."""
-
-    def __init__(self, outbox: Outbox, ledger: SendLedger | None = None) -> None:
-        self._outbox = outbox
-        self._ledger = ledger if ledger is not None else SendLedger(outbox.redis, outbox.box)
-
-    def send(self, message: OutboundMessage) -> SendResult:
-        """Record ``message``; with an idempotency key already used, record nothing and return the first result."""
-        return self._ledger.once(
-            message.idempotency_key,
-            lambda: SendResult(ok=True, provider_id=self._outbox.record(message), error=None),
-        )

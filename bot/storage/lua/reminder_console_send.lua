@@ -1,5 +1,6 @@
--- Record one console (outbox) message and its send-once mark in one step (bot.notifications.notifier.AtomicConsoleSender), so a
--- process killed at any moment leaves either both or neither: a retry never records twice, nor loses the message.
+-- Record one console (outbox) message and its send-once mark in one step
+-- (adapters.console.sender.AtomicConsoleSender), so a process killed at any moment leaves either both or neither:
+-- a retry never records twice, nor loses the message.
 -- KEYS: 1 the send-once key (keys.sent), 2 the outbox stream (keys.OUTBOX), 3 the recipient's index (keys.outbox_of)
 -- ARGV: 1 send-once TTL (s; 0: no send-once key, record every time), 2 stream MAXLEN (approximate), 3 messages kept per recipient, 4.. the stream fields
 -- Returns {1, stream id} when recorded now, {0, earlier result} when the key was already used.
