@@ -1,4 +1,4 @@
-"""Layers only point down: rules < bot services < dialogs < adapters < app (DESIGN.md)."""
+"""The folders are the floors, and imports only point down (or along a floor): see README, architecture."""
 
 from __future__ import annotations
 
@@ -9,15 +9,14 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("rules", "bot", "dialogs", "adapters")
+FLOORS = {"rules": 1, "texts": 1, "bot": 2, "dialogs": 3, "adapters": 4, "app": 5}
+"""Policy and words (pure) < services + infrastructure < the conversation < the channels < the composition roots."""
+NOT_SHIPPED = {"tests"}
 
 
 def layer_of(module: str) -> int | None:
-    """The layer of one of our modules (0 = lowest), or None for a third-party or standard module."""
-    top = module.split(".")[0]
-    if top == "bot":
-        return 4 if module == "app" or module.startswith("app.") or module == "app.__main__" else 1
-    return {"rules": 0, "dialogs": 2, "adapters": 3}.get(top)
+    """The floor of one of our modules, or None for a third-party or standard module."""
+    return FLOORS.get(module.split(".")[0])
 
 
 def imports_of(path: Path) -> list[tuple[int, str]]:
@@ -38,7 +37,7 @@ def imports_of(path: Path) -> list[tuple[int, str]]:
     return found
 
 
-SOURCES = sorted(p for pkg in PACKAGES for p in (ROOT / pkg).rglob("*.py"))
+SOURCES = sorted(p for pkg in FLOORS for p in (ROOT / pkg).rglob("*.py"))
 
 
 @pytest.mark.parametrize("path", SOURCES, ids=lambda p: str(p.relative_to(ROOT)))
@@ -53,16 +52,24 @@ def test_no_upward_import(path: Path) -> None:
     assert not upward, upward
 
 
-def test_rules_use_only_the_standard_library() -> None:
+def test_every_top_level_package_has_a_floor() -> None:
+    packages = {p.parent.name for p in ROOT.glob("*/__init__.py")} - NOT_SHIPPED
+    assert packages == set(FLOORS), sorted(packages ^ set(FLOORS))
+
+
+@pytest.mark.parametrize("package", ["rules", "texts"])
+def test_the_ground_floor_uses_only_the_standard_library(package: str) -> None:
     outside = [
         f"{path.relative_to(ROOT)}:{line} imports {module}"
-        for path in (ROOT / "rules").rglob("*.py")
+        for path in (ROOT / package).rglob("*.py")
         for line, module in imports_of(path)
-        if module.split(".")[0] not in sys.stdlib_module_names and layer_of(module) != 0
+        if module.split(".")[0] not in sys.stdlib_module_names and module.split(".")[0] != package
     ]
     assert not outside, outside
 
 
-def test_the_checker_catches_an_upward_import(tmp_path: Path) -> None:
-    assert layer_of("dialogs.menu") == 2 and layer_of("app.web") == 4 and layer_of("bot.booking") == 1
-    assert layer_of("redis") is None
+def test_the_checker_knows_the_floors() -> None:
+    assert layer_of("rules.window") == layer_of("texts.book") == 1
+    assert layer_of("bot.storage.keys") == 2 and layer_of("dialogs.menu") == 3
+    assert layer_of("adapters.console.simulator") == 4 and layer_of("app.web") == 5
+    assert layer_of("redis") is None and layer_of("flask.json") is None
