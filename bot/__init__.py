@@ -1,5 +1,5 @@
-"""guahao services: configuration, Redis runtime, identity, schedule, booking, notifications.
+"""guahao services (floor 2): configuration, storage (Redis), identity, schedule, booking, notifications.
 
-Layering (see ../shared/DESIGN.md): ``rules`` < ``bot`` services < ``dialogs`` < ``adapters`` < ``app``.
+Floors (see README, architecture): ``rules`` = ``texts`` < ``bot`` < ``dialogs`` < ``adapters`` < ``app``.
 Modules here import ``rules`` and each other, never ``dialogs``, ``adapters`` or ``app``.
 """
