@@ -72,6 +72,10 @@ def deployment_today(page: Page) -> date:
 
 
 def test_verify_book_and_get_reminded_in_the_browser(page: Page) -> None:
+    # a fixed morning on the deployment clock, whatever the real time: the evening-before reminder is still ahead
+    page.fill("#clock-set-input", f"{deployment_today(page).isoformat()}T08:30")
+    page.click("#clock-set")
+    expect(page.locator("#clock-now")).to_contain_text("08:30")
     page.fill("#wechat-user", "o-browser-1")
     page.press("#wechat-user", "Enter")
     say(page, "1", "请输入就诊人姓名")
