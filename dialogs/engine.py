@@ -16,7 +16,7 @@ import secrets
 import time
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from bot.delivery import PENDING, PENDING_TTL_S, REPLY_TTL_S, DeliveryLedger
 from bot.metrics import metrics
@@ -40,6 +40,12 @@ LOCK_TIMEOUT_MS = 15_000
 """A lock older than this is a crashed holder's: it expires by itself."""
 LOCK_WAIT_S = 10.0
 ONE_SHOT_DIALOGS = {"book": "book", "list": "appointments", "cancel": "cancel", "help": "help"}
+
+
+class Conversation(Protocol):
+    """What an adapter asks of the engine: the replies to one inbound message (:meth:`Engine.handle`)."""
+
+    def handle(self, inbound: Inbound) -> list[Outbound]: ...
 
 
 class Engine:

@@ -20,6 +20,7 @@ from xml.etree import ElementTree
 
 import pytest
 import redis
+import xmltodict  # type: ignore[import-untyped]  # wechatpy's parser, spied on
 from flask import Flask
 from hypothesis import given
 from hypothesis import strategies as st
@@ -453,6 +454,21 @@ def test_forged_signature_is_refused(bot: Bot, monkeypatch: pytest.MonkeyPatch) 
     if bot.platform.safe:
         assert bot.platform.post(text_xml("o-f", "1", "12"), forge_msg_signature=True).status == 403
     assert steps == []
+
+
+def test_the_message_is_parsed_once_by_wechatpy(fbot: Bot, monkeypatch: pytest.MonkeyPatch) -> None:
+    parsed: list[str] = []
+    real = xmltodict.parse
+
+    def spy(xml: Any, *args: Any, **kwargs: Any) -> Any:
+        parsed.append(xml)
+        return real(xml, *args, **kwargs)
+
+    monkeypatch.setattr(xmltodict, "parse", spy)  # what wechatpy's parse_message (and decrypt_message) parse with
+    answer = fbot.platform.post(text_xml("o-once", "菜单", fbot.platform.msg_id()))
+    server_side = list(parsed)  # before this test reads the reply (with wechatpy too)
+    assert "1. 预约挂号" in fbot.platform.reply_of(answer)
+    assert len(server_side) == 1 and "<MsgType>" in server_side[0], "the message itself, once; never the envelope"
 
 
 def test_signatures_are_compared_in_constant_time(fbot: Bot, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -35,7 +35,7 @@ from bot.delivery import DeliveryLedger
 from bot.patients import PatientService, account_id
 from bot.storage import keys
 from bot.storage.runtime import REDIS_DOWN
-from dialogs.engine import Engine
+from dialogs.engine import Conversation
 from dialogs.message import Channel, Inbound
 from texts import text
 
@@ -165,7 +165,9 @@ def parse(body: str) -> Parsed:
 class SmsInbox:
     """Answers one inbound SMS, whatever the provider: opt-out/in here, everything else through the engine."""
 
-    def __init__(self, engine: Engine, patients: PatientService, box: SecretBox, redis_client: redis.Redis) -> None:
+    def __init__(
+        self, engine: Conversation, patients: PatientService, box: SecretBox, redis_client: redis.Redis
+    ) -> None:
         self.engine = engine
         self.opt_outs = PhoneOptOuts(patients, box)
         self._patients = patients
@@ -219,7 +221,7 @@ def signed_by_twilio(auth_token: str, public_url: str) -> bool:
 
 
 def sms_blueprint(
-    engine: Engine,
+    engine: Conversation,
     *,
     patients: PatientService,
     box: SecretBox,

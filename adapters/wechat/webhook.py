@@ -44,6 +44,7 @@ from bot.delivery import DeliveryLedger
 from bot.patients import account_id
 from bot.storage import keys
 from bot.storage.runtime import REDIS_DOWN
+from dialogs.engine import Conversation
 from dialogs.message import Channel, Inbound, Outbound
 from texts import text
 
@@ -60,12 +61,6 @@ SUCCESS = "success"
 
 DeliverLater = Callable[[str, list[str]], None]
 """``deliver_later(openid, texts)``: push texts as customer-service messages (the lead's wiring, via a Sender)."""
-
-
-class Conversation(Protocol):
-    """What the webhook asks of the engine: the replies to one inbound message."""
-
-    def handle(self, inbound: Inbound) -> list[Outbound]: ...
 
 
 class Languages(Protocol):
@@ -251,7 +246,7 @@ def _is_event(message: BaseMessage) -> bool:
         # wechatpy types every message and event it knows; of the rest it keeps only the parsed fields (no public
         # accessor): a new event answers success, a new message type the polite refusal
         return str(message._data.get("MsgType", "")).strip().lower() == "event"
-    return message.type == "event"
+    return bool(message.type == "event")
 
 
 def wechat_blueprint(
