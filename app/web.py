@@ -1,4 +1,4 @@
-"""The Flask app factory: one blueprint per concern, the services attached to the app."""
+"""The Flask app factory: one blueprint per concern, each handed the few services it uses."""
 
 from __future__ import annotations
 
@@ -12,11 +12,11 @@ from flask.json.provider import DefaultJSONProvider
 from prometheus_client import generate_latest
 from werkzeug.exceptions import HTTPException
 
-from adapters.console.simulator import STATIC, simulator_blueprint
-from adapters.sms.webhook import sms_blueprint
-from adapters.staff.api import staff_api
-from adapters.wechat.push import reply_pusher, wechat_sender
-from adapters.wechat.webhook import wechat_blueprint
+from adapters.console.simulator import STATIC, SimulatorServices, simulator_blueprint
+from adapters.sms.webhook import SmsInbox, sms_blueprint
+from adapters.staff.api import StaffDesk, staff_blueprint
+from adapters.wechat.push import Followers, reply_pusher, wechat_sender
+from adapters.wechat.webhook import WeChatServices, wechat_blueprint
 from app import health
 from app.services import build_engine
 from app.worker import run_worker
@@ -58,9 +58,14 @@ def create_app(
     app = Flask("guahao", static_folder=str(STATIC), static_url_path="/static")
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.json = _JsonProvider(app)
-    app.extensions["guahao"] = services
-    app.register_blueprint(staff_api)
-    app.register_blueprint(simulator_blueprint(services, engine, lambda: run_worker(services, burst=True)))
+    app.register_blueprint(
+        staff_blueprint(
+            StaffDesk(services.config, services.store, services.standing, services.schedule, services.broadcasts)
+        )
+    )
+    sms_inbox = SmsInbox(engine, services.patients, services.box, services.redis)
+    simulator = SimulatorServices(services.config, services.clock, engine, sms_inbox, services.outbox)
+    app.register_blueprint(simulator_blueprint(simulator, lambda: run_worker(services, burst=True)))
     _register_channels(app, services, engine)
 
     @app.get("/healthz")
@@ -120,6 +125,7 @@ def _register_channels(app: Flask, services: Services, engine: Engine) -> None:
         log.info("SMS webhook off: sms.auth_token is empty")
     if config.wechat.enabled:
         pusher = wechat_sender(config.wechat, services.redis, services.box, services.outbox)
-        app.register_blueprint(wechat_blueprint(engine, config.wechat, reply_pusher(pusher)))
+        wechat = WeChatServices(engine, engine.ledger, services.box, services.patients, Followers(services.redis))
+        app.register_blueprint(wechat_blueprint(wechat, config.wechat, reply_pusher(pusher)))
     else:
         log.info("WeChat webhook off: wechat.token is empty")

@@ -5,7 +5,8 @@ a message already handled (same channel, user and message id) gets the stored re
 that arrives while the first delivery is still being processed waits for it. One user's messages are processed
 one at a time (a Redis lock with a timeout, so a crashed process never silences a user). The delivery claim, the
 lock with the load, and the save with the release, are Lua scripts (``bot/storage/lua/dialog_*.lua``): two round trips a
-step. The stored reply (it may name a patient) and the session's data are encrypted here, before they go to Redis.
+step. The delivery claim and the stored reply follow the one delivery ledger (:mod:`bot.delivery`), which seals
+the reply (it may name a patient); the session's data is encrypted here, before it goes to Redis.
 """
 
 from __future__ import annotations
@@ -15,11 +16,9 @@ import secrets
 import time
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
-import redis
-
-from bot.crypto import DecryptionError
+from bot.delivery import PENDING, PENDING_TTL_S, REPLY_TTL_S, DeliveryLedger
 from bot.metrics import metrics
 from bot.patients import account_id
 from bot.records import text as text_of
@@ -40,12 +39,13 @@ log = logging.getLogger(__name__)
 LOCK_TIMEOUT_MS = 15_000
 """A lock older than this is a crashed holder's: it expires by itself."""
 LOCK_WAIT_S = 10.0
-PENDING = b"\x00pending"
-PENDING_TTL_S = 30
-REPLY_TTL_S = 24 * 3600
 ONE_SHOT_DIALOGS = {"book": "book", "list": "appointments", "cancel": "cancel", "help": "help"}
-RETRY_WAIT_S = 4.5
-"""How long a platform retry waits for the first delivery's reply (WeChat gives up after 5 s)."""
+
+
+class Conversation(Protocol):
+    """What an adapter asks of the engine: the replies to one inbound message (:meth:`Engine.handle`)."""
+
+    def handle(self, inbound: Inbound) -> list[Outbound]: ...
 
 
 class Engine:
@@ -53,10 +53,11 @@ class Engine:
 
     def __init__(self, deps: Deps, dialogs: Mapping[str, Dialog]) -> None:
         self.deps = deps
-        self.redis: redis.Redis = deps.redis
         self.dialogs = dialogs
         self.menu = dialogs["menu"]
-        self._scripts = Scripts(deps.redis, "dialog_begin", "dialog_lock", "dialog_end", "dialog_abandon")
+        self.ledger = DeliveryLedger(deps.redis, deps.box)
+        """The delivery ledger this engine claims in: adapters answering a delivery themselves use it too."""
+        self._scripts = Scripts(deps.redis, "dialog_begin", "dialog_end")
 
     # --- the pipeline ----------------------------------------------------------------------------------
     def handle(self, inbound: Inbound) -> list[Outbound]:
@@ -75,19 +76,19 @@ class Engine:
         status = self._scripts.run("dialog_begin", [*held, *seen], [token, LOCK_TIMEOUT_MS, PENDING, PENDING_TTL_S])
         outcome = text_of(status[0])
         if outcome == "seen":
-            return self._reply_of_first_delivery(seen[0], status[1])
+            return [Outbound(r) for r in self.ledger.replies_of(seen[0], status[1])]
         if outcome == "locked":
             status = self._wait_for_lock(held, token)
             if status is None:
                 log.warning("user lock not acquired", extra={"channel": inbound.channel.value})
                 if seen:
-                    self._scripts.run("dialog_abandon", seen, [PENDING])
+                    self.ledger.release(seen[0])
                 return [Outbound(text("zh", "common.busy"))]
         _, raw_session, sent_this_minute = status
         box = self.deps.box
         session = session_from_hash(dict(zip(raw_session[::2], raw_session[1::2], strict=True)), box, acct)
         replies = self._process(inbound, acct, session, now, int(sent_this_minute))
-        sealed = box.encrypt_json(replies, context=_reply_context(seen[0])) if seen else ""
+        sealed = self.ledger.seal(seen[0], replies) if seen else ""
         args: list[Any] = [token, int(KEEP_FOR.total_seconds()), sealed, REPLY_TTL_S]
         for name, value in session_fields(session, now, box, acct).items():
             args += [name, value]
@@ -96,33 +97,16 @@ class Engine:
         return [Outbound(r) for r in replies]
 
     def _wait_for_lock(self, held: list[str], token: str) -> Any:
-        """Retry the lock until it is ours (then what ``dialog_lock.lua`` loaded with it), or None after a while."""
+        """Retry the lock until it is ours (then what ``dialog_begin.lua`` loaded with it), or None after a while.
+
+        The delivery is already claimed: the retries pass no delivery key, so the script only locks and loads."""
         deadline = time.monotonic() + LOCK_WAIT_S
         while time.monotonic() < deadline:
             time.sleep(0.005)
-            status = self._scripts.run("dialog_lock", held, [token, LOCK_TIMEOUT_MS])
+            status = self._scripts.run("dialog_begin", held, [token, LOCK_TIMEOUT_MS, PENDING, PENDING_TTL_S])
             if text_of(status[0]) == "ok":
                 return status
         return None
-
-    def _reply_of_first_delivery(self, seen: str, stored: Any) -> list[Outbound]:
-        deadline = time.monotonic() + RETRY_WAIT_S
-        while True:
-            if stored is None:
-                return []  # the first delivery gave up and released its claim; nothing to repeat
-            if stored != PENDING:
-                return [Outbound(r) for r in self._open_reply(seen, stored)]
-            if time.monotonic() > deadline:
-                return []  # still working on it: the adapter answers without a reply this time
-            time.sleep(0.02)
-            stored = self.redis.get(seen)
-
-    def _open_reply(self, seen: str, stored: Any) -> list[str]:
-        try:
-            replies: list[str] = self.deps.box.decrypt_json(text_of(stored), context=_reply_context(seen))
-        except DecryptionError:  # stored under another secret_key: the retry goes without a reply
-            return []
-        return replies
 
     def _process(self, inbound: Inbound, acct: str, session: Session, now: datetime, sent: int) -> list[str]:
         if session.is_new:
@@ -217,11 +201,6 @@ class Engine:
         if dialog == "menu":
             turn.session.data = {}
         self.dialogs[dialog].start(turn)
-
-
-def _reply_context(seen: str) -> str:
-    """What a stored reply is bound to: its delivery key (so it opens for that message only)."""
-    return f"reply:{seen}"
 
 
 def _is_menu_choice(typed: str) -> bool:

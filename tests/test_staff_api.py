@@ -6,8 +6,10 @@ from datetime import datetime, timedelta
 
 import pytest
 import redis
+from flask import Flask
 from flask.testing import FlaskClient
 
+from adapters.staff.api import StaffDesk, staff_blueprint
 from app.services import build_services
 from app.web import create_app
 from bot.clock import ManualClock
@@ -197,3 +199,17 @@ def test_a_bad_broadcast_body_is_400_with_the_reason(
 def test_the_listing_takes_only_a_plain_date(env: Env, day: str) -> None:
     response = env.http.get("/api/staff/appointments", query_string={"date": day}, headers=AUTH)
     assert response.status_code == 400 and response.json["error"].startswith("date: expected YYYY-MM-DD")  # type: ignore[index]
+
+
+def test_the_staff_api_runs_on_its_desk_alone(env: Env) -> None:
+    """Handed its few services explicitly, not looked up in the app: a bare Flask app with the blueprint works."""
+    svc = env.services
+    app = Flask("desk-only")
+    app.register_blueprint(
+        staff_blueprint(StaffDesk(svc.config, svc.store, svc.standing, svc.schedule, svc.broadcasts))
+    )
+    serial = env.book(1)
+    assert "guahao" not in app.extensions
+    listed = app.test_client().get("/api/staff/appointments", headers=AUTH)
+    assert listed.status_code == 200 and [a["serial"] for a in listed.json["appointments"]] == [serial]  # type: ignore[index]
+    assert app.test_client().get("/api/staff/appointments").status_code == 401

@@ -16,10 +16,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
+from xml.etree import ElementTree
 
 import pytest
 import redis
-import xmltodict  # type: ignore[import-untyped]
+import xmltodict  # type: ignore[import-untyped]  # wechatpy's parser, spied on
 from flask import Flask
 from hypothesis import given
 from hypothesis import strategies as st
@@ -28,7 +29,9 @@ from wechatpy.crypto import WeChatCrypto
 from wechatpy.utils import WeChatSigner
 from werkzeug.serving import make_server
 
-from adapters.wechat.webhook import MAX_BODY_BYTES, REPLY_LIMIT_BYTES, split_reply, wechat_blueprint
+from adapters.wechat.parse import MAX_BODY_BYTES, REPLY_LIMIT_BYTES, split_reply
+from adapters.wechat.push import Followers
+from adapters.wechat.webhook import WeChatServices, wechat_blueprint
 from app.services import build_engine
 from bot.clock import ManualClock
 from bot.config import WeChatConfig
@@ -103,6 +106,11 @@ class HttpTransport:
 Transport = FlaskTransport | HttpTransport
 
 
+def fields(xml: str) -> dict[str, str]:
+    """The fields of a flat ``<xml>`` document (WeChat's encrypted envelope, our encrypted reply)."""
+    return {child.tag: child.text or "" for child in ElementTree.fromstring(xml)}
+
+
 def signature(*parts: str) -> str:
     signer = WeChatSigner()
     signer.add_data(*parts)
@@ -139,7 +147,7 @@ class Platform:
         query = {"signature": signature(token, ts, nonce), "timestamp": ts, "nonce": nonce, "openid": "o"}
         body = xml.encode("utf-8") if isinstance(xml, str) else xml
         if self.safe if encrypt is None else encrypt:
-            envelope = xmltodict.parse(self.crypto.encrypt_message(body.decode("utf-8"), nonce, ts))["xml"]
+            envelope = fields(self.crypto.encrypt_message(body.decode("utf-8"), nonce, ts))
             body = (
                 f"<xml><ToUserName><![CDATA[{ACCOUNT}]]></ToUserName>"
                 f"<Encrypt><![CDATA[{envelope['Encrypt']}]]></Encrypt></xml>"
@@ -155,7 +163,7 @@ class Platform:
             return ""
         xml = answer.body.decode("utf-8")
         if self.safe:
-            envelope = xmltodict.parse(xml)["xml"]
+            envelope = fields(xml)
             xml = self.crypto.decrypt_message(xml, envelope["MsgSignature"], envelope["TimeStamp"], envelope["Nonce"])
         reply = parse_message(xml)
         assert reply.type == "text" and reply.source == ACCOUNT
@@ -216,6 +224,11 @@ def wechat_config(safe: bool, token: str = TOKEN) -> WeChatConfig:
     return WeChatConfig(app_id=APP_ID, app_secret="s", token=token, encoding_aes_key=AES_KEY if safe else "")
 
 
+def webhook_services(svc: Services, engine: Engine) -> WeChatServices:
+    """What the composition root hands the webhook."""
+    return WeChatServices(engine, engine.ledger, svc.box, svc.patients, Followers(svc.redis))
+
+
 @contextmanager
 def running_bot(svc: Services, safe: bool, transport: str, **options: Any) -> Iterator[Bot]:
     """The webhook over the real engine, reached through the Flask test client or a real server."""
@@ -223,7 +236,7 @@ def running_bot(svc: Services, safe: bool, transport: str, **options: Any) -> It
     delivered: list[tuple[str, list[str]]] = []
     app = Flask(__name__)
     deliver: Callable[[str, list[str]], None] = lambda openid, texts: delivered.append((openid, texts))  # noqa: E731
-    app.register_blueprint(wechat_blueprint(engine, wechat_config(safe), deliver, **options))
+    app.register_blueprint(wechat_blueprint(webhook_services(svc, engine), wechat_config(safe), deliver, **options))
     if transport == "flask":
         yield Bot(svc, engine, Platform(FlaskTransport(app), safe), delivered)
         return
@@ -348,7 +361,7 @@ def test_events_become_inbound(fbot: Bot, monkeypatch: pytest.MonkeyPatch, event
     fbot.platform.reply_of(fbot.platform.post(event_xml("o-e", event, key, 1_700_000_000)))
     [inbound] = seen
     assert inbound.user == "o-e" and inbound.text == ""
-    assert inbound.message_id == f"o-e:1700000000:{event}:{key}"
+    assert inbound.message_id == f"o-e:1700000000:{event.lower()}:{key}"  # wechatpy's name of the event
     assert inbound.command == command
     assert inbound.event == ("subscribe" if event == "subscribe" else None)
 
@@ -361,9 +374,16 @@ def test_text_inbound_carries_the_msg_id(fbot: Bot, monkeypatch: pytest.MonkeyPa
 
 def test_odd_fields_are_read_safely(fbot: Bot, monkeypatch: pytest.MonkeyPatch) -> None:
     seen = fixed_replies(fbot.engine, monkeypatch, "ok")
-    odd = text_xml("o-odd", "x", "not-a-number").replace("<![CDATA[x]]>", "<b>nested</b>")
-    assert fbot.platform.reply_of(fbot.platform.post(odd)) == "ok"
-    assert seen == [Inbound(Channel.wechat, "o-odd", "", "not-a-number")]
+    nested = text_xml("o-odd", "x", "77").replace("<![CDATA[x]]>", "<b>nested</b>")
+    assert fbot.platform.reply_of(fbot.platform.post(nested)) == "ok", "an element for a text: read as none, no 500"
+    assert seen == [Inbound(Channel.wechat, "o-odd", "", "77")]
+    for odd in (
+        "not-a-number",
+        "-5",
+        "<b>1</b>",
+    ):  # MsgId is WeChat's 64-bit message number: anything else is malformed
+        assert fbot.platform.post(text_xml("o-odd", "x", odd)).status == 400, odd
+    assert len(seen) == 1
 
 
 def test_same_event_twice_is_one_step(fbot: Bot, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -434,6 +454,21 @@ def test_forged_signature_is_refused(bot: Bot, monkeypatch: pytest.MonkeyPatch) 
     if bot.platform.safe:
         assert bot.platform.post(text_xml("o-f", "1", "12"), forge_msg_signature=True).status == 403
     assert steps == []
+
+
+def test_the_message_is_parsed_once_by_wechatpy(fbot: Bot, monkeypatch: pytest.MonkeyPatch) -> None:
+    parsed: list[str] = []
+    real = xmltodict.parse
+
+    def spy(xml: Any, *args: Any, **kwargs: Any) -> Any:
+        parsed.append(xml)
+        return real(xml, *args, **kwargs)
+
+    monkeypatch.setattr(xmltodict, "parse", spy)  # what wechatpy's parse_message (and decrypt_message) parse with
+    answer = fbot.platform.post(text_xml("o-once", "菜单", fbot.platform.msg_id()))
+    server_side = list(parsed)  # before this test reads the reply (with wechatpy too)
+    assert "1. 预约挂号" in fbot.platform.reply_of(answer)
+    assert len(server_side) == 1 and "<MsgType>" in server_side[0], "the message itself, once; never the envelope"
 
 
 def test_signatures_are_compared_in_constant_time(fbot: Bot, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -519,7 +554,7 @@ def test_malformed_envelope_or_undecryptable_is_400(fbot: Bot) -> None:
         }
         assert transport.request("POST", query, body).status == 400, body
     other_app = WeChatCrypto(TOKEN, AES_KEY, "wx-another-app")  # right key, someone else's app id
-    envelope = xmltodict.parse(other_app.encrypt_message(text_xml("o", "1", "1"), nonce, ts))["xml"]
+    envelope = fields(other_app.encrypt_message(text_xml("o", "1", "1"), nonce, ts))
     query = {
         "signature": signature(TOKEN, ts, nonce),
         "timestamp": ts,
@@ -580,7 +615,8 @@ def test_oversized_chunked_body_is_413(svc: Services) -> None:
 
 def test_channel_off_is_404(svc: Services) -> None:
     app = Flask(__name__)
-    app.register_blueprint(wechat_blueprint(build_engine(svc), wechat_config(False, token=""), lambda o, t: None))
+    services = webhook_services(svc, build_engine(svc))
+    app.register_blueprint(wechat_blueprint(services, wechat_config(False, token=""), lambda o, t: None))
     platform = Platform(FlaskTransport(app), False)
     assert platform.url_check().status == 404
     assert platform.post(text_xml("o", "1", "1"), token="").status == 404

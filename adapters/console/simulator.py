@@ -12,6 +12,7 @@ import ipaddress
 import logging
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,10 +20,10 @@ from typing import Any
 from flask import Blueprint, Response, abort, jsonify, request, send_from_directory
 
 from adapters.sms.webhook import SmsInbox, sender_phone
-from bot.clock import RedisClock
+from bot.clock import Clock, RedisClock
 from bot.config import Config
-from bot.services import Services
-from dialogs.engine import Engine
+from bot.notifications.outbox import Outbox
+from dialogs.engine import Conversation
 from dialogs.message import Channel, Inbound
 
 log = logging.getLogger(__name__)
@@ -55,11 +56,22 @@ def _loopback(host: str) -> bool:
         return False  # a host name: it may resolve to anything
 
 
-def simulator_blueprint(services: Services, engine: Engine, run_due: Callable[[], None]) -> Blueprint:
+@dataclass(frozen=True)
+class SimulatorServices:
+    """What the simulator uses: the configuration, the (movable) clock, the two channels' inboxes, the outbox."""
+
+    config: Config
+    clock: Clock
+    engine: Conversation
+    sms: SmsInbox
+    outbox: Outbox
+
+
+def simulator_blueprint(services: SimulatorServices, run_due: Callable[[], None]) -> Blueprint:
     """The page at ``/`` and the ``/simulator/...`` API over these services; ``run_due`` runs the jobs that fell
     due (the composition root passes the worker in burst mode)."""
     blueprint = Blueprint("simulator", __name__)
-    inbox = SmsInbox(engine, services.patients, services.box, services.redis)
+    inbox, engine = services.sms, services.engine
 
     @blueprint.before_request
     def only_when_on() -> None:
@@ -162,7 +174,7 @@ def _out_of_range(moment: datetime) -> str | None:
     )
 
 
-def _local_now(services: Services) -> str:
+def _local_now(services: SimulatorServices) -> str:
     return services.clock.now().astimezone(services.config.policy.tz).isoformat(timespec="seconds")
 
 

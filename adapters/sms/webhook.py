@@ -8,8 +8,8 @@ opens that conversation from any step; ``TD``/``退订``/``STOP`` and Twilio's o
 only STOP, UNSUBSCRIBE, END, QUIT, STOPALL, REVOKE, OPTOUT or CANCEL: Twilio blocks later sends to that phone)
 opt the phone out of reminders, ``START``/``订阅`` back in; anything else is the same dialog as WeChat. Requests
 are checked with twilio's ``RequestValidator`` against ``server.public_url`` + the path, so the check holds behind
-a proxy or a tunnel. A retried ``MessageSid`` is answered from what the first delivery replied, once processed; that
-stored reply is encrypted like every reply the engine keeps for retries.
+a proxy or a tunnel. A retried ``MessageSid`` is answered from what the first delivery replied, once processed: the
+engine's delivery ledger (:mod:`bot.delivery`) for a dialog step, the same ledger for what the adapter answers itself.
 """
 
 from __future__ import annotations
@@ -17,9 +17,8 @@ from __future__ import annotations
 import logging
 import math
 import re
-import time
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import redis
@@ -31,11 +30,12 @@ import rules
 from adapters.sms.twilio import OPT_OUT_ERROR, STATUS_PATH, DeliveryLog, PhoneOptOuts
 from bot.clock import Clock
 from bot.config import Config
-from bot.crypto import DecryptionError, SecretBox
+from bot.crypto import SecretBox
+from bot.delivery import DeliveryLedger
 from bot.patients import PatientService, account_id
 from bot.storage import keys
 from bot.storage.runtime import REDIS_DOWN
-from dialogs.engine import Engine
+from dialogs.engine import Conversation
 from dialogs.message import Channel, Inbound
 from texts import text
 
@@ -44,9 +44,6 @@ log = logging.getLogger(__name__)
 INBOUND_PATH = "/sms/twilio"
 MAX_FORM_BYTES = 64 * 1024
 """Twilio's forms are a few hundred bytes (an SMS body is at most 1,600 characters)."""
-SEEN_TTL_S = 24 * 3600
-RETRY_WAIT_S = 4.5
-_PENDING = "\x00pending"
 
 TWILIO_OPT_OUT = frozenset({"stop", "unsubscribe", "end", "quit", "stopall", "revoke", "optout", "cancel"})
 """Twilio's carrier-level opt-out keywords (a message that is only one of these): Twilio blocks later sends."""
@@ -168,12 +165,14 @@ def parse(body: str) -> Parsed:
 class SmsInbox:
     """Answers one inbound SMS, whatever the provider: opt-out/in here, everything else through the engine."""
 
-    def __init__(self, engine: Engine, patients: PatientService, box: SecretBox, redis_client: redis.Redis) -> None:
+    def __init__(
+        self, engine: Conversation, patients: PatientService, box: SecretBox, redis_client: redis.Redis
+    ) -> None:
         self.engine = engine
         self.opt_outs = PhoneOptOuts(patients, box)
         self._patients = patients
         self._box = box
-        self._redis = redis_client
+        self._ledger = DeliveryLedger(redis_client, box)
 
     def handle(self, phone: str, body: str, message_id: str | None = None, carrier_opt: str | None = None) -> list[str]:
         """The reply paragraphs to ``body`` from ``phone`` (E.164); a ``message_id`` seen before gets the same.
@@ -187,7 +186,8 @@ class SmsInbox:
         if parsed.opt is None:
             inbound = Inbound(Channel.sms, phone, body, message_id=message_id, command=parsed.command)
             return [o.text for o in self.engine.handle(inbound)]
-        return self._once(message_id, lambda: self._opt(phone, parsed))
+        seen = keys.sms_seen(message_id) if message_id else None
+        return self._ledger.once(seen, lambda: self._opt(phone, parsed))
 
     def _opt(self, phone: str, parsed: Parsed) -> list[str]:
         opting_out = parsed.opt == "out"
@@ -201,43 +201,6 @@ class SmsInbox:
         language = self._patients.account_language(account_id(self._box, Channel.sms.value, phone))
         zh, en = TEXTS[key]
         return en if language == "en" else zh
-
-    def _once(self, message_id: str | None, action: Callable[[], list[str]]) -> list[str]:
-        """Run ``action`` once per message id; a retry gets the stored replies (or none while still working)."""
-        if not message_id:
-            return action()
-        seen = keys.sms_seen(message_id)
-        if not self._redis.set(seen, _PENDING, nx=True, ex=SEEN_TTL_S):
-            return self._stored(seen)
-        try:
-            replies = action()
-        except BaseException:
-            self._redis.delete(seen)
-            raise
-        self._redis.set(seen, self._box.encrypt_json(replies, context=_reply_context(seen)), ex=SEEN_TTL_S)
-        return replies
-
-    def _stored(self, seen: str) -> list[str]:
-        deadline = time.monotonic() + RETRY_WAIT_S
-        while True:
-            raw = self._redis.get(seen)
-            stored = raw.decode() if isinstance(raw, bytes) else raw
-            if stored is None:
-                return []  # the first delivery failed and let go: Twilio's next retry processes it
-            if stored != _PENDING:
-                try:
-                    replies: list[str] = self._box.decrypt_json(stored, context=_reply_context(seen))
-                except DecryptionError:  # stored under another secret_key: this retry goes without a reply
-                    return []
-                return replies
-            if time.monotonic() > deadline:
-                return []
-            time.sleep(0.02)
-
-
-def _reply_context(seen: str) -> str:
-    """What a stored reply is bound to: its delivery key."""
-    return f"reply:{seen}"
 
 
 # --- the web side --------------------------------------------------------------------------------------------
@@ -258,7 +221,7 @@ def signed_by_twilio(auth_token: str, public_url: str) -> bool:
 
 
 def sms_blueprint(
-    engine: Engine,
+    engine: Conversation,
     *,
     patients: PatientService,
     box: SecretBox,

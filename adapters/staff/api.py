@@ -13,32 +13,37 @@ import hmac
 import json
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from flask import Blueprint, Response, current_app, g, jsonify, request
+from flask import Blueprint, Response, g, jsonify, request
 
+from bot.appointments import AppointmentStore
 from bot.audit import staff_actor
-from bot.broadcasts import InvalidBroadcastError
-from bot.config import StaffToken
+from bot.broadcasts import Broadcasts, InvalidBroadcastError
+from bot.config import Config, StaffToken
 from bot.errors import GuahaoError, InvalidRequestError, NotFoundError
 from bot.records import Appointment
-from bot.schedule import ScheduleImportError, parse_schedule_csv
-from bot.services import Services
+from bot.schedule import Schedule, ScheduleImportError, parse_schedule_csv
+from bot.standing import StandingService
 
 log = logging.getLogger(__name__)
 
 MAX_SCHEDULE_BYTES = 16 * 1024 * 1024
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
-staff_api = Blueprint("staff_api", __name__, url_prefix="/api/staff")
 
+@dataclass(frozen=True)
+class StaffDesk:
+    """The services the staff API uses: the configuration (tokens, hospitals) and the stores staff act on."""
 
-def services() -> Services:
-    """The services of this app."""
-    found: Services = current_app.extensions["guahao"]
-    return found
+    config: Config
+    store: AppointmentStore
+    standing: StandingService
+    schedule: Schedule
+    broadcasts: Broadcasts
 
 
 def error(status: int, message: str, **extra: Any) -> tuple[Response, int]:
@@ -46,14 +51,13 @@ def error(status: int, message: str, **extra: Any) -> tuple[Response, int]:
     return jsonify({"error": message, **extra}), status
 
 
-@staff_api.before_request
-def authenticate() -> tuple[Response, int] | None:
-    """Let the request through only with a valid staff token; remember it (its name, its scope)."""
+def authenticate(tokens: Iterable[StaffToken]) -> tuple[Response, int] | None:
+    """Let the request through only with one of these staff tokens; remember it (its name, its scope)."""
     header = request.headers.get("Authorization", "")
     scheme, _, presented = header.partition(" ")
     found = None
     if scheme.lower() == "bearer" and presented:
-        for token in services().config.security.staff_tokens:
+        for token in tokens:
             # compare with every token, in constant time, so timing tells nothing about any of them
             if hmac.compare_digest(token.token.encode(), presented.strip().encode()):
                 found = token
@@ -94,7 +98,6 @@ def require_hospital(*hospital_ids: str) -> None:
         raise OutOfScopeError(refused)
 
 
-@staff_api.errorhandler(OutOfScopeError)
 def out_of_scope(exc: OutOfScopeError) -> tuple[Response, int]:
     log.warning(
         "staff token out of scope",
@@ -115,7 +118,6 @@ class BadInputError(GuahaoError):
     """A malformed request (400); the message says what is wrong."""
 
 
-@staff_api.errorhandler(BadInputError)
 def bad_input(exc: BadInputError) -> tuple[Response, int]:
     return error(400, str(exc))
 
@@ -133,19 +135,16 @@ def json_object() -> dict[str, Any]:
     return body
 
 
-@staff_api.errorhandler(NotFoundError)
 def not_found(exc: NotFoundError) -> tuple[Response, int]:
     return error(404, str(exc))
 
 
-@staff_api.errorhandler(InvalidRequestError)
 def conflict(exc: InvalidRequestError) -> tuple[Response, int]:
     return error(409, str(exc))
 
 
-def appointment_json(appointment: Appointment) -> dict[str, Any]:
+def appointment_json(config: Config, appointment: Appointment) -> dict[str, Any]:
     """The SPEC §4 shape of an appointment: ids with names beside them, fees in yuan, the name masked."""
-    config = services().config
     hospital = config.hospital(appointment.hospital)
     department = hospital.department(appointment.department) if hospital else None
     return {
@@ -178,104 +177,119 @@ def is_day(value: str) -> bool:
         return False
 
 
-@staff_api.get("/appointments")
-def list_appointments() -> Any:
-    """Appointments, filtered by any of date, hospital and department."""
-    day = request.args.get("date") or None
-    hospital = request.args.get("hospital") or None
-    department = request.args.get("department") or None
-    if day is not None and not is_day(day):
-        return error(400, f"date: expected YYYY-MM-DD, got {day!r}")
-    config = services().config
-    if hospital is not None:
-        if config.hospital(hospital) is None:
-            return error(400, f"hospital: unknown hospital {hospital!r}")
-        require_hospital(hospital)
-    found = services().store.listing(day=day, hospital=hospital, department=department)
-    token = staff_token()
-    # without a hospital filter, a scoped token lists its own hospitals' appointments and nothing else
-    return {"appointments": [appointment_json(a) for a in found if token.may_act_for(a.hospital)]}
+class StaffRoutes:
+    """The staff API's endpoints over one :class:`StaffDesk`."""
 
+    def __init__(self, desk: StaffDesk) -> None:
+        self.desk = desk
 
-def appointment_in_scope(serial: str) -> Appointment:
-    """The appointment of this serial (404 if none), if the token may act for its hospital (else 403)."""
-    appointment = services().store.require(serial)
-    require_hospital(appointment.hospital)
-    return appointment
-
-
-@staff_api.post("/appointments/<serial>/checkin")
-def checkin(serial: str) -> Any:
-    """Mark attended."""
-    appointment = appointment_in_scope(serial)
-    return appointment_json(services().standing.checkin(appointment.serial, actor()))
-
-
-@staff_api.post("/appointments/<serial>/waive")
-def waive(serial: str) -> Any:
-    """Waive a no-show (or a late cancellation's violation)."""
-    appointment = appointment_in_scope(serial)
-    return appointment_json(services().standing.waive(appointment.serial, actor()))
-
-
-@staff_api.get("/patients/<serial>/standing")
-def standing(serial: str) -> Any:
-    """The standing of the patient of an appointment."""
-    appointment = appointment_in_scope(serial)
-    found = services().standing.standing(appointment.pid)
-    return {
-        "no_shows_this_year": found.no_shows_this_year,
-        "suspended_until": found.suspended_until.isoformat() if found.suspended_until else None,
-    }
-
-
-@staff_api.post("/schedule")
-def import_schedule() -> Any:
-    """Import a schedule CSV (the body): all rows or none."""
-    if request.content_length is not None and request.content_length > MAX_SCHEDULE_BYTES:
-        return error(413, f"schedule larger than {MAX_SCHEDULE_BYTES // (1024 * 1024)} MiB")
-    try:
-        text = request.get_data(cache=False).decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return error(400, "the schedule must be UTF-8 CSV text")
-    try:
-        rows = parse_schedule_csv(text, services().config)
+    def list_appointments(self) -> Any:
+        """Appointments, filtered by any of date, hospital and department."""
+        day = request.args.get("date") or None
+        hospital = request.args.get("hospital") or None
+        department = request.args.get("department") or None
+        if day is not None and not is_day(day):
+            return error(400, f"date: expected YYYY-MM-DD, got {day!r}")
+        config = self.desk.config
+        if hospital is not None:
+            if config.hospital(hospital) is None:
+                return error(400, f"hospital: unknown hospital {hospital!r}")
+            require_hospital(hospital)
+        found = self.desk.store.listing(day=day, hospital=hospital, department=department)
         token = staff_token()
-        foreign = [row for row in rows if not token.may_act_for(row.hospital)]
-        if foreign:
-            raise OutOfScopeError((row.hospital for row in foreign), (row.line for row in foreign))
-        result = services().schedule.import_rows(rows, actor=actor())
-    except ScheduleImportError as exc:
-        return jsonify(exc.to_json()), 400
-    return {"slots": result.accepted}
+        # without a hospital filter, a scoped token lists its own hospitals' appointments and nothing else
+        return {"appointments": [appointment_json(config, a) for a in found if token.may_act_for(a.hospital)]}
+
+    def appointment_in_scope(self, serial: str) -> Appointment:
+        """The appointment of this serial (404 if none), if the token may act for its hospital (else 403)."""
+        appointment = self.desk.store.require(serial)
+        require_hospital(appointment.hospital)
+        return appointment
+
+    def checkin(self, serial: str) -> Any:
+        """Mark attended."""
+        appointment = self.appointment_in_scope(serial)
+        return appointment_json(self.desk.config, self.desk.standing.checkin(appointment.serial, actor()))
+
+    def waive(self, serial: str) -> Any:
+        """Waive a no-show (or a late cancellation's violation)."""
+        appointment = self.appointment_in_scope(serial)
+        return appointment_json(self.desk.config, self.desk.standing.waive(appointment.serial, actor()))
+
+    def standing(self, serial: str) -> Any:
+        """The standing of the patient of an appointment."""
+        appointment = self.appointment_in_scope(serial)
+        found = self.desk.standing.standing(appointment.pid)
+        return {
+            "no_shows_this_year": found.no_shows_this_year,
+            "suspended_until": found.suspended_until.isoformat() if found.suspended_until else None,
+        }
+
+    def import_schedule(self) -> Any:
+        """Import a schedule CSV (the body): all rows or none."""
+        if request.content_length is not None and request.content_length > MAX_SCHEDULE_BYTES:
+            return error(413, f"schedule larger than {MAX_SCHEDULE_BYTES // (1024 * 1024)} MiB")
+        try:
+            text = request.get_data(cache=False).decode("utf-8-sig")
+        except UnicodeDecodeError:
+            return error(400, "the schedule must be UTF-8 CSV text")
+        try:
+            rows = parse_schedule_csv(text, self.desk.config)
+            token = staff_token()
+            foreign = [row for row in rows if not token.may_act_for(row.hospital)]
+            if foreign:
+                raise OutOfScopeError((row.hospital for row in foreign), (row.line for row in foreign))
+            result = self.desk.schedule.import_rows(rows, actor=actor())
+        except ScheduleImportError as exc:
+            return jsonify(exc.to_json()), 400
+        return {"slots": result.accepted}
+
+    def create_broadcast(self) -> Any:
+        """Notify (and with ``cancel``, cancel by the hospital) every appointment booked there: queued."""
+        body = json_object()
+        broadcasts = self.desk.broadcasts
+        try:
+            wanted = broadcasts.validate(
+                body.get("hospital"),
+                body.get("date"),
+                body.get("text"),
+                body.get("department"),
+                body.get("doctor"),
+                body.get("cancel", False),
+            )
+        except InvalidBroadcastError as exc:
+            return error(400, str(exc))
+        require_hospital(wanted.hospital)
+        progress, new = broadcasts.create(wanted, actor())
+        if new and not progress.finished:
+            broadcasts.enqueue(progress.id)
+        return {"id": progress.id}, 202
+
+    def broadcast_progress(self, broadcast_id: str) -> Any:
+        """How far a broadcast got."""
+        progress = self.desk.broadcasts.get(broadcast_id)
+        require_hospital(progress.hospital)
+        return progress.to_json()
 
 
-@staff_api.post("/broadcasts")
-def create_broadcast() -> Any:
-    """Notify (and with ``cancel``, cancel by the hospital) every appointment booked there: queued for the worker."""
-    body = json_object()
-    broadcasts = services().broadcasts
-    try:
-        wanted = broadcasts.validate(
-            body.get("hospital"),
-            body.get("date"),
-            body.get("text"),
-            body.get("department"),
-            body.get("doctor"),
-            body.get("cancel", False),
-        )
-    except InvalidBroadcastError as exc:
-        return error(400, str(exc))
-    require_hospital(wanted.hospital)
-    progress, new = broadcasts.create(wanted, actor())
-    if new and not progress.finished:
-        broadcasts.enqueue(progress.id)
-    return {"id": progress.id}, 202
-
-
-@staff_api.get("/broadcasts/<broadcast_id>")
-def broadcast_progress(broadcast_id: str) -> Any:
-    """How far a broadcast got."""
-    progress = services().broadcasts.get(broadcast_id)
-    require_hospital(progress.hospital)
-    return progress.to_json()
+def staff_blueprint(desk: StaffDesk) -> Blueprint:
+    """``/api/staff/...`` over ``desk``: every call authenticated, every error a JSON answer."""
+    blueprint = Blueprint("staff_api", __name__, url_prefix="/api/staff")
+    blueprint.before_request(lambda: authenticate(desk.config.security.staff_tokens))
+    blueprint.register_error_handler(OutOfScopeError, out_of_scope)
+    blueprint.register_error_handler(BadInputError, bad_input)
+    blueprint.register_error_handler(NotFoundError, not_found)
+    blueprint.register_error_handler(InvalidRequestError, conflict)
+    routes = StaffRoutes(desk)
+    views: list[tuple[str, str, Callable[..., Any]]] = [
+        ("GET", "/appointments", routes.list_appointments),
+        ("POST", "/appointments/<serial>/checkin", routes.checkin),
+        ("POST", "/appointments/<serial>/waive", routes.waive),
+        ("GET", "/patients/<serial>/standing", routes.standing),
+        ("POST", "/schedule", routes.import_schedule),
+        ("POST", "/broadcasts", routes.create_broadcast),
+        ("GET", "/broadcasts/<broadcast_id>", routes.broadcast_progress),
+    ]
+    for method, rule, view in views:
+        blueprint.add_url_rule(rule, view.__name__, view, methods=[method])
+    return blueprint

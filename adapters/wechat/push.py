@@ -151,6 +151,25 @@ class WeChatApi(WeChatClient):  # type: ignore[misc]  # wechatpy has no type hin
             return request()
 
 
+class Followers:
+    """Who stopped following the account (pushes to them are refused at once) — a follow again clears it."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        self._redis = client
+
+    def left(self, acct: str) -> None:
+        """The account unfollowed (an ``unsubscribe`` event, or WeChat's 43004 on a push)."""
+        self._redis.set(keys.wechat_unsubscribed(acct), int(time.time()))
+
+    def followed(self, acct: str) -> None:
+        """The account follows (again)."""
+        self._redis.delete(keys.wechat_unsubscribed(acct))
+
+    def has_left(self, acct: str) -> bool:
+        """Whether the account unfollowed and has not followed since."""
+        return bool(self._redis.exists(keys.wechat_unsubscribed(acct)))
+
+
 class WeChatSender:
     """The ``wechat`` channel's :class:`Sender`: template or customer-service messages, each sent at most once."""
 
@@ -163,7 +182,7 @@ class WeChatSender:
         ledger: SendLedger | None = None,
     ) -> None:
         self._api = api
-        self._redis = redis_client
+        self._followers = Followers(redis_client)
         self._box = box
         self._template_id = config.reminder_template_id
         self._ledger = ledger if ledger is not None else SendLedger(redis_client, box)
@@ -173,7 +192,7 @@ class WeChatSender:
         if message.channel != "wechat":
             return SendResult(ok=False, error=f"not a wechat message: {message.channel}")
         acct = account_id(self._box, "wechat", message.to)
-        if self._redis.exists(keys.wechat_unsubscribed(acct)):
+        if self._followers.has_left(acct):
             return SendResult(ok=False, error=UNREACHABLE)
         return self._ledger.once(message.idempotency_key, lambda: self._deliver(message, acct))
 
@@ -188,7 +207,7 @@ class WeChatSender:
                 response = api.call(lambda: api.message.send_text(message.to, message.text))
         except WeChatClientException as exc:
             if exc.errcode == 43004:
-                self._redis.set(keys.wechat_unsubscribed(acct), int(time.time()))
+                self._followers.left(acct)
             if exc.errcode in UNREACHABLE_ERRORS:
                 return SendResult(ok=False, error=UNREACHABLE)
             log.warning("wechat push refused", extra={"errcode": exc.errcode, "kind": str(message.kind)})

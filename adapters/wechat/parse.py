@@ -1,0 +1,180 @@
+"""WeChat's wire format: request signatures, bounded bodies, the safe-mode envelope, the pushed message parsed once
+into wechatpy's typed message, the passive text reply, and long replies split to WeChat's limit.
+
+Bodies are at most 64 KiB (413) and must be UTF-8 XML without any DTD (400): a ``<!DOCTYPE``/``<!ENTITY`` is
+refused before a parser sees it, so nothing is ever expanded.
+"""
+
+from __future__ import annotations
+
+import hmac
+import re
+import time
+from xml.etree import ElementTree
+
+import flask
+from wechatpy import parse_message
+from wechatpy.messages import BaseMessage
+from wechatpy.replies import TextReply
+from wechatpy.utils import WeChatSigner
+
+MAX_BODY_BYTES = 64 * 1024
+MAX_CLOCK_SKEW_S = 300
+REPLY_LIMIT_BYTES = 2048
+"""WeChat's limit on the content of one passive reply (and what we put in one customer-service message)."""
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")
+_DTD = re.compile(r"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
+
+
+class Refused(Exception):
+    """A request the webhook refuses, with the HTTP status that says why."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+# --- signatures, body ----------------------------------------------------------------------------------------
+def sign(*parts: str) -> str:
+    """WeChat's signature: sha1 of the sorted, concatenated parts (token, timestamp, nonce[, encrypted body])."""
+    signer = WeChatSigner()
+    signer.add_data(*parts)
+    return str(signer.signature)
+
+
+def check_signature(signature: str, *parts: str) -> bool:
+    """Whether ``signature`` signs ``parts``, compared in constant time (wechatpy's own check uses ``!=``)."""
+    return hmac.compare_digest(sign(*parts).encode(), signature.encode())
+
+
+def check_request_signature(token: str, signature: str, timestamp: str, nonce: str, *, now: float) -> None:
+    """Raise 403 unless ``signature`` is right and ``timestamp`` is within 300 s of ``now`` (the real wall clock:
+    a simulated clock must not open or close the replay window)."""
+    if not check_signature(signature, token, timestamp, nonce):
+        raise Refused(403, "bad signature")
+    if not _TIMESTAMP.fullmatch(timestamp):  # int() takes 4,000 digits, signs and non-ASCII digits: none is a time
+        raise Refused(403, "bad timestamp")
+    if abs(now - int(timestamp)) > MAX_CLOCK_SKEW_S:
+        raise Refused(403, "stale timestamp")
+
+
+def read_body(req: flask.Request) -> bytes:
+    """The request body, refused with 413 beyond 64 KiB whether the length is announced or not."""
+    if req.content_length is not None and req.content_length > MAX_BODY_BYTES:
+        raise Refused(413, "body too large")
+    body = req.stream.read(MAX_BODY_BYTES + 1)
+    if len(body) > MAX_BODY_BYTES:
+        raise Refused(413, "body too large")
+    return body
+
+
+# --- XML -----------------------------------------------------------------------------------------------------
+def checked_xml(raw: bytes | str) -> str:
+    """The text of a body a parser may see: UTF-8, without a DTD (400 otherwise)."""
+    try:
+        xml = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+    except UnicodeDecodeError:
+        raise Refused(400, "not UTF-8") from None
+    if _DTD.search(xml):
+        raise Refused(400, "DTD not allowed")  # before any parser: no entity is ever expanded
+    return xml
+
+
+def envelope_encrypt(raw: bytes) -> str:
+    """The ``<Encrypt>`` text of a safe-mode envelope (all the envelope holds that is signed); 400 without one."""
+    try:
+        root = ElementTree.fromstring(checked_xml(raw))  # expat never sees a DTD (refused above)
+    except (ElementTree.ParseError, ValueError):  # ValueError: a declared encoding expat cannot take
+        raise Refused(400, "malformed XML") from None
+    encrypted = root.findtext("Encrypt") if root.tag == "xml" else None
+    if not encrypted:
+        raise Refused(400, "no Encrypt")
+    return encrypted
+
+
+def parse_wechat_message(raw: bytes | str) -> BaseMessage:
+    """wechatpy's typed message of a pushed XML text (``TextMessage``, ``ClickEvent``... ``UnknownMessage``); 400
+    when it is not XML, or lacks a sender, an addressee, a time or a type, or its fields are not what they say."""
+    xml = checked_xml(raw)
+    try:
+        message = parse_message(xml)  # a str is parsed as UTF-8 whatever its declaration says
+        complete = message is not None and bool(message.source.strip() and message.target.strip())
+        # the integer fields convert when read, or raise; an event's MsgId may be absent (None)
+        complete = complete and isinstance(message.time, int) and message.time >= 0 and (message.id or 0) >= 0
+    except Exception:  # expat's errors; a missing MsgType (KeyError); a CreateTime or MsgId that is no number
+        raise Refused(400, "malformed message") from None
+    if not complete:
+        raise Refused(400, "missing fields")
+    return message
+
+
+def plain(value: object) -> str:
+    """A typed message's text field as text; "" when absent or not plain text (an element with children, a
+    repeated element: wechatpy hands those over as they were parsed)."""
+    return value if isinstance(value, str) else ""
+
+
+def _cdata(value: str) -> str:
+    """A value that stays inside wechatpy's ``<![CDATA[...]]>`` whatever it holds."""
+    return value.replace("]]>", "]]]]><![CDATA[>")
+
+
+def render_text_reply(message: BaseMessage, content: str) -> str:
+    """The passive text reply XML to a message: from the account it was sent to, to its sender."""
+    reply = TextReply(
+        source=_cdata(message.target),
+        target=_cdata(message.source),
+        content=_cdata(content),
+        time=int(time.time()),
+    )
+    return str(reply.render())
+
+
+# --- reply splitting -------------------------------------------------------------------------------------------
+def _utf8_len(value: str) -> int:
+    return len(value.encode("utf-8"))
+
+
+def _split_long(paragraph: str, limit: int) -> list[str]:
+    """A paragraph cut into pieces of at most ``limit`` bytes: at line ends, else between characters."""
+    if _utf8_len(paragraph) <= limit:
+        return [paragraph]
+    pieces: list[str] = []
+    current = ""
+    for line in paragraph.split("\n"):
+        candidate = f"{current}\n{line}" if current else line
+        if _utf8_len(candidate) <= limit:
+            current = candidate
+            continue
+        if current:
+            pieces.append(current)
+        current = ""
+        for char in line:  # a line too long by itself: cut between characters
+            if _utf8_len(current + char) > limit:
+                pieces.append(current)
+                current = ""
+            current += char
+    if current:
+        pieces.append(current)
+    return pieces
+
+
+def split_reply(paragraphs: list[str], limit: int = REPLY_LIMIT_BYTES) -> list[str]:
+    """Paragraphs joined with a blank line into as few messages of at most ``limit`` UTF-8 bytes as they fit in;
+    the first is the passive reply, the others go out as customer-service messages."""
+    messages: list[str] = []
+    current = ""
+    for paragraph in paragraphs:
+        if not paragraph.strip():
+            continue
+        for piece in _split_long(paragraph, limit):
+            candidate = f"{current}\n\n{piece}" if current else piece
+            if _utf8_len(candidate) <= limit:
+                current = candidate
+            else:
+                messages.append(current)
+                current = piece
+    if current:
+        messages.append(current)
+    return messages
