@@ -20,7 +20,6 @@ from typing import Annotated, Any, cast
 
 import redis
 from pydantic import BaseModel, ConfigDict, Field, PlainValidator, ValidationError, ValidationInfo
-from pydantic_core import PydanticCustomError
 
 import rules
 from bot.clock import Clock, SystemClock
@@ -29,6 +28,7 @@ from bot.errors import GuahaoError
 from bot.records import SCHEDULED_FIELDS, RawHash, Slot, slot_id
 from bot.storage import keys
 from bot.storage.scripts import Scripts
+from bot.validation import config_of, invalid, reasons
 
 COLUMNS = ("hospital", "department", "doctor", "level", "date", "start", "end", "capacity", "fee")
 """The required columns of the schedule CSV, in the documented order."""
@@ -71,38 +71,30 @@ class ScheduleImportError(GuahaoError):
         return {"errors": [{"line": e.line, "reason": e.reason} for e in self.errors]}
 
 
-def _bad(reason: str) -> PydanticCustomError:
-    return PydanticCustomError("row", "{reason}", {"reason": reason})
-
-
-def _config(info: ValidationInfo) -> Config:
-    return cast(Config, (info.context or {})["config"])
-
-
 def _hospital(text: str, info: ValidationInfo) -> str:
-    if _config(info).hospital(text) is None:
-        raise _bad(f'unknown hospital "{_short(text)}"')
+    if config_of(info).hospital(text) is None:
+        raise invalid(f'unknown hospital "{_short(text)}"')
     return text
 
 
 def _department(text: str, info: ValidationInfo) -> str:
-    hospital = _config(info).hospital(info.data.get("hospital", ""))
+    hospital = config_of(info).hospital(info.data.get("hospital", ""))
     if hospital is not None and hospital.department(text) is None:
-        raise _bad(f'unknown department "{_short(text)}" of hospital "{hospital.id}"')
+        raise invalid(f'unknown department "{_short(text)}" of hospital "{hospital.id}"')
     return text  # an unknown hospital is reported by itself
 
 
 def _doctor(text: str) -> str:
     problem = id_problem(text)
     if problem is not None:
-        raise _bad(f'bad doctor id "{_short(text)}": expected {problem}')
+        raise invalid(f'bad doctor id "{_short(text)}": expected {problem}')
     return text
 
 
 def _printable(column: str) -> Callable[[str, ValidationInfo], str]:
     def check(text: str, info: ValidationInfo) -> str:
         if len(text) > 64 or _CONTROL.search(text):
-            raise _bad(f'bad {column} "{_short(text)}": expected at most 64 printable characters')
+            raise invalid(f'bad {column} "{_short(text)}": expected at most 64 printable characters')
         return text or (info.data.get("doctor", "") if column == "doctor_name" else "")  # the name defaults to the id
 
     return check
@@ -110,7 +102,7 @@ def _printable(column: str) -> Callable[[str, ValidationInfo], str]:
 
 def _level(text: str) -> rules.FeeClass:
     if text.lower() not in rules.FeeClass.__members__:
-        raise _bad(f'bad level "{_short(text)}": expected general, expert or special')
+        raise invalid(f'bad level "{_short(text)}": expected general, expert or special')
     return rules.FeeClass(text.lower())
 
 
@@ -120,7 +112,7 @@ def _date(text: str) -> str:
             return date.fromisoformat(text).isoformat()
         except ValueError:
             pass
-    raise _bad(f'bad date "{_short(text)}": expected a real date YYYY-MM-DD')
+    raise invalid(f'bad date "{_short(text)}": expected a real date YYYY-MM-DD')
 
 
 def _time(name: str) -> Callable[[str, ValidationInfo], str]:
@@ -129,11 +121,11 @@ def _time(name: str) -> Callable[[str, ValidationInfo], str]:
     def check(text: str, info: ValidationInfo) -> str:
         match = _TIME.fullmatch(text)
         if match is None or int(match[1]) > 23 or int(match[2]) > 59:
-            raise _bad(f'bad {name} time "{_short(text)}": expected HH:MM')
+            raise invalid(f'bad {name} time "{_short(text)}": expected HH:MM')
         clock = f"{int(match[1]):02d}:{match[2]}"
         start = info.data.get("start")
         if name == "end" and start is not None and clock <= start:
-            raise _bad(f"end before start: end {clock} must be after start {start}")
+            raise invalid(f"end before start: end {clock} must be after start {start}")
         return clock
 
     return check
@@ -141,17 +133,17 @@ def _time(name: str) -> Callable[[str, ValidationInfo], str]:
 
 def _count(text: str) -> int:
     if text.startswith("-") and _COUNT.fullmatch(text[1:]) and int(text[1:]) > 0:
-        raise _bad(f"negative capacity {text}")
+        raise invalid(f"negative capacity {text}")
     if not _COUNT.fullmatch(text) or int(text) > MAX_CAPACITY:
-        raise _bad(f'bad capacity "{_short(text)}": expected a whole number from 0 to {MAX_CAPACITY}')
+        raise invalid(f'bad capacity "{_short(text)}": expected a whole number from 0 to {MAX_CAPACITY}')
     return int(text)
 
 
 def _cents(text: str) -> int:
     if text.startswith("-") and _YUAN.fullmatch(text[1:]) and Decimal(text[1:]) > 0:
-        raise _bad(f"negative fee {text}")
+        raise invalid(f"negative fee {text}")
     if not _YUAN.fullmatch(text):
-        raise _bad(f'bad fee "{_short(text)}": expected yuan with at most 2 decimals, e.g. 50 or 12.5')
+        raise invalid(f'bad fee "{_short(text)}": expected yuan with at most 2 decimals, e.g. 50 or 12.5')
     return int(Decimal(text) * 100)
 
 
@@ -272,10 +264,7 @@ def _row(line: int, cells: dict[str, str], config: Config, errors: list[RowError
     try:
         return ScheduleRow.model_validate({**cells, "line": line}, context={"config": config})
     except ValidationError as exc:
-        errors.extend(
-            RowError(line, problem["msg"])
-            for problem in exc.errors(include_url=False, include_context=False, include_input=False)
-        )
+        errors.extend(RowError(line, reason) for reason in reasons(exc))
         return None
 
 

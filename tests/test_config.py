@@ -406,6 +406,7 @@ def test_every_mistake_of_a_document_is_reported_at_once_on_one_line() -> None:
             "wechat.token: expected a string, got (hidden)",
             'wechat.push: expected one of "api", "console", got "fax"',
             'hospitals[0].name: expected a non-empty string, got ""',
-            'hospitals[0].departments[0].id: expected an id (text without commas, quotes, | or control characters), got "d,e"',
+            "hospitals[0].departments[0].id: expected an id (text without commas, quotes, | or control characters), "
+            'got "d,e"',
         ]
     )
