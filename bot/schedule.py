@@ -1,9 +1,10 @@
 """Hospitals, departments and slots (号源): the schedule CSV import (SPEC §3, §6) and the reads booking needs.
 
-An import is all or nothing: every row is checked in Python first and every problem reported with its line; then
-one Lua script (``bot/storage/lua/import_slots.lua``) refuses the whole file if it would shrink a slot below the places
-already booked, else upserts every slot and its indexes. Re-importing is idempotent: capacity, fee, times and names
-follow the file; ``taken``, ``next_queue`` and ``status`` are never reset; slots missing from the file stay.
+An import is all or nothing: every row is checked first (:class:`ScheduleRow`, a pydantic model) and every problem
+reported with its line; then one Lua script (``bot/storage/lua/import_slots.lua``) refuses the whole file if it would
+shrink a slot below the places already booked, else upserts every slot and its indexes. Re-importing is idempotent:
+capacity, fee, times and names follow the file; ``taken``, ``next_queue`` and ``status`` are never reset; slots
+missing from the file stay.
 """
 
 from __future__ import annotations
