@@ -18,23 +18,22 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import secrets
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
 from enum import StrEnum
 from typing import Any
 
 import redis
+from pydantic import ValidationError
 from rq import Queue
 
 import rules
 from bot.appointments import AppointmentStore
 from bot.booking import BookingService
+from bot.broadcast_request import BroadcastRequest
 from bot.clock import Clock
-from bot.crypto import SecretBox
 from bot.errors import GuahaoError, InvalidRequestError, NotFoundError
 from bot.notifications.notifier import Address, Notifier, Outgoing
 from bot.notifications.outbox import OutboxKind
@@ -43,6 +42,7 @@ from bot.reminders import Reminders, job_queue
 from bot.schedule import Schedule
 from bot.storage import keys
 from bot.storage.scripts import Scripts
+from bot.validation import reasons
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +61,6 @@ RETRY_DELAYS_S = (1.0, 5.0)
 SEND_RATES: Mapping[str, float] = {"wechat": 200.0, "sms": 20.0}
 """Sends per second per channel, all workers together, for real providers (the console outbox is not limited)."""
 BATCH_TIMEOUT_S = 3600
-MAX_TEXT = 1000
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 class BroadcastStatus(StrEnum):
@@ -83,24 +81,6 @@ class InvalidBroadcastError(GuahaoError):
 
 def _text_context(broadcast_id: str) -> str:
     return f"broadcast.text:{broadcast_id}"
-
-
-@dataclass(frozen=True)
-class BroadcastRequest:
-    """What staff asked for."""
-
-    hospital: str
-    date: str
-    text: str
-    department: str | None = None
-    doctor: str | None = None
-    cancel: bool = False
-
-    def fingerprint(self, box: SecretBox) -> str:
-        """Equal for equal requests: the same request again while the first is unfinished resumes it. Keyed: the
-        text may name someone, and an unkeyed hash of a short text can be reversed by guessing."""
-        raw = json.dumps([self.hospital, self.department, self.doctor, self.date, self.text, self.cancel])
-        return box.lookup_hash(raw, kind="broadcast")[:32]
 
 
 @dataclass(frozen=True)
@@ -206,38 +186,12 @@ class Broadcasts:
         doctor: Any = None,
         cancel: Any = False,
     ) -> BroadcastRequest:
-        """A checked request, or :class:`InvalidBroadcastError` naming the first bad field."""
-        config = self.store.config
-        if not isinstance(hospital, str) or config.hospital(hospital.strip()) is None:
-            raise InvalidBroadcastError(f"hospital: unknown hospital {hospital!r}")
-        found = config.hospital(hospital.strip())
-        assert found is not None
-        if department not in (None, "") and (
-            not isinstance(department, str) or found.department(department.strip()) is None
-        ):
-            raise InvalidBroadcastError(f"department: {found.id} has no department {department!r}")
-        if doctor is not None and not isinstance(doctor, str):
-            raise InvalidBroadcastError(f"doctor: expected a doctor id, got {doctor!r}")
-        if not isinstance(date_text, str) or not _DATE.fullmatch(date_text.strip()):
-            raise InvalidBroadcastError(f"date: expected YYYY-MM-DD, got {date_text!r}")
+        """A checked request, or :class:`InvalidBroadcastError` naming every bad field ("; " between)."""
+        fields = {"hospital": hospital, "date": date_text, "text": body, "department": department, "doctor": doctor}
         try:
-            date.fromisoformat(date_text.strip())
-        except ValueError:
-            raise InvalidBroadcastError(f"date: no such date {date_text!r}") from None
-        if not isinstance(body, str) or not body.strip():
-            raise InvalidBroadcastError("text: empty; say what the patients must know")
-        if len(body.strip()) > MAX_TEXT:
-            raise InvalidBroadcastError(f"text: longer than {MAX_TEXT} characters")
-        if not isinstance(cancel, bool):
-            raise InvalidBroadcastError(f"cancel: expected true or false, got {cancel!r}")
-        return BroadcastRequest(
-            hospital=found.id,
-            date=date_text.strip(),
-            text=body.strip(),
-            department=department.strip() if isinstance(department, str) and department.strip() else None,
-            doctor=doctor.strip() if isinstance(doctor, str) and doctor.strip() else None,
-            cancel=cancel,
-        )
+            return BroadcastRequest.model_validate({**fields, "cancel": cancel}, context={"config": self.store.config})
+        except ValidationError as exc:
+            raise InvalidBroadcastError("; ".join(reasons(exc))) from None
 
     def create(self, request: BroadcastRequest, actor: str) -> tuple[BroadcastProgress, bool]:
         """Select the appointments and snapshot them; (the broadcast, whether it is new). The same request while an

@@ -1,12 +1,18 @@
-"""Typed views of the slot and appointment hashes (``bot.storage.keys``), and their conversion to ``rules`` facts."""
+"""Typed views of the slot and appointment hashes (``bot.storage.keys``), and their conversion to ``rules`` facts.
+
+The stored field names of a slot are declared once, here (:class:`SlotPart`, :class:`Slot`); the schedule import,
+its Lua script and the readers follow them (:data:`SCHEDULED_FIELDS`)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import fields
 from datetime import date, datetime, time
-from typing import Any
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo
+
+from pydantic import BeforeValidator, TypeAdapter
+from pydantic.dataclasses import dataclass as checked_dataclass
 
 import rules
 
@@ -40,52 +46,36 @@ def decode_hash(raw: RawHash) -> dict[str, str]:
     }
 
 
-@dataclass(frozen=True)
-class Slot:
-    """One slot (号源) as stored."""
+def _none_if_empty(value: Any) -> Any:
+    return None if value == "" else value
 
-    id: str
-    hospital: str
-    department: str
-    doctor: str
-    doctor_name: str
-    level: rules.FeeClass
-    date: str
-    start: str
-    end: str
-    capacity: int
-    fee_cents: int
-    taken: int
-    status: str
-    doctor_name_en: str = ""
 
-    @property
-    def places_left(self) -> int:
-        """Places still for sale (never negative)."""
-        return max(self.capacity - self.taken, 0) if self.status == "open" else 0
+def _moment(value: Any) -> Any:
+    """A stored ISO moment (``datetime.fromisoformat``: the zone stays the one written), "" for none."""
+    return datetime.fromisoformat(value) if isinstance(value, str) and value else _none_if_empty(value)
 
-    @classmethod
-    def from_hash(cls, slot_key_id: str, raw: RawHash) -> Slot:
-        """Build from the ``keys.slot`` hash."""
-        h = decode_hash(raw)
-        return cls(
-            id=slot_key_id,
-            hospital=h.get("hospital", ""),
-            department=h.get("department", ""),
-            doctor=h.get("doctor", ""),
-            doctor_name=h.get("doctor_name", ""),
-            level=rules.FeeClass(h.get("level", "general")),
-            date=h.get("date", ""),
-            start=h.get("start", ""),
-            end=h.get("end", ""),
-            capacity=int(h.get("capacity", "0")),
-            fee_cents=int(h.get("fee_cents", "0")),
-            taken=int(h.get("taken", "0")),
-            status=h.get("status", "open"),
-            doctor_name_en=h.get("doctor_name_en", ""),
-        )
 
-    def facts(self, tz: ZoneInfo) -> rules.SlotFacts:
+Moment = Annotated[datetime | None, BeforeValidator(_moment)]
+Cents = Annotated[int | None, BeforeValidator(_none_if_empty)]
+
+
+# hash values are text: pydantic's lax mode reads "30" as 30 and "general" as FeeClass.general; fields a hash lacks
+# take their defaults; fields it has beyond these (next_queue…) are ignored
+@checked_dataclass(frozen=True, kw_only=True)
+class SlotPart:
+    """The slot part of a slot hash and of an appointment hash: the stored field names, declared once."""
+
+    hospital: str = ""
+    department: str = ""
+    doctor: str = ""
+    doctor_name: str = ""
+    level: rules.FeeClass = rules.FeeClass.general
+    date: str = ""
+    start: str = ""
+    end: str = ""
+    fee_cents: int = 0
+
+    def slot_facts(self, tz: ZoneInfo) -> rules.SlotFacts:
         """What ``rules`` needs to know of this slot."""
         return rules.SlotFacts(
             hospital=self.hospital,
@@ -98,83 +88,66 @@ class Slot:
         )
 
 
-@dataclass(frozen=True)
-class Appointment:
+@checked_dataclass(frozen=True, kw_only=True)
+class Slot(SlotPart):
+    """One slot (号源) as stored (``keys.slot``, the id being the key's)."""
+
+    id: str
+    capacity: int = 0
+    taken: int = 0
+    status: str = "open"
+    doctor_name_en: str = ""
+
+    @property
+    def places_left(self) -> int:
+        """Places still for sale (never negative)."""
+        return max(self.capacity - self.taken, 0) if self.status == "open" else 0
+
+    @classmethod
+    def from_hash(cls, slot_key_id: str, raw: RawHash) -> Slot:
+        """Build from the ``keys.slot`` hash."""
+        return _SLOT.validate_python({**decode_hash(raw), "id": slot_key_id})
+
+    def facts(self, tz: ZoneInfo) -> rules.SlotFacts:
+        """What ``rules`` needs to know of this slot."""
+        return self.slot_facts(tz)
+
+
+SLOT_PART_FIELDS = tuple(f.name for f in fields(SlotPart))
+"""The stored names of the slot part, in declaration order (an appointment copies them from its slot)."""
+SCHEDULED_FIELDS = tuple(f.name for f in fields(Slot) if f.name not in ("id", "taken", "status"))
+"""What a schedule import writes into a slot hash, in this order (``import_slots.lua`` lists the same names);
+``taken`` and ``status`` belong to booking and staff, the id is the key's."""
+
+
+@checked_dataclass(frozen=True, kw_only=True)
+class Appointment(SlotPart):
     """One appointment as stored (no personal data in clear: the patient is a pid, the name masked)."""
 
-    serial: str
-    slot: str
-    hospital: str
-    department: str
-    doctor: str
-    doctor_name: str
-    level: rules.FeeClass
-    date: str
-    start: str
-    end: str
-    fee_cents: int
-    queue_no: int
+    serial: str = ""
+    slot: str = ""
+    queue_no: int = 0
     status: rules.AppointmentStatus
-    pid: str
-    acct: str
-    channel: str
-    patient_name_masked: str
-    booked_at: datetime
-    cancelled_at: datetime | None
-    refund_cents: int | None
-    checked_in_at: datetime | None
+    pid: str = ""
+    acct: str = ""
+    channel: str = ""
+    patient_name_masked: str = ""
+    booked_at: Annotated[datetime, BeforeValidator(_moment)]
+    cancelled_at: Moment = None
+    refund_cents: Cents = None
+    checked_in_at: Moment = None
 
     @classmethod
     def from_hash(cls, raw: RawHash) -> Appointment:
-        """Build from the ``keys.appointment`` hash."""
-        h = decode_hash(raw)
-
-        def moment(name: str) -> datetime | None:
-            text = h.get(name, "")
-            return datetime.fromisoformat(text) if text else None
-
-        refund = h.get("refund_cents", "")
-        booked_at = moment("booked_at")
-        if booked_at is None:
-            raise ValueError("appointment without booked_at")
-        return cls(
-            serial=h.get("serial", ""),
-            slot=h.get("slot", ""),
-            hospital=h.get("hospital", ""),
-            department=h.get("department", ""),
-            doctor=h.get("doctor", ""),
-            doctor_name=h.get("doctor_name", ""),
-            level=rules.FeeClass(h.get("level", "general")),
-            date=h.get("date", ""),
-            start=h.get("start", ""),
-            end=h.get("end", ""),
-            fee_cents=int(h.get("fee_cents", "0")),
-            queue_no=int(h.get("queue_no", "0")),
-            status=rules.AppointmentStatus(h.get("status", "")),
-            pid=h.get("pid", ""),
-            acct=h.get("acct", ""),
-            channel=h.get("channel", ""),
-            patient_name_masked=h.get("patient_name_masked", ""),
-            booked_at=booked_at,
-            cancelled_at=moment("cancelled_at"),
-            refund_cents=int(refund) if refund else None,
-            checked_in_at=moment("checked_in_at"),
-        )
-
-    def slot_facts(self, tz: ZoneInfo) -> rules.SlotFacts:
-        """The facts of the slot this appointment holds."""
-        return rules.SlotFacts(
-            hospital=self.hospital,
-            department=self.department,
-            doctor=self.doctor,
-            fee_class=self.level,
-            fee_cents=self.fee_cents,
-            start=local_moment(self.date, self.start, tz),
-            end=local_moment(self.date, self.end, tz),
-        )
+        """Build from the ``keys.appointment`` hash (a ``ValueError`` when it lacks ``booked_at`` or ``status``)."""
+        return _APPOINTMENT.validate_python(decode_hash(raw))
 
     def facts(self, tz: ZoneInfo) -> rules.AppointmentFacts:
         """What ``rules`` needs to know of this appointment."""
         return rules.AppointmentFacts(
             serial=self.serial, slot=self.slot_facts(tz), status=self.status, booked_at=self.booked_at
         )
+
+
+_SLOT = TypeAdapter(Slot)
+_APPOINTMENT = TypeAdapter(Appointment)

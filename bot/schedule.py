@@ -1,9 +1,10 @@
 """Hospitals, departments and slots (号源): the schedule CSV import (SPEC §3, §6) and the reads booking needs.
 
-An import is all or nothing: every row is checked in Python first and every problem reported with its line; then
-one Lua script (``bot/storage/lua/import_slots.lua``) refuses the whole file if it would shrink a slot below the places
-already booked, else upserts every slot and its indexes. Re-importing is idempotent: capacity, fee, times and names
-follow the file; ``taken``, ``next_queue`` and ``status`` are never reset; slots missing from the file stay.
+An import is all or nothing: every row is checked first (:class:`ScheduleRow`, a pydantic model) and every problem
+reported with its line; then one Lua script (``bot/storage/lua/import_slots.lua``) refuses the whole file if it would
+shrink a slot below the places already booked, else upserts every slot and its indexes. Re-importing is idempotent:
+capacity, fee, times and names follow the file; ``taken``, ``next_queue`` and ``status`` are never reset; slots
+missing from the file stay.
 """
 
 from __future__ import annotations
@@ -12,21 +13,23 @@ import csv
 import io
 import json
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import Any, cast
+from typing import Annotated, Any, cast
 
 import redis
+from pydantic import BaseModel, ConfigDict, Field, PlainValidator, ValidationError, ValidationInfo
 
 import rules
 from bot.clock import Clock, SystemClock
 from bot.config import Config, Department, Hospital, id_problem
 from bot.errors import GuahaoError
-from bot.records import RawHash, Slot, slot_id
+from bot.records import SCHEDULED_FIELDS, RawHash, Slot, slot_id
 from bot.storage import keys
 from bot.storage.scripts import Scripts
+from bot.validation import config_of, invalid, reasons
 
 COLUMNS = ("hospital", "department", "doctor", "level", "date", "start", "end", "capacity", "fee")
 """The required columns of the schedule CSV, in the documented order."""
@@ -69,22 +72,100 @@ class ScheduleImportError(GuahaoError):
         return {"errors": [{"line": e.line, "reason": e.reason} for e in self.errors]}
 
 
-@dataclass(frozen=True)
-class ScheduleRow:
-    """One valid row of a schedule file."""
+def _hospital(text: str, info: ValidationInfo) -> str:
+    if config_of(info).hospital(text) is None:
+        raise invalid(f'unknown hospital "{_short(text)}"')
+    return text
+
+
+def _department(text: str, info: ValidationInfo) -> str:
+    hospital = config_of(info).hospital(info.data.get("hospital", ""))
+    if hospital is not None and hospital.department(text) is None:
+        raise invalid(f'unknown department "{_short(text)}" of hospital "{hospital.id}"')
+    return text  # an unknown hospital is reported by itself
+
+
+def _doctor(text: str) -> str:
+    problem = id_problem(text)
+    if problem is not None:
+        raise invalid(f'bad doctor id "{_short(text)}": expected {problem}')
+    return text
+
+
+def _printable(column: str) -> Callable[[str, ValidationInfo], str]:
+    def check(text: str, info: ValidationInfo) -> str:
+        if len(text) > 64 or _CONTROL.search(text):
+            raise invalid(f'bad {column} "{_short(text)}": expected at most 64 printable characters')
+        return text or (info.data.get("doctor", "") if column == "doctor_name" else "")  # the name defaults to the id
+
+    return check
+
+
+def _level(text: str) -> rules.FeeClass:
+    if text.lower() not in rules.FeeClass.__members__:
+        raise invalid(f'bad level "{_short(text)}": expected general, expert or special')
+    return rules.FeeClass(text.lower())
+
+
+def _date(text: str) -> str:
+    if _DATE.fullmatch(text):
+        try:
+            return date.fromisoformat(text).isoformat()
+        except ValueError:
+            pass
+    raise invalid(f'bad date "{_short(text)}": expected a real date YYYY-MM-DD')
+
+
+def _time(name: str) -> Callable[[str, ValidationInfo], str]:
+    """``HH:MM`` (``H:MM`` accepted and padded); the end after the start."""
+
+    def check(text: str, info: ValidationInfo) -> str:
+        match = _TIME.fullmatch(text)
+        if match is None or int(match[1]) > 23 or int(match[2]) > 59:
+            raise invalid(f'bad {name} time "{_short(text)}": expected HH:MM')
+        clock = f"{int(match[1]):02d}:{match[2]}"
+        start = info.data.get("start")
+        if name == "end" and start is not None and clock <= start:
+            raise invalid(f"end before start: end {clock} must be after start {start}")
+        return clock
+
+    return check
+
+
+def _count(text: str) -> int:
+    if text.startswith("-") and _COUNT.fullmatch(text[1:]) and int(text[1:]) > 0:
+        raise invalid(f"negative capacity {text}")
+    if not _COUNT.fullmatch(text) or int(text) > MAX_CAPACITY:
+        raise invalid(f'bad capacity "{_short(text)}": expected a whole number from 0 to {MAX_CAPACITY}')
+    return int(text)
+
+
+def _cents(text: str) -> int:
+    if text.startswith("-") and _YUAN.fullmatch(text[1:]) and Decimal(text[1:]) > 0:
+        raise invalid(f"negative fee {text}")
+    if not _YUAN.fullmatch(text):
+        raise invalid(f'bad fee "{_short(text)}": expected yuan with at most 2 decimals, e.g. 50 or 12.5')
+    return int(Decimal(text) * 100)
+
+
+class ScheduleRow(BaseModel):
+    """One valid row of a schedule file: the cells (by column name) checked, with the slot's stored names
+    (:data:`bot.records.SCHEDULED_FIELDS`); each bad cell is one error, in column order."""
+
+    model_config = ConfigDict(frozen=True)
 
     line: int
-    hospital: str
-    department: str
-    doctor: str
-    doctor_name: str
-    level: rules.FeeClass
-    date: str
-    start: str
-    end: str
-    capacity: int
-    fee_cents: int
-    doctor_name_en: str = ""
+    hospital: Annotated[str, PlainValidator(_hospital)]
+    department: Annotated[str, PlainValidator(_department)]
+    doctor: Annotated[str, PlainValidator(_doctor)]
+    doctor_name: Annotated[str, PlainValidator(_printable("doctor_name"))] = Field("", validate_default=True)
+    doctor_name_en: Annotated[str, PlainValidator(_printable("name_en"))] = Field("", validation_alias="name_en")
+    level: Annotated[rules.FeeClass, PlainValidator(_level)]
+    date: Annotated[str, PlainValidator(_date)]
+    start: Annotated[str, PlainValidator(_time("start"))]
+    end: Annotated[str, PlainValidator(_time("end"))]
+    capacity: Annotated[int, PlainValidator(_count)]
+    fee_cents: Annotated[int, PlainValidator(_cents)] = Field(validation_alias="fee")
 
     @property
     def slot_id(self) -> str:
@@ -95,6 +176,12 @@ class ScheduleRow:
     def start_minutes(self) -> int:
         """The start in minutes after midnight (the score of the day indexes)."""
         return _minutes(self.start)
+
+    @property
+    def stored(self) -> list[str]:
+        """The values of :data:`SCHEDULED_FIELDS` as the slot hash holds them, in that order."""
+        values = {**self.__dict__, "level": self.level.value}
+        return [str(values[name]) for name in SCHEDULED_FIELDS]
 
 
 @dataclass(frozen=True)
@@ -175,89 +262,11 @@ def _columns(line: int, cells: list[str], errors: list[RowError]) -> list[str]:
 
 def _row(line: int, cells: dict[str, str], config: Config, errors: list[RowError]) -> ScheduleRow | None:
     """The row if every cell is valid; else ``None`` and each problem appended to ``errors``."""
-    found: list[str] = []
-    hospital = config.hospital(cells["hospital"])
-    if hospital is None:
-        found.append(f'unknown hospital "{_short(cells["hospital"])}"')
-    elif hospital.department(cells["department"]) is None:
-        found.append(f'unknown department "{_short(cells["department"])}" of hospital "{hospital.id}"')
-    doctor = cells["doctor"]
-    problem = id_problem(doctor)
-    if problem is not None:
-        found.append(f'bad doctor id "{_short(doctor)}": expected {problem}')
-    doctor_name = cells.get("doctor_name") or doctor
-    name_en = cells.get("name_en", "")
-    for column, name in (("doctor_name", cells.get("doctor_name", "")), ("name_en", name_en)):
-        if len(name) > 64 or _CONTROL.search(name):
-            found.append(f'bad {column} "{_short(name)}": expected at most 64 printable characters')
-    level = cells["level"].lower()
-    if level not in rules.FeeClass.__members__:
-        found.append(f'bad level "{_short(cells["level"])}": expected general, expert or special')
-    day = _date(cells["date"])
-    if day is None:
-        found.append(f'bad date "{_short(cells["date"])}": expected a real date YYYY-MM-DD')
-    start, end = _time(cells["start"]), _time(cells["end"])
-    for name, value in (("start", start), ("end", end)):
-        if value is None:
-            found.append(f'bad {name} time "{_short(cells[name])}": expected HH:MM')
-    if start is not None and end is not None and end <= start:
-        found.append(f"end before start: end {end} must be after start {start}")
-    capacity = _count(cells["capacity"], found)
-    fee_cents = _cents(cells["fee"], found)
-    errors.extend(RowError(line, reason) for reason in found)
-    if found or day is None or start is None or end is None or capacity is None or fee_cents is None:
-        return None
-    return ScheduleRow(
-        line=line,
-        hospital=cells["hospital"],
-        department=cells["department"],
-        doctor=doctor,
-        doctor_name=doctor_name,
-        doctor_name_en=name_en,
-        level=rules.FeeClass(level),
-        date=day,
-        start=start,
-        end=end,
-        capacity=capacity,
-        fee_cents=fee_cents,
-    )
-
-
-def _date(text: str) -> str | None:
-    if not _DATE.fullmatch(text):
-        return None
     try:
-        return date.fromisoformat(text).isoformat()
-    except ValueError:
+        return ScheduleRow.model_validate({**cells, "line": line}, context={"config": config})
+    except ValidationError as exc:
+        errors.extend(RowError(line, reason) for reason in reasons(exc))
         return None
-
-
-def _time(text: str) -> str | None:
-    """``HH:MM`` (``H:MM`` accepted and padded), or ``None``."""
-    match = _TIME.fullmatch(text)
-    if match is None or int(match[1]) > 23 or int(match[2]) > 59:
-        return None
-    return f"{int(match[1]):02d}:{match[2]}"
-
-
-def _count(text: str, found: list[str]) -> int | None:
-    if text.startswith("-") and _COUNT.fullmatch(text[1:]) and int(text[1:]) > 0:
-        found.append(f"negative capacity {text}")
-        return None
-    if not _COUNT.fullmatch(text) or int(text) > MAX_CAPACITY:
-        found.append(f'bad capacity "{_short(text)}": expected a whole number from 0 to {MAX_CAPACITY}')
-        return None
-    return int(text)
-
-
-def _cents(text: str, found: list[str]) -> int | None:
-    if text.startswith("-") and _YUAN.fullmatch(text[1:]) and Decimal(text[1:]) > 0:
-        found.append(f"negative fee {text}")
-        return None
-    if not _YUAN.fullmatch(text):
-        found.append(f'bad fee "{_short(text)}": expected yuan with at most 2 decimals, e.g. 50 or 12.5')
-        return None
-    return int(Decimal(text) * 100)
 
 
 def _minutes(clock: str) -> int:
@@ -319,17 +328,7 @@ class Schedule:
                 index_of(keys.schedule_dates(r.hospital)),
                 str(r.start_minutes),
                 r.slot_id,
-                r.hospital,
-                r.department,
-                r.doctor,
-                r.doctor_name,
-                r.level.value,
-                r.date,
-                r.start,
-                r.end,
-                str(r.capacity),
-                str(r.fee_cents),
-                r.doctor_name_en,
+                *r.stored,  # in the order of SCHEDULED_FIELDS, which import_slots.lua's FIELDS repeats
             ]
             for r in rows
         ]

@@ -252,6 +252,28 @@ def test_validation_errors_are_guahao_errors(svc: Services) -> None:
         svc.broadcasts.validate("h1", DAY, "")
 
 
+def test_every_bad_field_of_a_request_is_named_on_one_line(svc: Services) -> None:
+    with pytest.raises(InvalidBroadcastError) as caught:
+        svc.broadcasts.validate("h1", "2026-02-30", "  ", department="zz", doctor=3, cancel="yes")
+    assert str(caught.value) == (
+        "department: h1 has no department 'zz'; doctor: expected a doctor id, got 3; "
+        "date: no such date '2026-02-30'; text: empty; say what the patients must know; "
+        "cancel: expected true or false, got 'yes'"
+    )
+
+
+def test_a_good_request_is_stripped_and_typed(svc: Services) -> None:
+    wanted = svc.broadcasts.validate(" h1 ", f" {DAY} ", " 停诊 ", department=" nk ", doctor=" ", cancel=True)
+    assert (wanted.hospital, wanted.date, wanted.text, wanted.department, wanted.doctor, wanted.cancel) == (
+        "h1",
+        DAY,
+        "停诊",
+        "nk",
+        None,
+        True,
+    )
+
+
 # --- CLI -------------------------------------------------------------------------------------------------
 def cli_config(tmp_path: Path, server: EmbeddedRedis) -> Path:
     from tests.test_worker import config_toml

@@ -387,3 +387,26 @@ def test_chinese_ids_and_english_names() -> None:
 def test_ids_refuse_commas_quotes_and_control_characters(bad: str) -> None:
     with pytest.raises(ConfigError, match=r"^hospitals\[0\]\.id: expected an id"):
         build_config({"hospitals": [{"id": bad, "name": "A"}]})
+
+
+def test_every_mistake_of_a_document_is_reported_at_once_on_one_line() -> None:
+    raw = {
+        "server": {"port": 70000, "hots": "x"},
+        "wechat": {"token": 12345678, "push": "fax"},
+        "hospitals": [{"id": "a", "name": "", "departments": [{"id": "d,e", "name": "D"}]}],
+    }
+    with pytest.raises(ConfigError) as caught:
+        build_config(raw)
+    text = str(caught.value)
+    assert "\n" not in text
+    assert text == "; ".join(
+        [
+            "server.port: expected a port number from 1 to 65535, got 70000",
+            "server.hots: unknown key; expected one of: host, port, public_url, simulator",
+            "wechat.token: expected a string, got (hidden)",
+            'wechat.push: expected one of "api", "console", got "fax"',
+            'hospitals[0].name: expected a non-empty string, got ""',
+            "hospitals[0].departments[0].id: expected an id (text without commas, quotes, | or control characters), "
+            'got "d,e"',
+        ]
+    )

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import itertools
+import re
 from datetime import date, timedelta
+from pathlib import Path
 
 import pytest
 import redis
 
+import bot.storage
 import rules
 from bot.audit import read_audit
 from bot.config import Config, build_config
+from bot.records import SCHEDULED_FIELDS
 from bot.schedule import RowError, Schedule, ScheduleImportError, parse_schedule_csv
 from bot.storage import keys
 
@@ -528,3 +532,44 @@ def test_a_bad_english_name_is_reported(schedule: Schedule) -> None:
     with pytest.raises(ScheduleImportError) as caught:
         schedule.import_csv(text)
     assert caught.value.errors[0].reason.startswith('bad name_en "xxx')
+
+
+# --- one slot schema: bot.records declares the stored names; the CSV row, the Lua script and the readers follow ----
+def test_the_lua_script_lists_the_scheduled_fields_of_the_slot_schema() -> None:
+    source = (Path(bot.storage.__file__).parent / "lua" / "import_slots.lua").read_text()
+    listed = re.search(r"local FIELDS = \{(.*?)\}", source, re.DOTALL)
+    assert listed is not None
+    assert tuple(re.findall(r"'([a-z_]+)'", listed[1])) == SCHEDULED_FIELDS
+
+
+def test_a_slot_hash_holds_the_schema_and_reads_back_as_the_row(
+    schedule: Schedule, redis_db: redis.Redis, config: Config
+) -> None:
+    text = csv_of(
+        "h1,internal,wang,Expert,2030-03-02,8:00,12:00,30,12.5,王医生,Dr Wang", header=HEADER + ",doctor_name,name_en"
+    )
+    (row,) = parse_schedule_csv(text, config)
+    schedule.import_rows([row])
+    stored = {k.decode(): v.decode() for k, v in redis_db.hgetall(keys.slot(row.slot_id)).items()}
+    assert set(stored) == {*SCHEDULED_FIELDS, "taken", "next_queue", "status"}
+    assert [stored[name] for name in SCHEDULED_FIELDS] == row.stored
+    slot = schedule.slot(row.slot_id)
+    assert slot is not None
+    assert {name: getattr(slot, name) for name in SCHEDULED_FIELDS} == {
+        name: getattr(row, name) for name in SCHEDULED_FIELDS
+    }
+
+
+def test_every_bad_cell_of_a_row_is_reported_in_column_order(schedule: Schedule) -> None:
+    text = csv_of("h1,nope,a|b,vip,2030-02-30,9:00,08:00,-3,1.234")
+    with pytest.raises(ScheduleImportError) as caught:
+        schedule.import_csv(text)
+    assert [e.reason for e in caught.value.errors] == [
+        'unknown department "nope" of hospital "h1"',
+        'bad doctor id "a|b": expected an id (text without commas, quotes, | or control characters)',
+        'bad level "vip": expected general, expert or special',
+        'bad date "2030-02-30": expected a real date YYYY-MM-DD',
+        "end before start: end 08:00 must be after start 09:00",
+        "negative capacity -3",
+        'bad fee "1.234": expected yuan with at most 2 decimals, e.g. 50 or 12.5',
+    ]

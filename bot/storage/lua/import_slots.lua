@@ -5,8 +5,7 @@
 --              keys.schedule_dates), each listed once
 -- KEYS[#KEYS]  the audit stream (keys.AUDIT): a successful import appends schedule_imported
 -- ARGV[1]      JSON array of rows, one array of strings per row:
---              {day_idx, dept_day_idx, dates_idx, score, slot_id, hospital, department, doctor, doctor_name,
---               level, date, start, end, capacity, fee_cents, doctor_name_en}
+--              {day_idx, dept_day_idx, dates_idx, score, slot_id, <the values of FIELDS, in that order>}
 --              (*_idx: indexes into KEYS; score: start in minutes after midnight)
 --
 -- ARGV[2]      the actor (staff:<token name>, staff:cli-<user>, system); ARGV[3] when; ARGV[4] the hospitals, comma-joined
@@ -17,8 +16,14 @@
 -- Slots absent from the file are left alone.
 
 local DAY, DEPT_DAY, DATES, SCORE, SLOT_ID = 1, 2, 3, 4, 5
-local HOSPITAL, DEPARTMENT, DOCTOR, DOCTOR_NAME, LEVEL = 6, 7, 8, 9, 10
-local DATE, START, END, CAPACITY, FEE_CENTS, DOCTOR_NAME_EN = 11, 12, 13, 14, 15, 16
+-- the stored names of a scheduled slot: bot.records.SCHEDULED_FIELDS, in its order (tests/test_schedule.py checks)
+local FIELDS = {'hospital', 'department', 'doctor', 'doctor_name', 'level', 'date', 'start', 'end', 'fee_cents',
+    'capacity', 'doctor_name_en'}
+local AT = {}
+for i, name in ipairs(FIELDS) do
+    AT[name] = SLOT_ID + i
+end
+local CAPACITY, DATE = AT['capacity'], AT['date']
 
 local rows = cjson.decode(ARGV[1])
 
@@ -43,11 +48,12 @@ for i, row in ipairs(rows) do
         created = created + 1
         redis.call('HSET', key, 'taken', '0', 'next_queue', '0', 'status', 'open')
     end
-    redis.call('HSET', key,
-        'hospital', row[HOSPITAL], 'department', row[DEPARTMENT], 'doctor', row[DOCTOR],
-        'doctor_name', row[DOCTOR_NAME], 'level', row[LEVEL], 'date', row[DATE], 'start', row[START],
-        'end', row[END], 'capacity', row[CAPACITY], 'fee_cents', row[FEE_CENTS],
-        'doctor_name_en', row[DOCTOR_NAME_EN])
+    local values = {}
+    for f, name in ipairs(FIELDS) do
+        values[#values + 1] = name
+        values[#values + 1] = row[SLOT_ID + f]
+    end
+    redis.call('HSET', key, unpack(values))
     redis.call('ZADD', KEYS[tonumber(row[DAY])], row[SCORE], row[SLOT_ID])
     redis.call('ZADD', KEYS[tonumber(row[DEPT_DAY])], row[SCORE], row[SLOT_ID])
     redis.call('SADD', KEYS[tonumber(row[DATES])], row[DATE])

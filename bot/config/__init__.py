@@ -1,0 +1,51 @@
+"""Load the configuration in layers and validate everything (SPEC §3, §7).
+
+Layers, lowest first: built-in defaults < ``--demo`` < the config file < ``GUAHAO_<SECTION>_<KEY>`` variables. A
+higher layer replaces a lower one key by key (a list, e.g. ``hospitals`` or ``staff_tokens``, as a whole; an empty
+list replaces nothing), so the demo only fills what nobody set. Where every part came from is kept
+(:meth:`Config.source`, :func:`describe_config`). The parts are pydantic dataclasses (:mod:`bot.config.models`);
+every mistake found is reported on one line naming the key and what was expected, e.g.
+``policy.cancel_deadline: expected HH:MM, got "25:00"`` (several joined by "; "). Secrets are never echoed back.
+"""
+
+from bot.config.describe import describe_config
+from bot.config.loading import DEFAULT_PATH, ENV_PREFIX, PATH_VARIABLE, build_config, load_config
+from bot.config.models import (
+    ID_RULE,
+    MAX_ID,
+    SECTIONS,
+    Config,
+    Department,
+    Hospital,
+    RedisConfig,
+    SecurityConfig,
+    ServerConfig,
+    SmsConfig,
+    Source,
+    StaffToken,
+    WeChatConfig,
+    id_problem,
+)
+
+__all__ = [
+    "DEFAULT_PATH",
+    "ENV_PREFIX",
+    "ID_RULE",
+    "MAX_ID",
+    "PATH_VARIABLE",
+    "SECTIONS",
+    "Config",
+    "Department",
+    "Hospital",
+    "RedisConfig",
+    "SecurityConfig",
+    "ServerConfig",
+    "SmsConfig",
+    "Source",
+    "StaffToken",
+    "WeChatConfig",
+    "build_config",
+    "describe_config",
+    "id_problem",
+    "load_config",
+]

@@ -1,0 +1,315 @@
+"""The configuration's parts as pydantic dataclasses: the types, defaults and checks of every key, declared once.
+
+Each check keeps the project's wording (what was expected); :mod:`bot.config.messages` turns pydantic's errors into
+one-line ``key: expected X, got Y`` messages. Policies are built afterwards by ``rules`` (stdlib dataclasses).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BeforeValidator, ConfigDict, Field, Strict, model_validator
+from pydantic.dataclasses import dataclass as checked_dataclass
+from pydantic_core import PydanticCustomError
+
+import rules
+
+Source = Literal["default", "demo", "file", "env"]
+"""Where a part of the configuration came from, lowest layer first."""
+
+MAX_ID = 64
+ID_RULE = "an id (text without commas, quotes, | or control characters)"
+# commas and quotes would break the CSV; "|" separates the parts of a slot id (bot.records.slot_id)
+_ID_FORBIDDEN = frozenset(",\"'`|\u201c\u201d\u2018\u2019")
+_SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+# unknown keys are mistakes (a typo would silently do nothing); types are checked as written, never coerced
+_TABLE = ConfigDict(extra="forbid")
+
+
+class Hidden:
+    """Marks a secret key: its value is never shown, in errors or in ``describe_config``."""
+
+
+HIDDEN = Hidden()
+
+Check = Callable[[Any], str | None]
+"""A validator: returns what was expected when the value is wrong, ``None`` when it is fine."""
+
+
+def expecting(check: Check) -> BeforeValidator:
+    """A pydantic validator from a :data:`Check`: its problem becomes the error's "expected" phrase."""
+
+    def validate(value: Any) -> Any:
+        problem = check(value)
+        if problem is not None:
+            raise PydanticCustomError("guahao", "expected {expected}", {"expected": problem})
+        return value
+
+    return BeforeValidator(validate)
+
+
+def id_problem(value: Any) -> str | None:
+    """Why ``value`` is not a hospital, department or doctor id (SPEC §7), or ``None`` when it is one."""
+    if not isinstance(value, str) or not value or len(value) > MAX_ID or value != value.strip():
+        return f"{ID_RULE} of 1 to {MAX_ID} characters, no spaces around it"
+    if any(c in _ID_FORBIDDEN or unicodedata.category(c).startswith("C") for c in value):
+        return ID_RULE
+    return None
+
+
+def _string(check: Check) -> Check:
+    return lambda value: "a string" if not isinstance(value, str) else check(value)
+
+
+def _choice(*options: str) -> Check:
+    return _string(lambda value: None if value in options else "one of " + ", ".join(f'"{o}"' for o in options))
+
+
+def _url(*schemes: str) -> Check:
+    expected = "a URL starting with " + " or ".join(f"{s}://" for s in schemes) + " (or empty)"
+    return _string(
+        lambda value: None if value == "" or value.startswith(tuple(s + "://" for s in schemes)) else expected
+    )
+
+
+def _port(value: Any) -> str | None:
+    # 0 would make the OS pick a port: what is logged and what is listened on would differ
+    return None if not isinstance(value, int) or 1 <= value <= 65535 else "a port number from 1 to 65535"
+
+
+Text = Annotated[str, Strict()]
+Integer = Annotated[int, Strict()]
+Flag = Annotated[bool, Strict()]
+Secret = Annotated[str, Strict(), HIDDEN]
+Id = Annotated[str, expecting(id_problem)]
+Name = Annotated[str, expecting(lambda v: None if isinstance(v, str) and v.strip() else "a non-empty string")]
+
+
+@checked_dataclass(frozen=True, config=_TABLE)
+class ServerConfig:
+    """``[server]``: where the web app listens and how it is reached from outside."""
+
+    host: Annotated[
+        str, expecting(_string(lambda v: None if v.strip() and v == v.strip() else "a host name or address"))
+    ] = "127.0.0.1"
+    port: Annotated[int, Strict(), expecting(_port)] = 8000
+    public_url: Annotated[str, expecting(_url("http", "https"))] = ""
+    simulator: Flag = False
+
+
+@checked_dataclass(frozen=True, config=_TABLE)
+class RedisConfig:
+    """``[redis]``: an external server, or (``url`` empty) an embedded one persisting under ``data_dir``."""
+
+    url: Annotated[str, expecting(_url("redis", "rediss", "unix"))] = ""
+    data_dir: Text = "./data"
+    appendfsync: Annotated[str, expecting(_choice("always", "everysec"))] = "everysec"
+
+
+def _token_shape(value: Any) -> Any:
+    if isinstance(value, dict) and {"name", "token"} <= set(value) <= {"name", "token", "hospitals"}:
+        return value
+    raise PydanticCustomError(
+        "guahao", "expected {expected}", {"expected": "a token string or {name, token, hospitals?}"}
+    )
+
+
+@checked_dataclass(frozen=True, config=_TABLE)
+class StaffToken:
+    """A named bearer token for the staff API; the name is what the audit trail records.
+
+    ``hospitals`` scopes it (SPEC §7): ``None`` = every hospital, else only the hospitals with these ids.
+    """
+
+    name: Annotated[
+        str, expecting(lambda v: None if isinstance(v, str) and _SLUG.match(v) else "letters, digits, - or _")
+    ]
+    token: Annotated[
+        str,
+        HIDDEN,
+        expecting(lambda v: None if isinstance(v, str) and len(v) >= 16 else "a string of at least 16 characters"),
+    ]
+    hospitals: Annotated[
+        tuple[str, ...] | None,
+        expecting(
+            lambda v: (
+                None
+                if v is None or (isinstance(v, list | tuple) and v and all(isinstance(h, str) and h for h in v))
+                else "a non-empty list of hospital ids"
+            )
+        ),
+    ] = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shape(cls, value: Any) -> Any:
+        return value if isinstance(value, StaffToken) else _token_shape(value)
+
+    def may_act_for(self, hospital_id: str) -> bool:
+        """Whether this token may see or change anything of that hospital."""
+        return self.hospitals is None or hospital_id in self.hospitals
+
+
+def _named_tokens(value: Any) -> Any:
+    """A bare token string is named by its place: ``staff1``, ``staff2``…"""
+    if not isinstance(value, list | tuple):
+        return value
+    return [{"name": f"staff{i + 1}", "token": item} if isinstance(item, str) else item for i, item in enumerate(value)]
+
+
+@checked_dataclass(frozen=True, config=_TABLE)
+class SecurityConfig:
+    """``[security]``: the key personal data is encrypted with, and the staff API tokens."""
+
+    secret_key: Annotated[
+        str,
+        HIDDEN,
+        expecting(
+            _string(lambda v: None if v == "" or len(v) >= 32 else "a string of at least 32 characters (or empty)")
+        ),
+    ] = ""
+    staff_tokens: Annotated[tuple[StaffToken, ...], HIDDEN, BeforeValidator(_named_tokens)] = ()
+
+
+@checked_dataclass(frozen=True, config=_TABLE)
+class WeChatConfig:
+    """``[wechat]``: the official account; the channel is off while ``token`` is empty."""
+
+    app_id: Text = ""
+    app_secret: Secret = ""
+    token: Secret = ""
+    encoding_aes_key: Annotated[
+        str,
+        HIDDEN,
+        expecting(
+            _string(
+                lambda v: None if v == "" or re.fullmatch(r"[A-Za-z0-9]{43}", v) else "43 letters and digits (or empty)"
+            )
+        ),
+    ] = ""
+    api_base_url: Annotated[str, expecting(_url("http", "https"))] = "https://api.weixin.qq.com/cgi-bin/"
+    reminder_template_id: Text = ""
+    push: Annotated[str, expecting(_choice("api", "console"))] = "api"
+
+    @property
+    def enabled(self) -> bool:
+        """Whether the webhook can check signatures at all."""
+        return bool(self.token)
+
+    @property
+    def safe_mode(self) -> bool:
+        """Whether messages are encrypted (安全模式)."""
+        return bool(self.encoding_aes_key)
+
+
+@checked_dataclass(frozen=True, config=_TABLE)
+class SmsConfig:
+    """``[sms]``: the SMS provider; ``console`` records messages in the simulator's outbox."""
+
+    provider: Annotated[str, expecting(_choice("console", "twilio"))] = "console"
+    account_sid: Text = ""
+    auth_token: Secret = ""
+    from_number: Text = ""
+    messaging_service_sid: Text = ""
+    api_base_url: Annotated[str, expecting(_url("http", "https"))] = "https://api.twilio.com"
+
+
+@checked_dataclass(frozen=True, config=_TABLE)
+class Department:
+    """A department (科室) of a hospital; ``name_en`` is for English conversations ("" = none given)."""
+
+    id: Id
+    name: Name
+    name_en: Text = ""
+
+
+@checked_dataclass(frozen=True, config=_TABLE)
+class HospitalTable:
+    """A ``[[hospitals]]`` table as written: its ``policy`` overrides are built into a policy afterwards."""
+
+    id: Id
+    name: Name
+    name_en: Text = ""
+    address: Text = ""
+    phone: Text = ""
+    policy: dict[str, Any] = Field(default_factory=dict)
+    departments: tuple[Department, ...] = ()
+
+
+@checked_dataclass(frozen=True, config=_TABLE)
+class Document:
+    """The whole merged document: every section, checked at once (all mistakes are reported together)."""
+
+    server: ServerConfig = Field(default_factory=ServerConfig)
+    redis: RedisConfig = Field(default_factory=RedisConfig)
+    security: SecurityConfig = Field(default_factory=SecurityConfig)
+    wechat: WeChatConfig = Field(default_factory=WeChatConfig)
+    sms: SmsConfig = Field(default_factory=SmsConfig)
+    policy: dict[str, Any] = Field(default_factory=dict)
+    hospitals: tuple[HospitalTable, ...] = ()
+
+
+SCALAR_SECTIONS: dict[str, type] = {
+    "server": ServerConfig,
+    "redis": RedisConfig,
+    "security": SecurityConfig,
+    "wechat": WeChatConfig,
+    "sms": SmsConfig,
+}
+SECTIONS = (*SCALAR_SECTIONS, "policy", "hospitals")
+
+
+@dataclass(frozen=True)
+class Hospital:
+    """A hospital with its departments and its own policy (global policy plus its overrides); ``name_en`` is for
+    English conversations ("" = none given)."""
+
+    id: str
+    name: str
+    address: str
+    phone: str
+    departments: tuple[Department, ...]
+    policy: rules.Policy
+    name_en: str = ""
+
+    def department(self, department_id: str) -> Department | None:
+        """The department with this id, if the hospital has one."""
+        return next((d for d in self.departments if d.id == department_id), None)
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole validated configuration."""
+
+    server: ServerConfig = ServerConfig()
+    redis: RedisConfig = RedisConfig()
+    security: SecurityConfig = SecurityConfig()
+    wechat: WeChatConfig = WeChatConfig()
+    sms: SmsConfig = SmsConfig()
+    policy_preset: str = rules.DEFAULT_PRESET
+    policy: rules.Policy = rules.PRESETS[rules.DEFAULT_PRESET]
+    hospitals: tuple[Hospital, ...] = ()
+    path: Path | None = None
+    path_from: str = field(default="", compare=False)
+    """How ``path`` was chosen: "--config", "GUAHAO_CONFIG", "./config.toml", or "" (no file)."""
+    sources: Mapping[str, Source] = field(default_factory=dict, compare=False)
+    """``section.key`` (or ``hospitals``) -> the layer that set it; absent = built-in default."""
+
+    def hospital(self, hospital_id: str) -> Hospital | None:
+        """The hospital with this id, if configured."""
+        return next((h for h in self.hospitals if h.id == hospital_id), None)
+
+    def source(self, part: str) -> Source:
+        """Where a part (``server.port``, ``policy.preset``, ``hospitals``…) came from."""
+        return self.sources.get(part, "default")
+
+    @property
+    def demo_staff_token(self) -> str | None:
+        """The staff token ``--demo`` made, when the staff tokens came from the demo (the only one ever shown)."""
+        tokens = self.security.staff_tokens
+        return tokens[0].token if tokens and self.source("security.staff_tokens") == "demo" else None
