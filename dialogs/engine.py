@@ -56,7 +56,7 @@ class Engine:
         self.redis: redis.Redis = deps.redis
         self.dialogs = dialogs
         self.menu = dialogs["menu"]
-        self._scripts = Scripts(deps.redis, "dialog_begin", "dialog_lock", "dialog_end", "dialog_abandon")
+        self._scripts = Scripts(deps.redis, "dialog_begin", "dialog_end", "dialog_abandon")
 
     # --- the pipeline ----------------------------------------------------------------------------------
     def handle(self, inbound: Inbound) -> list[Outbound]:
@@ -96,11 +96,11 @@ class Engine:
         return [Outbound(r) for r in replies]
 
     def _wait_for_lock(self, held: list[str], token: str) -> Any:
-        """Retry the lock until it is ours (then what ``dialog_lock.lua`` loaded with it), or None after a while."""
+        """Retry the lock until it is ours (then what ``dialog_begin.lua`` loaded with it), or None after a while."""
         deadline = time.monotonic() + LOCK_WAIT_S
         while time.monotonic() < deadline:
             time.sleep(0.005)
-            status = self._scripts.run("dialog_lock", held, [token, LOCK_TIMEOUT_MS])
+            status = self._scripts.run("dialog_begin", held, [token, LOCK_TIMEOUT_MS])  # no delivery key: lock only
             if text_of(status[0]) == "ok":
                 return status
         return None

@@ -3,7 +3,7 @@
 -- KEYS: 1 user lock, 2 session hash, 3 rate counter (this minute), 4 delivery key (optional: no message id)
 -- ARGV: 1 lock token, 2 lock ttl (ms), 3 pending marker, 4 pending ttl (s)
 -- Returns: {'ok', session fields, messages this minute} | {'locked'} (delivery claimed, lock busy: retry the lock
---          with dialog_lock.lua) | {'seen', stored reply or marker}
+--          without KEYS[4]) | {'seen', stored reply or marker}
 if KEYS[4] then
   if not redis.call('SET', KEYS[4], ARGV[3], 'NX', 'EX', ARGV[4]) then
     return {'seen', redis.call('GET', KEYS[4])}
