@@ -32,18 +32,6 @@ DAY_BEFORE = datetime(2026, 11, 24, 18, 0, tzinfo=SHANGHAI)
 BEFORE_START = datetime(2026, 11, 25, 6, 0, tzinfo=SHANGHAI)  # 2 h before 08:00
 
 
-@pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock(NOW)
-
-
-@pytest.fixture
-def svc(redis_db: redis.Redis, clock: ManualClock) -> Services:
-    services = make_services(redis_db, clock=clock)
-    services.schedule.import_csv(schedule_csv(NOW.date() + timedelta(days=1)))
-    return services
-
-
 def book(svc: Services, n: int, channel: str = "wechat", day: Any = VISIT, department: str = "nk") -> Appointment:
     acct, patient = svc.patient(n, channel, None if channel == "wechat" else f"139{n:08d}")
     appointment = svc.booking.book(patient.pid, acct, channel, slot_of("h1", department, day))

@@ -18,7 +18,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-import redis
 import xmltodict  # type: ignore[import-untyped]
 from flask import Flask
 from hypothesis import given
@@ -37,7 +36,7 @@ from bot.storage import keys
 from bot.storage.runtime import EmbeddedRedis
 from dialogs.engine import Engine
 from dialogs.message import Channel, Inbound, Outbound
-from tests.support import NOW, SHANGHAI, Services, id_number, make_services, schedule_csv
+from tests.support import SHANGHAI, Services, id_number, make_services
 
 TOKEN = "guahao-wechat-token"
 AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
@@ -235,13 +234,6 @@ def running_bot(svc: Services, safe: bool, transport: str, **options: Any) -> It
     finally:
         server.shutdown()
         server.server_close()
-
-
-@pytest.fixture
-def svc(redis_db: redis.Redis) -> Services:
-    services = make_services(redis_db)
-    services.schedule.import_csv(schedule_csv(NOW.date() + timedelta(days=1)))
-    return services
 
 
 @pytest.fixture(params=["plain", "safe"])
