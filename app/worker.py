@@ -7,6 +7,12 @@ Ctrl-C is a warm shutdown: the job in hand finishes, then the worker exits (a se
 jobs are idempotent, so one cut short is simply done again). Those signal handlers are only installed in the main
 thread; ``run_worker(services, burst=True)`` also works from any other thread (the simulator, after moving the clock,
 runs the due jobs in its request thread), with a timer instead of SIGALRM for job timeouts.
+
+The tick is a small thread of our own, not rq's ``CronScheduler`` (rq 3.0): that one enqueues with the default
+(pickle) serializer into a queue that is JSON here, takes whole-second intervals, installs signal handlers (main
+thread only) and sleeps up to a minute between checks — it is meant as a process of its own, which ``guahao serve``
+would then have to supervise too. The duties read the deployment clock from Redis each time, so a wall-clock
+interval is all the tick needs; the simulator runs the same tick right after moving that clock.
 """
 
 from __future__ import annotations
