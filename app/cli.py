@@ -27,7 +27,7 @@ from app.worker import run_worker
 from bot.audit import staff_actor
 from bot.broadcasts import BroadcastProgress, BroadcastStatus
 from bot.config import PATH_VARIABLE, Config, describe_config, load_config
-from bot.errors import GuahaoError, NotAvailableError
+from bot.errors import GuahaoError
 from bot.schedule import parse_schedule_csv
 from bot.services import Services
 
@@ -35,13 +35,6 @@ EXIT_ERROR = 1
 EXIT_USAGE = 2
 
 Handler = Callable[[argparse.Namespace, Config], int]
-
-
-def _not_yet(command: str) -> Handler:
-    def handler(args: argparse.Namespace, config: Config) -> int:
-        raise NotAvailableError(f"'guahao {command}' is not available yet in this version")
-
-    return handler
 
 
 def _staff_actor() -> str:

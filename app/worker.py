@@ -7,6 +7,12 @@ Ctrl-C is a warm shutdown: the job in hand finishes, then the worker exits (a se
 jobs are idempotent, so one cut short is simply done again). Those signal handlers are only installed in the main
 thread; ``run_worker(services, burst=True)`` also works from any other thread (the simulator, after moving the clock,
 runs the due jobs in its request thread), with a timer instead of SIGALRM for job timeouts.
+
+The tick is a small thread of our own, not rq's ``CronScheduler`` (rq 3.0): that one enqueues with the default
+(pickle) serializer into a queue that is JSON here, takes whole-second intervals, installs signal handlers (main
+thread only) and sleeps up to a minute between checks — it is meant as a process of its own, which ``guahao serve``
+would then have to supervise too. The duties read the deployment clock from Redis each time, so a wall-clock
+interval is all the tick needs; the simulator runs the same tick right after moving that clock.
 """
 
 from __future__ import annotations
@@ -16,8 +22,9 @@ import signal
 import threading
 from typing import Any
 
-from rq import SimpleWorker
+from rq import Queue, SimpleWorker
 from rq.exceptions import StopRequested
+from rq.job import Job
 from rq.serializers import JSONSerializer
 from rq.timeouts import TimerDeathPenalty
 
@@ -32,23 +39,19 @@ PERIODIC_SECONDS = 15.0
 """How often the worker runs the periodic tick (sweep, due reminders, releases, abandoned broadcasts)."""
 
 
-def run_periodic(services: Services) -> jobs.Tick:
-    """Run the periodic duties once (the simulator calls this right after moving the clock)."""
-    return jobs.run_periodic(services)
-
-
-def dispatch_due(services: Services) -> int:
-    """Enqueue a job for every reminder due on the deployment clock."""
-    return jobs.dispatch_due(services)
-
-
 class _Worker(SimpleWorker):
-    """RQ's in-process worker, usable outside the main thread (no signal handlers there, timer-based timeouts)."""
+    """RQ's in-process worker, usable outside the main thread (no signal handlers there, timer-based timeouts), that
+    hands its jobs the services of this process (:func:`bot.jobs.bound_to`)."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, services: Services, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.services = services
         if not _main_thread():
             self.death_penalty_class = TimerDeathPenalty
+
+    def execute_job(self, job: Job, queue: Queue) -> None:
+        with jobs.bound_to(self.services):
+            super().execute_job(job, queue)
 
     def _install_signal_handlers(self) -> None:
         if _main_thread():
@@ -61,11 +64,14 @@ def _main_thread() -> bool:
 
 def run_worker(services: Services, *, burst: bool = False, periodic_seconds: float = PERIODIC_SECONDS) -> None:
     """Work guahao's queue until SIGTERM/Ctrl-C (``burst``: one periodic tick, then until the queue is empty)."""
-    jobs.install(services)
     # a short worker TTL makes the blocking dequeue return every few seconds: a SIGTERM that the OS hands to
     # another thread is then acted on promptly by the main thread (where Python runs signal handlers)
     worker = _Worker(
-        [job_queue(services.redis)], connection=services.redis, serializer=JSONSerializer, worker_ttl=WORKER_TTL_S
+        services,
+        [job_queue(services.redis)],
+        connection=services.redis,
+        serializer=JSONSerializer,
+        worker_ttl=WORKER_TTL_S,
     )
     _tick(services)
     if burst:

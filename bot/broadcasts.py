@@ -28,6 +28,7 @@ from typing import Any
 import redis
 from pydantic import ValidationError
 from rq import Queue
+from tenacity import Retrying, retry_if_result, stop_after_attempt, wait_chain, wait_fixed
 
 import rules
 from bot.appointments import AppointmentStore
@@ -329,23 +330,43 @@ class Broadcasts:
         seen = self.redis.smismember(keys.broadcast_done(broadcast_id), serials) if serials else []
         todo = [s for s, done in zip(serials, seen, strict=True) if not done]
         self._mark(broadcast_id, meta, [])
-        failed: list[str] = []
-        for start in range(0, len(todo), CHUNK):
-            failed += self._chunk(broadcast_id, meta, todo[start : start + CHUNK], final=not self.retry_delays)
-            if on_progress is not None:
-                on_progress(self.get(broadcast_id))
-        for attempt, delay in enumerate(self.retry_delays, start=1):
-            if not failed:
-                break
-            self._sleep(delay)
-            last = attempt == len(self.retry_delays)
-            failed = [
-                s
-                for start in range(0, len(failed), CHUNK)
-                for s in self._chunk(broadcast_id, meta, failed[start : start + CHUNK], final=last)
-            ]
+        self._send_rounds(broadcast_id, meta, todo, on_progress)
         self.redis.sadd(keys.broadcast_batches(broadcast_id), batch)
         return f"batch {batch}: {len(todo)} recipients"
+
+    def _send_rounds(
+        self,
+        broadcast_id: str,
+        meta: Mapping[str, str],
+        todo: list[str],
+        on_progress: Callable[[BroadcastProgress], None] | None,
+    ) -> None:
+        """Send to ``todo``, then again to those whose send failed after each of ``retry_delays``; the last round
+        counts the ones still failing as failed.
+
+        tenacity, not rq's ``Retry``: the CLI runs batches in-process (no worker to re-queue into), and a batch
+        marks itself done only once its last round counted everyone (each send is once-only by its key anyway).
+        """
+        rounds = len(self.retry_delays) + 1
+        pending, done = todo, 0
+
+        def one_round() -> list[str]:
+            nonlocal pending, done
+            done += 1
+            failed: list[str] = []
+            for start in range(0, len(pending), CHUNK):
+                failed += self._chunk(broadcast_id, meta, pending[start : start + CHUNK], final=done == rounds)
+                if on_progress is not None and done == 1:
+                    on_progress(self.get(broadcast_id))
+            pending = failed
+            return failed
+
+        Retrying(
+            stop=stop_after_attempt(rounds),
+            wait=wait_chain(*(wait_fixed(delay) for delay in self.retry_delays)),
+            retry=retry_if_result(bool),  # some sends failed and may go through later
+            sleep=self._sleep,
+        )(one_round)
 
     def _chunk(self, broadcast_id: str, meta: Mapping[str, str], serials: list[str], *, final: bool) -> list[str]:
         """Deal with some recipients; the serials whose send failed (counted as failed when ``final``)."""

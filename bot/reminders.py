@@ -1,21 +1,22 @@
 """Reminders (RULES §7): a confirmation at booking, then the reminders ``rules.reminder_times`` asks for.
 
 The deployment's clock lives in Redis (the simulator moves it), so RQ's own wall-clock scheduler is not used for
-reminders. Instead each reminder is an entry ``<serial>|<kind>`` in a sorted set scored by its due time on the
+reminders. Instead each reminder (a :class:`ReminderDue`) is an entry in a sorted set scored by its due time on the
 deployment clock (``keys.REMINDERS_DUE``). :meth:`Reminders.dispatch_due` — run every few seconds by the worker and
 right after the simulator moves the clock — claims the due entries atomically (``reminder_claim.lua``: two workers
 never claim the same) into ``keys.REMINDERS_CLAIMED`` with a wall-clock lease, and enqueues one RQ job per entry
-(job id ``reminder-<serial>-<kind>``; RQ allows no ``:`` in ids). A job that finishes removes its claim; a claim whose
+(job id :attr:`ReminderDue.id`). A job that finishes removes its claim; a claim whose
 job died is handed out again when its lease lapses.
 
 When its job runs, a reminder re-reads the appointment and sends nothing if it was cancelled, attended or moved
 (a moved one is rescheduled at its new time), nor when it is too late to be useful, nor to a patient who opted out
-(the confirmation ignores opt-outs). The send-once key ``reminder:<serial>:<kind>`` makes a retried job a no-op.
+(the confirmation ignores opt-outs). The same id, as the send-once key, makes a retried job a no-op.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import redis
@@ -59,18 +60,39 @@ def job_queue(redis_client: redis.Redis) -> Queue:
     return Queue(QUEUE_NAME, connection=redis_client, serializer=JSONSerializer)
 
 
-def job_id(serial: str, kind: str) -> str:
-    """The deterministic RQ job id of one reminder of one appointment."""
-    return f"reminder-{serial}-{kind}"
+@dataclass(frozen=True)
+class ReminderDue:
+    """One reminder (or the confirmation) of one appointment, due at ``due`` (epoch seconds, deployment clock).
 
+    Its one id (``reminder-<serial>-<kind>``: RQ allows no ``:`` in ids) names its RQ job and its send-once key. In
+    Redis it is ``<serial>|<kind>`` in the due set (scored by ``due``) and ``<serial>|<kind>|<due>`` in the claimed
+    set; :meth:`entry`, :meth:`claim` and :meth:`from_claim` are the only places that spell those out (with
+    ``reminder_claim.lua``, which joins the first and its score into the second).
+    """
 
-def send_key(serial: str, kind: str) -> str:
-    """The send-once key of one reminder of one appointment."""
-    return f"reminder:{serial}:{kind}"
+    serial: str
+    kind: str
+    due: int
 
+    @property
+    def id(self) -> str:
+        """The RQ job id and the send-once key of this reminder."""
+        return f"reminder-{self.serial}-{self.kind}"
 
-def _entry(serial: str, kind: str) -> str:
-    return f"{serial}|{kind}"
+    @staticmethod
+    def entry(serial: str, kind: str) -> str:
+        """The member of the due set (``keys.REMINDERS_DUE``) of one reminder of one appointment."""
+        return f"{serial}|{kind}"
+
+    def claim(self) -> str:
+        """The member of the claimed set (``keys.REMINDERS_CLAIMED``)."""
+        return f"{self.entry(self.serial, self.kind)}|{self.due}"
+
+    @classmethod
+    def from_claim(cls, member: bytes | str) -> ReminderDue:
+        """The reminder of a claimed-set member."""
+        serial, kind, due = text(member).split("|")
+        return cls(serial, kind, int(float(due)))
 
 
 class Reminders:
@@ -106,23 +128,22 @@ class Reminders:
         confirmation now and schedule the reminders."""
         self.notifier.remember_address(appointment, to, channel)
         self.schedule(appointment)
-        due = appointment.booked_at.timestamp()
-        member = f"{_entry(appointment.serial, CONFIRMATION)}|{due:.0f}"
-        self.redis.zadd(keys.REMINDERS_CLAIMED, {member: self._wall_now() + CLAIM_LEASE.total_seconds()})
-        self._enqueue(appointment.serial, CONFIRMATION, f"{due:.0f}")
+        confirmation = ReminderDue(appointment.serial, CONFIRMATION, round(appointment.booked_at.timestamp()))
+        self.redis.zadd(keys.REMINDERS_CLAIMED, {confirmation.claim(): self._wall_now() + CLAIM_LEASE.total_seconds()})
+        self._enqueue(confirmation)
 
     def schedule(self, appointment: Appointment) -> dict[str, float]:
         """(Re)schedule the reminders of a booked appointment; the due times (epoch seconds) by kind."""
         policy = self.store.policy_for(appointment.hospital)
         times = rules.reminder_times(policy, appointment.slot_facts(policy.tz), appointment.booked_at)
-        due = {kind.value: at.timestamp() for kind, at in times.items()}
+        due = {kind.value: float(round(at.timestamp())) for kind, at in times.items()}
         if due:
-            self.redis.zadd(keys.REMINDERS_DUE, {_entry(appointment.serial, k): at for k, at in due.items()})
+            self.redis.zadd(keys.REMINDERS_DUE, {ReminderDue.entry(appointment.serial, k): at for k, at in due.items()})
         return due
 
     def unschedule(self, serial: str) -> None:
         """Drop the reminders not yet dispatched (on cancellation; a job already queued re-checks anyway)."""
-        self.redis.zrem(keys.REMINDERS_DUE, *(_entry(serial, kind) for kind in KINDS))
+        self.redis.zrem(keys.REMINDERS_DUE, *(ReminderDue.entry(serial, kind) for kind in KINDS))
 
     def on_cancelled(self, serial: str) -> None:
         """Right after a cancellation: no more reminders for it."""
@@ -132,30 +153,24 @@ class Reminders:
         """The reminders of an appointment still waiting to fall due (kind -> epoch seconds)."""
         pipe = self.redis.pipeline(transaction=False)
         for kind in KINDS:
-            pipe.zscore(keys.REMINDERS_DUE, _entry(serial, kind))
+            pipe.zscore(keys.REMINDERS_DUE, ReminderDue.entry(serial, kind))
         return {kind: float(score) for kind, score in zip(KINDS, pipe.execute(), strict=True) if score is not None}
 
     # --- dispatching -------------------------------------------------------------------------------------
     def dispatch_due(self, limit: int = DISPATCH_LIMIT) -> int:
         """Claim every reminder due on the deployment clock (and every lapsed claim) and enqueue its job; the
         number of jobs enqueued. Safe from several workers at once."""
-        claimed = self._scripts.run(
+        fresh, lapsed = self._scripts.run(
             "reminder_claim",
             keys=[keys.REMINDERS_DUE, keys.REMINDERS_CLAIMED],
             args=[self.clock.now().timestamp(), self._wall_now(), CLAIM_LEASE.total_seconds(), limit],
         )
-        members = [text(m) for m in claimed]
-        split = members.index("")
-        enqueued = 0
-        for position, member in enumerate(members):
-            if not member:
-                continue
-            serial, kind, due = member.split("|")
-            if position > split and self._job_alive(job_id(serial, kind)):
-                continue  # a lapsed claim whose job still waits in the queue (or runs): leave it be
-            self._enqueue(serial, kind, due)
-            enqueued += 1
-        return enqueued
+        renewed = (ReminderDue.from_claim(m) for m in lapsed)
+        # a lapsed claim whose job still waits in the queue (or runs) is left be
+        todo = [*map(ReminderDue.from_claim, fresh), *(r for r in renewed if not self._job_alive(r.id))]
+        for reminder in todo:
+            self._enqueue(reminder)
+        return len(todo)
 
     def _job_alive(self, identifier: str) -> bool:
         try:
@@ -164,38 +179,38 @@ class Reminders:
             return False
         return str(job.get_status(refresh=False)) in LIVE_JOB_STATES
 
-    def _enqueue(self, serial: str, kind: str, due: str) -> None:
+    def _enqueue(self, reminder: ReminderDue) -> None:
         self.queue.enqueue(
             "bot.jobs.send_reminder",
-            serial,
-            kind,
-            due,
-            job_id=job_id(serial, kind),
+            reminder.serial,
+            reminder.kind,
+            reminder.due,
+            job_id=reminder.id,
             job_timeout=JOB_TIMEOUT_S,
             result_ttl=RESULT_TTL_S,
-            description=f"reminder {kind} of {serial}",
+            description=f"reminder {reminder.kind} of {reminder.serial}",
         )
 
-    def _finish(self, serial: str, kind: str, due: str) -> None:
-        self.redis.zrem(keys.REMINDERS_CLAIMED, f"{_entry(serial, kind)}|{due}")
+    def _finish(self, reminder: ReminderDue) -> None:
+        self.redis.zrem(keys.REMINDERS_CLAIMED, reminder.claim())
 
     # --- sending (the job) -------------------------------------------------------------------------------
-    def send(self, serial: str, kind: str, due: str) -> str:
+    def send(self, reminder: ReminderDue) -> str:
         """Send one reminder if it still makes sense; what happened (``sent``, ``opted_out``, ``not_booked``,
         ``moved``, ``too_late``, ...). Raises :class:`ReminderFailed` when the send failed (retried later)."""
-        appointment = self.store.get(serial)
+        appointment = self.store.get(reminder.serial)
         if appointment is None or appointment.status != Status.booked:
-            self._finish(serial, kind, due)
+            self._finish(reminder)
             return "gone" if appointment is None else "not_booked"
-        if kind == CONFIRMATION:
-            outcome = self._deliver(appointment, kind, due, OutboxKind.confirmation, respect_opt_out=False)
+        if reminder.kind == CONFIRMATION:
+            outcome = self._deliver(appointment, reminder, OutboxKind.confirmation, respect_opt_out=False)
         else:
-            late = self._check_time(appointment, kind, due)
-            outcome = late or self._deliver(appointment, kind, due, OutboxKind.reminder, respect_opt_out=True)
-        self._finish(serial, kind, due)
+            late = self._check_time(appointment, reminder.kind, reminder.due)
+            outcome = late or self._deliver(appointment, reminder, OutboxKind.reminder, respect_opt_out=True)
+        self._finish(reminder)
         return outcome
 
-    def _check_time(self, appointment: Appointment, kind: str, due: str) -> str | None:
+    def _check_time(self, appointment: Appointment, kind: str, due: int) -> str | None:
         """None when the reminder is due now and still useful; else why not (rescheduled when it moved)."""
         policy = self.store.policy_for(appointment.hospital)
         facts = appointment.slot_facts(policy.tz)
@@ -207,20 +222,19 @@ class Reminders:
         if at is None:
             return "moved"
         now = self.clock.now()
-        if abs(at.timestamp() - float(due)) >= 1 or now < at:
-            self.redis.zadd(keys.REMINDERS_DUE, {_entry(appointment.serial, kind): at.timestamp()})
+        if abs(at.timestamp() - due) >= 1 or now < at:
+            self.redis.zadd(keys.REMINDERS_DUE, {ReminderDue.entry(appointment.serial, kind): round(at.timestamp())})
             return "moved"
         if now >= _useful_until(reminder, appointment, policy):
             return "too_late"
         return None
 
     def _deliver(
-        self, appointment: Appointment, kind: str, due: str, outbox_kind: OutboxKind, *, respect_opt_out: bool
+        self, appointment: Appointment, reminder: ReminderDue, outbox_kind: OutboxKind, *, respect_opt_out: bool
     ) -> str:
+        kind = reminder.kind
         body = self.notifier.compose(appointment, kind)
-        delivery = self.notifier.deliver(
-            appointment, outbox_kind, body, send_key(appointment.serial, kind), respect_opt_out=respect_opt_out
-        )
+        delivery = self.notifier.deliver(appointment, outbox_kind, body, reminder.id, respect_opt_out=respect_opt_out)
         if delivery.skipped:
             return delivery.skipped
         if delivery.ok:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import redis
 
+from bot.clock import ManualClock
 from bot.storage.runtime import EmbeddedRedis
 from tests.support import NOW, Services, make_services, schedule_csv
 
@@ -39,8 +40,15 @@ def durable_redis(tmp_path: Path) -> Iterator[EmbeddedRedis]:
 
 
 @pytest.fixture
-def svc(redis_db: redis.Redis) -> Services:
-    """The services as the app wires them, on a manual clock, with a week of slots from tomorrow (tests.support)."""
-    services = make_services(redis_db)
+def clock() -> ManualClock:
+    """A manual deployment clock at ``tests.support.NOW`` (the one ``svc`` runs on), moved by hand."""
+    return ManualClock(NOW)
+
+
+@pytest.fixture
+def svc(redis_db: redis.Redis, clock: ManualClock) -> Services:
+    """The services as the app wires them, on ``clock``, with a week of slots from tomorrow (tests.support); the one
+    shared copy (a module overrides it only for other data: a bigger slot, another config)."""
+    services = make_services(redis_db, clock=clock)
     services.schedule.import_csv(schedule_csv(NOW.date() + timedelta(days=1)))
     return services

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import redis
 from flask.testing import FlaskClient
 
 import rules
@@ -17,24 +16,16 @@ from app.web import create_app
 from app.worker import run_worker
 from bot.booking import BookingRefused
 from bot.broadcasts import BroadcastProgress, Broadcasts, BroadcastStatus, InvalidBroadcastError
-from bot.clock import ManualClock
 from bot.notifications.outbox import OutboundMessage, SendResult
 from bot.records import Appointment
 from bot.storage import keys
 from bot.storage.runtime import EmbeddedRedis
-from tests.support import NOW, STAFF_TOKEN, Services, make_services, schedule_csv, slot_of
+from tests.support import NOW, STAFF_TOKEN, Services, slot_of
 
 VISIT = NOW.date() + timedelta(days=2)
 DAY = VISIT.isoformat()
 AUTH = {"Authorization": f"Bearer {STAFF_TOKEN}"}
 Status = rules.AppointmentStatus
-
-
-@pytest.fixture
-def svc(redis_db: redis.Redis) -> Services:
-    services = make_services(redis_db, clock=ManualClock(NOW))
-    services.schedule.import_csv(schedule_csv(NOW.date() + timedelta(days=1)))
-    return services
 
 
 def book(

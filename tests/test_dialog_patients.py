@@ -6,20 +6,14 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
-import redis
 
 from bot.clock import ManualClock
 from bot.patients import PatientView, account_id
 from dialogs.message import Channel
 from tests.dialog_support import Chat
-from tests.support import Services, id_number, make_services, patient_name, phone_number
+from tests.support import Services, id_number, patient_name, phone_number
 
 FAMILY = 7  # the family member added through the dialog: 张 + name 7, its own ID and phone
-
-
-@pytest.fixture
-def svc(redis_db: redis.Redis) -> Services:
-    return make_services(redis_db)
 
 
 def acct_of(svc: Services, chat: Chat) -> str:

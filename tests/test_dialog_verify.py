@@ -4,23 +4,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
-import redis
-
 from bot.clock import ManualClock
 from bot.patients import account_id
 from dialogs.message import Channel
 from tests.dialog_support import Chat
-from tests.support import NOW, Services, id_number, make_services, schedule_csv
+from tests.support import Services, id_number
 
 PHONE = "13912345678"
-
-
-@pytest.fixture
-def svc(redis_db: redis.Redis) -> Services:
-    services = make_services(redis_db)
-    services.schedule.import_csv(schedule_csv(NOW.date() + timedelta(days=1)))
-    return services
 
 
 def test_subscribe_gets_welcome_and_menu(svc: Services) -> None:

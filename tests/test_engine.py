@@ -18,11 +18,6 @@ from tests.dialog_support import Chat
 from tests.support import Services, make_services
 
 
-@pytest.fixture
-def svc(redis_db: redis.Redis) -> Services:
-    return make_services(redis_db)
-
-
 def together(calls: list[threading.Thread]) -> None:
     for call in calls:
         call.start()

@@ -12,15 +12,16 @@ import redis
 
 import rules
 from adapters.console.sender import AtomicConsoleSender, ConsoleSender
-from app.worker import run_periodic, run_worker
+from app.worker import run_worker
 from bot.audit import read_audit
 from bot.clock import ManualClock
 from bot.config import build_config
-from bot.jobs import release_days
+from bot.jobs import run_periodic, send_reminder
 from bot.notifications.outbox import OutboundMessage, OutboxKind, SendLedger, SendResult
 from bot.patients import account_id, phone_hash
 from bot.records import Appointment
-from bot.reminders import CLAIM_LEASE, Reminders
+from bot.release import release_days
+from bot.reminders import CLAIM_LEASE, ReminderDue, Reminders
 from bot.storage import keys
 from tests.support import CONFIG_RAW, NOW, SHANGHAI, Services, make_config, make_services, schedule_csv, slot_of
 from tests.wechat_standin import APP_ID, APP_SECRET, WeChatStandin, running_standin
@@ -29,18 +30,6 @@ VISIT = NOW.date() + timedelta(days=2)  # Wednesday 25 November, 08:00-12:00 at 
 WINDOW_END = datetime(2026, 11, 24, 13, 0, tzinfo=SHANGHAI)  # 2 h before the 15:00 deadline of the day before
 DAY_BEFORE = datetime(2026, 11, 24, 18, 0, tzinfo=SHANGHAI)
 BEFORE_START = datetime(2026, 11, 25, 6, 0, tzinfo=SHANGHAI)  # 2 h before 08:00
-
-
-@pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock(NOW)
-
-
-@pytest.fixture
-def svc(redis_db: redis.Redis, clock: ManualClock) -> Services:
-    services = make_services(redis_db, clock=clock)
-    services.schedule.import_csv(schedule_csv(NOW.date() + timedelta(days=1)))
-    return services
 
 
 def book(svc: Services, n: int, channel: str = "wechat", day: Any = VISIT, department: str = "nk") -> Appointment:
@@ -177,9 +166,9 @@ def test_a_retried_job_sends_nothing_twice(svc: Services, clock: ManualClock) ->
     appointment = book(svc, 10)
     tick(svc)
     clock.set(WINDOW_END)
-    due = str(int(WINDOW_END.timestamp()))
-    assert svc.reminders.send(appointment.serial, "window_end", due) == "sent"
-    assert svc.reminders.send(appointment.serial, "window_end", due) == "sent"  # a retry: the send-once key holds
+    due = ReminderDue(appointment.serial, "window_end", int(WINDOW_END.timestamp()))
+    assert svc.reminders.send(due) == "sent"
+    assert svc.reminders.send(due) == "sent"  # a retry: the send-once key holds
     assert kinds(svc, "openid-10") == ["confirmation", "reminder"]
 
 
@@ -193,6 +182,25 @@ def test_two_dispatchers_never_claim_the_same_entry(svc: Services, clock: Manual
     run_worker(svc, burst=True)
     # the window_end ones, due at 13:00, say "cancel before 15:00": at 18:00 they are dropped, not sent
     assert all(kinds(svc, f"openid-{n}") == ["confirmation", "reminder"] for n in range(11, 16))
+
+
+def test_a_claimed_reminder_is_one_typed_record_with_one_id(svc: Services, clock: ManualClock) -> None:
+    appointment = book(svc, 17)
+    run_worker(svc, burst=True)
+    clock.set(WINDOW_END)
+    assert svc.reminders.dispatch_due() == 1
+    (member,) = svc.redis.zrange(keys.REMINDERS_CLAIMED, 0, -1)
+    claimed = ReminderDue.from_claim(member)
+    assert claimed == ReminderDue(appointment.serial, "window_end", int(WINDOW_END.timestamp()))
+    assert claimed.claim() == member.decode()
+    assert svc.reminders.queue.job_ids == [claimed.id], "the job id is the reminder's id"
+    run_worker(svc, burst=True)
+    assert svc.redis.zcard(keys.REMINDERS_CLAIMED) == 0
+
+
+def test_a_job_run_outside_a_guahao_worker_says_so(svc: Services) -> None:
+    with pytest.raises(RuntimeError, match="guahao worker"):
+        send_reminder("12345678", "window_end", 0)
 
 
 def test_a_lapsed_claim_is_handed_out_again(svc: Services, clock: ManualClock) -> None:
@@ -209,7 +217,8 @@ def test_a_lapsed_claim_is_handed_out_again(svc: Services, clock: ManualClock) -
     run_worker(svc, burst=True)
     assert kinds(svc, "openid-16") == ["confirmation", "reminder"]
     assert svc.redis.zcard(keys.REMINDERS_CLAIMED) == 0
-    assert svc.reminders.send(appointment.serial, "window_end", str(int(WINDOW_END.timestamp()))) == "sent"  # once
+    again = ReminderDue(appointment.serial, "window_end", int(WINDOW_END.timestamp()))
+    assert svc.reminders.send(again) == "sent"  # once
     assert kinds(svc, "openid-16") == ["confirmation", "reminder"]
 
 
@@ -259,7 +268,7 @@ def test_unreachable_without_a_phone_is_a_failed_send(redis_db: redis.Redis, clo
     svc.notifier.senders["wechat"] = Unreachable()
     appointment = book(svc, 18)
     svc.redis.hdel(keys.patient(appointment.pid), "phone_enc")
-    assert svc.reminders.send(appointment.serial, "confirmation", "0") == "undeliverable"
+    assert svc.reminders.send(ReminderDue(appointment.serial, "confirmation", 0)) == "undeliverable"
 
 
 # --- the console sender ----------------------------------------------------------------------------------

@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from dataclasses import replace
 
 import pytest
-import redis
 
 from adapters.sms.twilio import (
     OPTED_OUT,
@@ -26,7 +25,7 @@ from bot.notifications.outbox import OutboundMessage, OutboxKind, SendLedger
 from bot.otp import OtpService
 from bot.patients import phone_hash
 from bot.storage import keys
-from tests.support import Services, make_services
+from tests.support import Services
 from tests.twilio_standin import TwilioStandIn
 
 ACCOUNT_SID = "AC" + "f" * 32
@@ -41,11 +40,6 @@ MESSAGES_PATH = f"/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json"
 def standin() -> Iterator[TwilioStandIn]:
     with TwilioStandIn(ACCOUNT_SID, AUTH_TOKEN) as server:
         yield server
-
-
-@pytest.fixture
-def svc(redis_db: redis.Redis) -> Services:
-    return make_services(redis_db)
 
 
 class Sleeps(list[float]):

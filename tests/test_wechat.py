@@ -19,7 +19,6 @@ from typing import Any
 from xml.etree import ElementTree
 
 import pytest
-import redis
 import xmltodict  # type: ignore[import-untyped]  # wechatpy's parser, spied on
 from flask import Flask
 from hypothesis import given
@@ -40,7 +39,7 @@ from bot.storage import keys
 from bot.storage.runtime import EmbeddedRedis
 from dialogs.engine import Engine
 from dialogs.message import Channel, Inbound, Outbound
-from tests.support import NOW, SHANGHAI, Services, id_number, make_services, schedule_csv
+from tests.support import SHANGHAI, Services, id_number, make_services
 
 TOKEN = "guahao-wechat-token"
 AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
@@ -250,13 +249,6 @@ def running_bot(svc: Services, safe: bool, transport: str, **options: Any) -> It
         server.server_close()
 
 
-@pytest.fixture
-def svc(redis_db: redis.Redis) -> Services:
-    services = make_services(redis_db)
-    services.schedule.import_csv(schedule_csv(NOW.date() + timedelta(days=1)))
-    return services
-
-
 @pytest.fixture(params=["plain", "safe"])
 def safe(request: pytest.FixtureRequest) -> bool:
     return bool(request.param == "safe")
@@ -276,18 +268,17 @@ def fbot(svc: Services, safe: bool) -> Iterator[Bot]:
         yield running
 
 
-def count_steps(engine: Engine, monkeypatch: pytest.MonkeyPatch, delay: float = 0.0) -> list[Inbound]:
-    """Record every dialog step the engine really takes (a deduped retry takes none)."""
-    steps: list[Inbound] = []
-    original = engine._process
+def steps_of(svc: Services, openid: str) -> int:
+    """The dialog steps the engine really took for a user this minute: ``dialog_begin.lua`` counts each step once
+    (for the rate limit), a deduped retry never."""
+    acct = account_id(svc.box, Channel.wechat.value, openid)
+    return int(svc.redis.get(keys.rate(acct, int(svc.clock.now().timestamp() // 60))) or 0)
 
-    def process(inbound: Inbound, *args: Any) -> list[str]:
-        steps.append(inbound)
-        time.sleep(delay)
-        return original(inbound, *args)
 
-    monkeypatch.setattr(engine, "_process", process)
-    return steps
+def hold_user_lock(svc: Services, openid: str, seconds: float) -> None:
+    """Another worker holds the user's lock for ``seconds``: the engine's next step for that user waits for it."""
+    acct = account_id(svc.box, Channel.wechat.value, openid)
+    assert svc.redis.set(keys.user_lock(acct), "another-worker", nx=True, px=int(seconds * 1000))
 
 
 def fixed_replies(engine: Engine, monkeypatch: pytest.MonkeyPatch, *texts: str) -> list[Inbound]:
@@ -386,12 +377,11 @@ def test_odd_fields_are_read_safely(fbot: Bot, monkeypatch: pytest.MonkeyPatch) 
     assert len(seen) == 1
 
 
-def test_same_event_twice_is_one_step(fbot: Bot, monkeypatch: pytest.MonkeyPatch) -> None:
-    steps = count_steps(fbot.engine, monkeypatch)
+def test_same_event_twice_is_one_step(fbot: Bot) -> None:
     first = fbot.platform.event("o-sub", "subscribe", create_time=1_700_000_001)
     again = fbot.platform.event("o-sub", "subscribe", create_time=1_700_000_001)
     assert first == again and "欢迎" in first
-    assert len(steps) == 1
+    assert steps_of(fbot.services, "o-sub") == 1
 
 
 @pytest.mark.parametrize(
@@ -448,12 +438,11 @@ def test_reply_text_survives_cdata_terminators(fbot: Bot, monkeypatch: pytest.Mo
 
 
 # --- refusals -----------------------------------------------------------------------------------------------
-def test_forged_signature_is_refused(bot: Bot, monkeypatch: pytest.MonkeyPatch) -> None:
-    steps = count_steps(bot.engine, monkeypatch)
+def test_forged_signature_is_refused(bot: Bot) -> None:
     assert bot.platform.post(text_xml("o-f", "1", "11"), token="guessed-token").status == 403
     if bot.platform.safe:
         assert bot.platform.post(text_xml("o-f", "1", "12"), forge_msg_signature=True).status == 403
-    assert steps == []
+    assert steps_of(bot.services, "o-f") == 0
 
 
 def test_the_message_is_parsed_once_by_wechatpy(fbot: Bot, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -623,8 +612,8 @@ def test_channel_off_is_404(svc: Services) -> None:
 
 
 # --- retries and the 5-second limit -------------------------------------------------------------------------
-def test_same_msg_id_three_times_concurrently_is_one_step(bot: Bot, monkeypatch: pytest.MonkeyPatch) -> None:
-    steps = count_steps(bot.engine, monkeypatch, delay=0.3)
+def test_same_msg_id_three_times_concurrently_is_one_step(bot: Bot) -> None:
+    hold_user_lock(bot.services, "o-retry", 0.3)  # the first delivery's step takes a while
     xml = text_xml("o-retry", "菜单", "7000000000000000001")
     answers: list[str] = []
     threads = [
@@ -634,7 +623,7 @@ def test_same_msg_id_three_times_concurrently_is_one_step(bot: Bot, monkeypatch:
         thread.start()
     for thread in threads:
         thread.join()
-    assert len(steps) == 1
+    assert steps_of(bot.services, "o-retry") == 1
     assert len(answers) == 3 and len(set(answers)) == 1 and "1. 预约挂号" in answers[0]
     assert bot.delivered == []
 
@@ -656,18 +645,16 @@ def test_slow_step_answers_success_and_pushes_the_reply(fbot: Bot, monkeypatch: 
     assert openid == "o-slow" and "1. 预约挂号" in texts[0]
 
 
-def test_retries_of_a_late_message_push_its_reply_once(
-    svc: Services, safe: bool, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_retries_of_a_late_message_push_its_reply_once(svc: Services, safe: bool) -> None:
     with running_bot(svc, safe, "flask", reply_deadline=0.2) as running:
-        steps = count_steps(running.engine, monkeypatch, delay=0.6)
+        hold_user_lock(svc, "o-late", 0.6)  # the step outlasts the reply deadline
         xml = text_xml("o-late", "菜单", "7200")
         assert running.platform.post(xml).body == b"success"  # too slow: answered success
         assert running.platform.post(xml).body == b"success"  # WeChat's retry while it still runs
         running.wait_delivered()
         assert running.platform.post(xml).body == b"success"  # a retry after the push: not answered again
         time.sleep(0.3)
-        assert len(steps) == 1
+        assert steps_of(svc, "o-late") == 1
         [(openid, texts)] = running.delivered
         assert openid == "o-late" and "1. 预约挂号" in texts[0]
 

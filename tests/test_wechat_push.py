@@ -7,7 +7,6 @@ import threading
 from collections.abc import Iterator
 
 import pytest
-import redis
 
 from adapters.console.sender import ConsoleSender
 from adapters.wechat.push import MENU, UNREACHABLE, WeChatApi, WeChatSender, create_menu, reply_pusher, wechat_sender
@@ -15,7 +14,7 @@ from bot.config import WeChatConfig
 from bot.notifications.outbox import OutboundMessage, OutboxKind
 from bot.patients import account_id
 from bot.storage import keys
-from tests.support import Services, make_services
+from tests.support import Services
 from tests.wechat_standin import APP_ID, APP_SECRET, WeChatStandin, running_standin
 
 OPENID = "o-user-1"
@@ -29,11 +28,6 @@ TOKEN = "/cgi-bin/token"
 def standin() -> Iterator[WeChatStandin]:
     with running_standin() as state:
         yield state
-
-
-@pytest.fixture
-def svc(redis_db: redis.Redis) -> Services:
-    return make_services(redis_db)
 
 
 def wechat_config(standin: WeChatStandin, template: str = TEMPLATE) -> WeChatConfig:

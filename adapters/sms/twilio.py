@@ -29,6 +29,7 @@ from typing import Any
 
 import redis
 import requests
+from tenacity import RetryCallState, Retrying, retry_if_result, stop_after_attempt
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
@@ -106,6 +107,12 @@ def default_backoff(attempt: int) -> float:
     return float(min(0.5 * 2 ** (attempt - 1), 8.0) * random.uniform(0.8, 1.2))  # noqa: S311 - not a secret
 
 
+def _last_answer(state: RetryCallState) -> tuple[SendResult, bool]:
+    assert state.outcome is not None  # tenacity calls this after an attempt, so there is one
+    answer: tuple[SendResult, bool] = state.outcome.result()
+    return answer
+
+
 class TwilioSender:
     """A :class:`bot.notifications.outbox.Sender` for the SMS channel over the Twilio REST API."""
 
@@ -143,12 +150,16 @@ class TwilioSender:
         return self._ledger.once(message.idempotency_key, lambda: self._send_with_retries(to, message))
 
     def _send_with_retries(self, to: str, message: OutboundMessage) -> SendResult:
-        result = SendResult(ok=False, error="not_sent")
-        for attempt in range(1, self._tries + 1):
-            result, retry = self._try_once(to, message)
-            if not retry or attempt == self._tries:
-                break
-            self._sleep(self._backoff(attempt))
+        # tenacity, not rq's Retry: a code is sent from the web request itself, and a reminder's job already holds
+        # the send-once marker around this call; a short in-call retry is what both need
+        retrying = Retrying(
+            stop=stop_after_attempt(self._tries),
+            wait=lambda state: self._backoff(state.attempt_number),
+            retry=retry_if_result(lambda answer: answer[1]),  # 429, 5xx, or nothing reached Twilio
+            sleep=self._sleep,
+            retry_error_callback=_last_answer,  # out of tries: the last answer, not tenacity's RetryError
+        )
+        result: SendResult = retrying(self._try_once, to, message)[0]
         if not result.ok:
             log.warning("sms send failed", extra={"kind": str(message.kind), "error": result.error})
         return result

@@ -8,7 +8,7 @@ keyed hash and cannot be pushed to). A WeChat push that cannot reach the user (`
 appointment whose address is unknown. Reminders respect the patient's opt-out (TD/退订/STOP); confirmations,
 broadcasts and hospital cancellations are always sent.
 
-Every send carries an idempotency key (``reminder:<serial>:<kind>``, ``broadcast:<id>:<serial>``): a retried job
+Every send carries an idempotency key (``reminder-<serial>-<kind>``, ``broadcast:<id>:<serial>``): a retried job
 sends nothing twice. The console (outbox) senders are an adapter's (``adapters/console/sender.py``).
 """
 

@@ -161,7 +161,7 @@ def sent(idempotency_token: str) -> str:
     return f"{PREFIX}sent:{idempotency_token}"
 
 
-# --- reminders, broadcasts, releases (bot.reminders, bot.broadcasts, bot.jobs) ---------------------------
+# --- reminders, broadcasts, releases (bot.reminders, bot.broadcasts, bot.release) ---------------------------
 def appointment_notify(serial: str) -> str:
     """Hash: where an appointment's notifications go: channel, to_enc (the openid or phone, encrypted), written
     when it is booked; expires some days after the visit."""

@@ -1,4 +1,4 @@
--- Record once that a hospital's visit date entered the booking window (bot.jobs.release_days).
+-- Record once that a hospital's visit date entered the booking window (bot.release.release_days).
 -- KEYS: 1 keys.day_released(hospital, date), 2 keys.AUDIT
 -- ARGV: 1 at (ISO), 2 detail, 3 flag TTL (s)
 -- Returns 1 when recorded now, 0 when it already was.
