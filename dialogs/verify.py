@@ -130,7 +130,7 @@ class VerifyFlow(Flow):
             sent = self.turn.deps.otp.send(phone, self.purpose, self.turn.lang)
         except OtpRateLimitedError as wait:
             local = wait.retry_after.astimezone(self.turn.deps.config.policy.tz)
-            self.say("verify.resend_wait", time=local.strftime("%H:%M:%S"))
+            self.say("verify.resend_wait", time=f"{local:%H:%M:%S}")
             return
         except OtpDeliveryError:
             self.say("verify.send_failed")
