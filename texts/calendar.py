@@ -1,7 +1,7 @@
 """The words of dates, times and money: key -> (中文, English), composed by :mod:`texts.format` only.
 
-A day is ``11月24日 周二`` / ``Tue 24 Nov`` wherever it is shown (chat, SMS, pushes); money is ``¥12.50`` in both
-languages (¥ is in the GSM 7-bit alphabet, so an English SMS stays GSM).
+A day is ``11月24日 周二`` / ``Tue 24 Nov`` wherever it is shown (chat, SMS, pushes); money is ``¥12.50`` (``¥5``) in
+both languages (¥ is in the GSM 7-bit alphabet, so an English SMS stays GSM).
 """
 
 TEXTS: dict[str, tuple[str, str]] = {

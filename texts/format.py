@@ -1,6 +1,6 @@
 """The one way money, days and times are written, in every channel (chat, SMS, pushes): pure, stdlib only.
 
-``money(1250, lang)`` → ``¥12.50``; ``day`` → ``11月24日 周二`` / ``Tue 24 Nov``; ``visit`` (an appointment's day and
+``money(1250, lang)`` → ``¥12.50`` (``¥5`` for whole yuan); ``day`` → ``11月24日 周二`` / ``Tue 24 Nov``; ``visit`` (an appointment's day and
 time) → ``11月24日 周二 08:00-12:00``; ``moment`` (a deadline) → ``11月23日 周一 15:00``. Times are local to the
 hospital: callers convert with the hospital's zone first.
 """
@@ -32,10 +32,11 @@ def _as_date(when: date | str) -> date:
 
 
 def money(cents: int, lang: str) -> str:
-    """``1250`` → ``¥12.50``, ``500`` → ``¥5.00``: always yuan with two decimals."""
+    """``1250`` → ``¥12.50``, ``500`` → ``¥5``: whole yuan bare (fees are mostly whole, and an SMS page of slots
+    must stay within two segments), else two decimals — never ``12.5``."""
     sign = "-" if cents < 0 else ""
     whole, rest = divmod(abs(cents), 100)
-    return _t(lang, "calendar.money", amount=f"{sign}{whole}.{rest:02d}")
+    return _t(lang, "calendar.money", amount=f"{sign}{whole}" + (f".{rest:02d}" if rest else ""))
 
 
 def day(when: date | str, lang: str, *, weekday: bool = True, year: bool = False) -> str:
