@@ -1,8 +1,8 @@
 """我的预约: the upcoming appointments of every patient of the account, then each patient's standing (RULES §5).
 
 One short paragraph per appointment (SMS: within two segments), then one line per patient: no-shows this year and,
-when suspended, until when. The helpers here (which appointments are upcoming, how a date or a sum is written) are
-shared with the cancellation dialog.
+when suspended, until when. The helpers here (which appointments are upcoming, their day and
+time as ``texts.format`` writes them for chat and pushes alike) are shared with the cancellation dialog.
 """
 
 from __future__ import annotations
@@ -28,11 +28,6 @@ def upcoming(turn: Turn, pids: list[str] | None = None) -> list[Appointment]:
         and appointment.date >= turn.today(appointment.hospital).isoformat()
     ]
     return sorted(found, key=lambda a: (a.date, a.start, a.hospital, a.department, a.serial))
-
-
-def visit_day(appointment: Appointment) -> date:
-    """The visit date of an appointment."""
-    return date.fromisoformat(appointment.date)
 
 
 def full_date_text(turn: Turn, day: date) -> str:

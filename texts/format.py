@@ -46,9 +46,11 @@ def day(when: date | str, lang: str, *, weekday: bool = True, year: bool = False
     return _t(lang, key, **_calendar(lang, _as_date(when)))
 
 
-def clock(when: datetime | clock_time | str) -> str:
-    """``08:00``: hours and minutes of a local time (``"08:00"`` as stored is kept)."""
-    return when if isinstance(when, str) else f"{when:%H:%M}"
+def clock(when: datetime | clock_time | str, *, seconds: bool = False) -> str:
+    """``08:00`` (``08:00:30`` with ``seconds``): a local time of day (``"08:00"`` as stored is kept)."""
+    if isinstance(when, str):
+        return when
+    return f"{when:%H:%M:%S}" if seconds else f"{when:%H:%M}"
 
 
 def moment(when: datetime, lang: str, *, year: bool = False) -> str:

@@ -180,7 +180,7 @@ class SmsInbox:
         return [self.text(phone, key)]
 
     def text(self, phone: str, key: str) -> str:
-        """One of the adapter's own replies in the language the phone's account chose (Chinese by default)."""
+        """One of the adapter's own replies (``texts/sms.py``) in the language the phone's account chose."""
         language = self._patients.account_language(account_id(self._box, Channel.sms.value, phone))
         return text(language or "zh", f"sms.{key}")
 

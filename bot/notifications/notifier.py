@@ -10,6 +10,7 @@ broadcasts and hospital cancellations are always sent.
 
 Every send carries an idempotency key (``reminder:<serial>:<kind>``, ``broadcast:<id>:<serial>``): a retried job
 sends nothing twice. The console (outbox) senders are an adapter's (``adapters/console/sender.py``).
+Their words are in ``texts/notices.py``; days, times and money are written by ``texts.format``, as in the chat.
 """
 
 from __future__ import annotations
