@@ -387,7 +387,9 @@ class Broadcasts:
             Outgoing(
                 appointment,
                 kind,
-                self.notifier.compose(appointment, notice, lang=languages[appointment.acct], text=meta.get("text", "")),
+                self.notifier.compose(
+                    appointment, notice, lang=languages[appointment.acct], message=meta.get("text", "")
+                ),
                 f"broadcast:{broadcast_id}:{appointment.serial}",
                 addresses.get(appointment.serial),
             )

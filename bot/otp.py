@@ -24,6 +24,7 @@ from bot.notifications.outbox import OutboundMessage, OutboxKind, Sender, SendRe
 from bot.patients import InvalidInputError, phone_hash
 from bot.storage import keys
 from bot.storage.scripts import Scripts
+from texts import text
 
 _WHITESPACE = re.compile(r"\s+")
 
@@ -76,11 +77,8 @@ def _from_ms(value: bytes | str) -> datetime:
 
 
 def otp_text(code: str, ttl_seconds: int, language: str = "zh") -> str:
-    """The SMS that carries a code."""
-    minutes = max(1, math.ceil(ttl_seconds / 60))
-    if language == "en":
-        return f"[Guahao] Your verification code is {code}, valid for {minutes} minutes. Do not share it."
-    return f"【挂号】您的验证码是 {code},{minutes}分钟内有效。请勿告诉他人。"
+    """The SMS that carries a code (its words: ``texts/otp.py``)."""
+    return text(language, "otp.code", code=code, minutes=max(1, math.ceil(ttl_seconds / 60)))
 
 
 class OtpService:

@@ -1,8 +1,8 @@
 """我的预约: the upcoming appointments of every patient of the account, then each patient's standing (RULES §5).
 
 One short paragraph per appointment (SMS: within two segments), then one line per patient: no-shows this year and,
-when suspended, until when. The helpers here (which appointments are upcoming, how a date or a sum is written) are
-shared with the cancellation dialog.
+when suspended, until when. The helpers here (which appointments are upcoming, their day and
+time as ``texts.format`` writes them for chat and pushes alike) are shared with the cancellation dialog.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import rules
 from bot.records import Appointment
 from dialogs.machine import Dialog, Flow
 from dialogs.turn import Turn
+from texts import format as words
 
 
 def upcoming(turn: Turn, pids: list[str] | None = None) -> list[Appointment]:
@@ -29,31 +30,20 @@ def upcoming(turn: Turn, pids: list[str] | None = None) -> list[Appointment]:
     return sorted(found, key=lambda a: (a.date, a.start, a.hospital, a.department, a.serial))
 
 
-def visit_day(appointment: Appointment) -> date:
-    """The visit date of an appointment."""
-    return date.fromisoformat(appointment.date)
-
-
-def day_text(turn: Turn, day: date) -> str:
-    """``11月24日(周二)`` / ``Tue 11/24``."""
-    weekday = turn.t("appointments.weekdays").split(",")[day.weekday()]
-    return turn.t("appointments.date", month=day.month, day=day.day, weekday=weekday)
-
-
 def full_date_text(turn: Turn, day: date) -> str:
-    """``2027年3月14日`` / ``2027-03-14``."""
-    return turn.t("appointments.full_date", year=day.year, month=day.month, day=day.day)
+    """``2027年3月14日`` / ``14 Mar 2027``."""
+    return words.day(day, turn.lang, weekday=False, year=True)
 
 
 def moment_text(turn: Turn, moment: datetime, hospital: str) -> str:
-    """A deadline in the hospital's zone: ``11月23日(周一)15:00``."""
+    """A deadline in the hospital's zone: ``11月23日 周一 15:00`` (with the year when not this one)."""
     local = moment.astimezone(turn.deps.store.policy_for(hospital).tz)
-    return turn.t("appointments.moment", date=day_text(turn, local.date()), time=f"{local:%H:%M}")
+    return words.moment(local, turn.lang, year=local.year != turn.today(hospital).year)
 
 
-def yuan(cents: int) -> str:
-    """``4000`` → ``40.00``."""
-    return f"{cents // 100}.{cents % 100:02d}"
+def visit_text(turn: Turn, appointment: Appointment, *, end: bool = True) -> str:
+    """``11月24日 周二 08:00-12:00`` (``end=False``: ``11月24日 周二 08:00``), as the pushed notices write it."""
+    return words.visit(appointment.date, appointment.start, turn.lang, appointment.end if end else None)
 
 
 def hospital_name(turn: Turn, hospital: str) -> str:
@@ -80,9 +70,7 @@ def describe(turn: Turn, appointment: Appointment) -> str:
         "appointments.item",
         serial=appointment.serial,
         patient=appointment.patient_name_masked,
-        date=day_text(turn, visit_day(appointment)),
-        start=appointment.start,
-        end=appointment.end,
+        visit=visit_text(turn, appointment),
         hospital=hospital_name(turn, appointment.hospital),
         department=department_name(turn, appointment.hospital, appointment.department),
         doctor=appointment.doctor_name,

@@ -20,6 +20,7 @@ from dialogs import parse
 from dialogs.machine import Dialog, Flow
 from dialogs.message import Channel
 from texts import CATALOG
+from texts import format as words
 
 
 class State(StrEnum):
@@ -39,12 +40,6 @@ LIMITS = frozenset({"limit_same_day_department", "limit_same_day", "limit_7_days
 """Rule codes that are also the name of the policy number they enforce."""
 NO_WORDS = frozenset({"取消", "不约了"})
 """Also "no" at the confirmation, which offers "N 取消" (English ``cancel`` is never taught: Twilio opt-out)."""
-
-
-def fee_text(cents: int) -> str:
-    """Yuan without trailing zeros: 500 -> "5", 1250 -> "12.5"."""
-    yuan, rest = divmod(cents, 100)
-    return str(yuan) if rest == 0 else f"{yuan}.{rest:02d}".rstrip("0")
 
 
 class BookFlow(Flow):
@@ -85,31 +80,22 @@ class BookFlow(Flow):
         """Suffix of the compact variant of a text: four slots per SMS page must fit two segments."""
         return "_sms" if self.turn.channel == Channel.sms else ""
 
-    def _calendar(self, day: date) -> dict[str, Any]:
-        return {
-            "month": self.turn.t("book.months").split(",")[day.month - 1],
-            "d": day.day,
-            "year": day.year,
-            "weekday": self.turn.t("book.weekdays").split(",")[day.weekday()],
-        }
-
     def day(self, day: date) -> str:
         """``11月24日`` / ``24 Nov``."""
-        return self.turn.t("book.day", **self._calendar(day))
+        return words.day(day, self.turn.lang, weekday=False)
 
     def day_with_weekday(self, day: date) -> str:
         """``11月24日 周二`` / ``Tue 24 Nov``."""
-        return self.turn.t("book.day_with_weekday", **self._calendar(day))
+        return words.day(day, self.turn.lang)
 
     def long_day(self, day: date) -> str:
         """``2027年2月25日`` / ``25 Feb 2027``."""
-        return self.turn.t("book.long_day", **self._calendar(day))
+        return words.day(day, self.turn.lang, weekday=False, year=True)
 
     def moment(self, when: datetime) -> str:
-        """``11月23日15:00`` / ``15:00 on 23 Nov`` in the hospital's time (with the year when not this one)."""
+        """``11月23日 周一 15:00`` / ``Mon 23 Nov 15:00`` in the hospital's time (with the year when not this one)."""
         local = when.astimezone(self.policy.tz)
-        key = "book.moment" if local.year == self.turn.today().year else "book.moment_with_year"
-        return self.turn.t(key, time=local.strftime("%H:%M"), **self._calendar(local.date()))
+        return words.moment(local, self.turn.lang, year=local.year != self.turn.today().year)
 
     def level(self, slot: Slot | Appointment) -> str:
         return self.turn.t(f"book.level_{slot.level.value}")
@@ -122,7 +108,7 @@ class BookFlow(Flow):
             start=slot.start,
             end=slot.end,
             level=self.level(slot),
-            fee=fee_text(slot.fee_cents),
+            fee=words.money(slot.fee_cents, self.turn.lang),
             places=places,
         )
 
@@ -245,14 +231,12 @@ class BookFlow(Flow):
         summary = turn.t(
             "book.confirm",
             patient=self.patient_name(),
-            day=self.day_with_weekday(date.fromisoformat(slot.date)),
-            start=slot.start,
-            end=slot.end,
+            visit=words.visit(slot.date, slot.start, turn.lang, slot.end),
             hospital=self.hospital_name(),
             department=self.department_name(),
             doctor=slot.doctor_name or slot.doctor,
             level=self.level(slot),
-            fee=fee_text(slot.fee_cents),
+            fee=words.money(slot.fee_cents, self.turn.lang),
         )
         warning = self.deadline_line(slot.facts(self.policy.tz), only_if_passed=True)
         lines = [summary, *([warning] if warning else []), turn.t("book.confirm_reply")]
@@ -378,13 +362,11 @@ class BookFlow(Flow):
             "book.done",
             serial=appointment.serial,
             queue=appointment.queue_no,
-            day=self.day_with_weekday(date.fromisoformat(appointment.date)),
-            start=appointment.start,
-            end=appointment.end,
+            visit=words.visit(appointment.date, appointment.start, turn.lang, appointment.end),
             place=place,
             department=self.department_name(appointment.department),
             doctor=appointment.doctor_name or appointment.doctor,
-            fee=fee_text(appointment.fee_cents),
+            fee=words.money(appointment.fee_cents, self.turn.lang),
         )
         deadline = self.deadline_line(appointment.slot_facts(self.policy.tz))
         turn.paragraphs.append("\n".join([done, *([deadline] if deadline else [])]))

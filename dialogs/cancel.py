@@ -19,17 +19,16 @@ from bot.errors import InvalidRequestError, NotFoundError
 from bot.records import Appointment
 from dialogs import parse
 from dialogs.appointments import (
-    day_text,
     department_name,
     hospital_name,
     moment_text,
     status_text,
     upcoming,
-    visit_day,
-    yuan,
+    visit_text,
 )
 from dialogs.machine import Dialog, Flow
 from dialogs.turn import Turn
+from texts.format import money
 
 _SERIAL = re.compile(r"(?:取消|cancel)? ?([0-9]{8})")
 
@@ -41,7 +40,7 @@ class State(StrEnum):
 
 def refund_text(turn: Turn, appointment: Appointment, terms: rules.CancelTerms) -> str:
     """``全额退款¥5.00`` or ``退款¥40.00(专家号距就诊不足24小时扣20%)``."""
-    refund = yuan(terms.refund_cents)
+    refund = money(terms.refund_cents, turn.lang)
     if terms.refund_cents >= appointment.fee_cents:
         return turn.t("cancel.refund_full", refund=refund)
     policy = turn.deps.store.policy_for(appointment.hospital)
@@ -93,8 +92,7 @@ class CancelFlow(Flow):
             "cancel.summary",
             serial=appointment.serial,
             patient=appointment.patient_name_masked,
-            date=day_text(turn, visit_day(appointment)),
-            start=appointment.start,
+            visit=visit_text(turn, appointment, end=False),
             hospital=hospital_name(turn, appointment.hospital),
             department=department_name(turn, appointment.hospital, appointment.department),
         )
@@ -136,8 +134,7 @@ class CancelFlow(Flow):
     def label(self, appointment: Appointment) -> str:
         return self.turn.t(
             "cancel.option",
-            date=day_text(self.turn, visit_day(appointment)),
-            start=appointment.start,
+            visit=visit_text(self.turn, appointment, end=False),
             department=department_name(self.turn, appointment.hospital, appointment.department),
             patient=appointment.patient_name_masked,
             serial=appointment.serial,

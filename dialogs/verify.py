@@ -17,6 +17,7 @@ from bot.otp import OtpDeliveryError, OtpRateLimitedError, OtpResult
 from bot.patients import InvalidInputError, TooManyPatientsError, check_name, clean_name
 from dialogs.machine import Dialog, Flow
 from dialogs.message import Channel
+from texts import format as words
 
 RESEND_WORDS = frozenset({"重发", "重新发送", "resend", "重新获取"})
 
@@ -130,7 +131,7 @@ class VerifyFlow(Flow):
             sent = self.turn.deps.otp.send(phone, self.purpose, self.turn.lang)
         except OtpRateLimitedError as wait:
             local = wait.retry_after.astimezone(self.turn.deps.config.policy.tz)
-            self.say("verify.resend_wait", time=local.strftime("%H:%M:%S"))
+            self.say("verify.resend_wait", time=words.clock(local, seconds=True))
             return
         except OtpDeliveryError:
             self.say("verify.send_failed")

@@ -91,7 +91,7 @@ def test_first_time_user_verifies_and_books_zh(svc: Services) -> None:
     serial, queue = found.groups()
     assert queue == "1"
     assert "11月24日 周二 14:00-17:00" in done and "第一医院(北京市西城区1号)" in done
-    assert "内科 dr-nk-x 挂号费¥50" in done and "11月23日15:00前可免费取消。" in done
+    assert "内科 dr-nk-x 挂号费¥50" in done and "11月23日 周一 15:00前可免费取消。" in done
     assert "1. 预约挂号" in done, "back at the menu"
     appointment = svc.store.require(serial)
     assert appointment.status == rules.AppointmentStatus.booked and appointment.slot == slot_of(
@@ -114,7 +114,7 @@ def test_first_time_user_verifies_and_books_en(svc: Services) -> None:
     done = chat.send("yes")
     found = re.search(r"Booked! Serial (\d{8}), queue no\. 1", done)
     assert found is not None, done
-    assert "Free cancellation until 14:00 on 23 Nov." in done, "第二医院 has a 14:00 deadline"
+    assert "Free cancellation until Mon 23 Nov 14:00." in done, "第二医院 has a 14:00 deadline"
     assert "1. Book an appointment" in done
     assert svc.store.require(found.group(1)).hospital == "h2"
 
@@ -234,7 +234,7 @@ def test_unbookable_dates_are_explained(svc: Services) -> None:
     chat, _ = ready(svc)
     to_dates(chat)
     assert "11月23日已不可预约,可预约11月24日至11月30日的号源。" in chat.send("今天")
-    assert "12月5日尚未放号:号源提前7天于07:30放出,11月28日07:30起可约。" in chat.send("2026-12-05")
+    assert "12月5日尚未放号:号源提前7天于07:30放出,11月28日 周六 07:30起可约。" in chat.send("2026-12-05")
     assert "没看懂“2月30日”" in chat.send("2月30日")
     assert "11月24日 周二 内科" in chat.send("1"), "still at the date question"
 
@@ -247,7 +247,7 @@ def test_a_day_without_clinic_and_a_day_not_yet_released(redis_db: redis.Redis) 
     dates = to_dates(chat)
     assert "11月26日" not in dates and "11月30日" not in dates, "no clinic on the 26th; the 30th opens at 07:30"
     assert "11月26日内科没有出诊,请回复列表中的序号。" in chat.send("11月26日")
-    assert "11月30日的号源将于11月23日07:30放出,请届时再约。" in chat.send("11月30日")
+    assert "11月30日的号源将于11月23日 周一 07:30放出,请届时再约。" in chat.send("11月30日")
 
 
 def test_sms_pages_long_lists(svc: Services) -> None:
@@ -365,7 +365,7 @@ def test_limit_7_days_says_when_to_try_again(svc: Services) -> None:
         book_directly(svc, pid, "h1", "nk", NOW.date() + timedelta(days=offset))
     to_confirm(chat, day="4")
     reply = chat.send("Y")
-    assert "7日内最多预约3次,张*已达上限,11月30日08:00后可再预约。及时取消的预约不计入。" in reply
+    assert "7日内最多预约3次,张*已达上限,11月30日 周一 08:00后可再预约。及时取消的预约不计入。" in reply
     assert "1. 预约挂号" in reply, "nothing to fix here: back to the menu"
 
 
@@ -381,7 +381,7 @@ def test_limit_3_months_says_when_to_try_again(svc: Services) -> None:
     book_directly(svc, pid, "h1", "nk", TOMORROW + timedelta(days=1))
     to_confirm(chat, day="3")
     reply = chat.send("Y")
-    assert "3个月内最多预约5次,张*已达上限,2027年1月1日09:30后可再预约。" in reply
+    assert "3个月内最多预约5次,张*已达上限,2027年1月1日 周五 09:30后可再预约。" in reply
 
 
 def test_limit_7_days_in_english(svc: Services) -> None:
@@ -392,7 +392,7 @@ def test_limit_7_days_in_english(svc: Services) -> None:
     to_confirm(chat, day="4")
     reply = chat.send("y")
     assert "At most 3 appointments may be made in 7 days and 张* has reached that" in reply
-    assert "you can book again from 08:00 on 30 Nov" in reply
+    assert "you can book again from Mon 30 Nov 08:00" in reply
 
 
 def miss(svc: Services, pid: str, visit: date) -> None:
@@ -485,7 +485,7 @@ def test_a_deadline_already_passed_is_said_before_confirming(svc: Services) -> N
     clock(svc).set(NOW.replace(hour=16))  # after 15:00 the day before the 24th
     chat, _ = ready(svc)
     summary = to_confirm(chat)
-    assert "已过取消截止时间(11月23日15:00),不能在线取消。" in summary
+    assert "已过取消截止时间(11月23日 周一 15:00),不能在线取消。" in summary
     assert "已过取消截止时间" in chat.send("Y")
 
 

@@ -60,7 +60,7 @@ def test_confirmation_then_each_reminder_at_its_moment(svc: Services, clock: Man
     tick(svc)
     [confirmation] = svc.outbox.messages_for("openid-1")
     assert confirmation["kind"] == "confirmation" and confirmation["channel"] == "wechat"
-    for part in (appointment.serial, "2026-11-25 08:00", "就诊序号 1", "第一医院", "2026-11-24 15:00"):
+    for part in (appointment.serial, "11月25日 周三 08:00", "就诊序号 1", "第一医院", "11月24日 周二 15:00"):
         assert part in confirmation["text"]
 
     expected = ["confirmation"]
@@ -322,5 +322,5 @@ def test_changshu_reminds_before_the_start_deadline(redis_db: redis.Redis, clock
     svc.schedule.import_csv(schedule_csv(NOW.date() + timedelta(days=1)))
     appointment = book(svc, 20)
     tick(svc)
-    assert "2026-11-25 08:00 前取消" in svc.outbox.messages_for("openid-20")[0]["text"]
+    assert "11月25日 周三 08:00 前取消" in svc.outbox.messages_for("openid-20")[0]["text"]
     assert set(svc.reminders.pending(appointment.serial)) == {"window_end", "day_before", "before_start"}

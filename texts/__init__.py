@@ -1,6 +1,8 @@
-"""The text catalogs: every sentence the bot says, in Chinese (default) and English, never inline in the logic.
+"""The text catalogs: every word a patient or staff member reads, in Chinese (default) and English, never inline in
+the logic — the dialogs' sentences, the pushed notices (``notices``), the SMS adapter's own answers (``sms``), the
+one-time code's SMS (``otp``), and the words of dates and money (``calendar``, written only through ``format``).
 
-Each module of this package holds one conversation's texts as ``TEXTS = {key: (zh, en)}``, the two languages side
+Each module of this package holds one subject's texts as ``TEXTS = {key: (zh, en)}``, the two languages side
 by side so that they stay in step (a test checks that every key has both and the same placeholders). ``say`` looks
 a key up and fills its ``{placeholders}``. ``{text}`` is by convention what the user typed, quoted back: it is
 masked here (ID and phone numbers), whoever fills it.
@@ -12,7 +14,7 @@ from types import MappingProxyType
 from typing import Any
 
 import rules
-from texts import book, common, manage, patients, verify
+from texts import book, calendar, common, manage, notices, otp, patients, sms, verify
 
 LANGUAGES = ("zh", "en")
 DEFAULT_LANGUAGE = "zh"
@@ -22,7 +24,7 @@ ECHOED = "text"
 
 def _merge() -> dict[str, tuple[str, str]]:
     merged: dict[str, tuple[str, str]] = {}
-    for module in (common, verify, book, manage, patients):
+    for module in (common, verify, book, manage, patients, calendar, notices, sms, otp):
         for key, texts in module.TEXTS.items():
             if key in merged:
                 raise KeyError(f"text key {key!r} defined twice")

@@ -6,17 +6,7 @@ two SMS segments (134 characters) per paragraph.
 """
 
 TEXTS: dict[str, tuple[str, str]] = {
-    # --- calendar pieces: {month} is "11月" / "Nov" ------------------------------------------------------------
-    "book.months": (
-        "1月,2月,3月,4月,5月,6月,7月,8月,9月,10月,11月,12月",
-        "Jan,Feb,Mar,Apr,May,Jun,Jul,Aug,Sep,Oct,Nov,Dec",
-    ),
-    "book.weekdays": ("周一,周二,周三,周四,周五,周六,周日", "Mon,Tue,Wed,Thu,Fri,Sat,Sun"),
-    "book.day": ("{month}{d}日", "{d} {month}"),
-    "book.day_with_weekday": ("{month}{d}日 {weekday}", "{weekday} {d} {month}"),
-    "book.long_day": ("{year}年{month}{d}日", "{d} {month} {year}"),
-    "book.moment": ("{month}{d}日{time}", "{time} on {d} {month}"),
-    "book.moment_with_year": ("{year}年{month}{d}日{time}", "{time} on {d} {month} {year}"),
+    # days, times and fees are written by texts.format (texts/calendar.py): {day}, {deadline}, {fee} come ready
     "book.level_general": ("普通", "general"),
     "book.level_expert": ("专家", "expert"),
     "book.level_special": ("特需", "special"),
@@ -30,24 +20,24 @@ TEXTS: dict[str, tuple[str, str]] = {
     "book.ask_slot": ("{day} {department},请选择时段:", "{day}, {department}: choose a time:"),
     "book.ask_slot_sms": ("{day}时段:", "{day}:"),
     "book.slot_label": (
-        "{doctor} {start}-{end} {level} ¥{fee} {places}",
-        "{doctor} {start}-{end} {level} ¥{fee} {places}",
+        "{doctor} {start}-{end} {level} {fee} {places}",
+        "{doctor} {start}-{end} {level} {fee} {places}",
     ),
     "book.slot_label_sms": (
-        "{doctor} {start}-{end}{level}¥{fee}{places}",
-        "{doctor} {start}-{end} {level} ¥{fee} {places}",
+        "{doctor} {start}-{end}{level}{fee}{places}",
+        "{doctor} {start}-{end} {level} {fee} {places}",
     ),
     "book.places_left": ("余{n}", "{n} left"),
     "book.full": ("已满", "full"),
     # --- confirmation and result -------------------------------------------------------------------------------
     "book.confirm": (
-        "请确认预约:\n{patient} {day} {start}-{end}\n{hospital} {department} {doctor} {level} ¥{fee}",
-        "Please confirm:\n{patient}, {day} {start}-{end}\n{hospital}, {department}, {doctor}, {level}, ¥{fee}",
+        "请确认预约:\n{patient} {visit}\n{hospital} {department} {doctor} {level} {fee}",
+        "Please confirm:\n{patient}, {visit}\n{hospital}, {department}, {doctor}, {level}, {fee}",
     ),
     "book.confirm_reply": ("回复 Y 确认, N 取消", "Reply Y to confirm, N to drop it."),
     "book.done": (
-        "预约成功!识别码 {serial},第{queue}号\n{day} {start}-{end}\n{place}\n{department} {doctor} 挂号费¥{fee}",
-        "Booked! Serial {serial}, queue no. {queue}\n{day} {start}-{end}\n{place}\n{department}, {doctor}, fee ¥{fee}",
+        "预约成功!识别码 {serial},第{queue}号\n{visit}\n{place}\n{department} {doctor} 挂号费{fee}",
+        "Booked! Serial {serial}, queue no. {queue}\n{visit}\n{place}\n{department}, {doctor}, fee {fee}",
     ),
     "book.place_with_address": ("{hospital}({address})", "{hospital}, {address}"),
     "book.cancel_until": ("{deadline}前可免费取消。", "Free cancellation until {deadline}."),

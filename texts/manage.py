@@ -5,11 +5,7 @@ CANCEL/END/QUIT (carrier opt-out words, SPEC §5): cancellation is confirmed wit
 """
 
 TEXTS: dict[str, tuple[str, str]] = {
-    # --- dates, money, statuses (composed into the sentences below) ------------------------------------------
-    "appointments.weekdays": ("一,二,三,四,五,六,日", "Mon,Tue,Wed,Thu,Fri,Sat,Sun"),
-    "appointments.date": ("{month}月{day}日(周{weekday})", "{weekday} {month}/{day}"),
-    "appointments.full_date": ("{year}年{month}月{day}日", "{year}-{month:0>2}-{day:0>2}"),
-    "appointments.moment": ("{date}{time}", "{date} {time}"),
+    # --- statuses (dates and money are written by texts.format) ------------------------------------------
     "appointments.status.booked": ("已预约", "booked"),
     "appointments.status.cancelled": ("已取消", "cancelled"),
     "appointments.status.cancelled_late": ("已取消(逾期)", "cancelled late"),
@@ -21,8 +17,8 @@ TEXTS: dict[str, tuple[str, str]] = {
     "appointments.header": ("您有{count}个待就诊预约:", "You have {count} upcoming appointment(s):"),
     "appointments.none": ("您目前没有待就诊的预约。", "You have no upcoming appointments."),
     "appointments.item": (
-        "识别码{serial} {patient} {date} {start}-{end}\n{hospital} {department} {doctor} 第{queue}号 {status}",
-        "Serial {serial} {patient} {date} {start}-{end}\n{hospital} {department} {doctor} No. {queue} {status}",
+        "识别码{serial} {patient} {visit}\n{hospital} {department} {doctor} 第{queue}号 {status}",
+        "Serial {serial} {patient} {visit}\n{hospital} {department} {doctor} No. {queue} {status}",
     ),
     "appointments.standing": ("{patient}:本年度爽约{count}次", "{patient}: {count} no-show(s) this year"),
     "appointments.suspended_no_show": (
@@ -40,8 +36,8 @@ TEXTS: dict[str, tuple[str, str]] = {
         "Which appointment do you want to cancel? Reply with its number or its 8-digit serial:",
     ),
     "cancel.option": (
-        "{date} {start} {department} {patient} {serial}",
-        "{date} {start} {department} {patient} {serial}",
+        "{visit} {department} {patient} {serial}",
+        "{visit} {department} {patient} {serial}",
     ),
     "cancel.not_found": (
         "没有找到识别码为{serial}的预约,请核对8位识别码。",
@@ -52,17 +48,17 @@ TEXTS: dict[str, tuple[str, str]] = {
         "Appointment {serial} is {status}; there is nothing to cancel.",
     ),
     "cancel.summary": (
-        "取消预约{serial}:{patient} {date} {start} {hospital} {department}",
-        "Cancel appointment {serial}: {patient} {date} {start} {hospital} {department}",
+        "取消预约{serial}:{patient} {visit} {hospital} {department}",
+        "Cancel appointment {serial}: {patient} {visit} {hospital} {department}",
     ),
-    "cancel.refund_full": ("全额退款¥{refund}", "Full refund ¥{refund}"),
+    "cancel.refund_full": ("全额退款{refund}", "Full refund {refund}"),
     "cancel.refund_expert": (
-        "退款¥{refund}(专家号距就诊不足{hours}小时扣{percent}%)",
-        "Refund ¥{refund} (expert visit less than {hours} h away: {percent}% deducted)",
+        "退款{refund}(专家号距就诊不足{hours}小时扣{percent}%)",
+        "Refund {refund} (expert visit less than {hours} h away: {percent}% deducted)",
     ),
     "cancel.refund_special": (
-        "退款¥{refund}(特需号距就诊不足{days}天,退{percent}%)",
-        "Refund ¥{refund} (special-needs visit less than {days} days away: {percent}% refunded)",
+        "退款{refund}(特需号距就诊不足{days}天,退{percent}%)",
+        "Refund {refund} (special-needs visit less than {days} days away: {percent}% refunded)",
     ),
     "cancel.terms_timely": ("现在取消:{refund}。", "{refund} if you cancel now."),
     "cancel.terms_late": (

@@ -55,23 +55,6 @@ _SPACES = re.compile(r"\s+")
 _TRAILING = "。.!? "
 _E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 
-# The replies the adapter writes itself (the dialogs' texts live in texts/): key -> (中文, English).
-# Never teach a Twilio opt-out keyword as a way to stop: "STOP" would block codes and confirmations too.
-TEXTS: dict[str, tuple[str, str]] = {
-    "opted_out": (
-        "已退订提醒短信,回复 订阅 可恢复。",
-        "Reminder texts are off. Reply START to turn them back on.",
-    ),
-    "opted_out_twilio": (
-        "已退订提醒短信,回复 START 可恢复。",
-        "Reminder texts are off. Reply START to turn them back on.",
-    ),
-    "opted_in": (
-        "已恢复提醒短信,回复 TD 可退订。",
-        "Reminder texts are back on. Reply TD to turn them off.",
-    ),
-}
-
 # --- segments (what an SMS costs) --------------------------------------------------------------------------
 _GSM_BASIC = frozenset(
     "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿"
@@ -197,10 +180,9 @@ class SmsInbox:
         return [self.text(phone, key)]
 
     def text(self, phone: str, key: str) -> str:
-        """One of the adapter's own replies in the language the phone's account chose (Chinese by default)."""
+        """One of the adapter's own replies (``texts/sms.py``) in the language the phone's account chose."""
         language = self._patients.account_language(account_id(self._box, Channel.sms.value, phone))
-        zh, en = TEXTS[key]
-        return en if language == "en" else zh
+        return text(language or "zh", f"sms.{key}")
 
 
 # --- the web side --------------------------------------------------------------------------------------------

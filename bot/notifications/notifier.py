@@ -10,6 +10,7 @@ broadcasts and hospital cancellations are always sent.
 
 Every send carries an idempotency key (``reminder-<serial>-<kind>``, ``broadcast:<id>:<serial>``): a retried job
 sends nothing twice. The console (outbox) senders are an adapter's (``adapters/console/sender.py``).
+Their words are in ``texts/notices.py``; days, times and money are written by ``texts.format``, as in the chat.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, tzinfo
+from datetime import timedelta
 from typing import Any, Protocol, runtime_checkable
 
 import redis
@@ -32,8 +33,11 @@ from bot.notifications.outbox import (
     SendResult,
 )
 from bot.patients import PatientService, UnknownPatientError, phone_hash
-from bot.records import Appointment, local_moment, text
+from bot.records import Appointment, local_moment
+from bot.records import text as decoded
 from bot.storage import keys
+from texts import format as words
+from texts import text
 
 log = logging.getLogger(__name__)
 
@@ -46,50 +50,11 @@ _ADDRESS_CONTEXT = "notify.to"
 SLOT_CACHE_SIZE = 1_000
 DEFAULT_LANGUAGE = "zh"
 
-NOTICES: dict[str, tuple[str, str]] = {
-    "confirmation": (
-        "【预约成功】{patient} {day} {start}-{end}\n{place} {department} {doctor}\n"
-        "就诊序号 {queue},识别码 {serial}。\n{deadline}",
-        "[Booked] {patient}, {day} {start}-{end}\n{place}, {department}, {doctor}\n"
-        "Queue no. {queue}, serial {serial}.\n{deadline}",
-    ),
-    "deadline": ("如需取消,请在 {deadline} 前取消。", "To cancel, do so before {deadline}."),
-    "window_end": (
-        "【取消提醒】{patient} {day} {start} {place} {department} 的预约(识别码 {serial})将于 {deadline} "
-        "截止免费取消。如不能就诊,请在此之前取消。",
-        "[Reminder] Free cancellation of {patient}'s appointment on {day} {start} at {place}, {department} "
-        "(serial {serial}) ends at {deadline}. Cannot come? Cancel before then.",
-    ),
-    "day_before": (
-        "【就诊提醒】{patient} 明天 {day} {start}-{end} 就诊:{place} {department} {doctor},就诊序号 {queue}。"
-        "请携带身份证,于 {checkin} 前凭识别码 {serial} 取号。",
-        "[Reminder] {patient} has an appointment tomorrow, {day} {start}-{end}: {place}, {department}, {doctor}, "
-        "queue no. {queue}. Bring the ID card and check in with serial {serial} before {checkin}.",
-    ),
-    "before_start": (
-        "【就诊提醒】{patient} 今天 {start} 就诊:{place} {department},就诊序号 {queue}。"
-        "请于 {checkin} 前凭识别码 {serial} 取号。",
-        "[Reminder] {patient}'s appointment starts at {start} today: {place}, {department}, queue no. {queue}. "
-        "Check in with serial {serial} before {checkin}.",
-    ),
-    "broadcast": (
-        "【{hospital}通知】{text}\n(您 {day} {start} {department} 的预约,识别码 {serial})",
-        "[{hospital} notice] {text}\n(your appointment on {day} {start}, {department}, serial {serial})",
-    ),
-    "cancellation": (
-        "【停诊通知】{text}\n{patient} {day} {start} {place} {department} 的预约(识别码 {serial})已由医院取消,"
-        "挂号费 {refund} 元全额退还,不计爽约。",
-        "[Clinic suspended] {text}\n{patient}'s appointment on {day} {start} at {place}, {department} "
-        "(serial {serial}) was cancelled by the hospital: the fee of {refund} yuan is refunded in full, "
-        "and it never counts as a no-show.",
-    ),
-}
-
 
 def notice(lang: str, key: str, **values: Any) -> str:
-    """The notice ``key`` in ``lang`` (``zh`` or ``en``), its placeholders filled."""
-    zh, en = NOTICES[key]
-    return (en if lang == "en" else zh).format(**values)
+    """The notice ``key`` (``confirmation``, a reminder kind, ``broadcast``, ...) in ``lang``, placeholders filled;
+    its words live in ``texts/notices.py``."""
+    return text(lang, f"notice.{key}", **values)
 
 
 @dataclass(frozen=True)
@@ -182,7 +147,7 @@ class Notifier:
         found = {}
         for serial, (channel, to_enc) in zip(serials, pipe.execute(), strict=True):
             if channel and to_enc:
-                found[serial] = Address(text(channel), self.box.decrypt(text(to_enc), context=_ADDRESS_CONTEXT))
+                found[serial] = Address(decoded(channel), self.box.decrypt(decoded(to_enc), context=_ADDRESS_CONTEXT))
         return found
 
     def address(self, serial: str) -> Address | None:
@@ -280,7 +245,7 @@ class Notifier:
             "patient": appointment.patient_name_masked,
             "serial": appointment.serial,
             "queue": appointment.queue_no,
-            "refund": f"{appointment.fee_cents / 100:.2f}",
+            "refund": words.money(appointment.fee_cents, lang),
         }
 
     def _slot_values(self, appointment: Appointment, lang: str) -> dict[str, Any]:
@@ -296,16 +261,18 @@ class Notifier:
         start = local_moment(appointment.date, appointment.start, policy.tz)
         deadline = rules.cancel_deadline(policy, appointment.slot_facts(policy.tz))
         checkin = start - timedelta(minutes=policy.checkin_deadline_minutes)
+        deadline_year, visit_year = deadline.astimezone(policy.tz).year, start.year
         values = {
-            "day": appointment.date,
+            "visit": words.visit(appointment.date, appointment.start, lang, appointment.end),
+            "visit_start": words.visit(appointment.date, appointment.start, lang),
             "start": appointment.start,
-            "end": appointment.end,
             "hospital": name,
             "place": f"{name}({hospital.address})" if hospital and hospital.address and lang != "en" else name,
             "department": department.name if department else appointment.department,
             "doctor": appointment.doctor_name or appointment.doctor,
-            "deadline": _moment(deadline, policy.tz),
-            "checkin": _moment(checkin, policy.tz)[-5:],
+            # the year only when the deadline falls in another year than the visit (a January visit)
+            "deadline": words.moment(deadline.astimezone(policy.tz), lang, year=deadline_year != visit_year),
+            "checkin": words.clock(checkin.astimezone(policy.tz)),
         }
         if len(self._slot_cache) >= SLOT_CACHE_SIZE:
             self._slot_cache.clear()
@@ -319,7 +286,8 @@ class Notifier:
         for acct in accounts:
             pipe.hget(keys.account(acct), "language")
         return {
-            acct: text(lang) if lang else DEFAULT_LANGUAGE for acct, lang in zip(accounts, pipe.execute(), strict=True)
+            acct: decoded(lang) if lang else DEFAULT_LANGUAGE
+            for acct, lang in zip(accounts, pipe.execute(), strict=True)
         }
 
     def compose(self, appointment: Appointment, key: str, *, lang: str | None = None, **extra: Any) -> str:
@@ -330,7 +298,3 @@ class Notifier:
         if key == "confirmation":
             values["deadline"] = notice(lang, "deadline", deadline=values["deadline"])
         return notice(lang, key, **values)
-
-
-def _moment(when: datetime, tz: tzinfo) -> str:
-    return when.astimezone(tz).strftime("%Y-%m-%d %H:%M")

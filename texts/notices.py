@@ -1,0 +1,43 @@
+"""Texts of the notifications pushed about an appointment (confirmation, reminders, broadcasts, hospital
+cancellations): key -> (中文, English).
+
+``{visit}`` is the appointment's day and time as the chat shows it (:func:`texts.format.visit`), ``{refund}`` and
+``{deadline}`` come from :mod:`texts.format` too. ``{message}`` is the hospital's own words (never masked).
+"""
+
+TEXTS: dict[str, tuple[str, str]] = {
+    "notice.confirmation": (
+        "【预约成功】{patient} {visit}\n{place} {department} {doctor}\n就诊序号 {queue},识别码 {serial}。\n{deadline}",
+        "[Booked] {patient}, {visit}\n{place}, {department}, {doctor}\nQueue no. {queue}, serial {serial}.\n{deadline}",
+    ),
+    "notice.deadline": ("如需取消,请在 {deadline} 前取消。", "To cancel, do so before {deadline}."),
+    "notice.window_end": (
+        "【取消提醒】{patient} {visit_start} {place} {department} 的预约(识别码 {serial})将于 {deadline} "
+        "截止免费取消。如不能就诊,请在此之前取消。",
+        "[Reminder] Free cancellation of {patient}'s appointment on {visit_start} at {place}, {department} "
+        "(serial {serial}) ends at {deadline}. Cannot come? Cancel before then.",
+    ),
+    "notice.day_before": (
+        "【就诊提醒】{patient} 明天 {visit} 就诊:{place} {department} {doctor},就诊序号 {queue}。"
+        "请携带身份证,于 {checkin} 前凭识别码 {serial} 取号。",
+        "[Reminder] {patient} has an appointment tomorrow, {visit}: {place}, {department}, {doctor}, "
+        "queue no. {queue}. Bring the ID card and check in with serial {serial} before {checkin}.",
+    ),
+    "notice.before_start": (
+        "【就诊提醒】{patient} 今天 {start} 就诊:{place} {department},就诊序号 {queue}。"
+        "请于 {checkin} 前凭识别码 {serial} 取号。",
+        "[Reminder] {patient}'s appointment starts at {start} today: {place}, {department}, queue no. {queue}. "
+        "Check in with serial {serial} before {checkin}.",
+    ),
+    "notice.broadcast": (
+        "【{hospital}通知】{message}\n(您 {visit_start} {department} 的预约,识别码 {serial})",
+        "[{hospital} notice] {message}\n(your appointment on {visit_start}, {department}, serial {serial})",
+    ),
+    "notice.cancellation": (
+        "【停诊通知】{message}\n{patient} {visit_start} {place} {department} 的预约(识别码 {serial})已由医院取消,"
+        "挂号费 {refund} 全额退还,不计爽约。",
+        "[Clinic suspended] {message}\n{patient}'s appointment on {visit_start} at {place}, {department} "
+        "(serial {serial}) was cancelled by the hospital: the fee of {refund} is refunded in full, "
+        "and it never counts as a no-show.",
+    ),
+}
