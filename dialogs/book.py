@@ -16,7 +16,7 @@ from typing import Any
 import rules
 from bot.booking import BookingRefused
 from bot.records import Appointment, Slot, local_moment
-from dialogs import parse
+from dialogs import intents, parse
 from dialogs.machine import Dialog, Flow
 from dialogs.message import Channel
 from texts import CATALOG
@@ -153,8 +153,16 @@ class BookFlow(Flow):
         return self.turn.deps.schedule.slot(str(self.turn.data["slot"]))
 
     # --- questions -------------------------------------------------------------------------------------
+    @property
+    def wish(self) -> dict[str, str]:
+        """What a booking sentence named and is not used yet (date, period, level, words)."""
+        found: dict[str, str] = self.turn.data.setdefault("wish", {})
+        return found
+
     def ask_patient(self) -> None:
         turn = self.turn
+        if "keep.wish" in turn.data:
+            turn.data["wish"] = turn.data.pop("keep.wish")
         patients = turn.deps.patients.patients_of(turn.acct)
         if not patients:  # removed meanwhile: verify first, then come back here
             turn.say("verify.intro")
@@ -201,8 +209,24 @@ class BookFlow(Flow):
             else:
                 turn.switch("menu")
             return
+        if self.wished_department(departments):
+            self.fire("skip")
+            return
         title = turn.t("book.ask_department", hospital=self.hospital_name())
         turn.offer(title, [d.name for d in departments], [d.id for d in departments])
+
+    def wished_department(self, departments: list[Any]) -> bool:
+        """Take the department a sentence named; words that name none are kept as a doctor's name."""
+        words, plain = self.wish.pop("words", ""), self.wish.pop("plain", "")
+        options = [parse.Option(d.name, d.id, (d.name_en,) if d.name_en else ()) for d in departments]
+        for typed in (words, plain):
+            match = parse.match_option(typed, options) if typed and parse.parse_number(typed) is None else None
+            if match is not None and match.ok:
+                self.turn.data["department"] = str(match.value)
+                return True
+        if plain:
+            self.wish["doctor"] = plain
+        return False
 
     def ask_date(self) -> None:
         turn = self.turn
@@ -221,6 +245,11 @@ class BookFlow(Flow):
             turn.say("book.no_dates", department=self.department_name())
             turn.switch("menu")
             return
+        wished = self.wish.pop("date", None)
+        if wished and self.usable_day(date.fromisoformat(wished), [date.fromisoformat(v) for v in values]):
+            turn.data["date"] = wished
+            self.fire("skip")
+            return
         turn.offer(turn.t("book.ask_date", department=self.department_name()), labels, values)
 
     def ask_slot(self) -> None:
@@ -233,7 +262,20 @@ class BookFlow(Flow):
             return
         shown = self.day(day) if self.sms else self.day_with_weekday(day)
         title = turn.t(f"book.ask_slot{self.sms}", day=shown, department=self.department_name())
-        turn.offer(title, [self.slot_label(s) for s in slots], [s.id for s in slots])
+        wanted = [s for s in slots if self.wanted(s)]
+        if not wanted:
+            turn.say("book.no_slot_match", day=self.day(day))
+        turn.offer(title, [self.slot_label(s) for s in wanted or slots], [s.id for s in wanted or slots])
+
+    def wanted(self, slot: Slot) -> bool:
+        """Whether a slot fits the time of day, level and doctor asked for (each only when asked)."""
+        period, level, doctor = self.wish.get("period"), self.wish.get("level"), self.wish.get("doctor", "")
+        names = [parse.normalize(n) for n in (slot.doctor_name, slot.doctor, slot.doctor_name_en) if n]
+        return (
+            (not period or (slot.start < "12:00") == (period == "am"))
+            and (not level or slot.level.value == level)
+            and (not doctor or any(doctor in n or n in doctor for n in names))
+        )
 
     def ask_confirm(self) -> None:
         turn = self.turn
@@ -298,6 +340,10 @@ class BookFlow(Flow):
         options = turn.data.get("options") or {"values": []}
         choices = [date.fromisoformat(v) for v in options["values"]]
         day = parse.parse_date(turn.text, turn.today(self.hospital), choices)
+        wish = intents.wish_of(turn.text, turn.today(self.hospital))
+        if day is None and wish.day and not wish.words and (wish.period or wish.level):  # 明天下午, 周三 专家号
+            day = wish.day
+            self.keep_filters(wish)
         if day is None:  # a label typed back ("Tue 24 Nov"), or a part of one
             match: parse.Match[Any] = turn.chosen()
             if match.kind == parse.MatchKind.AMBIGUOUS:
@@ -308,8 +354,20 @@ class BookFlow(Flow):
         if day is None:
             self.say("book.date_unknown", text=turn.echo)
             return False
+        if not self.usable_day(day, choices):
+            return False
+        turn.data["date"] = day.isoformat()
+        return True
+
+    def usable_day(self, day: date, choices: list[date]) -> bool:
+        """Whether a day can be booked in this department; when not, say why (past, not released, no clinic, full)."""
+        today = self.turn.today(self.hospital)
+        if day < today:
+            first, last = rules.booking_window(self.policy, self.turn.now)
+            self.say("book.date_past", day=self.day(day), first=self.day(first), last=self.day(last))
+            return False
         if day not in choices:
-            decision = rules.check_window(self.policy, day, turn.now)
+            decision = rules.check_window(self.policy, day, self.turn.now)
             if decision.allowed:
                 self.say("book.date_no_clinic", day=self.day(day), department=self.department_name())
             else:
@@ -322,8 +380,55 @@ class BookFlow(Flow):
         if not any(s.places_left for s in slots):
             self.say("book.date_full", day=self.day(day), department=self.department_name())
             return False
-        turn.data["date"] = day.isoformat()
         return True
+
+    # --- the slot step also takes another day, a time of day, a level or a doctor ------------------------
+    def typed_date(self) -> bool:
+        """A date at the slot step (``12/5``, ``明天下午``) is a change of day, never an option number."""
+        wish = intents.wish_of(self.turn.text, self.turn.today(self.hospital))
+        return parse.parse_number(self.turn.text) is None and (wish.day is not None or wish.bad_day)
+
+    def change_day(self) -> None:
+        turn = self.turn
+        wish = intents.wish_of(turn.text, turn.today(self.hospital))
+        choices = [date.fromisoformat(d) for d in self.window_days()]
+        if wish.day is None:
+            self.say("book.date_unknown", text=turn.echo)
+        elif self.usable_day(wish.day, choices):
+            turn.data["date"] = wish.day.isoformat()
+            self.keep_filters(wish)
+            self.fire("reslot")
+
+    def window_days(self) -> list[str]:
+        return [d.isoformat() for d in self.window_dates(self.hospital, self.department) if self.open_slots(d)]
+
+    def typed_filter(self) -> bool:
+        """A time of day, a level or a doctor's name (``下午``, ``专家``, ``李娜 下午``) narrows the slots shown."""
+        wish = intents.wish_of(self.turn.text, self.turn.today(self.hospital))
+        if parse.parse_number(self.turn.text) is not None:
+            return False
+        day = date.fromisoformat(str(self.turn.data["date"]))
+        doctors = {parse.normalize(n) for s in self.open_slots(day) for n in (s.doctor_name, s.doctor_name_en) if n}
+        named = bool(wish.plain) and any(wish.plain in n or n in wish.plain for n in doctors)
+        return bool(wish.period or wish.level or named) and (not wish.plain or named)
+
+    def filter_slots(self) -> None:
+        """Show the slots that fit; when only one bookable slot fits, it is the choice (confirmed next)."""
+        self.keep_filters(intents.wish_of(self.turn.text, self.turn.today(self.hospital)), add=True)
+        fitting = [s for s in self.open_slots(date.fromisoformat(str(self.turn.data["date"]))) if self.wanted(s)]
+        if len(fitting) == 1 and fitting[0].places_left > 0 and fitting[0].status == "open":
+            self.turn.data["slot"] = fitting[0].id
+            self.fire("picked")
+        else:
+            self.fire("reslot")
+
+    def keep_filters(self, wish: intents.Wish, *, add: bool = False) -> None:
+        """Remember what the slot list is narrowed by: added to the filters so far, or instead of them."""
+        kept = self.wish if add else {}
+        kept.update({k: v for k, v in wish.to_data().items() if k in ("period", "level")})
+        self.turn.data["wish"] = kept
+        if wish.plain:
+            self.wish["doctor"] = wish.plain
 
     def slot_chosen(self) -> bool:
         slot_id = self._pick()
@@ -350,7 +455,7 @@ class BookFlow(Flow):
 
     # --- actions ---------------------------------------------------------------------------------------
     def ask_yes_no(self) -> None:
-        self.say("common.yes_no")
+        self.say("common.yes_no", text=self.turn.echo)
 
     def decline(self) -> None:
         self.say("book.declined")
@@ -444,11 +549,17 @@ TRANSITIONS: list[dict[str, Any]] = [
     {"trigger": "answer", "source": State.hospital, "dest": State.department, "conditions": "hospital_chosen"},
     {"trigger": "answer", "source": State.hospital, "dest": None},
     {"trigger": "back", "source": State.department, "dest": State.hospital},
+    {"trigger": "skip", "source": State.department, "dest": State.date},
     {"trigger": "answer", "source": State.department, "dest": State.date, "conditions": "department_chosen"},
     {"trigger": "answer", "source": State.department, "dest": None},
+    {"trigger": "skip", "source": State.date, "dest": State.slot},
     {"trigger": "answer", "source": State.date, "dest": State.slot, "conditions": "date_chosen"},
     {"trigger": "answer", "source": State.date, "dest": None},
     {"trigger": "back", "source": State.slot, "dest": State.date},
+    {"trigger": "reslot", "source": State.slot, "dest": State.slot},
+    {"trigger": "picked", "source": State.slot, "dest": State.confirm},
+    {"trigger": "answer", "source": State.slot, "dest": None, "conditions": "typed_date", "after": "change_day"},
+    {"trigger": "answer", "source": State.slot, "dest": None, "conditions": "typed_filter", "after": "filter_slots"},
     {"trigger": "answer", "source": State.slot, "dest": State.confirm, "conditions": "slot_chosen"},
     {"trigger": "answer", "source": State.slot, "dest": None},
     {"trigger": "back", "source": State.confirm, "dest": State.slot},

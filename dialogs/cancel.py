@@ -214,7 +214,7 @@ class CancelFlow(Flow):
         self.turn.switch("menu")
 
     def ask_yes_no(self) -> None:
-        self.say("common.yes_no")
+        self.say("common.yes_no", text=self.turn.echo)
 
 
 TRANSITIONS: list[dict[str, Any]] = [

@@ -45,7 +45,18 @@ TEXTS: dict[str, tuple[str, str]] = {
         "没有找到“{text}”,请回复列表中的序号或名称。",
         '"{text}" is not in the list; reply with a number or a name from the list.',
     ),
-    "common.yes_no": ("请回复 Y(是)或 N(否)。", "Please reply Y (yes) or N (no)."),
+    "common.yes_no": (
+        "没看懂“{text}”。请回复 Y(是)或 N(否)。",
+        '"{text}" is not an answer here: please reply Y (yes) or N (no).',
+    ),
+    "common.nothing_to_confirm": (
+        "现在没有需要确认的事项。",
+        "There is nothing to confirm right now.",
+    ),
+    "common.reschedule_soon": (
+        "改约功能即将推出。现在可先取消原预约(回复 3),再重新预约(回复 1)。",
+        "Rescheduling is coming soon. For now, cancel the appointment (reply 3), then book again (reply 1).",
+    ),
     "common.unsupported": (
         "目前只能处理文字消息。回复 菜单 查看可办理的业务。",
         "I can only read text messages. Reply menu to see what I can do.",
