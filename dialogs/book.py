@@ -224,9 +224,22 @@ class BookFlow(Flow):
             if match is not None and match.ok:
                 self.turn.data["department"] = str(match.value)
                 return True
-        if plain:
-            self.wish["doctor"] = plain
+        if not plain:
+            return False
+        self.wish["doctor"] = plain
+        schedule = self.turn.deps.schedule
+        found = {d.id for d in departments for day in self.window_dates(self.hospital, d.id)
+                 for s in schedule.slots(self.hospital, d.id, day.isoformat()) if self.is_doctor(s, plain)}  # fmt: skip
+        if len(found) == 1:  # the doctor works in one department: that is the one
+            self.turn.data["department"] = found.pop()
+            return True
         return False
+
+    @staticmethod
+    def is_doctor(slot: Slot, typed: str) -> bool:
+        """Whether a typed name is (part of) the slot's doctor's name, or the other way round."""
+        names = [parse.normalize(n) for n in (slot.doctor_name, slot.doctor, slot.doctor_name_en) if n]
+        return any(typed in n or n in typed for n in names)
 
     def ask_date(self) -> None:
         turn = self.turn
@@ -265,16 +278,20 @@ class BookFlow(Flow):
         wanted = [s for s in slots if self.wanted(s)]
         if not wanted:
             turn.say("book.no_slot_match", day=self.day(day))
+        elif self.wish and len(wanted) == 1 and wanted[0].places_left > 0 and wanted[0].status == "open":
+            turn.data["slot"] = wanted[0].id  # what was asked for fits one slot only: that one is confirmed next
+            turn.data.pop("wish", None)
+            self.fire("picked")
+            return
         turn.offer(title, [self.slot_label(s) for s in wanted or slots], [s.id for s in wanted or slots])
 
     def wanted(self, slot: Slot) -> bool:
         """Whether a slot fits the time of day, level and doctor asked for (each only when asked)."""
         period, level, doctor = self.wish.get("period"), self.wish.get("level"), self.wish.get("doctor", "")
-        names = [parse.normalize(n) for n in (slot.doctor_name, slot.doctor, slot.doctor_name_en) if n]
         return (
             (not period or (slot.start < "12:00") == (period == "am"))
             and (not level or slot.level.value == level)
-            and (not doctor or any(doctor in n or n in doctor for n in names))
+            and (not doctor or self.is_doctor(slot, doctor))
         )
 
     def ask_confirm(self) -> None:
@@ -408,19 +425,13 @@ class BookFlow(Flow):
         if parse.parse_number(self.turn.text) is not None:
             return False
         day = date.fromisoformat(str(self.turn.data["date"]))
-        doctors = {parse.normalize(n) for s in self.open_slots(day) for n in (s.doctor_name, s.doctor_name_en) if n}
-        named = bool(wish.plain) and any(wish.plain in n or n in wish.plain for n in doctors)
+        named = bool(wish.plain) and any(self.is_doctor(s, wish.plain) for s in self.open_slots(day))
         return bool(wish.period or wish.level or named) and (not wish.plain or named)
 
     def filter_slots(self) -> None:
-        """Show the slots that fit; when only one bookable slot fits, it is the choice (confirmed next)."""
+        """Show the slots that fit (one that alone fits is the choice, confirmed next)."""
         self.keep_filters(intents.wish_of(self.turn.text, self.turn.today(self.hospital)), add=True)
-        fitting = [s for s in self.open_slots(date.fromisoformat(str(self.turn.data["date"]))) if self.wanted(s)]
-        if len(fitting) == 1 and fitting[0].places_left > 0 and fitting[0].status == "open":
-            self.turn.data["slot"] = fitting[0].id
-            self.fire("picked")
-        else:
-            self.fire("reslot")
+        self.fire("reslot")
 
     def keep_filters(self, wish: intents.Wish, *, add: bool = False) -> None:
         """Remember what the slot list is narrowed by: added to the filters so far, or instead of them."""

@@ -13,10 +13,11 @@ Conventions (SPEC §5), shared by every dialog and channel:
   Several partial matches are ambiguous; a number out of range matches nothing (never a fragment of a label).
 - Dates are read relative to ``today``, passed in (never a clock). A month and day without a year is its next
   occurrence on or after today (``1月5日`` typed in December is next January), unless it passed within 60 days:
-  then it is that past day, which the dialog names as past (``11月25日`` on 2 December is not next year's). A weekday (``周三``, ``wed``) is the next such day
-  strictly after today, so on a Wednesday ``周三`` is a week away; ``下周三`` is the Wednesday of the next calendar
-  week (weeks start on Monday); ``这周三``/``this wed`` of this week, ``next wed`` like ``下周三``. A parsed date is returned even if it is not among ``choices`` or is in the past:
-  whether it can be booked is the caller's decision.
+  then it is that past day, which the dialog names as past (``11月25日`` on 2 December is not next year's).
+  A weekday (``周三``, ``wed``) is the next such day strictly after today, so on a Wednesday ``周三`` is a week
+  away; ``下周三`` and ``next wed`` are the Wednesday of the next calendar week (weeks start on Monday), ``这周三``
+  and ``this wed`` of this week. A parsed date is returned even if it is not among ``choices`` or is in the past:
+  whether it can be booked is the caller's decision. ``find_dates`` finds the dates inside a sentence.
 - Commands are whole messages only: ``菜单`` inside a sentence is not a command. ``取消``/``cancel``/``quit`` are
   deliberately neither *exit* nor *no*: the bot never teaches bare CANCEL/QUIT, which Twilio treats as opt-outs.
 
@@ -269,10 +270,11 @@ def _nearest(today: date, month: int | None, day: int | None) -> date | None:
     ``11月25日`` typed on 2 December is last week's (so the dialog says it has passed), not next year's;
     ``1月5日`` typed in December is next January.
     """
-    past = [d for year in (today.year - 1, today.year) if (d := _make(year, month, day)) and today - RECENT <= d < today]
+    days = [d for year in (today.year - 1, today.year, today.year + 1) if (d := _make(year, month, day))]
+    past = [d for d in days if today - RECENT <= d < today]
     if past:
         return past[-1]
-    return next((d for year in (today.year, today.year + 1) if (d := _make(year, month, day)) and d >= today), None)
+    return next((d for d in days if d >= today), None)
 
 
 def _next_day_of_month(today: date, day: int | None) -> date | None:
