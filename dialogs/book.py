@@ -358,7 +358,7 @@ class BookFlow(Flow):
         choices = [date.fromisoformat(v) for v in options["values"]]
         day = parse.parse_date(turn.text, turn.today(self.hospital), choices)
         wish = intents.wish_of(turn.text, turn.today(self.hospital))
-        if day is None and wish.day and not wish.words and (wish.period or wish.level):  # 明天下午, 周三 专家号
+        if day is None and wish.day and not wish.plain and (wish.period or wish.level):  # 明天下午, 周三 专家号
             day = wish.day
             self.keep_filters(wish)
         if day is None:  # a label typed back ("Tue 24 Nov"), or a part of one

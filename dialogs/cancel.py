@@ -31,6 +31,8 @@ from dialogs.appointments import (
 from dialogs.machine import Dialog, Flow
 from dialogs.turn import Turn
 
+YES_WORDS = frozenset({"确认取消", "y确认取消", "y 确认取消"})
+"""Also "yes" here: the prompt's own words ("回复 Y 确认取消")."""
 _SERIAL = re.compile(r"(?:取消|cancel)? ?([0-9]{8})")
 
 
@@ -122,7 +124,7 @@ class CancelFlow(Flow):
         return False
 
     def said_yes(self) -> bool:
-        return parse.parse_yes_no(self.turn.text) is True
+        return parse.parse_yes_no(self.turn.text) is True or self.turn.text in YES_WORDS
 
     def said_no(self) -> bool:
         return parse.parse_yes_no(self.turn.text) is False

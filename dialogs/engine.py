@@ -157,7 +157,7 @@ class Engine:
         if session.idle(turn.now) and session.state != START_STATE:
             self._restart(turn, "common.idle_reset")
             return
-        command = parse.parse_command(turn.text)
+        command = parse.parse_command(turn.inbound.text)  # the raw text: normalizing strips a bare "?"
         if command is not None:
             self._command(turn, command)
             return

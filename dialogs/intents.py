@@ -10,12 +10,11 @@ words left (a department or a doctor, which only the dialog can tell apart). Pur
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 
-from dialogs.parse import find_dates, normalize
+from dialogs.parse import find_dates, normalize, strip_symbols
 
 __all__ = ["LEVELS", "PERIODS", "Intent", "Wish", "booking_sentence", "intent_of", "period_of", "wish_of"]
 
@@ -65,7 +64,7 @@ INTENTS: list[tuple[Intent, tuple[str, ...]]] = [
         "menu", "main menu", "home", "start", "start over", "restart", "back to menu", "go back",
     )),
     (Intent.BOOK, (
-        "预约挂号", "預約掛號", "挂个?号", "掛個?號", "挂一个号", "挂一下号", "约个?号", "预约一?个?号?", "預約",
+        "预约挂号", "預約掛號", "[挂掛][个個]?[号號]", "挂一个号", "挂一下号", "约个?号", "预约一?个?号?", "預約",
         "订号", "看病", "看医生", "看门诊", "挂个?专家号", "挂个?普通号", "make an? (?:appointment|booking)",
         "book(?:ing)?(?: an?| the)?(?: appointment| visit| slot)?", "new (?:appointment|booking)",
         "(?:an )?appointment", "see a doctor", "register",
@@ -74,14 +73,9 @@ INTENTS: list[tuple[Intent, tuple[str, ...]]] = [
 _INTENT_PATTERNS = [(intent, re.compile(rf"{_POLITE}(?:{'|'.join(ways)}){_END}")) for intent, ways in INTENTS]
 
 
-def strip_emoji(text: str) -> str:
-    """The message without emoji and pictographs (``🙏``, ``👍``): they carry no answer."""
-    return "".join(char for char in text if unicodedata.category(char) not in ("So", "Sk", "Cs", "Co"))
-
-
 def _compact(text: str) -> str:
     """Normalized, emoji dropped, spaces kept only between Latin words (``我要 挂号`` = ``我要挂号``)."""
-    query = normalize(strip_emoji(text))
+    query = normalize(strip_symbols(text))
     return normalize(re.sub(r" ?([^\x00-\x7f]) ?", r"\1", query))
 
 
@@ -115,7 +109,7 @@ LEVELS: dict[str, tuple[str, ...]] = {
 }
 # words that only say "a booking" around what it names (the department or the doctor is what is left)
 _NOISE = re.compile(
-    r"预约挂号|挂号|掛號|预约|預約|挂|掛|约|号|號|的|个|一下|我要|我想|帮我|给我|请|麻烦|医生|大夫|门诊|看|"
+    r"预约挂号|挂号|掛號|预约|預約|挂|掛|约|号|號|的|个|一下|我要|我想|帮我|给我|请|麻烦|医生|大夫|门诊|看|吧|啊|呀|呢|哦|"
     r"(?<![a-z])(?:i want to|i'd like to|i would like|i want|i need|please|book|booking|an|a|the|for|with|on|at|in|"
     r"appointment|see|doctor|dr|clinic|department|visit|slot)(?![a-z])|[,.!~、。]"
 )
@@ -174,7 +168,7 @@ def _clean(text: str) -> str:
 
 def wish_of(text: str, today: date) -> Wish:
     """What a sentence asks to book: ``明天上午心内科`` → tomorrow, morning, words ``心内科``."""
-    query = normalize(strip_emoji(text))
+    query = _compact(text)
     found = find_dates(query, today)
     rest = query
     for item in reversed(found):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -51,9 +52,23 @@ class MenuFlow(Flow):
             for h in self.turn.deps.schedule.hospitals()
             for d in h.departments
         ]
-        return any(
+        if any(
             words and parse.parse_number(words) is None and parse.match_option(words, options).kind != "none"
             for words in (wish.words, wish.plain)
+        ):
+            return True
+        return len(wish.plain) > 1 and self.names_doctor(wish.plain)
+
+    def names_doctor(self, typed: str) -> bool:
+        """Whether a doctor of that name has a slot in the next fortnight (``李娜``: a booking with that doctor)."""
+        schedule, today = self.turn.deps.schedule, self.turn.today()
+        days = [(today + timedelta(days=n)).isoformat() for n in range(15)]
+        return any(
+            typed in parse.normalize(slot.doctor_name or slot.doctor)
+            for h in schedule.hospitals()
+            for d in h.departments
+            for day in set(schedule.dates(h.id, d.id)).intersection(days)
+            for slot in schedule.slots(h.id, d.id, day)
         )
 
 

@@ -49,6 +49,7 @@ __all__ = [
     "parse_date",
     "parse_number",
     "parse_yes_no",
+    "strip_symbols",
     "Found",
     "find_dates",
     "is_date",
@@ -68,6 +69,11 @@ def _fold(text: str) -> str:
     """NFKC, zero-width characters dropped, whitespace collapsed, ASCII lower-cased; punctuation kept."""
     text = unicodedata.normalize("NFKC", text.translate(_ZERO_WIDTH))
     return " ".join(text.split()).translate(_ASCII_LOWER)
+
+
+def strip_symbols(text: str) -> str:
+    """The text without emoji and other pictographs (``🙏``, ``👍``): they carry no answer."""
+    return "".join(char for char in text if unicodedata.category(char) not in ("So", "Sk", "Cs", "Co"))
 
 
 def normalize(text: str) -> str:
@@ -346,7 +352,7 @@ def find_dates(text: str, today: date) -> list[Found]:
     return found
 
 
-_FILLER = re.compile(r"[\s()()、,.的]*")
+_FILLER = re.compile(r"(?:[\s()()、,.!~的吧啊呀呢哦]|please|pls)*")  # what may stand around a date
 
 
 def parse_date(text: str, today: date, choices: Sequence[date] | None = None) -> date | None:
@@ -354,7 +360,7 @@ def parse_date(text: str, today: date, choices: Sequence[date] | None = None) ->
 
     A calendar day followed or preceded by its weekday (``11月25日 周三``, ``Wed 25 Nov``) must agree with it.
     """
-    query = normalize(text)
+    query = normalize(strip_symbols(text))
     if not query:
         return None
     if choices is not None and (number := parse_number(query)) is not None:
@@ -382,15 +388,17 @@ def is_date(text: str, today: date) -> bool:
 # --- yes/no and commands ---------------------------------------------------------------------------------------
 
 # Only words that mean yes or no: never an option number (``1`` at a yes/no prompt is asked again, not guessed).
-_YES = frozenset({"y", "yes", "yep", "yeah", "ok", "okay", "confirm", "sure", "是", "是的", "对", "对的", "對",
-                  "好", "好的", "确认", "确定", "確認", "確定", "可以", "行", "嗯", "y确认", "yes please"})  # fmt: skip
+_YES = frozenset({"y", "yes", "yep", "yeah", "ok", "okay", "confirm", "sure", "yes please", "是", "是的", "对",
+                  "对的", "對", "好", "好的", "确认", "确定", "確認", "確定", "可以", "行", "嗯",
+                  "y确认", "y是"})  # fmt: skip
 _NO = frozenset({"n", "no", "nope", "not now", "否", "不", "不是", "不要", "不用", "不用了", "不对", "不對", "算了",
-                 "保留", "keep", "keep it", "n保留"})  # fmt: skip
+                 "保留", "keep", "keep it", "n保留", "n取消", "n否"})  # fmt: skip
 
 
 def parse_yes_no(text: str) -> bool | None:
     """True for yes (``Y``/``是``/``确认``/``yes``), False for no (``N``/``否``/``不``/``no``), else None."""
-    query = normalize(text).replace(" ", "") if not normalize(text).isascii() else normalize(text)
+    query = normalize(strip_symbols(text))  # 👍 says nothing more
+    query = query.strip() if query.isascii() else query.replace(" ", "")
     if query in _YES:
         return True
     if query in _NO:

@@ -20,8 +20,8 @@ from tests.support import CONFIG_RAW, NOW, Services, make_services
 TOMORROW = NOW.date() + timedelta(days=1)
 
 
-@pytest.fixture
-def heart(redis_db: redis.Redis) -> Services:
+def heart_services(client: redis.Redis, capacity: int = 20) -> Services:
+    """The services with the one heart hospital and its doctors (module docstring), ten days from tomorrow."""
     raw = dict(CONFIG_RAW)
     raw["hospitals"] = [
         {
@@ -34,15 +34,20 @@ def heart(redis_db: redis.Redis) -> Services:
             ],
         }
     ]
-    svc = make_services(redis_db, build_config(raw))
+    svc = make_services(client, build_config(raw))
     rows = ["hospital,department,doctor,level,date,start,end,capacity,fee,doctor_name"]
     for offset in range(10):
         day = TOMORROW + timedelta(days=offset)
-        rows.append(f"h9,xn,zw,general,{day},08:00,11:30,20,5,张伟")
-        rows.append(f"h9,xn,ln,expert,{day},14:00,17:00,20,50,李娜")
-        rows.append(f"h9,sn,wf,general,{day},08:00,11:30,20,5,王芳")
+        rows.append(f"h9,xn,zw,general,{day},08:00,11:30,{capacity},5,张伟")
+        rows.append(f"h9,xn,ln,expert,{day},14:00,17:00,{capacity},50,李娜")
+        rows.append(f"h9,sn,wf,general,{day},08:00,11:30,{capacity},5,王芳")
     svc.schedule.import_csv("\n".join(rows) + "\n")
     return svc
+
+
+@pytest.fixture
+def heart(redis_db: redis.Redis) -> Services:
+    return heart_services(redis_db)
 
 
 def chat_of(svc: Services, english: bool = False) -> Chat:
