@@ -60,9 +60,11 @@ def services(redis_server: EmbeddedRedis, request: pytest.FixtureRequest) -> Ite
     client.close()
     understood = sum(_results)
     share = f"phrases understood: {understood}/{len(_results)} = {understood / max(len(_results), 1):.1%}"
+    capture = request.config.pluginmanager.get_plugin("capturemanager")
     reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is not None:  # shown in every run, not only with -s
-        reporter.write_line(share)
+    if capture is not None and reporter is not None:
+        with capture.global_and_fixture_disabled():  # shown in every run, not only with -s
+            reporter.write_line(f"\n{share}")
 
 
 @pytest.mark.parametrize(("index", "step", "typed", "outcome"), [(i, *row) for i, row in enumerate(PHRASES)])
