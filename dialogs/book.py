@@ -5,21 +5,24 @@ the hospital when several are configured. Departments and dates offered are thos
 the booking window; full dates and slots are shown as such and refused when chosen. A refusal of the booking
 service names its rule, says until when it applies and what to do next; the user is then taken back to the step
 that can fix it (another slot, another date) or to the menu. The session keeps only ids and ISO dates.
+What a booking sentence named is taken first (``dialogs.book_wishes``); reads, formats and refusals are in
+``dialogs.book_base``.
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date
 from enum import StrEnum
 from typing import Any
 
 import rules
 from bot.booking import BookingRefused
-from bot.records import Appointment, Slot, local_moment
-from dialogs import intents, parse
-from dialogs.machine import Dialog, Flow
-from dialogs.message import Channel
-from texts import CATALOG
+from dialogs import parse
+from dialogs.book_base import fee_text
+from dialogs.book_wishes import BookWishes
+from dialogs.machine import Dialog
+
+__all__ = ["BookDialog", "BookFlow", "fee_text"]
 
 
 class State(StrEnum):
@@ -35,130 +38,14 @@ class State(StrEnum):
 RESLOT = frozenset({"slot_full", "slot_closed", "slot_started", "no_slot", "once_per_doctor"})
 REDATE = frozenset({"window_past", "window_too_far", "window_too_early", "limit_same_day_department", "limit_same_day"})
 RETRY = frozenset({"busy"})
-LIMITS = frozenset({"limit_same_day_department", "limit_same_day", "limit_7_days", "limit_3_months"})
-"""Rule codes that are also the name of the policy number they enforce."""
 NO_WORDS = frozenset({"取消", "不约了"})
 """Also "no" at the confirmation, which offers "N 取消" (English ``cancel`` is never taught: Twilio opt-out)."""
 
 
-def fee_text(cents: int) -> str:
-    """Yuan without trailing zeros: 500 -> "5", 1250 -> "12.5"."""
-    yuan, rest = divmod(cents, 100)
-    return str(yuan) if rest == 0 else f"{yuan}.{rest:02d}".rstrip("0")
-
-
-class BookFlow(Flow):
+class BookFlow(BookWishes):
     """Questions, guards and actions of the booking dialog."""
 
-    # --- what is known so far --------------------------------------------------------------------------
-    @property
-    def hospital(self) -> str:
-        return str(self.turn.data["hospital"])
-
-    @property
-    def department(self) -> str:
-        return str(self.turn.data["department"])
-
-    @property
-    def policy(self) -> rules.Policy:
-        """The chosen hospital's policy; the platform's until a hospital is chosen."""
-        if "hospital" in self.turn.data:
-            return self.turn.deps.store.policy_for(self.hospital)
-        return self.turn.deps.config.policy
-
-    def hospital_name(self) -> str:
-        found = self.turn.deps.schedule.hospital(self.hospital)
-        return found.name if found else self.hospital
-
-    def department_name(self, department: str | None = None) -> str:
-        wanted = department or self.department
-        found = self.turn.deps.schedule.department(self.hospital, wanted)
-        return found.name if found else wanted
-
-    def patient_name(self) -> str:
-        found = self.turn.deps.patients.get(str(self.turn.data["pid"]))
-        return found.name_masked if found else ""
-
-    # --- formatting ------------------------------------------------------------------------------------
-    @property
-    def sms(self) -> str:
-        """Suffix of the compact variant of a text: four slots per SMS page must fit two segments."""
-        return "_sms" if self.turn.channel == Channel.sms else ""
-
-    def _calendar(self, day: date) -> dict[str, Any]:
-        return {
-            "month": self.turn.t("book.months").split(",")[day.month - 1],
-            "d": day.day,
-            "year": day.year,
-            "weekday": self.turn.t("book.weekdays").split(",")[day.weekday()],
-        }
-
-    def day(self, day: date) -> str:
-        """``11月24日`` / ``24 Nov``."""
-        return self.turn.t("book.day", **self._calendar(day))
-
-    def day_with_weekday(self, day: date) -> str:
-        """``11月24日 周二`` / ``Tue 24 Nov``."""
-        return self.turn.t("book.day_with_weekday", **self._calendar(day))
-
-    def long_day(self, day: date) -> str:
-        """``2027年2月25日`` / ``25 Feb 2027``."""
-        return self.turn.t("book.long_day", **self._calendar(day))
-
-    def moment(self, when: datetime) -> str:
-        """``11月23日15:00`` / ``15:00 on 23 Nov`` in the hospital's time (with the year when not this one)."""
-        local = when.astimezone(self.policy.tz)
-        key = "book.moment" if local.year == self.turn.today().year else "book.moment_with_year"
-        return self.turn.t(key, time=local.strftime("%H:%M"), **self._calendar(local.date()))
-
-    def level(self, slot: Slot | Appointment) -> str:
-        return self.turn.t(f"book.level_{slot.level.value}")
-
-    def slot_label(self, slot: Slot) -> str:
-        places = self.turn.t("book.places_left", n=slot.places_left) if slot.places_left else self.turn.t("book.full")
-        return self.turn.t(
-            f"book.slot_label{self.sms}",
-            doctor=slot.doctor_name or slot.doctor,
-            start=slot.start,
-            end=slot.end,
-            level=self.level(slot),
-            fee=fee_text(slot.fee_cents),
-            places=places,
-        )
-
-    def deadline_line(self, facts: rules.SlotFacts, *, only_if_passed: bool = False) -> str | None:
-        """When free cancellation ends, or that it has ended and what cancelling now means."""
-        deadline = rules.cancel_deadline(self.policy, facts)
-        shown = self.moment(deadline)
-        if self.turn.now < deadline:
-            return None if only_if_passed else self.turn.t("book.cancel_until", deadline=shown)
-        if self.policy.late_cancel == "allow_with_violation" and self.turn.now < facts.start:
-            return self.turn.t("book.cancel_with_violation", deadline=shown)
-        return self.turn.t("book.cancel_closed", deadline=shown)
-
-    # --- reads -----------------------------------------------------------------------------------------
-    def window_dates(self, hospital: str, department: str | None = None) -> list[date]:
-        """Dates with slots of the hospital (or department) inside the booking window now."""
-        first, last = rules.booking_window(self.turn.deps.store.policy_for(hospital), self.turn.now)
-        days = (date.fromisoformat(d) for d in self.turn.deps.schedule.dates(hospital, department))
-        return [d for d in days if first <= d <= last]
-
-    def open_slots(self, day: date) -> list[Slot]:
-        """The department's slots on ``day`` that have not started yet."""
-        tz = self.policy.tz
-        slots = self.turn.deps.schedule.slots(self.hospital, self.department, day.isoformat())
-        return [s for s in slots if local_moment(s.date, s.start, tz) > self.turn.now]
-
-    def chosen_slot(self) -> Slot | None:
-        return self.turn.deps.schedule.slot(str(self.turn.data["slot"]))
-
     # --- questions -------------------------------------------------------------------------------------
-    @property
-    def wish(self) -> dict[str, str]:
-        """What a booking sentence named and is not used yet (date, period, level, words)."""
-        found: dict[str, str] = self.turn.data.setdefault("wish", {})
-        return found
-
     def ask_patient(self) -> None:
         turn = self.turn
         if "keep.wish" in turn.data:
@@ -215,32 +102,6 @@ class BookFlow(Flow):
         title = turn.t("book.ask_department", hospital=self.hospital_name())
         turn.offer(title, [d.name for d in departments], [d.id for d in departments])
 
-    def wished_department(self, departments: list[Any]) -> bool:
-        """Take the department a sentence named; words that name none are kept as a doctor's name."""
-        words, plain = self.wish.pop("words", ""), self.wish.pop("plain", "")
-        options = [parse.Option(d.name, d.id, (d.name_en,) if d.name_en else ()) for d in departments]
-        for typed in (words, plain):
-            match = parse.match_option(typed, options) if typed and parse.parse_number(typed) is None else None
-            if match is not None and match.ok:
-                self.turn.data["department"] = str(match.value)
-                return True
-        if not plain:
-            return False
-        self.wish["doctor"] = plain
-        schedule = self.turn.deps.schedule
-        found = {d.id for d in departments for day in self.window_dates(self.hospital, d.id)
-                 for s in schedule.slots(self.hospital, d.id, day.isoformat()) if self.is_doctor(s, plain)}  # fmt: skip
-        if len(found) == 1:  # the doctor works in one department: that is the one
-            self.turn.data["department"] = found.pop()
-            return True
-        return False
-
-    @staticmethod
-    def is_doctor(slot: Slot, typed: str) -> bool:
-        """Whether a typed name is (part of) the slot's doctor's name, or the other way round."""
-        names = [parse.normalize(n) for n in (slot.doctor_name, slot.doctor, slot.doctor_name_en) if n]
-        return any(typed in n or n in typed for n in names)
-
     def ask_date(self) -> None:
         turn = self.turn
         labels: list[str] = []
@@ -284,15 +145,6 @@ class BookFlow(Flow):
             self.fire("picked")
             return
         turn.offer(title, [self.slot_label(s) for s in wanted or slots], [s.id for s in wanted or slots])
-
-    def wanted(self, slot: Slot) -> bool:
-        """Whether a slot fits the time of day, level and doctor asked for (each only when asked)."""
-        period, level, doctor = self.wish.get("period"), self.wish.get("level"), self.wish.get("doctor", "")
-        return (
-            (not period or (slot.start < "12:00") == (period == "am"))
-            and (not level or slot.level.value == level)
-            and (not doctor or self.is_doctor(slot, doctor))
-        )
 
     def ask_confirm(self) -> None:
         turn = self.turn
@@ -357,10 +209,7 @@ class BookFlow(Flow):
         options = turn.data.get("options") or {"values": []}
         choices = [date.fromisoformat(v) for v in options["values"]]
         day = parse.parse_date(turn.text, turn.today(self.hospital), choices)
-        wish = intents.wish_of(turn.text, turn.today(self.hospital))
-        if day is None and wish.day and not wish.plain and (wish.period or wish.level):  # 明天下午, 周三 专家号
-            day = wish.day
-            self.keep_filters(wish)
+        day = day or self.day_with_filters()
         if day is None:  # a label typed back ("Tue 24 Nov"), or a part of one
             match: parse.Match[Any] = turn.chosen()
             if match.kind == parse.MatchKind.AMBIGUOUS:
@@ -375,71 +224,6 @@ class BookFlow(Flow):
             return False
         turn.data["date"] = day.isoformat()
         return True
-
-    def usable_day(self, day: date, choices: list[date]) -> bool:
-        """Whether a day can be booked in this department; when not, say why (past, not released, no clinic, full)."""
-        today = self.turn.today(self.hospital)
-        if day < today:
-            first, last = rules.booking_window(self.policy, self.turn.now)
-            self.say("book.date_past", day=self.day(day), first=self.day(first), last=self.day(last))
-            return False
-        if day not in choices:
-            decision = rules.check_window(self.policy, day, self.turn.now)
-            if decision.allowed:
-                self.say("book.date_no_clinic", day=self.day(day), department=self.department_name())
-            else:
-                self.say_refusal(decision, day=day)
-            return False
-        slots = self.open_slots(day)
-        if not slots:
-            self.say("book.no_slots", day=self.day(day), department=self.department_name())
-            return False
-        if not any(s.places_left for s in slots):
-            self.say("book.date_full", day=self.day(day), department=self.department_name())
-            return False
-        return True
-
-    # --- the slot step also takes another day, a time of day, a level or a doctor ------------------------
-    def typed_date(self) -> bool:
-        """A date at the slot step (``12/5``, ``明天下午``) is a change of day, never an option number."""
-        wish = intents.wish_of(self.turn.text, self.turn.today(self.hospital))
-        return parse.parse_number(self.turn.text) is None and (wish.day is not None or wish.bad_day)
-
-    def change_day(self) -> None:
-        turn = self.turn
-        wish = intents.wish_of(turn.text, turn.today(self.hospital))
-        choices = [date.fromisoformat(d) for d in self.window_days()]
-        if wish.day is None:
-            self.say("book.date_unknown", text=turn.echo)
-        elif self.usable_day(wish.day, choices):
-            turn.data["date"] = wish.day.isoformat()
-            self.keep_filters(wish)
-            self.fire("reslot")
-
-    def window_days(self) -> list[str]:
-        return [d.isoformat() for d in self.window_dates(self.hospital, self.department) if self.open_slots(d)]
-
-    def typed_filter(self) -> bool:
-        """A time of day, a level or a doctor's name (``下午``, ``专家``, ``李娜 下午``) narrows the slots shown."""
-        wish = intents.wish_of(self.turn.text, self.turn.today(self.hospital))
-        if parse.parse_number(self.turn.text) is not None:
-            return False
-        day = date.fromisoformat(str(self.turn.data["date"]))
-        named = bool(wish.plain) and any(self.is_doctor(s, wish.plain) for s in self.open_slots(day))
-        return bool(wish.period or wish.level or named) and (not wish.plain or named)
-
-    def filter_slots(self) -> None:
-        """Show the slots that fit (one that alone fits is the choice, confirmed next)."""
-        self.keep_filters(intents.wish_of(self.turn.text, self.turn.today(self.hospital)), add=True)
-        self.fire("reslot")
-
-    def keep_filters(self, wish: intents.Wish, *, add: bool = False) -> None:
-        """Remember what the slot list is narrowed by: added to the filters so far, or instead of them."""
-        kept = self.wish if add else {}
-        kept.update({k: v for k, v in wish.to_data().items() if k in ("period", "level")})
-        self.turn.data["wish"] = kept
-        if wish.plain:
-            self.wish["doctor"] = wish.plain
 
     def slot_chosen(self) -> bool:
         slot_id = self._pick()
@@ -516,40 +300,6 @@ class BookFlow(Flow):
             self.fire("redate")
         elif rule not in RETRY:
             self.turn.switch("menu")
-
-    def say_refusal(
-        self, decision: rules.Decision, *, day: date | None = None, standing: rules.Standing | None = None
-    ) -> None:
-        """Say which rule refused, until when, and what the user can do (numbers from the policy)."""
-        turn = self.turn
-        rule = decision.rule or "busy"
-        key = f"book.refused_{rule}" if f"book.refused_{rule}" in CATALOG else "book.refused"
-        values: dict[str, Any] = {"rule": rule, "days": self.policy.booking_days_ahead}
-        if "pid" in turn.data:
-            values["patient"] = self.patient_name()
-        if "department" in turn.data:
-            values["department"] = self.department_name()
-        if day is None and "date" in turn.data:
-            day = date.fromisoformat(str(turn.data["date"]))
-        if day is not None:
-            values["day"] = self.day(day)
-        if decision.retry_after is not None:
-            values["retry"] = values["opens"] = self.moment(decision.retry_after)
-        if rule in LIMITS:
-            values["n"] = getattr(self.policy, rule)
-        if rule == "window_past":
-            first, last = rules.booking_window(self.policy, turn.now)
-            values.update(first=self.day(first), last=self.day(last))
-        if rule == "window_too_far":
-            values["release"] = self.policy.release_time
-        if rule in ("suspended", "flagged"):
-            standing = standing or turn.deps.standing.standing(str(turn.data["pid"]))
-            if standing.suspended_until is not None:  # the last day suspended: booking works again the day after
-                values["until"] = self.long_day(standing.suspended_until + timedelta(days=1))
-        try:
-            turn.say(key, **values)
-        except KeyError:  # a value this refusal did not come with: still name the rule
-            turn.say("book.refused", **values)
 
 
 TRANSITIONS: list[dict[str, Any]] = [
