@@ -188,8 +188,9 @@ class Engine:
         if intent in (intents.Intent.MENU, intents.Intent.HELP):
             self._command(turn, parse.Command(intent.value))
             return True
-        in_booking = turn.session.state.startswith("book.")  # there the steps read the sentence themselves
-        wish = None if in_booking else intents.booking_sentence(turn.text, turn.today())
+        # booking steps read a sentence themselves; verification and patients take free text (a name may hold 挂)
+        reads_text = turn.session.state.partition(".")[0] in ("book", "verify", "patients")
+        wish = None if reads_text else intents.booking_sentence(turn.text, turn.today())
         if intent is None and wish is None:
             return False
         follow_intent(turn, intent or intents.Intent.BOOK, wish)

@@ -79,7 +79,7 @@ def _compact(text: str) -> str:
     return normalize(re.sub(r" ?([^\x00-\x7f]) ?", r"\1", query))
 
 
-_BOOKING_WORD = re.compile(r"挂|掛|预约|預約|约|(?<![a-z])(?:book|booking|appointment)(?![a-z])")
+_BOOKING_WORD = re.compile(r"挂|掛|预约|預約|(?<![a-z])(?:book|booking|appointment)(?![a-z])")
 
 
 def booking_sentence(text: str, today: date) -> Wish | None:

@@ -198,3 +198,9 @@ def test_one_at_the_booking_confirmation_asks_again(heart: Services) -> None:
     assert "没看懂“1”。请回复 Y(是)或 N(否)。" in chat.send("1")
     assert heart.store.listing() == []
     assert "识别码" in chat.send("是")
+
+
+def test_a_name_at_verification_is_a_name_even_with_a_booking_word(heart: Services) -> None:
+    chat = Chat(heart, user="openid-new")
+    assert "请输入就诊人姓名" in chat.send("我要挂号")
+    assert "请输入就诊人姓名" not in chat.send("李挂号"), "taken as the name, not as a new booking"
