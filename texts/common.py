@@ -16,9 +16,10 @@ TEXTS: dict[str, tuple[str, str]] = {
     ),
     "common.help": (
         "随时可回复:菜单(回到主菜单)、帮助、退出(离开当前步骤)、English。"
-        "选择时回复序号或名称;日期可写 11月25日、明天、周三。",
+        "选择时回复序号或名称;日期可写 11月25日、明天、下周三。也可直接说:明天上午心内科、取消预约。",
         "At any time reply: menu (main menu), help, exit (leave this step), chinese. "
-        "Answer choices with the number or the name; dates like 2026-11-25, tomorrow or wed.",
+        "Answer choices with the number or the name; dates like 25 Nov, tomorrow or next wed. "
+        "Or just say it: tomorrow morning cardiology, cancel my appointment.",
     ),
     "common.left_step": ("已退出当前步骤。", "You left that step."),
     "common.idle_reset": (
