@@ -178,9 +178,17 @@ class BookFlow(BookWishes):
             return match.value
         if match.kind == parse.MatchKind.AMBIGUOUS:
             self.turn.say_ambiguous(match)
-        else:
+        elif not self.said_out_of_range():
             self.say("common.not_an_option", text=self.turn.echo)
         return None
+
+    def said_out_of_range(self) -> bool:
+        """A number beyond the list is named as such, with the numbers that can be sent."""
+        number, count = parse.parse_number(self.turn.text), len((self.turn.data.get("options") or {}).get("values", []))
+        if number is None or count == 0 or 1 <= number <= count:
+            return False
+        self.say("common.out_of_range", n=number, count=count)
+        return True
 
     def patient_chosen(self) -> bool:
         pid = self._pick()
@@ -218,7 +226,8 @@ class BookFlow(BookWishes):
             if match.ok:
                 day = date.fromisoformat(str(match.value))
         if day is None:
-            self.say("book.date_unknown", text=turn.echo)
+            if not self.said_out_of_range():
+                self.say("book.date_unknown", text=turn.echo)
             return False
         if not self.usable_day(day, choices):
             return False

@@ -6,8 +6,9 @@ Steps (reached through the real dialog, see tests/test_phrases.py): ``menu``; ``
 
 Outcomes: an intent (``book``, ``list``, ``cancel``, ``reschedule``, ``help``, ``menu``), ``nothing`` (to confirm),
 ``dates:<department>`` (the date question), ``slots:<day> <department>`` (the slot question),
-``confirm:<day> <start>`` (the summary), ``past``, ``unreleased``, ``unknown`` / ``notfound`` (said so, with what
-to send), ``booked``/``declined``/``cancelled``/``kept``/``reask`` at a yes/no question.
+``confirm:<day> <start>`` (the summary), ``past``, ``unreleased``, ``unknown`` / ``notfound`` / ``outofrange``
+(said so, with what to send), ``booked``/``declined``/``cancelled``/``kept``/``reask`` at a yes/no question.
+To add a phrasing, add one line below; a new kind of outcome is one entry of ``OUTCOMES`` in test_phrases.py.
 """
 
 PHRASES: list[tuple[str, str, str]] = [
@@ -451,13 +452,15 @@ PHRASES: list[tuple[str, str, str]] = [
     ("date", "Next Wednesday", "unreleased"),
     ("date", "下周五", "unreleased"),
     ("date", "12月2日", "unreleased"),
-    ("date", "8", "unknown"),
-    ("date", "0", "unknown"),
     ("date", "2月30日", "unknown"),
     ("date", "asdf", "unknown"),
     ("date", "13月1日", "unknown"),
     ("date", "随便", "unknown"),
-    ("date", "99", "unknown"),
+    ("date", "8", "outofrange"),
+    ("date", "0", "outofrange"),
+    ("date", "99", "outofrange"),
+    ("date", "第九个", "outofrange"),
+    ("date", "十", "outofrange"),
     ("date", "我要取消", "cancel"),
     ("date", "取消预约", "cancel"),
     ("date", "cancel my appointment", "cancel"),
@@ -567,12 +570,14 @@ PHRASES: list[tuple[str, str, str]] = [
     ("slot", "11/22", "past"),
     ("slot", "11月20日", "past"),
     ("slot", "nov 22", "past"),
-    ("slot", "3", "notfound"),
     ("slot", "晚上", "notfound"),
     ("slot", "王芳", "notfound"),
     ("slot", "眼科", "notfound"),
-    ("slot", "0", "notfound"),
     ("slot", "asdf", "notfound"),
+    ("slot", "3", "outofrange"),
+    ("slot", "0", "outofrange"),
+    ("slot", "第三个", "outofrange"),
+    ("slot", "９", "outofrange"),
     ("slot", "取消预约", "cancel"),
     ("slot", "我要取消", "cancel"),
     ("slot", "菜单", "menu"),

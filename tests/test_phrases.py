@@ -42,6 +42,7 @@ OUTCOMES: dict[str, Callable[[str, str], bool]] = {
     "unreleased": lambda reply, _: "尚未放号" in reply and "2027" not in reply and "请确认预约" not in reply,
     "unknown": lambda reply, _: "没看懂" in reply,
     "notfound": lambda reply, _: "没有找到" in reply and "请确认预约" not in reply,
+    "outofrange": lambda reply, _: "项,请回复 1-" in reply and "请确认预约" not in reply,
     "booked": lambda reply, _: "预约成功" in reply,
     "declined": lambda reply, _: "本次未预约" in reply,
     "cancelled": lambda reply, _: "已取消预约" in reply,

@@ -50,6 +50,10 @@ TEXTS: dict[str, tuple[str, str]] = {
         "没看懂“{text}”。请回复 Y(是)或 N(否)。",
         '"{text}" is not an answer here: please reply Y (yes) or N (no).',
     ),
+    "common.out_of_range": (
+        "没有第{n}项,请回复 1-{count} 中的序号。",
+        "There is no option {n}: reply with a number from 1 to {count}.",
+    ),
     "common.nothing_to_confirm": (
         "现在没有需要确认的事项。",
         "There is nothing to confirm right now.",
