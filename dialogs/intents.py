@@ -16,7 +16,7 @@ from enum import StrEnum
 
 from dialogs.parse import find_dates, normalize, strip_symbols
 
-__all__ = ["LEVELS", "PERIODS", "Intent", "Wish", "booking_sentence", "intent_of", "period_of", "wish_of"]
+__all__ = ["LEVELS", "PERIODS", "Intent", "Wish", "booking_sentence", "intent_of", "wish_of"]
 
 
 class Intent(StrEnum):
@@ -130,11 +130,6 @@ def _take(text: str, patterns: dict[str, re.Pattern[str]]) -> tuple[str | None, 
         if pattern.search(text):
             return name, pattern.sub(" ", text, count=1)
     return None, text
-
-
-def period_of(text: str) -> str | None:
-    """``am`` or ``pm`` when a message names a time of day."""
-    return _take(normalize(text), _PERIOD_PATTERNS)[0]
 
 
 @dataclass(frozen=True)

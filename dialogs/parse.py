@@ -52,7 +52,6 @@ __all__ = [
     "strip_symbols",
     "Found",
     "find_dates",
-    "is_date",
 ]
 
 T = TypeVar("T")
@@ -378,11 +377,6 @@ def parse_date(text: str, today: date, choices: Sequence[date] | None = None) ->
         weekday = next(f for f in found if f.kind == _Kind.WEEKDAY)
         return days[0].day if weekday.day is not None and weekday.day.weekday() == days[0].day.weekday() else None
     return None
-
-
-def is_date(text: str, today: date) -> bool:
-    """Whether a whole message is a date expression (so never an option number or a fragment of a label)."""
-    return parse_number(text) is None and parse_date(text, today) is not None
 
 
 # --- yes/no and commands ---------------------------------------------------------------------------------------
