@@ -5,22 +5,24 @@ the hospital when several are configured. Departments and dates offered are thos
 the booking window; full dates and slots are shown as such and refused when chosen. A refusal of the booking
 service names its rule, says until when it applies and what to do next; the user is then taken back to the step
 that can fix it (another slot, another date) or to the menu. The session keeps only ids and ISO dates.
+What a booking sentence named is taken first (``dialogs.book_wishes``); reads, formats and refusals are in
+``dialogs.book_base``.
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date
 from enum import StrEnum
 from typing import Any
 
 import rules
 from bot.booking import BookingRefused
-from bot.records import Appointment, Slot, local_moment
 from dialogs import parse
-from dialogs.machine import Dialog, Flow
-from dialogs.message import Channel
-from texts import CATALOG
+from dialogs.book_wishes import BookWishes
+from dialogs.machine import Dialog
 from texts import format as words
+
+__all__ = ["BookDialog", "BookFlow"]
 
 
 class State(StrEnum):
@@ -36,111 +38,18 @@ class State(StrEnum):
 RESLOT = frozenset({"slot_full", "slot_closed", "slot_started", "no_slot", "once_per_doctor"})
 REDATE = frozenset({"window_past", "window_too_far", "window_too_early", "limit_same_day_department", "limit_same_day"})
 RETRY = frozenset({"busy"})
-LIMITS = frozenset({"limit_same_day_department", "limit_same_day", "limit_7_days", "limit_3_months"})
-"""Rule codes that are also the name of the policy number they enforce."""
 NO_WORDS = frozenset({"取消", "不约了"})
 """Also "no" at the confirmation, which offers "N 取消" (English ``cancel`` is never taught: Twilio opt-out)."""
 
 
-class BookFlow(Flow):
+class BookFlow(BookWishes):
     """Questions, guards and actions of the booking dialog."""
-
-    # --- what is known so far --------------------------------------------------------------------------
-    @property
-    def hospital(self) -> str:
-        return str(self.turn.data["hospital"])
-
-    @property
-    def department(self) -> str:
-        return str(self.turn.data["department"])
-
-    @property
-    def policy(self) -> rules.Policy:
-        """The chosen hospital's policy; the platform's until a hospital is chosen."""
-        if "hospital" in self.turn.data:
-            return self.turn.deps.store.policy_for(self.hospital)
-        return self.turn.deps.config.policy
-
-    def hospital_name(self) -> str:
-        found = self.turn.deps.schedule.hospital(self.hospital)
-        return found.name if found else self.hospital
-
-    def department_name(self, department: str | None = None) -> str:
-        wanted = department or self.department
-        found = self.turn.deps.schedule.department(self.hospital, wanted)
-        return found.name if found else wanted
-
-    def patient_name(self) -> str:
-        found = self.turn.deps.patients.get(str(self.turn.data["pid"]))
-        return found.name_masked if found else ""
-
-    # --- formatting ------------------------------------------------------------------------------------
-    @property
-    def sms(self) -> str:
-        """Suffix of the compact variant of a text: four slots per SMS page must fit two segments."""
-        return "_sms" if self.turn.channel == Channel.sms else ""
-
-    def day(self, day: date) -> str:
-        """``11月24日`` / ``24 Nov``."""
-        return words.day(day, self.turn.lang, weekday=False)
-
-    def day_with_weekday(self, day: date) -> str:
-        """``11月24日 周二`` / ``Tue 24 Nov``."""
-        return words.day(day, self.turn.lang)
-
-    def long_day(self, day: date) -> str:
-        """``2027年2月25日`` / ``25 Feb 2027``."""
-        return words.day(day, self.turn.lang, weekday=False, year=True)
-
-    def moment(self, when: datetime) -> str:
-        """``11月23日 周一 15:00`` / ``Mon 23 Nov 15:00`` in the hospital's time (with the year when not this one)."""
-        local = when.astimezone(self.policy.tz)
-        return words.moment(local, self.turn.lang, year=local.year != self.turn.today().year)
-
-    def level(self, slot: Slot | Appointment) -> str:
-        return self.turn.t(f"book.level_{slot.level.value}")
-
-    def slot_label(self, slot: Slot) -> str:
-        places = self.turn.t("book.places_left", n=slot.places_left) if slot.places_left else self.turn.t("book.full")
-        return self.turn.t(
-            f"book.slot_label{self.sms}",
-            doctor=slot.doctor_name or slot.doctor,
-            start=slot.start,
-            end=slot.end,
-            level=self.level(slot),
-            fee=words.money(slot.fee_cents, self.turn.lang),
-            places=places,
-        )
-
-    def deadline_line(self, facts: rules.SlotFacts, *, only_if_passed: bool = False) -> str | None:
-        """When free cancellation ends, or that it has ended and what cancelling now means."""
-        deadline = rules.cancel_deadline(self.policy, facts)
-        shown = self.moment(deadline)
-        if self.turn.now < deadline:
-            return None if only_if_passed else self.turn.t("book.cancel_until", deadline=shown)
-        if self.policy.late_cancel == "allow_with_violation" and self.turn.now < facts.start:
-            return self.turn.t("book.cancel_with_violation", deadline=shown)
-        return self.turn.t("book.cancel_closed", deadline=shown)
-
-    # --- reads -----------------------------------------------------------------------------------------
-    def window_dates(self, hospital: str, department: str | None = None) -> list[date]:
-        """Dates with slots of the hospital (or department) inside the booking window now."""
-        first, last = rules.booking_window(self.turn.deps.store.policy_for(hospital), self.turn.now)
-        days = (date.fromisoformat(d) for d in self.turn.deps.schedule.dates(hospital, department))
-        return [d for d in days if first <= d <= last]
-
-    def open_slots(self, day: date) -> list[Slot]:
-        """The department's slots on ``day`` that have not started yet."""
-        tz = self.policy.tz
-        slots = self.turn.deps.schedule.slots(self.hospital, self.department, day.isoformat())
-        return [s for s in slots if local_moment(s.date, s.start, tz) > self.turn.now]
-
-    def chosen_slot(self) -> Slot | None:
-        return self.turn.deps.schedule.slot(str(self.turn.data["slot"]))
 
     # --- questions -------------------------------------------------------------------------------------
     def ask_patient(self) -> None:
         turn = self.turn
+        if "keep.wish" in turn.data:
+            turn.data["wish"] = turn.data.pop("keep.wish")
         patients = turn.deps.patients.patients_of(turn.acct)
         if not patients:  # removed meanwhile: verify first, then come back here
             turn.say("verify.intro")
@@ -187,6 +96,9 @@ class BookFlow(Flow):
             else:
                 turn.switch("menu")
             return
+        if self.wished_department(departments):
+            self.fire("skip")
+            return
         title = turn.t("book.ask_department", hospital=self.hospital_name())
         turn.offer(title, [d.name for d in departments], [d.id for d in departments])
 
@@ -207,6 +119,11 @@ class BookFlow(Flow):
             turn.say("book.no_dates", department=self.department_name())
             turn.switch("menu")
             return
+        wished = self.wish.pop("date", None)
+        if wished and self.usable_day(date.fromisoformat(wished), [date.fromisoformat(v) for v in values]):
+            turn.data["date"] = wished
+            self.fire("skip")
+            return
         turn.offer(turn.t("book.ask_date", department=self.department_name()), labels, values)
 
     def ask_slot(self) -> None:
@@ -219,7 +136,15 @@ class BookFlow(Flow):
             return
         shown = self.day(day) if self.sms else self.day_with_weekday(day)
         title = turn.t(f"book.ask_slot{self.sms}", day=shown, department=self.department_name())
-        turn.offer(title, [self.slot_label(s) for s in slots], [s.id for s in slots])
+        wanted = [s for s in slots if self.wanted(s)]
+        if not wanted:
+            turn.say("book.no_slot_match", day=self.day(day))
+        elif self.wish and len(wanted) == 1 and wanted[0].places_left > 0 and wanted[0].status == "open":
+            turn.data["slot"] = wanted[0].id  # what was asked for fits one slot only: that one is confirmed next
+            turn.data.pop("wish", None)
+            self.fire("picked")
+            return
+        turn.offer(title, [self.slot_label(s) for s in wanted or slots], [s.id for s in wanted or slots])
 
     def ask_confirm(self) -> None:
         turn = self.turn
@@ -251,9 +176,17 @@ class BookFlow(Flow):
             return match.value
         if match.kind == parse.MatchKind.AMBIGUOUS:
             self.turn.say_ambiguous(match)
-        else:
+        elif not self.said_out_of_range():
             self.say("common.not_an_option", text=self.turn.echo)
         return None
+
+    def said_out_of_range(self) -> bool:
+        """A number beyond the list is named as such, with the numbers that can be sent."""
+        number, count = parse.parse_number(self.turn.text), len((self.turn.data.get("options") or {}).get("values", []))
+        if number is None or count == 0 or 1 <= number <= count:
+            return False
+        self.say("common.out_of_range", n=number, count=count)
+        return True
 
     def patient_chosen(self) -> bool:
         pid = self._pick()
@@ -282,6 +215,7 @@ class BookFlow(Flow):
         options = turn.data.get("options") or {"values": []}
         choices = [date.fromisoformat(v) for v in options["values"]]
         day = parse.parse_date(turn.text, turn.today(self.hospital), choices)
+        day = day or self.day_with_filters()
         if day is None:  # a label typed back ("Tue 24 Nov"), or a part of one
             match: parse.Match[Any] = turn.chosen()
             if match.kind == parse.MatchKind.AMBIGUOUS:
@@ -290,21 +224,10 @@ class BookFlow(Flow):
             if match.ok:
                 day = date.fromisoformat(str(match.value))
         if day is None:
-            self.say("book.date_unknown", text=turn.echo)
+            if not self.said_out_of_range():
+                self.say("book.date_unknown", text=turn.echo)
             return False
-        if day not in choices:
-            decision = rules.check_window(self.policy, day, turn.now)
-            if decision.allowed:
-                self.say("book.date_no_clinic", day=self.day(day), department=self.department_name())
-            else:
-                self.say_refusal(decision, day=day)
-            return False
-        slots = self.open_slots(day)
-        if not slots:
-            self.say("book.no_slots", day=self.day(day), department=self.department_name())
-            return False
-        if not any(s.places_left for s in slots):
-            self.say("book.date_full", day=self.day(day), department=self.department_name())
+        if not self.usable_day(day, choices):
             return False
         turn.data["date"] = day.isoformat()
         return True
@@ -334,7 +257,7 @@ class BookFlow(Flow):
 
     # --- actions ---------------------------------------------------------------------------------------
     def ask_yes_no(self) -> None:
-        self.say("common.yes_no")
+        self.say("common.yes_no", text=self.turn.echo)
 
     def decline(self) -> None:
         self.say("book.declined")
@@ -383,40 +306,6 @@ class BookFlow(Flow):
         elif rule not in RETRY:
             self.turn.switch("menu")
 
-    def say_refusal(
-        self, decision: rules.Decision, *, day: date | None = None, standing: rules.Standing | None = None
-    ) -> None:
-        """Say which rule refused, until when, and what the user can do (numbers from the policy)."""
-        turn = self.turn
-        rule = decision.rule or "busy"
-        key = f"book.refused_{rule}" if f"book.refused_{rule}" in CATALOG else "book.refused"
-        values: dict[str, Any] = {"rule": rule, "days": self.policy.booking_days_ahead}
-        if "pid" in turn.data:
-            values["patient"] = self.patient_name()
-        if "department" in turn.data:
-            values["department"] = self.department_name()
-        if day is None and "date" in turn.data:
-            day = date.fromisoformat(str(turn.data["date"]))
-        if day is not None:
-            values["day"] = self.day(day)
-        if decision.retry_after is not None:
-            values["retry"] = values["opens"] = self.moment(decision.retry_after)
-        if rule in LIMITS:
-            values["n"] = getattr(self.policy, rule)
-        if rule == "window_past":
-            first, last = rules.booking_window(self.policy, turn.now)
-            values.update(first=self.day(first), last=self.day(last))
-        if rule == "window_too_far":
-            values["release"] = self.policy.release_time
-        if rule in ("suspended", "flagged"):
-            standing = standing or turn.deps.standing.standing(str(turn.data["pid"]))
-            if standing.suspended_until is not None:  # the last day suspended: booking works again the day after
-                values["until"] = self.long_day(standing.suspended_until + timedelta(days=1))
-        try:
-            turn.say(key, **values)
-        except KeyError:  # a value this refusal did not come with: still name the rule
-            turn.say("book.refused", **values)
-
 
 TRANSITIONS: list[dict[str, Any]] = [
     {"trigger": "skip", "source": State.patient, "dest": State.hospital},
@@ -426,11 +315,17 @@ TRANSITIONS: list[dict[str, Any]] = [
     {"trigger": "answer", "source": State.hospital, "dest": State.department, "conditions": "hospital_chosen"},
     {"trigger": "answer", "source": State.hospital, "dest": None},
     {"trigger": "back", "source": State.department, "dest": State.hospital},
+    {"trigger": "skip", "source": State.department, "dest": State.date},
     {"trigger": "answer", "source": State.department, "dest": State.date, "conditions": "department_chosen"},
     {"trigger": "answer", "source": State.department, "dest": None},
+    {"trigger": "skip", "source": State.date, "dest": State.slot},
     {"trigger": "answer", "source": State.date, "dest": State.slot, "conditions": "date_chosen"},
     {"trigger": "answer", "source": State.date, "dest": None},
     {"trigger": "back", "source": State.slot, "dest": State.date},
+    {"trigger": "reslot", "source": State.slot, "dest": State.slot},
+    {"trigger": "picked", "source": State.slot, "dest": State.confirm},
+    {"trigger": "answer", "source": State.slot, "dest": None, "conditions": "typed_date", "after": "change_day"},
+    {"trigger": "answer", "source": State.slot, "dest": None, "conditions": "typed_filter", "after": "filter_slots"},
     {"trigger": "answer", "source": State.slot, "dest": State.confirm, "conditions": "slot_chosen"},
     {"trigger": "answer", "source": State.slot, "dest": None},
     {"trigger": "back", "source": State.confirm, "dest": State.slot},

@@ -30,6 +30,8 @@ from dialogs.machine import Dialog, Flow
 from dialogs.turn import Turn
 from texts.format import money
 
+YES_WORDS = frozenset({"确认取消", "y确认取消", "y 确认取消"})
+"""Also "yes" here: the prompt's own words ("回复 Y 确认取消")."""
 _SERIAL = re.compile(r"(?:取消|cancel)? ?([0-9]{8})")
 
 
@@ -120,7 +122,7 @@ class CancelFlow(Flow):
         return False
 
     def said_yes(self) -> bool:
-        return parse.parse_yes_no(self.turn.text) is True
+        return parse.parse_yes_no(self.turn.text) is True or self.turn.text in YES_WORDS
 
     def said_no(self) -> bool:
         return parse.parse_yes_no(self.turn.text) is False
@@ -211,7 +213,7 @@ class CancelFlow(Flow):
         self.turn.switch("menu")
 
     def ask_yes_no(self) -> None:
-        self.say("common.yes_no")
+        self.say("common.yes_no", text=self.turn.echo)
 
 
 TRANSITIONS: list[dict[str, Any]] = [

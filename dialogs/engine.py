@@ -24,11 +24,11 @@ from bot.patients import account_id
 from bot.records import text as text_of
 from bot.storage import keys
 from bot.storage.scripts import Scripts
-from dialogs import parse
+from dialogs import intents, parse
 from dialogs.cancel import start_with_serial
 from dialogs.context import Deps
 from dialogs.machine import Dialog, UnknownStateError
-from dialogs.menu import ENTRIES, open_dialog
+from dialogs.menu import ENTRIES, follow_intent, open_dialog
 from dialogs.message import Inbound, Outbound
 from dialogs.session import KEEP_FOR, SCHEMA_VERSION, START_STATE, Session, session_fields, session_from_hash
 from dialogs.turn import Turn
@@ -141,9 +141,11 @@ class Engine:
         if session.idle(turn.now) and session.state != START_STATE:
             self._restart(turn, "common.idle_reset")
             return
-        command = parse.parse_command(turn.text)
+        command = parse.parse_command(turn.inbound.text)  # the raw text: normalizing strips a bare "?"
         if command is not None:
             self._command(turn, command)
+            return
+        if self._intent(turn):
             return
         if session.is_new and session.state == START_STATE and not _is_menu_choice(turn.text):
             turn.say("common.welcome")
@@ -163,6 +165,20 @@ class Engine:
             start_with_serial(turn, argument)
             return
         open_dialog(turn, ONE_SHOT_DIALOGS.get(name, "help"))
+
+    def _intent(self, turn: Turn) -> bool:
+        """Follow what a message asks for in ordinary words (``我要挂号``, ``cancel my appointment``), from any step."""
+        intent = intents.intent_of(turn.text)
+        if intent in (intents.Intent.MENU, intents.Intent.HELP):
+            self._command(turn, parse.Command(intent.value))
+            return True
+        # booking steps read a sentence themselves; verification and patients take free text (a name may hold 挂)
+        reads_text = turn.session.state.partition(".")[0] in ("book", "verify", "patients")
+        wish = None if reads_text else intents.booking_sentence(turn.text, turn.today())
+        if intent is None and wish is None:
+            return False
+        follow_intent(turn, intent or intents.Intent.BOOK, wish)
+        return True
 
     def _restart(self, turn: Turn, notice: str) -> None:
         turn.session.reset()

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from enum import StrEnum
 from typing import Any
 
+from dialogs import intents, parse
 from dialogs.machine import Dialog, Flow
 
 # menu number -> (dialog, needs a verified patient, words that choose it)
@@ -33,12 +35,58 @@ class MenuFlow(Flow):
             if text == str(number) or text in words:
                 open_dialog(self.turn, dialog, needs_patient)
                 return
-        self.say("common.menu_unknown", text=self.turn.echo)
+        wish = intents.wish_of(text, self.turn.today())
+        if wish.day or wish.bad_day or wish.period or wish.level or self.names_department(wish):
+            open_dialog(self.turn, "book", wish=wish)  # a booking sentence: 明天上午心内科
+            return
+        if parse.parse_yes_no(text) is not None:
+            self.say("common.nothing_to_confirm")
+        else:
+            self.say("common.menu_unknown", text=self.turn.echo)
         self.say("common.menu")
 
+    def names_department(self, wish: intents.Wish) -> bool:
+        """Whether the words of a sentence name a department of some hospital (``心内科``, ``cardiology``)."""
+        options = [
+            parse.Option(d.name, d.id, (d.name_en,) if d.name_en else ())
+            for h in self.turn.deps.schedule.hospitals()
+            for d in h.departments
+        ]
+        if any(
+            words and parse.parse_number(words) is None and parse.match_option(words, options).kind != "none"
+            for words in (wish.words, wish.plain)
+        ):
+            return True
+        return len(wish.plain) > 1 and self.names_doctor(wish.plain)
 
-def open_dialog(turn: Any, dialog: str, needs_patient: bool = True) -> None:
+    def names_doctor(self, typed: str) -> bool:
+        """Whether a doctor of that name has a slot in the next fortnight (``李娜``: a booking with that doctor)."""
+        schedule, today = self.turn.deps.schedule, self.turn.today()
+        days = [(today + timedelta(days=n)).isoformat() for n in range(15)]
+        return any(
+            typed in parse.normalize(slot.doctor_name or slot.doctor)
+            for h in schedule.hospitals()
+            for d in h.departments
+            for day in set(schedule.dates(h.id, d.id)).intersection(days)
+            for slot in schedule.slots(h.id, d.id, day)
+        )
+
+
+def follow_intent(turn: Any, intent: intents.Intent, wish: intents.Wish | None = None) -> None:
+    """Leave the current step for what the patient asked (``我要挂号``, ``cancel my appointment``, ``改约``)."""
+    turn.session.reset()
+    if intent == intents.Intent.RESCHEDULE:  # no rescheduling yet: say so, and how to do it in two steps
+        turn.say("common.reschedule_soon")
+        turn.switch("menu")
+        return
+    dialog = {intents.Intent.LIST: "appointments", intents.Intent.CANCEL: "cancel"}.get(intent, "book")
+    open_dialog(turn, dialog, wish=wish)
+
+
+def open_dialog(turn: Any, dialog: str, needs_patient: bool = True, wish: intents.Wish | None = None) -> None:
     """Start ``dialog``; an account without a verified patient is first walked through verification."""
+    if wish is not None and wish.to_data():
+        turn.data["keep.wish"] = wish.to_data()  # what a booking sentence named, kept through verification
     if dialog == "help":
         turn.say("common.help")
         turn.say("common.menu")

@@ -11,11 +11,13 @@ Conventions (SPEC §5), shared by every dialog and channel:
   characters appear in order in the label (``心内`` → ``心血管内科``), Latin input when it is a substring (two
   characters or more) or its words prefix the label's words in order (``card surg`` → ``Cardiac Surgery``).
   Several partial matches are ambiguous; a number out of range matches nothing (never a fragment of a label).
-- Dates are read relative to ``today``, passed in (never a clock). A date without a year is its next occurrence on
-  or after today (``1月5日`` typed in December is next January). A weekday (``周三``, ``wed``) is the next such day
-  strictly after today, so on a Wednesday ``周三`` is a week away; ``下周三`` is the Wednesday of the next calendar
-  week (weeks start on Monday). A parsed date is returned even if it is not among ``choices`` or is in the past:
-  whether it can be booked is the caller's decision.
+- Dates are read relative to ``today``, passed in (never a clock). A month and day without a year is its next
+  occurrence on or after today (``1月5日`` typed in December is next January), unless it passed within 60 days:
+  then it is that past day, which the dialog names as past (``11月25日`` on 2 December is not next year's).
+  A weekday (``周三``, ``wed``) is the next such day strictly after today, so on a Wednesday ``周三`` is a week
+  away; ``下周三`` and ``next wed`` are the Wednesday of the next calendar week (weeks start on Monday), ``这周三``
+  and ``this wed`` of this week. A parsed date is returned even if it is not among ``choices`` or is in the past:
+  whether it can be booked is the caller's decision. ``find_dates`` finds the dates inside a sentence.
 - Commands are whole messages only: ``菜单`` inside a sentence is not a command. ``取消``/``cancel``/``quit`` are
   deliberately neither *exit* nor *no*: the bot never teaches bare CANCEL/QUIT, which Twilio treats as opt-outs.
 
@@ -27,11 +29,13 @@ from __future__ import annotations
 import re
 import string
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import StrEnum
 from typing import Generic, TypeVar
+
+import cn2an
 
 __all__ = [
     "Command",
@@ -45,6 +49,9 @@ __all__ = [
     "parse_date",
     "parse_number",
     "parse_yes_no",
+    "strip_symbols",
+    "Found",
+    "find_dates",
 ]
 
 T = TypeVar("T")
@@ -63,6 +70,11 @@ def _fold(text: str) -> str:
     return " ".join(text.split()).translate(_ASCII_LOWER)
 
 
+def strip_symbols(text: str) -> str:
+    """The text without emoji and other pictographs (``🙏``, ``👍``): they carry no answer."""
+    return "".join(char for char in text if unicodedata.category(char) not in ("So", "Sk", "Cs", "Co"))
+
+
 def normalize(text: str) -> str:
     """The comparable form of a message: half-width, single-spaced, lower-case ASCII, no surrounding punctuation."""
     return _fold(text).strip(_EDGE)
@@ -70,26 +82,22 @@ def normalize(text: str) -> str:
 
 # --- numbers ---------------------------------------------------------------------------------------------------
 
-_CN_DIGITS = {
-    "零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "兩": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9,
-}  # fmt: skip
-_CN_NUMERAL = "[零〇一二两兩三四五六七八九十]{1,3}"
+# the characters a Chinese numeral up to 99 is written with (廿 = 20, as calendars write it)
+_CN_NUMERAL = "[零〇一二两兩三四五六七八九十廿]{1,3}"
 # nine digits at most: an int, never Python's 4,300-digit conversion limit
 _NUMBER = re.compile(rf"第? ?([0-9]{{1,9}}|{_CN_NUMERAL}) ?(?:个|個|项|項)?")
 
 
+_STRICT = str.maketrans("两兩〇", "二二零")
+
+
 def _cn_number(text: str) -> int | None:
-    """A Chinese numeral from 0 to 99 (``三``, ``十二``, ``二十``, ``九十九``), or None."""
-    if len(text) == 1 and text in _CN_DIGITS:
-        return _CN_DIGITS[text]
-    tens, ten, units = text.partition("十")
-    if not ten or len(tens) > 1 or len(units) > 1:
+    """A Chinese numeral (``三``, ``十二``, ``两``, ``廿五``), or None; cn2an knows the forms (0.03 ms a call)."""
+    try:
+        value = cn2an.cn2an(text.translate(_STRICT), "strict")  # strict: 二二 is no number
+    except (ValueError, KeyError, IndexError):
         return None
-    high = _CN_DIGITS.get(tens, 0) if tens else 1
-    low = _CN_DIGITS.get(units, 0) if units else 0
-    if high == 0 or (units and low == 0):
-        return None
-    return high * 10 + low
+    return int(value) if float(value).is_integer() else None
 
 
 def _to_int(token: str) -> int | None:
@@ -199,13 +207,13 @@ def match_option(text: str, options: Sequence[Option[T]]) -> Match[T]:
 
 _RELATIVE = {
     "今天": 0, "今日": 0, "today": 0,
-    "明天": 1, "明日": 1, "tomorrow": 1, "tmr": 1, "tmrw": 1,
+    "明天": 1, "明日": 1, "tomorrow": 1, "tmr": 1, "tmrw": 1, "tomorow": 1, "tommorow": 1, "tommorrow": 1,
     "后天": 2, "後天": 2, "day after tomorrow": 2, "the day after tomorrow": 2,
     "大后天": 3, "大後天": 3,
 }  # fmt: skip
 _CN_WEEKDAYS = {"一": 0, "二": 1, "三": 2, "四": 3, "五": 4, "六": 5, "日": 6, "天": 6}
 _EN_WEEKDAYS = {
-    "mon": 0, "monday": 0, "tue": 1, "tues": 1, "tuesday": 1, "wed": 2, "wednesday": 2,
+    "mon": 0, "monday": 0, "tue": 1, "tues": 1, "tuesday": 1, "wed": 2, "weds": 2, "wednesday": 2, "wendesday": 2,
     "thu": 3, "thur": 3, "thurs": 3, "thursday": 3, "fri": 4, "friday": 4,
     "sat": 5, "saturday": 5, "sun": 6, "sunday": 6,
 }  # fmt: skip
@@ -214,19 +222,37 @@ _MONTHS = {
     "jun": 6, "june": 6, "jul": 7, "july": 7, "aug": 8, "august": 8, "sep": 9, "sept": 9, "september": 9,
     "oct": 10, "october": 10, "nov": 11, "november": 11, "dec": 12, "december": 12,
 }  # fmt: skip
+_NEXT_WEEK = {"下": 1, "下个": 1, "下個": 1, "next": 1, "这": 0, "這": 0, "本": 0, "这个": 0, "this": 0, "coming": None}
+
+
+def _alternatives(words: object) -> str:
+    return "|".join(sorted(map(re.escape, words), key=len, reverse=True))  # type: ignore[call-overload]
+
+
 _N = f"[0-9]{{1,2}}|{_CN_NUMERAL}"
-_WEEK = "(?:周|週|星期|礼拜|禮拜)([一二三四五六日天])"
-_CN_WEEKDAY = re.compile(f"(下)?{_WEEK}")
-_WITH_WEEKDAY = re.compile(rf"(.+?)\(?{_WEEK}\)?")  # "11月25日(周三)", as the bot lists dates
-_YMD = re.compile(r"([0-9]{4})([-/.])([0-9]{1,2})\2([0-9]{1,2})")
-_YMD_CN = re.compile(rf"([0-9]{{4}})年({_N})月({_N})[日号號]?")
-_MD_CN = re.compile(rf"({_N})月({_N})[日号號]?")
-_MD = re.compile(r"([0-9]{1,2})[-/.]([0-9]{1,2})")
-_D_CN = re.compile(rf"({_N})[日号號]")
-_MONTH_NAME = "|".join(sorted(_MONTHS, key=len, reverse=True))
+_NOT_DIGIT_BEFORE, _NOT_DIGIT_AFTER = r"(?<![0-9:.¥$])", r"(?![0-9:])"
+_B = r"(?<![a-z])"  # an English word starts here
+_E = r"(?![a-z])"  # and ends here
+_MONTH = _alternatives(_MONTHS)
 _ORDINAL = "(?:st|nd|rd|th)?"
-_EN_MD = re.compile(rf"({_MONTH_NAME})\.? ?([0-9]{{1,2}}){_ORDINAL}(?:,? ?([0-9]{{4}}))?")
-_EN_DM = re.compile(rf"([0-9]{{1,2}}){_ORDINAL} ?(?:of )?({_MONTH_NAME})\.?(?:,? ?([0-9]{{4}}))?")
+_YEAR = "(?:,? ?([0-9]{4}))?"
+
+
+class _Kind(StrEnum):
+    """What a date expression names: a calendar day, or only a weekday (which may confirm a calendar day)."""
+
+    DAY = "day"
+    WEEKDAY = "weekday"
+
+
+@dataclass(frozen=True)
+class Found:
+    """A date found in a message: where it was, and the date."""
+
+    start: int
+    end: int
+    day: date | None
+    kind: _Kind = _Kind.DAY
 
 
 def _make(year: int, month: int | None, day: int | None) -> date | None:
@@ -239,13 +265,21 @@ def _make(year: int, month: int | None, day: int | None) -> date | None:
         return None
 
 
-def _next_occurrence(today: date, month: int | None, day: int | None) -> date | None:
-    """Month and day in this year, or next year when that is before today (or does not exist this year)."""
-    for year in (today.year, today.year + 1):
-        found = _make(year, month, day)
-        if found is not None and found >= today:
-            return found
-    return None
+RECENT = timedelta(days=60)
+"""A month and day without a year that passed less than this ago is that past day (said to be past), not next year's."""
+
+
+def _nearest(today: date, month: int | None, day: int | None) -> date | None:
+    """A month and day without a year: its next occurrence, unless it passed within ``RECENT``.
+
+    ``11月25日`` typed on 2 December is last week's (so the dialog says it has passed), not next year's;
+    ``1月5日`` typed in December is next January.
+    """
+    days = [d for year in (today.year - 1, today.year, today.year + 1) if (d := _make(year, month, day))]
+    past = [d for d in days if today - RECENT <= d < today]
+    if past:
+        return past[-1]
+    return next((d for d in days if d >= today), None)
 
 
 def _next_day_of_month(today: date, day: int | None) -> date | None:
@@ -259,69 +293,106 @@ def _next_day_of_month(today: date, day: int | None) -> date | None:
     return None
 
 
-def _weekday(today: date, weekday: int, next_week: bool) -> date:
-    """The next such weekday strictly after today, or that day of the next calendar week."""
-    if next_week:
-        return today + timedelta(days=7 - today.weekday() + weekday)
-    return today + timedelta(days=(weekday - today.weekday() - 1) % 7 + 1)
+def _weekday(today: date, weekday: int, week: int | None) -> date:
+    """Weekday ``weekday``: of this calendar week (0), of the next (1), or the next one strictly after today."""
+    if week is None:
+        return today + timedelta(days=(weekday - today.weekday() - 1) % 7 + 1)
+    return today + timedelta(days=7 * week - today.weekday() + weekday)
 
 
-def _absolute(compact: str, today: date) -> date | None:
-    """Numeric and Chinese calendar forms, without spaces; a trailing weekday must agree with the date."""
-    if found := _YMD.fullmatch(compact):
-        return _make(int(found[1]), int(found[3]), int(found[4]))
-    if found := _YMD_CN.fullmatch(compact):
-        return _make(int(found[1]), _to_int(found[2]), _to_int(found[3]))
-    if found := _MD_CN.fullmatch(compact):
-        return _next_occurrence(today, _to_int(found[1]), _to_int(found[2]))
-    if found := _MD.fullmatch(compact):
-        return _next_occurrence(today, int(found[1]), int(found[2]))
-    if found := _D_CN.fullmatch(compact):
-        return _next_day_of_month(today, _to_int(found[1]))
-    if (found := _WITH_WEEKDAY.fullmatch(compact)) and (day := _absolute(found[1], today)):
-        return day if day.weekday() == _CN_WEEKDAYS[found[2]] else None
-    return None
+Reader = Callable[["re.Match[str]", date], date | None]
+# Every form of date, in one table: a pattern (on the normalized message) and how it is read relative to today.
+_FORMS: list[tuple[re.Pattern[str], Reader, _Kind]] = [
+    (re.compile(rf"{_B}(?:{_alternatives(_RELATIVE)}){_E}"), lambda m, t: t + timedelta(days=_RELATIVE[m[0]]),
+     _Kind.DAY),
+    (re.compile(rf"{_NOT_DIGIT_BEFORE}([0-9]{{4}})([-/.])([0-9]{{1,2}})\2([0-9]{{1,2}}){_NOT_DIGIT_AFTER}"),
+     lambda m, t: _make(int(m[1]), int(m[3]), int(m[4])), _Kind.DAY),
+    (re.compile(rf"([0-9]{{4}}) ?年 ?({_N}) ?月 ?({_N}) ?[日号號]?"),
+     lambda m, t: _make(int(m[1]), _to_int(m[2]), _to_int(m[3])), _Kind.DAY),
+    (re.compile(rf"({_N}) ?月 ?({_N}) ?[日号號]?"), lambda m, t: _nearest(t, _to_int(m[1]), _to_int(m[2])),
+     _Kind.DAY),
+    (re.compile(rf"{_NOT_DIGIT_BEFORE}([0-9]{{1,2}})[-/.]([0-9]{{1,2}}){_NOT_DIGIT_AFTER}"),
+     lambda m, t: _nearest(t, int(m[1]), int(m[2])), _Kind.DAY),
+    (re.compile(rf"({_N}) ?[日号號]"), lambda m, t: _next_day_of_month(t, _to_int(m[1])), _Kind.DAY),
+    (re.compile(rf"{_B}({_MONTH})\.? ?([0-9]{{1,2}}){_ORDINAL}{_YEAR}{_E}"),
+     lambda m, t: _en_day(t, _MONTHS[m[1]], int(m[2]), m[3]), _Kind.DAY),
+    (re.compile(rf"{_B}([0-9]{{1,2}}){_ORDINAL} ?(?:of )?({_MONTH})\.?{_YEAR}{_E}"),
+     lambda m, t: _en_day(t, _MONTHS[m[2]], int(m[1]), m[3]), _Kind.DAY),
+    (re.compile(r"(下个|下個|这个|下|这|這|本)? ?(?:周|週|星期|礼拜|禮拜) ?([一二三四五六日天])"),
+     lambda m, t: _weekday(t, _CN_WEEKDAYS[m[2]], _NEXT_WEEK[m[1]] if m[1] else None), _Kind.WEEKDAY),
+    (re.compile(rf"{_B}(?:(next|this|coming) )?({_alternatives(_EN_WEEKDAYS)}){_E}"),
+     lambda m, t: _weekday(t, _EN_WEEKDAYS[m[2]], _NEXT_WEEK[m[1]] if m[1] else None), _Kind.WEEKDAY),
+]  # fmt: skip
 
 
-def _english(query: str, today: date) -> date | None:
-    """``nov 25``, ``25th november``, ``november 25, 2026``."""
-    if found := _EN_MD.fullmatch(query):
-        month, day, year = _MONTHS[found[1]], int(found[2]), found[3]
-    elif found := _EN_DM.fullmatch(query):
-        month, day, year = _MONTHS[found[2]], int(found[1]), found[3]
-    else:
-        return None
-    return _make(int(year), month, day) if year else _next_occurrence(today, month, day)
+def _en_day(today: date, month: int, day: int, year: str | None) -> date | None:
+    return _make(int(year), month, day) if year else _nearest(today, month, day)
+
+
+def find_dates(text: str, today: date) -> list[Found]:
+    """Every date expression in a message, left to right (the longest at each place), read relative to ``today``.
+
+    A form that names no real day (``2月30日``) is found with ``day`` None: it is a date, just not a valid one.
+    """
+    query = normalize(text)
+    found: list[Found] = []
+    at = 0
+    while at < len(query):
+        best: Found | None = None
+        for pattern, read, kind in _FORMS:
+            match = pattern.match(query, at)
+            if match and match.end() > at and (best is None or match.end() > best.end):
+                best = Found(at, match.end(), read(match, today), kind)
+        if best is None:
+            at += 1
+        else:
+            found.append(best)
+            at = best.end
+    return found
+
+
+_FILLER = re.compile(r"(?:[\s()()、,.!~的吧啊呀呢哦]|please|pls)*")  # what may stand around a date
 
 
 def parse_date(text: str, today: date, choices: Sequence[date] | None = None) -> date | None:
-    """A date from an option number, ``YYYY-MM-DD``, ``M月D日``, ``明天``, ``周三``, ``nov 25``..., or None."""
-    query = normalize(text)
+    """A whole-message date: an option number, ``YYYY-MM-DD``, ``M月D日``, ``12/5``, ``明天``, ``下周三``, ``Dec 5``...
+
+    A calendar day followed or preceded by its weekday (``11月25日 周三``, ``Wed 25 Nov``) must agree with it.
+    """
+    query = normalize(strip_symbols(text))
     if not query:
         return None
     if choices is not None and (number := parse_number(query)) is not None:
         return choices[number - 1] if 1 <= number <= len(choices) else None
-    compact = query.replace(" ", "")
-    for form in (query, compact):
-        if form in _RELATIVE:
-            return today + timedelta(days=_RELATIVE[form])
-    if query in _EN_WEEKDAYS:
-        return _weekday(today, _EN_WEEKDAYS[query], next_week=False)
-    if found := _CN_WEEKDAY.fullmatch(compact):
-        return _weekday(today, _CN_WEEKDAYS[found[2]], next_week=bool(found[1]))
-    return _absolute(compact, today) or _english(query, today)
+    found = find_dates(query, today)
+    rest = query
+    for item in reversed(found):
+        rest = rest[: item.start] + rest[item.end :]
+    if not found or _FILLER.fullmatch(rest) is None or len(found) > 2:
+        return None
+    days = [f for f in found if f.kind == _Kind.DAY]
+    if len(found) == 1:
+        return found[0].day
+    if len(days) == 1 and days[0].day is not None:
+        weekday = next(f for f in found if f.kind == _Kind.WEEKDAY)
+        return days[0].day if weekday.day is not None and weekday.day.weekday() == days[0].day.weekday() else None
+    return None
 
 
 # --- yes/no and commands ---------------------------------------------------------------------------------------
 
-_YES = frozenset({"1", "是", "是的", "对", "对的", "對", "好", "好的", "可以", "确认", "确定", "確認", "確定",
-                  "y", "yes", "ok", "okay", "confirm"})  # fmt: skip
-_NO = frozenset({"2", "否", "不", "不是", "不要", "不用", "不对", "不對", "n", "no", "nope"})
+# Only words that mean yes or no: never an option number (``1`` at a yes/no prompt is asked again, not guessed).
+_YES = frozenset({"y", "yes", "yep", "yeah", "ok", "okay", "confirm", "sure", "yes please", "是", "是的", "对",
+                  "对的", "對", "好", "好的", "确认", "确定", "確認", "確定", "可以", "行", "嗯",
+                  "y确认", "y是"})  # fmt: skip
+_NO = frozenset({"n", "no", "nope", "not now", "否", "不", "不是", "不要", "不用", "不用了", "不对", "不對", "算了",
+                 "保留", "keep", "keep it", "n保留", "n取消", "n否"})  # fmt: skip
 
 
 def parse_yes_no(text: str) -> bool | None:
-    """True for yes (``1``/``是``/``确认``/``y``/``yes``), False for no (``2``/``否``/``n``/``no``), else None."""
-    query = normalize(text)
+    """True for yes (``Y``/``是``/``确认``/``yes``), False for no (``N``/``否``/``不``/``no``), else None."""
+    query = normalize(strip_symbols(text))  # 👍 says nothing more
+    query = query.strip() if query.isascii() else query.replace(" ", "")
     if query in _YES:
         return True
     if query in _NO:

@@ -188,13 +188,13 @@ def test_department_by_number_label_or_part(svc: Services, typed: str, expected:
 def test_ambiguous_and_unknown_choices_are_asked_again(svc: Services) -> None:
     chat, _ = ready(svc)
     chat.send("1")
-    assert "没有找到“3”" in chat.send("3"), "a number beyond the list"
+    assert "没有第3项,请回复 1-2 中的序号。" in chat.send("3"), "a number beyond the list, named as such"
     chat.send("第一医院")
     assert "“内科、外科、儿科”都符合,请回复序号。" in chat.send("科")
     assert "请选择内科的就诊日期" in chat.send("内")
     assert "没看懂“下个月”" in chat.send("下个月")
     chat.send("1")
-    assert "没有找到“9”" in chat.send("9")
+    assert "没有第9项,请回复 1-2 中的序号。" in chat.send("9")
     chat.send("1")
     assert "请回复 Y(是)或 N(否)" in chat.send("也许吧")
     assert "请回复 Y(是)或 N(否)" in chat.send("cancel"), "bare CANCEL is never taken as an answer"
@@ -526,7 +526,8 @@ def test_every_booking_reply_over_sms_is_short(svc: Services) -> None:
     chat.verify("欧阳娜娜", id_number(7), user)  # one patient: straight to the hospital question
     for typed in ("2", "1", "1", "1"):  # 第二医院, 内科, 24 November, the morning
         chat.send(typed)
-    assert SERIAL.search(chat.send("1")), "1 is yes"
+    assert "请回复 Y(是)或 N(否)" in chat.send("1"), "1 is not an answer to a Y/N question: asked again"
+    assert SERIAL.search(chat.send("Y"))
     svc.patients.add_patient(account_id(svc.box, "sms", user), "sms", "司马相如", id_number(8), phone_number(8))
     assert "请选择就诊人" in chat.send("1")
     chat.send("1")

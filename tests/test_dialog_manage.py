@@ -185,7 +185,7 @@ def test_answering_no_keeps_the_appointment_en(svc: Services) -> None:
     assert f"Cancel appointment {booked.serial}: 张* Tue 24 Nov 08:00 第一医院 内科" in terms
     assert "Full refund ¥5 if you cancel now." in terms
     assert "Reply Y to cancel it, N to keep it" in terms
-    assert "Please reply Y (yes) or N (no)." in chat.send("maybe")
+    assert '"maybe" is not an answer here: please reply Y (yes) or N (no).' in chat.send("maybe")
     reply = chat.send("n")
     assert f"Appointment {booked.serial} is kept." in reply and "1. Book an appointment" in reply
     assert status(svc, booked.serial) == Status.booked
@@ -328,7 +328,7 @@ def test_expert_fee_within_24_hours_refunds_80_percent(svc: Services) -> None:
     clock(svc).set(at(NOW.date(), 14, 30))  # 23.5 h before, still before the 15:00 deadline
     chat = chat_of(svc, 1)
     assert "现在取消:退款¥40(专家号距就诊不足24小时扣20%)。" in chat.send("3")
-    assert "退款¥40(专家号距就诊不足24小时扣20%),将原路退回。" in chat.send("1")
+    assert "退款¥40(专家号距就诊不足24小时扣20%),将原路退回。" in chat.send("Y")
     assert svc.store.require(booked.serial).refund_cents == 4000
     assert places_left(svc, slot) == 20
 

@@ -272,6 +272,7 @@ def test_unexpected_answers_are_asked_again_zh(svc: Services) -> None:
     assert "没有找到“5”" in reply and "2. 张*" in reply
     chat.send("1")
     assert "请回复 Y 删除张*,或 N 保留" in chat.send("也许")
+    assert "请回复 Y 删除张*,或 N 保留" in chat.send("1"), "an option number is no answer to Y/N (issue 13)"
     assert len(svc.patients.patients_of(acct_of(svc, chat))) == 2
 
 

@@ -65,6 +65,14 @@ TEXTS: dict[str, tuple[str, str]] = {
         "没看懂“{text}”。请回复日期前的序号,或如 明天、11月25日、周三。",
         'Sorry, "{text}" is not a date I know. Reply with a number from the list, or e.g. tomorrow, 25 Nov, wed.',
     ),
+    "book.date_past": (
+        "{day}已经过去了。可预约{first}至{last},请回复列表中的序号或日期(如 明天)。",
+        "{day} has passed. Dates from {first} to {last} can be booked: reply with a number from the list or a date (e.g. tomorrow).",
+    ),
+    "book.no_slot_match": (
+        "{day}没有符合要求的时段,以下是全部时段:",
+        "No time on {day} fits that; here are all the times:",
+    ),
     "book.date_no_clinic": (
         "{day}{department}没有出诊,请回复列表中的序号。",
         "{department} has no clinic on {day}; reply with a number from the list.",

@@ -16,9 +16,10 @@ TEXTS: dict[str, tuple[str, str]] = {
     ),
     "common.help": (
         "随时可回复:菜单(回到主菜单)、帮助、退出(离开当前步骤)、English。"
-        "选择时回复序号或名称;日期可写 11月25日、明天、周三。",
+        "选择时回复序号或名称;日期可写 11月25日、明天、下周三。也可直接说:明天上午心内科、取消预约。",
         "At any time reply: menu (main menu), help, exit (leave this step), chinese. "
-        "Answer choices with the number or the name; dates like 2026-11-25, tomorrow or wed.",
+        "Answer choices with the number or the name; dates like 25 Nov, tomorrow or next wed. "
+        "Or just say it: tomorrow morning cardiology, cancel my appointment.",
     ),
     "common.left_step": ("已退出当前步骤。", "You left that step."),
     "common.idle_reset": (
@@ -45,7 +46,22 @@ TEXTS: dict[str, tuple[str, str]] = {
         "没有找到“{text}”,请回复列表中的序号或名称。",
         '"{text}" is not in the list; reply with a number or a name from the list.',
     ),
-    "common.yes_no": ("请回复 Y(是)或 N(否)。", "Please reply Y (yes) or N (no)."),
+    "common.yes_no": (
+        "没看懂“{text}”。请回复 Y(是)或 N(否)。",
+        '"{text}" is not an answer here: please reply Y (yes) or N (no).',
+    ),
+    "common.out_of_range": (
+        "没有第{n}项,请回复 1-{count} 中的序号。",
+        "There is no option {n}: reply with a number from 1 to {count}.",
+    ),
+    "common.nothing_to_confirm": (
+        "现在没有需要确认的事项。",
+        "There is nothing to confirm right now.",
+    ),
+    "common.reschedule_soon": (
+        "改约功能即将推出。现在可先取消原预约(回复 3),再重新预约(回复 1)。",
+        "Rescheduling is coming soon. For now, cancel the appointment (reply 3), then book again (reply 1).",
+    ),
     "common.unsupported": (
         "目前只能处理文字消息。回复 菜单 查看可办理的业务。",
         "I can only read text messages. Reply menu to see what I can do.",

@@ -1,0 +1,151 @@
+"""What the booking dialog knows and how it writes it: the chosen hospital and department, dates, slots, refusals.
+
+The base of the booking flow (``dialogs.book``): reads of the schedule inside the booking window, the calendar and
+money formats of a conversation, and how a refusal of the booking rules is said (which rule, until when, what next).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import rules
+from bot.records import Appointment, Slot, local_moment
+from dialogs.machine import Flow
+from dialogs.message import Channel
+from texts import CATALOG
+from texts import format as words
+
+LIMITS = frozenset({"limit_same_day_department", "limit_same_day", "limit_7_days", "limit_3_months"})
+"""Rule codes that are also the name of the policy number they enforce."""
+
+
+class BookBase(Flow):
+    """What is known so far, formats, reads and refusals of the booking dialog."""
+
+    # --- what is known so far --------------------------------------------------------------------------
+    @property
+    def hospital(self) -> str:
+        return str(self.turn.data["hospital"])
+
+    @property
+    def department(self) -> str:
+        return str(self.turn.data["department"])
+
+    @property
+    def policy(self) -> rules.Policy:
+        """The chosen hospital's policy; the platform's until a hospital is chosen."""
+        if "hospital" in self.turn.data:
+            return self.turn.deps.store.policy_for(self.hospital)
+        return self.turn.deps.config.policy
+
+    def hospital_name(self) -> str:
+        found = self.turn.deps.schedule.hospital(self.hospital)
+        return found.name if found else self.hospital
+
+    def department_name(self, department: str | None = None) -> str:
+        wanted = department or self.department
+        found = self.turn.deps.schedule.department(self.hospital, wanted)
+        return found.name if found else wanted
+
+    def patient_name(self) -> str:
+        found = self.turn.deps.patients.get(str(self.turn.data["pid"]))
+        return found.name_masked if found else ""
+
+    # --- formatting ------------------------------------------------------------------------------------
+    @property
+    def sms(self) -> str:
+        """Suffix of the compact variant of a text: four slots per SMS page must fit two segments."""
+        return "_sms" if self.turn.channel == Channel.sms else ""
+
+    def day(self, day: date) -> str:
+        """``11月24日`` / ``24 Nov``."""
+        return words.day(day, self.turn.lang, weekday=False)
+
+    def day_with_weekday(self, day: date) -> str:
+        """``11月24日 周二`` / ``Tue 24 Nov``."""
+        return words.day(day, self.turn.lang)
+
+    def long_day(self, day: date) -> str:
+        """``2027年2月25日`` / ``25 Feb 2027``."""
+        return words.day(day, self.turn.lang, weekday=False, year=True)
+
+    def moment(self, when: datetime) -> str:
+        """``11月23日 周一 15:00`` / ``Mon 23 Nov 15:00`` in the hospital's time (with the year when not this one)."""
+        local = when.astimezone(self.policy.tz)
+        return words.moment(local, self.turn.lang, year=local.year != self.turn.today().year)
+
+    def level(self, slot: Slot | Appointment) -> str:
+        return self.turn.t(f"book.level_{slot.level.value}")
+
+    def slot_label(self, slot: Slot) -> str:
+        places = self.turn.t("book.places_left", n=slot.places_left) if slot.places_left else self.turn.t("book.full")
+        return self.turn.t(
+            f"book.slot_label{self.sms}",
+            doctor=slot.doctor_name or slot.doctor,
+            start=slot.start,
+            end=slot.end,
+            level=self.level(slot),
+            fee=words.money(slot.fee_cents, self.turn.lang),
+            places=places,
+        )
+
+    def deadline_line(self, facts: rules.SlotFacts, *, only_if_passed: bool = False) -> str | None:
+        """When free cancellation ends, or that it has ended and what cancelling now means."""
+        deadline = rules.cancel_deadline(self.policy, facts)
+        shown = self.moment(deadline)
+        if self.turn.now < deadline:
+            return None if only_if_passed else self.turn.t("book.cancel_until", deadline=shown)
+        if self.policy.late_cancel == "allow_with_violation" and self.turn.now < facts.start:
+            return self.turn.t("book.cancel_with_violation", deadline=shown)
+        return self.turn.t("book.cancel_closed", deadline=shown)
+
+    # --- reads -----------------------------------------------------------------------------------------
+    def window_dates(self, hospital: str, department: str | None = None) -> list[date]:
+        """Dates with slots of the hospital (or department) inside the booking window now."""
+        first, last = rules.booking_window(self.turn.deps.store.policy_for(hospital), self.turn.now)
+        days = (date.fromisoformat(d) for d in self.turn.deps.schedule.dates(hospital, department))
+        return [d for d in days if first <= d <= last]
+
+    def open_slots(self, day: date) -> list[Slot]:
+        """The department's slots on ``day`` that have not started yet."""
+        tz = self.policy.tz
+        slots = self.turn.deps.schedule.slots(self.hospital, self.department, day.isoformat())
+        return [s for s in slots if local_moment(s.date, s.start, tz) > self.turn.now]
+
+    def chosen_slot(self) -> Slot | None:
+        return self.turn.deps.schedule.slot(str(self.turn.data["slot"]))
+
+    def say_refusal(
+        self, decision: rules.Decision, *, day: date | None = None, standing: rules.Standing | None = None
+    ) -> None:
+        """Say which rule refused, until when, and what the user can do (numbers from the policy)."""
+        turn = self.turn
+        rule = decision.rule or "busy"
+        key = f"book.refused_{rule}" if f"book.refused_{rule}" in CATALOG else "book.refused"
+        values: dict[str, Any] = {"rule": rule, "days": self.policy.booking_days_ahead}
+        if "pid" in turn.data:
+            values["patient"] = self.patient_name()
+        if "department" in turn.data:
+            values["department"] = self.department_name()
+        if day is None and "date" in turn.data:
+            day = date.fromisoformat(str(turn.data["date"]))
+        if day is not None:
+            values["day"] = self.day(day)
+        if decision.retry_after is not None:
+            values["retry"] = values["opens"] = self.moment(decision.retry_after)
+        if rule in LIMITS:
+            values["n"] = getattr(self.policy, rule)
+        if rule == "window_past":
+            first, last = rules.booking_window(self.policy, turn.now)
+            values.update(first=self.day(first), last=self.day(last))
+        if rule == "window_too_far":
+            values["release"] = self.policy.release_time
+        if rule in ("suspended", "flagged"):
+            standing = standing or turn.deps.standing.standing(str(turn.data["pid"]))
+            if standing.suspended_until is not None:  # the last day suspended: booking works again the day after
+                values["until"] = self.long_day(standing.suspended_until + timedelta(days=1))
+        try:
+            turn.say(key, **values)
+        except KeyError:  # a value this refusal did not come with: still name the rule
+            turn.say("book.refused", **values)

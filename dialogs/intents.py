@@ -1,0 +1,174 @@
+"""What a patient wants, from ordinary phrasing in Chinese or English: an intent, and what a booking sentence names.
+
+Two tables: ``INTENTS`` (a pattern per intent, tried in order: the more specific first, so ``取消预约`` is a
+cancellation, not a booking) and the slot words (time of day, level). ``intent_of`` reads a whole message, with
+polite filler around it (``我要挂号``, ``I'd like to book``); ``wish_of`` reads a booking sentence (``明天上午心内科``,
+``挂李娜下周三的专家号``, ``tomorrow morning cardiology``) into what it names: a date, a time of day, a level, and the
+words left (a department or a doctor, which only the dialog can tell apart). Pure: no Redis, no clock.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+from enum import StrEnum
+
+from dialogs.parse import find_dates, normalize, strip_symbols
+
+__all__ = ["LEVELS", "PERIODS", "Intent", "Wish", "booking_sentence", "intent_of", "wish_of"]
+
+
+class Intent(StrEnum):
+    """What a message asks for, wherever it is typed."""
+
+    RESCHEDULE = "reschedule"
+    CANCEL = "cancel"
+    LIST = "list"
+    HELP = "help"
+    MENU = "menu"
+    BOOK = "book"
+
+
+_POLITE = (
+    r"(?:(?:你好|您好|hi|hello|hey|请问|请|麻烦|麻烦你|帮我|帮忙|给我|我要|我想要|我想|我需要|想|要|能不能|可以|怎么|如何"
+    r"|please|pls|plz|can i|could i|can you|could you|i want to|i wanna|i'd like to|i would like to|i need to|i want"
+    r"|i need|let me|help me|how do i|how can i|how to)[ ,]?)*"
+)
+_END = r"(?:[ ,]?(?:吧|啊|呀|了|呢|吗|嗎|一下|下|谢谢|謝謝|please|pls|thanks|thank you|now|today))*"
+# intent -> the ways it is said (regular expressions); tried in this order, the first that fits wins
+INTENTS: list[tuple[Intent, tuple[str, ...]]] = [
+    (Intent.RESCHEDULE, (
+        "改约", "改預約", "改预约", "改期", "改个?时间", "换个?时间", "换个?日子", "换一天", "换号", "改挂",
+        "reschedule", "re-schedule", "change (?:my |the )?(?:appointment|booking|date|time)",
+        "move (?:my |the )?(?:appointment|booking)",
+    )),
+    (Intent.CANCEL, (
+        "取消(?:我的)?(?:预约|預約|挂号|掛號|号|這個預約|这个预约)", "我要取消", "我想取消", "帮我取消",
+        "要取消", "想取消", "退号", "退掉", "退挂", "cancel (?:my |the |an |this )?(?:appointment|booking)s?",
+        "cancel (?:it|one)",
+        "call off",
+    )),
+    (Intent.LIST, (
+        "(?:查看?|看看|看一下|查询|查詢|查一下)?我的(?:预约|預約|挂号|掛號|号)(?:记录)?", "查询", "查詢", "查预约",
+        "查看预约", "查一下预约", "查挂号", "预约记录", "挂号记录", "我约了什么", "我约了哪天", "约了几号",
+        "(?:show |see |view |check |list )?(?:all )?my (?:appointments?|bookings?)",
+        "(?:show|see|view|check|list) (?:the )?(?:appointments?|bookings?)", "appointments", "bookings",
+    )),
+    (Intent.HELP, (
+        "帮助", "幫助", "使用说明", "说明", "怎么用", "怎么办", "如何使用", "不会用", "看不懂", "教教我",
+        "help", "help me", "instructions", "how (?:does this|do i use this|does it) work", "what can you do",
+    )),
+    (Intent.MENU, (
+        "菜单", "菜單", "主菜单", "回主菜单", "返回主菜单", "回到菜单", "首页", "主页", "重新开始", "从头开始", "开始",
+        "menu", "main menu", "home", "start", "start over", "restart", "back to menu", "go back",
+    )),
+    (Intent.BOOK, (
+        "预约挂号", "預約掛號", "[挂掛][个個]?[号號]", "挂一个号", "挂一下号", "约个?号", "预约一?个?号?", "預約",
+        "订号", "看病", "看医生", "看门诊", "挂个?专家号", "挂个?普通号", "make an? (?:appointment|booking)",
+        "book(?:ing)?(?: an?| the)?(?: appointment| visit| slot)?", "new (?:appointment|booking)",
+        "(?:an )?appointment", "see a doctor", "register",
+    )),
+]  # fmt: skip
+_INTENT_PATTERNS = [(intent, re.compile(rf"{_POLITE}(?:{'|'.join(ways)}){_END}")) for intent, ways in INTENTS]
+
+
+def _compact(text: str) -> str:
+    """Normalized, emoji dropped, spaces kept only between Latin words (``我要 挂号`` = ``我要挂号``)."""
+    query = normalize(strip_symbols(text))
+    return normalize(re.sub(r" ?([^\x00-\x7f]) ?", r"\1", query))
+
+
+_BOOKING_WORD = re.compile(r"挂|掛|预约|預約|(?<![a-z])(?:book|booking|appointment)(?![a-z])")
+
+
+def booking_sentence(text: str, today: date) -> Wish | None:
+    """A sentence that asks to book and names what (``挂李娜下周三的专家号``), or None."""
+    if intent_of(text) not in (None, Intent.BOOK) or not _BOOKING_WORD.search(normalize(text)):
+        return None
+    wish = wish_of(text, today)
+    return wish if wish.names_something else None
+
+
+def intent_of(text: str) -> Intent | None:
+    """The intent a whole message states (``我要挂号``, ``挂个号``, ``I'd like to book``...), or None."""
+    query = _compact(text)
+    return next((intent for intent, pattern in _INTENT_PATTERNS if pattern.fullmatch(query)), None)
+
+
+# --- what a booking sentence names -----------------------------------------------------------------------------
+
+PERIODS: dict[str, tuple[str, ...]] = {
+    "am": ("上午", "早上", "早晨", "上半天", "morning", "am", "a.m."),
+    "pm": ("下午", "下半天", "afternoon", "pm", "p.m."),
+}
+LEVELS: dict[str, tuple[str, ...]] = {
+    "expert": ("专家号", "专家", "專家", "主任", "expert", "specialist"),
+    "general": ("普通号", "普通", "普号", "general", "regular", "ordinary"),
+    "special": ("特需号", "特需", "special", "vip"),
+}
+# words that only say "a booking" around what it names (the department or the doctor is what is left)
+_NOISE = re.compile(
+    r"预约挂号|挂号|掛號|预约|預約|挂|掛|约|号|號|的|个|一下|我要|我想|帮我|给我|请|麻烦|医生|大夫|门诊|看|吧|啊|呀|呢|哦|"
+    r"(?<![a-z])(?:i want to|i'd like to|i would like|i want|i need|please|book|booking|an|a|the|for|with|on|at|in|"
+    r"appointment|see|doctor|dr|clinic|department|visit|slot)(?![a-z])|[,.!~、。]"
+)
+
+
+def _word_pattern(words: tuple[str, ...]) -> re.Pattern[str]:
+    alternatives = "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
+    return re.compile(rf"(?<![a-z])(?:{alternatives})(?![a-z])")
+
+
+_PERIOD_PATTERNS = {name: _word_pattern(words) for name, words in PERIODS.items()}
+_LEVEL_PATTERNS = {name: _word_pattern(words) for name, words in LEVELS.items()}
+
+
+def _take(text: str, patterns: dict[str, re.Pattern[str]]) -> tuple[str | None, str]:
+    """The first named word found and the text without it."""
+    for name, pattern in patterns.items():
+        if pattern.search(text):
+            return name, pattern.sub(" ", text, count=1)
+    return None, text
+
+
+@dataclass(frozen=True)
+class Wish:
+    """What a booking sentence names; ``words`` is what is left: a department's or a doctor's name, or nothing.
+
+    ``plain`` is ``words`` with the level word taken out too (``普通外科`` is a department, ``普通`` alone a level).
+    """
+
+    day: date | None = None
+    bad_day: bool = False
+    period: str | None = None
+    level: str | None = None
+    words: str = ""
+    plain: str = ""
+
+    @property
+    def names_something(self) -> bool:
+        return bool(self.day or self.bad_day or self.period or self.level or self.words)
+
+    def to_data(self) -> dict[str, str]:
+        """The wish as session data (ISO date, no empty values)."""
+        values = {"date": self.day.isoformat() if self.day else "", "period": self.period or "",
+                  "level": self.level or "", "words": self.words, "plain": self.plain}  # fmt: skip
+        return {k: v for k, v in values.items() if v}
+
+
+def _clean(text: str) -> str:
+    return " ".join(_NOISE.sub(" ", text).split())
+
+
+def wish_of(text: str, today: date) -> Wish:
+    """What a sentence asks to book: ``明天上午心内科`` → tomorrow, morning, words ``心内科``."""
+    query = _compact(text)
+    found = find_dates(query, today)
+    rest = query
+    for item in reversed(found):
+        rest = rest[: item.start] + " " + rest[item.end :]
+    period, rest = _take(rest, _PERIOD_PATTERNS)
+    level, plain = _take(rest, _LEVEL_PATTERNS)
+    day = found[0].day if found else None
+    return Wish(day, bool(found) and day is None, period, level, _clean(rest), _clean(plain))
