@@ -129,7 +129,7 @@ def test_a_date_beyond_the_window_gives_the_real_release_time(heart: Services) -
     chat.send("1")
     chat.send("心内")
     reply = chat.send("12月2日")
-    assert "12月2日尚未放号" in reply and "11月25日07:30起可约" in reply and "2027" not in reply
+    assert "12月2日尚未放号" in reply and "11月25日 周三 07:30起可约" in reply and "2027" not in reply
 
 
 def test_slash_date_at_the_slot_step_is_a_change_of_day_never_option_1(heart: Services) -> None:
