@@ -1,8 +1,9 @@
 """Demo data for ``guahao serve --demo``: two hospitals and a week of slots from today, loaded idempotently.
 
 The first hospital (beijing-114 rules) has four departments with general and expert slots every morning and
-afternoon; the second closes free cancellation at 14:00 the day before. Re-running the demo re-imports the same
-rows (capacity updates only), so nothing is duplicated and booked appointments stay.
+afternoon; the second closes free cancellation at 14:00 the day before. The children's departments (儿科, 小儿内科,
+小儿外科) see patients aged 14 and under (RULES §9). Re-running the demo re-imports the same rows (capacity updates
+only), so nothing is duplicated and booked appointments stay.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ DEMO_HOSPITALS: list[dict[str, Any]] = [
             {"id": "xnk", "name": "心血管内科", "name_en": "Cardiology"},
             {"id": "sjnk", "name": "神经内科", "name_en": "Neurology"},
             {"id": "ptwk", "name": "普通外科", "name_en": "General Surgery"},
-            {"id": "ek", "name": "儿科", "name_en": "Paediatrics"},
+            {"id": "ek", "name": "儿科", "name_en": "Paediatrics", "age_max": 14},
             {"id": "pfk", "name": "皮肤科", "name_en": "Dermatology"},
         ],
     },
@@ -34,8 +35,8 @@ DEMO_HOSPITALS: list[dict[str, Any]] = [
         "phone": "010-87654321",
         "policy": {"cancel_deadline": "14:00"},
         "departments": [
-            {"id": "xek", "name": "小儿内科", "name_en": "Paediatric Medicine"},
-            {"id": "xwk", "name": "小儿外科", "name_en": "Paediatric Surgery"},
+            {"id": "xek", "name": "小儿内科", "name_en": "Paediatric Medicine", "age_max": 14},
+            {"id": "xwk", "name": "小儿外科", "name_en": "Paediatric Surgery", "age_max": 14},
         ],
     },
 ]

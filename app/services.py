@@ -49,7 +49,7 @@ def build_services(config: Config, client: redis.Redis, clock: Clock | None = No
         except TwilioConfigError as missing:  # the channel stays off; messages land in the outbox only
             log.warning("SMS sending off (%s): messages go to the console outbox", missing)
     schedule = Schedule(client, config, clock)
-    booking = BookingService(store)
+    booking = BookingService(store, patients)
     notifier = Notifier(client, box, config, patients, notify_senders(config, client, box, clock, outbox, sms_sender))
     reminders = Reminders(client, store, notifier, clock)
     broadcasts = Broadcasts(

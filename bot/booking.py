@@ -14,7 +14,7 @@ import json
 import secrets
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import rules
@@ -22,6 +22,7 @@ from bot.appointments import AppointmentStore, Transition
 from bot.combiner import Combiner, Ticket
 from bot.errors import GuahaoError, InvalidRequestError, NotFoundError
 from bot.metrics import metrics
+from bot.patients import PatientService
 from bot.records import Appointment, Slot, decode_hash, local_moment, text
 from bot.standing import standing_from_facts
 from bot.storage import keys
@@ -87,8 +88,9 @@ class _Commit:
 class BookingService:
     """Books and cancels appointments."""
 
-    def __init__(self, store: AppointmentStore) -> None:
+    def __init__(self, store: AppointmentStore, patients: PatientService) -> None:
         self.store = store
+        self.patients = patients  # whose birth date and sex a department's limits need (RULES §9)
         self.redis = store.redis
         self.clock = store.clock
         self._scripts = Scripts(store.redis, "booking_facts", "book")
@@ -153,10 +155,23 @@ class BookingService:
             raise BookingRefused(rules.Decision.refuse("no_slot", detail=f"no slot {request.slot_id}"))
         policy = self.store.policy_for(slot.hospital)
         self._precheck(slot)
+        self._check_department(slot, request.pid)
         decision = rules.check_booking(policy, facts.existing, slot.facts(policy.tz), facts.standing, now)
         if not decision.allowed:
             raise BookingRefused(decision)
         return slot
+
+    def _check_department(self, slot: Slot, pid: str) -> None:
+        """Refuse a patient the department does not see (age or sex, RULES §9); the ID is decrypted only then."""
+        hospital = self.store.config.hospital(slot.hospital)
+        department = hospital.department(slot.department) if hospital is not None else None
+        if department is None or not department.limits.restricted:
+            return
+        decision = rules.department_allows(
+            department.limits, self.patients.person_of(pid), date.fromisoformat(slot.date)
+        )
+        if not decision.allowed:
+            raise BookingRefused(decision)
 
     def _settle(self, commit: _Commit, reply: Any) -> Ticket[_BookRequest, Appointment] | None:
         """Answer the caller of one commit; the ticket back when it must be decided again."""

@@ -278,6 +278,14 @@ class PatientService:
         """The patient's ID number in clear."""
         return self._decrypt(pid, "id_enc", _ID)
 
+    def person_of(self, pid: str) -> rules.Person:
+        """The patient's birth date and sex (RULES §9), derived in memory from the encrypted ID number: neither is
+        stored apart from it, so nothing new about the person is at rest in clear."""
+        person = rules.person_from_id(self.id_number_of(pid))
+        if person is None:  # pragma: no cover - add_patient stores valid ID numbers only
+            raise UnknownPatientError("the stored ID number is not valid")
+        return person
+
     # --- account and phone preferences -------------------------------------------------------------------
     def account_language(self, acct: str) -> str | None:
         """The language the account chose (``zh``/``en``), or None."""

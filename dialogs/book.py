@@ -207,6 +207,12 @@ class BookFlow(BookWishes):
         department = self._pick()
         if department is None:
             return False
+        refusal = self.department_refusal(str(department))
+        if not refusal.allowed:  # a child's department for an adult (RULES §9): say so before dates and times
+            self.turn.data["department"] = str(department)
+            self.say_refusal(refusal)
+            del self.turn.data["department"]
+            return False
         self.turn.data["department"] = str(department)
         return True
 

@@ -116,6 +116,28 @@ class BookBase(Flow):
     def chosen_slot(self) -> Slot | None:
         return self.turn.deps.schedule.slot(str(self.turn.data["slot"]))
 
+    def _department_refusal(self, rule: str, values: dict[str, Any]) -> str:
+        """The text key of a department age or sex refusal (RULES §9), its bounds put into ``values``."""
+        found = self.turn.deps.schedule.department(self.hospital, self.department)
+        limits = found.limits if found is not None else rules.DepartmentLimits()
+        if rule == "department_sex":
+            return f"book.refused_department_sex_{limits.sex}" if limits.sex else "book.refused"
+        values.update(min=limits.age_min, max=limits.age_max)
+        if limits.age_min is None:
+            return "book.refused_department_age_max"
+        return "book.refused_department_age_min" if limits.age_max is None else "book.refused_department_age_range"
+
+    def department_refusal(self, department: str) -> rules.Decision:
+        """Whether the patient is outside whom ``department`` sees on every bookable date (so say it at once)."""
+        found = self.turn.deps.schedule.department(self.hospital, department)
+        if found is None or not found.limits.restricted:
+            return rules.Decision.ok()
+        person = self.turn.deps.patients.person_of(str(self.turn.data["pid"]))
+        first, last = rules.booking_window(self.policy, self.turn.now)
+        # ages only grow: refused on the first and on the last bookable date means refused on every one
+        decisions = [rules.department_allows(found.limits, person, day) for day in (first, last)]
+        return decisions[0] if not decisions[0].allowed and not decisions[1].allowed else rules.Decision.ok()
+
     def say_refusal(
         self, decision: rules.Decision, *, day: date | None = None, standing: rules.Standing | None = None
     ) -> None:
@@ -124,6 +146,8 @@ class BookBase(Flow):
         rule = decision.rule or "busy"
         key = f"book.refused_{rule}" if f"book.refused_{rule}" in CATALOG else "book.refused"
         values: dict[str, Any] = {"rule": rule, "days": self.policy.booking_days_ahead}
+        if rule in ("department_age", "department_sex"):
+            key = self._department_refusal(rule, values)
         if "pid" in turn.data:
             values["patient"] = self.patient_name()
         if "department" in turn.data:

@@ -17,6 +17,11 @@ Identity and personal data
     normalize_mobile       mainland mobile -> E.164 "+86...", or None
     mask_id / mask_phone / mask_name   shown forms of personal data
     mask_personal          any text with every ID-like and phone-like run masked (echoes, logs)
+    Person, person_from_id birth date and sex from an ID number (RULES §9); age_on: whole years on a date
+
+Departments
+    DepartmentLimits       optional age_min / age_max / sex of a department
+    department_allows      may this person see this department on the visit date (department_age/_sex)
 
 Facts and decisions
     FeeClass, AppointmentStatus        StrEnums stored as readable strings
@@ -33,7 +38,8 @@ Rules
 
 Rule codes of refusals: window_past, window_too_far, window_too_early, slot_started, already_booked,
 limit_same_day_department, limit_same_day, once_per_department, once_per_doctor, limit_7_days,
-limit_3_months, suspended, flagged (and cancel_deadline_passed / slot_started in CancelTerms.rule).
+limit_3_months, suspended, flagged, department_age, department_sex (and cancel_deadline_passed / slot_started in
+CancelTerms.rule).
 """
 
 from __future__ import annotations
@@ -50,6 +56,7 @@ from .cancellation import (
     refund_cents,
 )
 from .dates import local_date, require_aware
+from .eligibility import DepartmentLimits, Person, age_on, department_allows, person_from_id
 from .identity import (
     IdCheck,
     id_check_digit,
@@ -82,15 +89,18 @@ __all__ = [
     "CancelOutcome",
     "CancelTerms",
     "Decision",
+    "DepartmentLimits",
     "FeeClass",
     "IdCheck",
     "NoShowFacts",
+    "Person",
     "Policy",
     "PolicyError",
     "ReminderKind",
     "SlotFacts",
     "Standing",
     "add_months",
+    "age_on",
     "booking_window",
     "build_policy",
     "cancel_deadline",
@@ -100,6 +110,7 @@ __all__ = [
     "check_standing",
     "check_window",
     "compute_standing",
+    "department_allows",
     "hospital_cancel_terms",
     "id_check_digit",
     "mask_id",
@@ -107,6 +118,7 @@ __all__ = [
     "mask_personal",
     "mask_phone",
     "normalize_mobile",
+    "person_from_id",
     "policy_keys",
     "refund_cents",
     "release_at",

@@ -143,6 +143,27 @@ TEXTS: dict[str, tuple[str, str]] = {
         "Booking rights are withdrawn until {until} for suspected abusive booking. You can still view and cancel "
         "appointments; contact the hospital to appeal.",
     ),
+    # --- whom a department sees (RULES §9): the bound, and what to do -------------------------------------------
+    "book.refused_department_age_max": (
+        "{department}仅接诊{max}岁及以下患者,{patient}不符合。请为其选择其他科室。",
+        "{department} sees patients aged {max} and under; {patient} is not. Choose another department.",
+    ),
+    "book.refused_department_age_min": (
+        "{department}仅接诊{min}岁及以上患者,{patient}不符合。请为其选择其他科室。",
+        "{department} sees patients aged {min} and over; {patient} is not. Choose another department.",
+    ),
+    "book.refused_department_age_range": (
+        "{department}仅接诊{min}至{max}岁患者,{patient}不符合。请为其选择其他科室。",
+        "{department} sees patients aged {min} to {max}; {patient} is not. Choose another department.",
+    ),
+    "book.refused_department_sex_female": (
+        "{department}仅接诊女性患者,请为{patient}选择其他科室。",
+        "{department} sees female patients only; choose another department for {patient}.",
+    ),
+    "book.refused_department_sex_male": (
+        "{department}仅接诊男性患者,请为{patient}选择其他科室。",
+        "{department} sees male patients only; choose another department for {patient}.",
+    ),
     "book.refused_slot_full": (
         "该时段刚刚约满,请选择其他时段。",
         "That time has just been fully booked; choose another.",

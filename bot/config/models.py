@@ -219,6 +219,15 @@ class SmsConfig:
     api_base_url: Annotated[str, expecting(_url("http", "https"))] = "https://api.twilio.com"
 
 
+def _age(value: Any) -> str | None:
+    ok = value is None or (type(value) is int and 0 <= value <= 150)  # bool is an int: not an age
+    return None if ok else "a whole number of years from 0 to 150"
+
+
+Age = Annotated[int | None, expecting(_age)]
+"""A department's age bound (RULES §9): whole years on the visit date, bounds included; unset = none."""
+
+
 @checked_dataclass(frozen=True, config=_TABLE)
 class Department:
     """A department (科室) of a hospital; ``name_en`` is for English conversations ("" = none given)."""
@@ -226,6 +235,22 @@ class Department:
     id: Id
     name: Name
     name_en: Text = ""
+    age_min: Age = None
+    age_max: Age = None
+    sex: Annotated[
+        Literal["female", "male"] | None, expecting(lambda v: None if v is None else _choice("female", "male")(v))
+    ] = None
+
+    @model_validator(mode="after")
+    def _ages_in_order(self) -> Department:
+        if self.age_min is not None and self.age_max is not None and self.age_min > self.age_max:
+            raise PydanticCustomError("guahao", "expected {expected}", {"expected": "age_min not above age_max"})
+        return self
+
+    @property
+    def limits(self) -> rules.DepartmentLimits:
+        """Who the department sees (RULES §9), for ``rules.department_allows``."""
+        return rules.DepartmentLimits(self.age_min, self.age_max, self.sex)
 
 
 @checked_dataclass(frozen=True, config=_TABLE)

@@ -24,6 +24,7 @@ CONTRACT = {
     "Policy", "PolicyError", "PRESETS", "DEFAULT_PRESET", "build_policy", "policy_keys",
     "IdCheck", "validate_id_number", "id_check_digit", "normalize_mobile",
     "mask_id", "mask_phone", "mask_name", "mask_personal",
+    "Person", "person_from_id", "age_on", "DepartmentLimits", "department_allows",
     "FeeClass", "AppointmentStatus", "SlotFacts", "AppointmentFacts", "NoShowFacts", "Decision",
     "booking_window", "release_at", "check_window", "check_limits",
     "CancelOutcome", "CancelTerms", "cancel_deadline", "cancel_terms",
