@@ -30,7 +30,7 @@ def test_first_time_user_is_verified_before_booking_zh(svc: Services) -> None:
     assert "验证码已发送至 139****5678" in chat.send(PHONE)
     assert "验证码不正确,还可尝试4次" in chat.send("000000")
     reply = chat.send(chat.last_code(PHONE))
-    assert "实名认证成功:张*,139****5678" in reply
+    assert "手机号已验证;身份证号校验通过:张*,139****5678" in reply
     assert len(svc.patients.patients_of(account_id(svc.box, "wechat", chat.user))) == 1
 
 
@@ -41,7 +41,7 @@ def test_verification_in_english(svc: Services) -> None:
     assert "resident ID number" in chat.send("Li Lei")
     assert "mobile number" in chat.send(id_number(2))
     assert "A code was sent to 139****5678" in chat.send(PHONE)
-    assert "Verified: L*" in chat.send(chat.last_code(PHONE))
+    assert "Phone verified; ID number format checked: L*" in chat.send(chat.last_code(PHONE))
 
 
 def test_code_expires_and_can_be_resent(svc: Services) -> None:
@@ -56,7 +56,7 @@ def test_code_expires_and_can_be_resent(svc: Services) -> None:
     svc.clock.advance(timedelta(minutes=6))
     assert "验证码已过期" in chat.send(old)
     assert "验证码已发送" in chat.send("重发")
-    assert "实名认证成功" in chat.send(chat.last_code(PHONE))
+    assert "手机号已验证;身份证号校验通过" in chat.send(chat.last_code(PHONE))
 
 
 def test_five_wrong_codes_burn_it(svc: Services) -> None:
@@ -73,7 +73,7 @@ def test_sms_user_is_verified_by_the_channel(svc: Services) -> None:
     chat.send("1")
     chat.send("王五")
     reply = chat.send(id_number(3))
-    assert "实名认证成功:王*,139****0001" in reply
+    assert "手机号已验证;身份证号校验通过:王*,139****0001" in reply
     assert not svc.outbox.messages_for("+8613900000001"), "no code needed over SMS"
 
 
@@ -91,7 +91,7 @@ def test_a_registered_person_is_confirmed_by_their_registered_phone(svc: Service
     owner = Chat(svc, Channel.wechat, "openid-owner")
     for typed in ("1", "赵六", id_number(4), "13900000004"):
         owner.send(typed)
-    assert "实名认证成功" in owner.send(owner.last_code("13900000004"))
+    assert "手机号已验证;身份证号校验通过" in owner.send(owner.last_code("13900000004"))
 
     assert isinstance(svc.clock, ManualClock)
     svc.clock.advance(timedelta(minutes=2))

@@ -35,9 +35,9 @@ TEXTS: dict[str, tuple[str, str]] = {
     ),
     "notice.cancellation": (
         "【停诊通知】{message}\n{patient} {visit_start} {place} {department} 的预约(识别码 {serial})已由医院取消,"
-        "挂号费 {refund} 全额退还,不计爽约。",
+        "按医院规则挂号费 {refund} 可全额退,不计爽约。",
         "[Clinic suspended] {message}\n{patient}'s appointment on {visit_start} at {place}, {department} "
-        "(serial {serial}) was cancelled by the hospital: the fee of {refund} is refunded in full, "
+        "(serial {serial}) was cancelled by the hospital: under the hospital's rules the fee of {refund} is refundable in full, "
         "and it never counts as a no-show.",
     ),
 }

@@ -76,5 +76,10 @@ TEXTS: dict[str, tuple[str, str]] = {
         "该就诊人已登记手机号 {phone},验证码将发送至该号码。",
         "This patient is registered with {phone}; the code goes to that number.",
     ),
-    "verify.done": ("实名认证成功:{name},{phone}。", "Verified: {name}, {phone}."),
+    # say what was checked: the phone (by code or by the SMS channel itself) and the ID number's check digit —
+    # never "real-name verified", which nothing here proves
+    "verify.done": (
+        "手机号已验证;身份证号校验通过:{name},{phone}。",
+        "Phone verified; ID number format checked: {name}, {phone}.",
+    ),
 }
