@@ -59,8 +59,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     ),
     "cancel.refund_special": (
         "按医院规则可退{refund}(特需号距就诊不足{days}天,退{percent}%)",
-        "per rules, {refund} refundable "
-        "(special-needs visit less than {days} days away: {percent}% refunded)",
+        "per rules, {refund} refundable (special-needs visit less than {days} days away: {percent}% refunded)",
     ),
     "cancel.terms_timely": ("现在取消:{refund}。", "Cancel now: {refund}."),
     "cancel.terms_late": (
