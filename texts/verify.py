@@ -56,9 +56,17 @@ TEXTS: dict[str, tuple[str, str]] = {
         "验证码已过期。回复 重发 获取新验证码。",
         "The code has expired. Reply resend for a new one.",
     ),
+    "verify.code_format": (
+        "验证码是{length}位数字,请核对短信后重新输入(本次不计错误次数):",
+        "The code is {length} digits; please check the SMS and enter it again (this try does not count):",
+    ),
     "verify.resend_wait": (
-        "发送过于频繁,请在 {time} 后再回复 重发。",
-        "Codes are limited; reply resend again after {time}.",
+        "验证码刚刚发送过,请{seconds}秒后再试(回复 重发)。",
+        "A code was just sent; please try again in {seconds} seconds (reply resend).",
+    ),
+    "verify.resend_wait_minutes": (
+        "验证码发送次数已达上限,请{minutes}分钟后再试(回复 重发)。",
+        "Too many codes this hour; please try again in {minutes} minutes (reply resend).",
     ),
     "verify.send_failed": (
         "验证码发送失败,请稍后回复 重发。",
