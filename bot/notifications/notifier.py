@@ -295,9 +295,8 @@ class Notifier:
         (SPEC §8); sent once per appointment (its send-once key), never held back by a reminder opt-out."""
         lang = self.language(appointment)
         consequence = self._no_show_consequence(standing, lang)
-        body = self.compose(
-            appointment, "no_show", lang=lang, count=standing.no_shows_this_year, consequence=consequence
-        )
+        count = standing.no_shows_this_year
+        body = self.compose(appointment, "no_show", lang=lang, count=count, consequence=consequence).rstrip()
         return self.deliver(appointment, OutboxKind.no_show, body, f"no_show-{appointment.serial}")
 
     def _no_show_consequence(self, standing: rules.Standing, lang: str) -> str:
