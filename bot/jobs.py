@@ -21,6 +21,7 @@ import redis
 from bot.broadcasts import Broadcasts
 from bot.clock import Clock
 from bot.config import Config
+from bot.notifications.notifier import Notifier
 from bot.release import release_days
 from bot.reminders import ReminderDue, Reminders
 from bot.standing import StandingService
@@ -35,6 +36,7 @@ class JobServices(Protocol):
     redis: redis.Redis
     clock: Clock
     standing: StandingService
+    notifier: Notifier
     reminders: Reminders
     broadcasts: Broadcasts
 
@@ -63,6 +65,20 @@ def _services() -> JobServices:
 def send_reminder(serial: str, kind: str, due: int | str) -> str:
     """Job: send one reminder (or the confirmation) of one appointment if it still makes sense."""
     return _services().reminders.send(ReminderDue(serial, kind, int(due)))
+
+
+class NoticeFailed(RuntimeError):
+    """A notice could not be sent now: the job fails and RQ retries it."""
+
+
+def send_no_show(serial: str) -> str:
+    """Job: tell the patient of one recorded no-show (enqueued by the sweep that recorded it)."""
+    services = _services()
+    appointment = services.standing.store.require(serial)
+    delivery = services.notifier.no_show(appointment, services.standing.standing(appointment.pid))
+    if not delivery.ok and not delivery.final:
+        raise NoticeFailed(f"no-show notice of {serial}: {delivery.error}")
+    return "sent" if delivery.ok else f"failed: {delivery.error}"
 
 
 def broadcast_batch(broadcast_id: str, batch: int) -> str:

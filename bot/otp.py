@@ -26,7 +26,10 @@ from bot.storage import keys
 from bot.storage.scripts import Scripts
 from texts import text
 
-_WHITESPACE = re.compile(r"\s+")
+_SEPARATORS = re.compile(r"[\s\-_.,]+")
+# a code read out digit by digit, as people type it: 一二三四五六 (幺 is "one" when reading digits aloud);
+# a table rather than cn2an, which reads 一二三 as a number and would drop a leading 零
+_CHINESE_DIGITS = str.maketrans("零〇一二三四五六七八九幺两", "0012345678912")
 
 
 class OtpRateLimitedError(GuahaoError):
@@ -52,6 +55,7 @@ class OtpResult(StrEnum):
 
     ok = "ok"  # right: the code is used up
     wrong = "wrong"  # wrong: one attempt fewer left
+    malformed = "malformed"  # not otp_length digits at all: a typing mistake, no attempt used up
     expired = "expired"  # too late: ask for a new code
     too_many_attempts = "too_many_attempts"  # burnt after otp_max_attempts wrong tries: ask for a new code
     none = "none"  # no code was sent (or it is long gone)
@@ -79,6 +83,11 @@ def _from_ms(value: bytes | str) -> datetime:
 def otp_text(code: str, ttl_seconds: int, language: str = "zh") -> str:
     """The SMS that carries a code (its words: ``texts/otp.py``)."""
     return text(language, "otp.code", code=code, minutes=max(1, math.ceil(ttl_seconds / 60)))
+
+
+def read_code(typed: str) -> str:
+    """A code as typed, in ASCII digits: full-width digits and Chinese numerals read, spaces and dashes dropped."""
+    return _SEPARATORS.sub("", unicodedata.normalize("NFKC", typed)).translate(_CHINESE_DIGITS)
 
 
 class OtpService:
@@ -150,10 +159,10 @@ class OtpService:
         )
 
     def verify(self, phone: str, purpose: str, code: str) -> OtpResult:
-        """Check ``code`` (full-width digits and spaces accepted); right codes work once."""
+        """Check ``code`` (full-width digits, Chinese numerals and spaces accepted); right codes work once."""
         mobile = self._mobile(phone)
         phone_key = phone_hash(self._box, mobile)
-        cleaned = _WHITESPACE.sub("", unicodedata.normalize("NFKC", code))
+        cleaned = read_code(code)
         malformed = not (cleaned.isascii() and cleaned.isdigit() and len(cleaned) == self._policy.otp_length)
         outcome = self._scripts.run(
             "otp_verify",
@@ -165,4 +174,6 @@ class OtpService:
                 "1" if malformed else "0",
             ],
         )
-        return OtpResult(outcome.decode() if isinstance(outcome, bytes) else outcome)
+        result = OtpResult(outcome.decode() if isinstance(outcome, bytes) else outcome)
+        # the script leaves a malformed code's try untouched; say so, so the patient gets a hint, not "wrong"
+        return OtpResult.malformed if malformed and result is OtpResult.wrong else result

@@ -10,17 +10,22 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 
+from rq import Retry
+
 import rules
 from bot import audit
 from bot.appointments import AppointmentStore, Transition
 from bot.errors import InvalidRequestError
 from bot.metrics import metrics
 from bot.records import Appointment, local_moment, text
+from bot.reminders import JOB_TIMEOUT_S, RESULT_TTL_S, job_queue
 from bot.storage import keys
 from bot.storage.scripts import Scripts
 
 Status = rules.AppointmentStatus
 SWEEP_BATCH = 500
+NOTICE_RETRY = Retry(max=5, interval=[10, 60, 300, 900, 3600])
+"""A no-show notice that could not be sent (provider down) is tried again, later and later."""
 CLEAN = rules.Standing(no_shows_this_year=0, suspended_until=None, reason=None)
 
 
@@ -144,6 +149,7 @@ class StandingService:
         now = self.clock.now()
         marked = 0
         affected: set[str] = set()
+        recorded: list[str] = []
         change = Transition(allowed_from=(Status.booked,), to=Status.no_show, action="no_show", violation=True)
         while marked < limit:
             due = list(map(text, self.redis.zrangebyscore(keys.NO_SHOW_DUE, "-inf", now.timestamp(), 0, SWEEP_BATCH)))
@@ -163,7 +169,24 @@ class StandingService:
                     continue
                 marked += 1
                 affected.add(found[serial].pid)
+                recorded.append(serial)
         for pid in affected:
             self.refresh(pid)
+        self._tell(recorded)
         metrics().no_shows.inc(marked)
         return marked
+
+    def _tell(self, serials: list[str]) -> None:
+        """Queue the no-show notice of each no-show this sweep recorded (only the sweep whose transition won
+        records it, so a sweep run twice, or by two workers, tells once; the notice's send-once key guards a retry)."""
+        queue = job_queue(self.redis)
+        for serial in serials:
+            queue.enqueue(
+                "bot.jobs.send_no_show",
+                serial,
+                job_id=f"no_show-{serial}",
+                job_timeout=JOB_TIMEOUT_S,
+                result_ttl=RESULT_TTL_S,
+                retry=NOTICE_RETRY,
+                description=f"no-show notice of {serial}",
+            )

@@ -41,7 +41,7 @@ class State(StrEnum):
 
 
 def refund_text(turn: Turn, appointment: Appointment, terms: rules.CancelTerms) -> str:
-    """``全额退款¥5.00`` or ``退款¥40.00(专家号距就诊不足24小时扣20%)``."""
+    """``按医院规则可退¥5.00`` or ``按医院规则可退¥40.00(专家号距就诊不足24小时扣20%)``."""
     refund = money(terms.refund_cents, turn.lang)
     if terms.refund_cents >= appointment.fee_cents:
         return turn.t("cancel.refund_full", refund=refund)

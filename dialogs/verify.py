@@ -9,6 +9,7 @@ typed along the way is kept encrypted in the session until the code is verified.
 
 from __future__ import annotations
 
+import math
 from enum import StrEnum
 from typing import Any
 
@@ -17,7 +18,6 @@ from bot.otp import OtpDeliveryError, OtpRateLimitedError, OtpResult
 from bot.patients import InvalidInputError, TooManyPatientsError, check_name, clean_name
 from dialogs.machine import Dialog, Flow
 from dialogs.message import Channel
-from texts import format as words
 
 RESEND_WORDS = frozenset({"重发", "重新发送", "resend", "重新获取"})
 
@@ -110,7 +110,9 @@ class VerifyFlow(Flow):
         result = otp.verify(self.turn.secret("phone"), self.purpose, self.turn.text)
         if result == OtpResult.ok:
             return True
-        if result == OtpResult.wrong:
+        if result == OtpResult.malformed:  # a typing slip keeps the try: say what a code looks like
+            self.say("verify.code_format", length=self.turn.deps.config.policy.otp_length)
+        elif result == OtpResult.wrong:
             left = self.turn.deps.config.policy.otp_max_attempts - self.turn.data.get("wrong", 0) - 1
             self.turn.data["wrong"] = self.turn.data.get("wrong", 0) + 1
             self.say("verify.code_wrong", left=max(left, 0))
@@ -130,8 +132,11 @@ class VerifyFlow(Flow):
         try:
             sent = self.turn.deps.otp.send(phone, self.purpose, self.turn.lang)
         except OtpRateLimitedError as wait:
-            local = wait.retry_after.astimezone(self.turn.deps.config.policy.tz)
-            self.say("verify.resend_wait", time=words.clock(local, seconds=True))
+            seconds = max(1, math.ceil((wait.retry_after - self.turn.now).total_seconds()))
+            if wait.reason == "resend":
+                self.say("verify.resend_wait", seconds=seconds)
+            else:  # the hourly limit: minutes read better than thousands of seconds
+                self.say("verify.resend_wait_minutes", minutes=math.ceil(seconds / 60))
             return
         except OtpDeliveryError:
             self.say("verify.send_failed")

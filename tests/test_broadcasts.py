@@ -108,7 +108,7 @@ def test_cancel_by_the_hospital(svc: Services) -> None:
     assert refused.value.decision.rule == "slot_closed"
     messages = broadcast_messages(svc)
     assert len(messages) == 5 and all(m["kind"] == "cancellation" for m in messages)
-    assert "已由医院取消" in messages[0]["text"] and "¥5 全额退还" in messages[0]["text"]
+    assert "已由医院取消" in messages[0]["text"] and "挂号费 ¥5 可全额退" in messages[0]["text"]
 
 
 def test_an_appointment_cancelled_meanwhile_is_skipped(svc: Services) -> None:

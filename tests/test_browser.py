@@ -88,7 +88,7 @@ def test_verify_book_and_get_reminded_in_the_browser(page: Page) -> None:
     expect(otp).to_be_visible()
     page.screenshot(path=str(SHOTS / "1-code-in-the-outbox.png"), full_page=True)
     otp.locator(".use-code").click()
-    expect(page.locator("#wechat-log")).to_contain_text("实名认证成功")
+    expect(page.locator("#wechat-log")).to_contain_text("手机号已验证;身份证号校验通过")
     expect(page.locator("#wechat-log")).to_contain_text("请选择医院")  # on to the booking it was started for
 
     say(page, "1", "科室")  # the first hospital

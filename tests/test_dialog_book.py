@@ -73,7 +73,7 @@ def test_first_time_user_verifies_and_books_zh(svc: Services) -> None:
     chat = Chat(svc)
     assert "请输入就诊人姓名" in chat.send("1")
     verified = chat.verify("张三", id_number(1), PHONE)
-    assert "实名认证成功" in verified
+    assert "手机号已验证;身份证号校验通过" in verified
     assert "请选择医院:\n1. 第一医院\n2. 第二医院" in verified, "booking continues after verification"
     assert "请选择第一医院的科室:\n1. 内科\n2. 外科\n3. 儿科" in chat.send("1")
     dates = chat.send("内科")

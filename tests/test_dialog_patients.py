@@ -41,7 +41,7 @@ def test_an_account_without_patients_is_verified_first_then_sees_the_menu(svc: S
     chat = Chat(svc)
     reply = chat.send("4")
     assert "预约需实名认证" in reply and "请输入就诊人姓名" in reply
-    assert "实名认证成功" in (done := chat.verify(patient_name(1), id_number(1), phone_number(1)))
+    assert "手机号已验证;身份证号校验通过" in (done := chat.verify(patient_name(1), id_number(1), phone_number(1)))
     assert "1. 预约挂号" in done, "then back to the main menu"
     assert len(svc.patients.patients_of(acct_of(svc, chat))) == 1
 
@@ -92,7 +92,7 @@ def test_adding_a_family_member_end_to_end_zh(svc: Services) -> None:
     assert "验证码已发送至 139****0007" in chat.send(phone_number(FAMILY))
     assert not svc.outbox.messages_for(phone_number(1)), "nothing goes to the account holder's phone"
     reply = chat.send(chat.last_code(phone_number(FAMILY)))
-    assert "实名认证成功:张*,139****0007" in reply
+    assert "手机号已验证;身份证号校验通过:张*,139****0007" in reply
     assert "您的就诊人:" in reply and "1. 添加就诊人" in reply, "back to the patient list"
     views = svc.patients.patients_of(acct_of(svc, chat))
     assert [v.pid for v in views][0] == me.pid and len(views) == 2
@@ -106,7 +106,7 @@ def test_adding_a_family_member_end_to_end_en(svc: Services) -> None:
     reply = chat.send("add")
     assert "verify their own mobile number" in reply and "full name" in reply
     reply = chat.verify(patient_name(FAMILY), id_number(FAMILY), phone_number(FAMILY))
-    assert "Verified: 张*, 139****0007." in reply and "Your patients:" in reply
+    assert "Phone verified; ID number format checked: 张*, 139****0007." in reply and "Your patients:" in reply
     assert len(svc.patients.patients_of(acct_of(svc, chat))) == 2
 
 
@@ -248,7 +248,7 @@ def test_limits_follow_the_person_not_the_account(svc: Services) -> None:
     with_patients(svc, son, 1)
     son.send("4")
     son.send("1")
-    assert "实名认证成功" in son.verify(patient_name(2), id_number(2), phone_number(2))
+    assert "手机号已验证;身份证号校验通过" in son.verify(patient_name(2), id_number(2), phone_number(2))
     pids = [v.pid for v in svc.patients.patients_of(acct_of(svc, son))]
     assert person.pid in pids, "the same ID number is the same patient"
     assert svc.standing.standing(person.pid).suspended_until == suspended.suspended_until == date(2026, 12, 31)

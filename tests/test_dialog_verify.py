@@ -30,7 +30,7 @@ def test_first_time_user_is_verified_before_booking_zh(svc: Services) -> None:
     assert "验证码已发送至 139****5678" in chat.send(PHONE)
     assert "验证码不正确,还可尝试4次" in chat.send("000000")
     reply = chat.send(chat.last_code(PHONE))
-    assert "实名认证成功:张*,139****5678" in reply
+    assert "手机号已验证;身份证号校验通过:张*,139****5678" in reply
     assert len(svc.patients.patients_of(account_id(svc.box, "wechat", chat.user))) == 1
 
 
@@ -41,7 +41,7 @@ def test_verification_in_english(svc: Services) -> None:
     assert "resident ID number" in chat.send("Li Lei")
     assert "mobile number" in chat.send(id_number(2))
     assert "A code was sent to 139****5678" in chat.send(PHONE)
-    assert "Verified: L*" in chat.send(chat.last_code(PHONE))
+    assert "Phone verified; ID number format checked: L*" in chat.send(chat.last_code(PHONE))
 
 
 def test_code_expires_and_can_be_resent(svc: Services) -> None:
@@ -51,12 +51,14 @@ def test_code_expires_and_can_be_resent(svc: Services) -> None:
     chat.send(id_number(1))
     chat.send(PHONE)
     old = chat.last_code(PHONE)
-    assert "请在" in chat.send("重发")  # within 60 s: refused with the time to wait
     assert isinstance(svc.clock, ManualClock)
+    assert "请60秒后再试" in chat.send("重发")  # at once: refused, saying how long to wait
+    svc.clock.advance(timedelta(seconds=45))
+    assert "请15秒后再试" in chat.send("重发")
     svc.clock.advance(timedelta(minutes=6))
     assert "验证码已过期" in chat.send(old)
     assert "验证码已发送" in chat.send("重发")
-    assert "实名认证成功" in chat.send(chat.last_code(PHONE))
+    assert "手机号已验证;身份证号校验通过" in chat.send(chat.last_code(PHONE))
 
 
 def test_five_wrong_codes_burn_it(svc: Services) -> None:
@@ -73,7 +75,7 @@ def test_sms_user_is_verified_by_the_channel(svc: Services) -> None:
     chat.send("1")
     chat.send("王五")
     reply = chat.send(id_number(3))
-    assert "实名认证成功:王*,139****0001" in reply
+    assert "手机号已验证;身份证号校验通过:王*,139****0001" in reply
     assert not svc.outbox.messages_for("+8613900000001"), "no code needed over SMS"
 
 
@@ -91,7 +93,7 @@ def test_a_registered_person_is_confirmed_by_their_registered_phone(svc: Service
     owner = Chat(svc, Channel.wechat, "openid-owner")
     for typed in ("1", "赵六", id_number(4), "13900000004"):
         owner.send(typed)
-    assert "实名认证成功" in owner.send(owner.last_code("13900000004"))
+    assert "手机号已验证;身份证号校验通过" in owner.send(owner.last_code("13900000004"))
 
     assert isinstance(svc.clock, ManualClock)
     svc.clock.advance(timedelta(minutes=2))
@@ -100,7 +102,8 @@ def test_a_registered_person_is_confirmed_by_their_registered_phone(svc: Service
     stranger.send("赵六")
     reply = stranger.send(id_number(4))
     assert "已登记手机号 139****0004" in reply and "验证码已发送至 139****0004" in reply, "no phone is asked for"
-    assert "验证码不正确" in stranger.send("13911111111")
+    assert "验证码是6位数字" in stranger.send("13911111111")
+    assert "验证码不正确,还可尝试4次" in stranger.send("139111")
     pid = svc.box.lookup_hash(id_number(4), kind="id")
     assert svc.patients.phone_of(pid) == "+8613900000004", "a stranger's phone never replaces the registered one"
     assert not svc.patients.patients_of(account_id(svc.box, "wechat", "openid-stranger"))
@@ -114,3 +117,47 @@ def test_a_registered_person_is_confirmed_by_their_registered_phone(svc: Service
 
     # the registered phone's own SMS account already acts for the person (cross-channel), no verification needed
     assert [p.pid for p in svc.patients.patients_of(account_id(svc.box, "sms", "13900000004"))] == [pid]
+
+
+def _at_the_code_step(svc: Services) -> Chat:
+    chat = Chat(svc)
+    for typed in ("1", "张三", id_number(1), PHONE):
+        chat.send(typed)
+    return chat
+
+
+def test_a_code_of_the_wrong_format_gets_a_hint_and_keeps_the_try(svc: Services) -> None:
+    chat = _at_the_code_step(svc)
+    for typed in ("12345", "1234567", "一二三", "１２３４５", "abc"):
+        reply = chat.send(typed)
+        assert "验证码是6位数字" in reply and "还可尝试" not in reply, typed
+    assert "验证码不正确,还可尝试4次" in chat.send("000000" if chat.last_code(PHONE) != "000000" else "111111")
+    assert "验证码是6位数字" in chat.send("5678")
+    assert "手机号已验证;身份证号校验通过" in chat.send(chat.last_code(PHONE))
+
+
+def test_a_code_in_chinese_numerals_is_accepted(svc: Services) -> None:
+    chat = _at_the_code_step(svc)
+    spelled = "".join("零一二三四五六七八九"[int(d)] for d in chat.last_code(PHONE))
+    assert "手机号已验证;身份证号校验通过" in chat.send(spelled)
+
+
+def test_a_full_width_code_is_accepted_in_english(svc: Services) -> None:
+    chat = Chat(svc)
+    chat.send("English")
+    for typed in ("1", "Li Lei", id_number(2), PHONE):
+        chat.send(typed)
+    assert "The code is 6 digits" in chat.send("12345")
+    assert "try again in 60 seconds" in chat.send("resend")
+    full_width = "".join(chr(ord(d) + 0xFEE0) for d in chat.last_code(PHONE))
+    assert "Phone verified; ID number format checked" in chat.send(full_width)
+
+
+def test_the_hourly_code_limit_says_how_many_minutes_to_wait(svc: Services) -> None:
+    chat = _at_the_code_step(svc)  # code 1 at 0 s
+    assert isinstance(svc.clock, ManualClock)
+    for _ in range(4):  # codes 2 to 5, a minute apart
+        svc.clock.advance(timedelta(seconds=61))
+        assert "验证码已发送" in chat.send("重发")
+    svc.clock.advance(timedelta(seconds=61))  # 305 s after the first: it leaves the hour at 3600 s
+    assert "请55分钟后再试" in chat.send("重发")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -114,9 +115,28 @@ def test_a_new_code_after_a_burnt_one(otp: OtpService, outbox: Outbox, clock: Ma
 def test_malformed_codes_do_not_use_up_tries(otp: OtpService, outbox: Outbox) -> None:
     otp.send(PHONE, "verify")
     code = last_code(outbox)
-    for attempt in ["abc", "12345", "1234567", "", "１２３"] * 2:
-        assert otp.verify(PHONE, "verify", attempt) is OtpResult.wrong
+    for attempt in ["abc", "12345", "1234567", "", "１２３", "一二三"] * 3:
+        assert otp.verify(PHONE, "verify", attempt) is OtpResult.malformed
     assert otp.verify(PHONE, "verify", code) is OtpResult.ok
+
+
+CHINESE = dict(zip("0123456789", "零一二三四五六七八九", strict=True))
+
+
+@pytest.mark.parametrize(
+    "spell",
+    [
+        lambda code: "".join(CHINESE[d] for d in code),  # 一二三四五六
+        lambda code: "".join(chr(ord(d) + 0xFEE0) for d in code),  # full-width １２３４５６
+        lambda code: f"{code[:3]} {code[3:]}",
+        lambda code: code.replace("0", "〇"),
+    ],
+)
+def test_a_code_in_chinese_numerals_or_full_width_digits_is_the_code(
+    otp: OtpService, outbox: Outbox, spell: Callable[[str], str]
+) -> None:
+    otp.send(PHONE, "verify")
+    assert otp.verify(PHONE, "verify", spell(last_code(outbox))) is OtpResult.ok
 
 
 def test_expiry_follows_the_injected_clock(otp: OtpService, outbox: Outbox, clock: ManualClock) -> None:

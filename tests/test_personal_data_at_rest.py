@@ -190,7 +190,7 @@ def test_a_whole_story_leaves_no_personal_data_in_clear(
     assert "王小明" in wechat("1") + wechat(WANG)
     wechat(WANG_ID)
     assert "验证码" in wechat(TYPED_FORMS[0])
-    assert "实名认证成功" in wechat(world.code(WANG_PHONE))
+    assert "手机号已验证;身份证号校验通过" in wechat(world.code(WANG_PHONE))
     for _ in range(8):  # hospital, department, date, slot, confirmation: the first of each
         if "预约成功" in wechat("Y" if "回复 Y 确认" in transcript[-1][1] else "1"):  # Y/N is never a number
             break

@@ -227,7 +227,7 @@ def test_unknown_number_is_verified_by_name_and_id_number_without_a_code(svc: Se
     assert "预约需实名认证" in phone.send("LIST")
     assert "请输入张" in phone.send(patient_name(2))
     reply = phone.send(id_number(2))
-    assert "实名认证成功:张*,139****0002" in reply
+    assert "手机号已验证;身份证号校验通过:张*,139****0002" in reply
     assert "您目前没有待就诊的预约" in reply, "then the listing it asked for"
     assert not svc.outbox.messages_for("+8613900000002"), "the channel proves the phone: no code"
     acct = account_id(svc.box, "sms", "+8613900000002")
@@ -241,7 +241,7 @@ def test_list_and_help_after_verification_english(client: FlaskClient) -> None:
     phone.send("English")
     phone.send("list")
     phone.send("Li Lei")
-    assert "Verified" in phone.send(id_number(3))
+    assert "Phone verified" in phone.send(id_number(3))
     assert "no upcoming appointments" in phone.send("LIST").lower()
     assert "menu" in phone.send("HELP").lower()
 
@@ -320,7 +320,7 @@ def test_cross_channel_verified_and_booked_on_wechat_listed_and_cancelled_by_sms
 ) -> None:
     wechat = Chat(svc, Channel.wechat, "openid-cross")
     wechat.send("2")
-    assert "实名认证成功" in wechat.verify(patient_name(8), id_number(8), phone_number(8))
+    assert "手机号已验证;身份证号校验通过" in wechat.verify(patient_name(8), id_number(8), phone_number(8))
     acct = account_id(svc.box, "wechat", "openid-cross")
     patient = svc.patients.patients_of(acct)[0]
     appointment = svc.booking.book(patient.pid, acct, "wechat", slot_of("h1", "nk", TOMORROW))
@@ -425,7 +425,7 @@ def test_the_same_message_sid_is_processed_once_with_the_same_twiml(svc: Service
     assert first.status_code == retry.status_code == 200
     assert retry.data == first.data and b"18" in first.data
     # had the retry been a second step, the name would have been read as an ID number and refused
-    assert "实名认证成功" in phone.send(id_number(16))
+    assert "手机号已验证;身份证号校验通过" in phone.send(id_number(16))
     assert len(svc.patients.patients_of(account_id(svc.box, "sms", "+8613900000016"))) == 1
 
 

@@ -314,7 +314,7 @@ def test_verification_and_booking_conversation(bot: Bot) -> None:
     code = re.search(r"\d{6}", codes[-1])
     assert code is not None
     verified = platform.send(user, code.group())
-    assert "实名认证成功" in verified
+    assert "手机号已验证;身份证号校验通过" in verified
     assert "请选择医院" in verified
     assert "内科" in platform.send(user, "1")
     assert "就诊日期" in platform.send(user, "内科")

@@ -51,19 +51,20 @@ TEXTS: dict[str, tuple[str, str]] = {
         "取消预约{serial}:{patient} {visit} {hospital} {department}",
         "Cancel appointment {serial}: {patient} {visit} {hospital} {department}",
     ),
-    "cancel.refund_full": ("全额退款{refund}", "Full refund {refund}"),
+    # what the hospital's rules give back — never a payment channel: nothing is charged through this service
+    "cancel.refund_full": ("按医院规则可退{refund}", "per rules, {refund} refundable"),
     "cancel.refund_expert": (
-        "退款{refund}(专家号距就诊不足{hours}小时扣{percent}%)",
-        "Refund {refund} (expert visit less than {hours} h away: {percent}% deducted)",
+        "按医院规则可退{refund}(专家号距就诊不足{hours}小时扣{percent}%)",
+        "per rules, {refund} refundable (expert visit less than {hours} h away: {percent}% deducted)",
     ),
     "cancel.refund_special": (
-        "退款{refund}(特需号距就诊不足{days}天,退{percent}%)",
-        "Refund {refund} (special-needs visit less than {days} days away: {percent}% refunded)",
+        "按医院规则可退{refund}(特需号距就诊不足{days}天,退{percent}%)",
+        "per rules, {refund} refundable (special-needs visit less than {days} days away: {percent}% refunded)",
     ),
-    "cancel.terms_timely": ("现在取消:{refund}。", "{refund} if you cancel now."),
+    "cancel.terms_timely": ("现在取消:{refund}。", "Cancel now: {refund}."),
     "cancel.terms_late": (
         "已过取消截止时间{deadline},现在取消将计1次爽约(违约);{refund}。",
-        "The deadline ({deadline}) has passed: cancelling now counts as one no-show (a violation). {refund}.",
+        "The deadline ({deadline}) has passed: cancelling now counts as one no-show (a violation); {refund}.",
     ),
     "cancel.ask_confirm": ("回复 Y 确认取消, N 保留", "Reply Y to cancel it, N to keep it"),
     "cancel.too_late": (
@@ -82,12 +83,12 @@ TEXTS: dict[str, tuple[str, str]] = {
         "The terms changed meanwhile; please confirm again.",
     ),
     "cancel.done": (
-        "已取消预约{serial}。{refund},将原路退回。",
-        "Appointment {serial} is cancelled. {refund}, paid back.",
+        "已取消预约{serial}。{refund}。",
+        "Appointment {serial} is cancelled; {refund}.",
     ),
     "cancel.done_late": (
-        "已取消预约{serial},已计1次爽约。{refund},将原路退回。",
-        "Appointment {serial} is cancelled; one no-show was recorded. {refund}, paid back.",
+        "已取消预约{serial},已计1次爽约。{refund}。",
+        "Appointment {serial} is cancelled; one no-show was recorded; {refund}.",
     ),
     "cancel.kept": ("已保留预约{serial}。", "Appointment {serial} is kept."),
 }

@@ -33,11 +33,26 @@ TEXTS: dict[str, tuple[str, str]] = {
         "【{hospital}通知】{message}\n(您 {visit_start} {department} 的预约,识别码 {serial})",
         "[{hospital} notice] {message}\n(your appointment on {visit_start}, {department}, serial {serial})",
     ),
+    "notice.no_show": (
+        "【爽约记录】{patient} {visit_start} {department} 的预约(识别码 {serial})未取号,已记爽约,今年第{count}次。"
+        "{consequence}如有异议,请联系医院。",
+        "[No-show] {patient} {visit_start} {department} (serial {serial}) missed: no-show {count} this year. "
+        "{consequence}",
+    ),
+    "notice.no_show_suspended": ("预约已暂停至{until}。", "Booking is suspended until {until}."),
+    "notice.no_show_next": (
+        "今年满{tier}次将暂停预约{months}个月。",
+        "At {tier}, booking is suspended {months} months.",
+    ),
+    "notice.no_show_next_month": (
+        "一个月内满{tier}次将暂停预约{months}个月。",
+        "{tier} in a month: booking suspended {months} months.",
+    ),
     "notice.cancellation": (
         "【停诊通知】{message}\n{patient} {visit_start} {place} {department} 的预约(识别码 {serial})已由医院取消,"
-        "挂号费 {refund} 全额退还,不计爽约。",
+        "按医院规则挂号费 {refund} 可全额退,不计爽约。",
         "[Clinic suspended] {message}\n{patient}'s appointment on {visit_start} at {place}, {department} "
-        "(serial {serial}) was cancelled by the hospital: the fee of {refund} is refunded in full, "
+        "(serial {serial}) was cancelled by the hospital: under the hospital's rules the fee of {refund} is refundable in full, "
         "and it never counts as a no-show.",
     ),
 }

@@ -56,9 +56,17 @@ TEXTS: dict[str, tuple[str, str]] = {
         "验证码已过期。回复 重发 获取新验证码。",
         "The code has expired. Reply resend for a new one.",
     ),
+    "verify.code_format": (
+        "验证码是{length}位数字,请核对短信后重新输入(本次不计错误次数):",
+        "The code is {length} digits; please check the SMS and enter it again (this try does not count):",
+    ),
     "verify.resend_wait": (
-        "发送过于频繁,请在 {time} 后再回复 重发。",
-        "Codes are limited; reply resend again after {time}.",
+        "验证码刚刚发送过,请{seconds}秒后再试(回复 重发)。",
+        "A code was just sent; please try again in {seconds} seconds (reply resend).",
+    ),
+    "verify.resend_wait_minutes": (
+        "验证码发送次数已达上限,请{minutes}分钟后再试(回复 重发)。",
+        "Too many codes this hour; please try again in {minutes} minutes (reply resend).",
     ),
     "verify.send_failed": (
         "验证码发送失败,请稍后回复 重发。",
@@ -76,5 +84,10 @@ TEXTS: dict[str, tuple[str, str]] = {
         "该就诊人已登记手机号 {phone},验证码将发送至该号码。",
         "This patient is registered with {phone}; the code goes to that number.",
     ),
-    "verify.done": ("实名认证成功:{name},{phone}。", "Verified: {name}, {phone}."),
+    # say what was checked: the phone (by code or by the SMS channel itself) and the ID number's check digit —
+    # never "real-name verified", which nothing here proves
+    "verify.done": (
+        "手机号已验证;身份证号校验通过:{name},{phone}。",
+        "Phone verified; ID number format checked: {name}, {phone}.",
+    ),
 }

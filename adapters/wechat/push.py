@@ -49,7 +49,7 @@ TOKEN_LOCK_TIMEOUT_S = 30
 TOKEN_LOCK_WAIT_S = 15
 HTTP_TIMEOUT_S = 10.0
 TEMPLATE_KINDS = frozenset(
-    {OutboxKind.reminder, OutboxKind.broadcast, OutboxKind.confirmation, OutboxKind.cancellation}
+    {OutboxKind.reminder, OutboxKind.broadcast, OutboxKind.confirmation, OutboxKind.cancellation, OutboxKind.no_show}
 )
 TEMPLATE_FIELD = "content"
 

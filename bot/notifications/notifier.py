@@ -1,5 +1,5 @@
-"""Notifications about an appointment (confirmation, reminders, broadcasts, hospital cancellations), routed to the
-channel the patient booked on, with an SMS fallback.
+"""Notifications about an appointment (confirmation, reminders, broadcasts, hospital cancellations, no-shows),
+routed to the channel the patient booked on, with an SMS fallback.
 
 Where a notification goes is remembered when the appointment is booked (:meth:`Notifier.remember_address`,
 ``keys.appointment_notify``: the channel and the openid or phone, encrypted — the account id on the appointment is a
@@ -289,6 +289,27 @@ class Notifier:
             acct: decoded(lang) if lang else DEFAULT_LANGUAGE
             for acct, lang in zip(accounts, pipe.execute(), strict=True)
         }
+
+    def no_show(self, appointment: Appointment, standing: rules.Standing) -> Delivery:
+        """Tell the patient a no-show of ``appointment`` was recorded, with the count this year and what it means
+        (SPEC §8); sent once per appointment (its send-once key), never held back by a reminder opt-out."""
+        lang = self.language(appointment)
+        consequence = self._no_show_consequence(standing, lang)
+        count = standing.no_shows_this_year
+        body = self.compose(appointment, "no_show", lang=lang, count=count, consequence=consequence).rstrip()
+        return self.deliver(appointment, OutboxKind.no_show, body, f"no_show-{appointment.serial}")
+
+    def _no_show_consequence(self, standing: rules.Standing, lang: str) -> str:
+        """The suspension in force, else the next tier that would suspend (RULES §5), else nothing."""
+        if standing.suspended_until is not None:
+            until = words.day(standing.suspended_until, lang, weekday=False, year=True)
+            return notice(lang, "no_show_suspended", until=until)
+        policy = self.config.policy  # standing is platform-wide, as StandingService counts it
+        upcoming = sorted((n, months) for n, months in policy.no_show_tiers if n > standing.no_shows_this_year)
+        if not upcoming:
+            return ""
+        key = "no_show_next" if policy.no_show_window == "calendar_year" else "no_show_next_month"
+        return notice(lang, key, tier=upcoming[0][0], months=upcoming[0][1])
 
     def compose(self, appointment: Appointment, key: str, *, lang: str | None = None, **extra: Any) -> str:
         """The notice ``key`` (``confirmation``, a reminder kind, ``broadcast``, ``cancellation``) in the

@@ -45,6 +45,7 @@ class OutboxKind(StrEnum):
     reminder = "reminder"
     broadcast = "broadcast"
     cancellation = "cancellation"
+    no_show = "no_show"  # a no-show was recorded (SPEC §8)
     reply = "reply"  # a reply pushed later as a customer-service message
 
 
