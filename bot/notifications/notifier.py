@@ -44,6 +44,8 @@ log = logging.getLogger(__name__)
 UNREACHABLE = "unreachable"
 """The error a WeChat sender returns when the user cannot be reached (45015, 43004, ...): fall back to SMS."""
 NO_ADDRESS = "no_address"
+SMS_REPLIED = "sms_replied"
+"""Why the confirmation of an SMS booking is not pushed: the booking's reply already confirmed it."""
 ADDRESS_KEPT = timedelta(days=30)
 """How long after the visit the notification address of an appointment is kept."""
 _ADDRESS_CONTEXT = "notify.to"
@@ -190,6 +192,9 @@ class Notifier:
             address = self.address(appointment.serial)
         if respect_opt_out and self.opted_out(appointment, address):
             return Delivery(ok=True, skipped="opted_out")
+        if kind == OutboxKind.confirmation and address is not None and address.channel == "sms":
+            # booked by SMS: the TwiML reply was the confirmation, a push would say it twice (SPEC §5)
+            return Delivery(ok=True, skipped=SMS_REPLIED)
         return self.deliver_many([Outgoing(appointment, kind, body, key, address)])[0]
 
     def deliver_many(self, items: Sequence[Outgoing]) -> list[Delivery]:
