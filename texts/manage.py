@@ -49,7 +49,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     ),
     "cancel.summary": (
         "取消预约{serial}:{patient} {visit} {hospital} {department}",
-        "Cancel appointment {serial}: {patient} {visit} {hospital} {department}",
+        "Cancel {serial}: {patient} {visit} {hospital} {department}",
     ),
     "cancel.refund_full": ("全额退款{refund}", "Full refund {refund}"),
     "cancel.refund_expert": (

@@ -26,6 +26,7 @@ import redis
 import rules
 from bot.config import Config
 from bot.crypto import SecretBox
+from bot.names import name_in
 from bot.notifications.outbox import (
     OutboundMessage,
     OutboxKind,
@@ -262,7 +263,7 @@ class Notifier:
         policy = self._policy(appointment)
         hospital = self.config.hospital(appointment.hospital)
         department = hospital.department(appointment.department) if hospital else None
-        name = hospital.name if hospital else appointment.hospital
+        name = name_in(lang, hospital.name, hospital.name_en) if hospital else appointment.hospital
         start = local_moment(appointment.date, appointment.start, policy.tz)
         deadline = rules.cancel_deadline(policy, appointment.slot_facts(policy.tz))
         checkin = start - timedelta(minutes=policy.checkin_deadline_minutes)
@@ -273,8 +274,8 @@ class Notifier:
             "start": appointment.start,
             "hospital": name,
             "place": f"{name}({hospital.address})" if hospital and hospital.address and lang != "en" else name,
-            "department": department.name if department else appointment.department,
-            "doctor": appointment.doctor_name or appointment.doctor,
+            "department": name_in(lang, department.name, department.name_en) if department else appointment.department,
+            "doctor": self._doctor(appointment, lang),
             # the year only when the deadline falls in another year than the visit (a January visit)
             "deadline": words.moment(deadline.astimezone(policy.tz), lang, year=deadline_year != visit_year),
             "checkin": words.clock(checkin.astimezone(policy.tz)),
@@ -283,6 +284,11 @@ class Notifier:
             self._slot_cache.clear()
         self._slot_cache[cache_key] = values
         return values
+
+    def _doctor(self, appointment: Appointment, lang: str) -> str:
+        """The doctor's name in ``lang``: the English name the schedule gave the slot, else pinyin."""
+        name_en = decoded(self.redis.hget(keys.slot(appointment.slot), "doctor_name_en") or "") if lang == "en" else ""
+        return name_in(lang, appointment.doctor_name or appointment.doctor, name_en, person=True)
 
     def languages(self, appointments: Sequence[Appointment]) -> dict[str, str]:
         """The language of each booking account of these appointments (acct -> ``zh``/``en``), in one round trip."""
