@@ -60,6 +60,12 @@ def department_name(turn: Turn, hospital: str, department: str) -> str:
     return name_in(turn.lang, dept.name, dept.name_en) if dept is not None else department
 
 
+def patient_label(turn: Turn, name_masked: str) -> str:
+    """A patient's masked name; in English in pinyin (``Ouyang**``): no more shown than masked, and an English SMS
+    without Chinese characters is written in GSM-7 (306 characters in two segments, not 134)."""
+    return name_in(turn.lang, name_masked)
+
+
 def doctor_name(turn: Turn, held: Slot | Appointment) -> str:
     """The doctor's name in the conversation's language: the schedule's ``name_en`` in English, else pinyin."""
     name = held.doctor_name or held.doctor
@@ -79,7 +85,7 @@ def describe(turn: Turn, appointment: Appointment) -> str:
     return turn.t(
         "appointments.item",
         serial=appointment.serial,
-        patient=appointment.patient_name_masked,
+        patient=patient_label(turn, appointment.patient_name_masked),
         visit=visit_text(turn, appointment),
         hospital=hospital_name(turn, appointment.hospital),
         department=department_name(turn, appointment.hospital, appointment.department),
@@ -91,7 +97,7 @@ def describe(turn: Turn, appointment: Appointment) -> str:
 
 def standing_line(turn: Turn, name_masked: str, standing: rules.Standing) -> str:
     """``张*:本年度爽约3次,因爽约暂停预约,2027年3月15日起可再预约``."""
-    line = turn.t("appointments.standing", patient=name_masked, count=standing.no_shows_this_year)
+    line = turn.t("appointments.standing", patient=patient_label(turn, name_masked), count=standing.no_shows_this_year)
     if standing.suspended_until is not None:
         key = "appointments.suspended_flagged" if standing.reason == "flagged" else "appointments.suspended_no_show"
         # said as the day booking is possible again, as the booking dialog's refusal says it

@@ -11,7 +11,7 @@ from typing import Any
 
 import rules
 from bot.records import Appointment, Slot, local_moment
-from dialogs.appointments import department_name, doctor_name, hospital_name
+from dialogs.appointments import department_name, doctor_name, hospital_name, patient_label
 from dialogs.machine import Flow
 from dialogs.message import Channel
 from texts import CATALOG
@@ -51,7 +51,7 @@ class BookBase(Flow):
 
     def patient_name(self) -> str:
         found = self.turn.deps.patients.get(str(self.turn.data["pid"]))
-        return found.name_masked if found else ""
+        return patient_label(self.turn, found.name_masked) if found else ""
 
     # --- formatting ------------------------------------------------------------------------------------
     @property

@@ -391,7 +391,7 @@ def test_limit_7_days_in_english(svc: Services) -> None:
     chat.send("English")
     to_confirm(chat, day="4")
     reply = chat.send("y")
-    assert "At most 3 appointments may be made in 7 days and 张* has reached that" in reply
+    assert "At most 3 appointments may be made in 7 days and Zhang* has reached that" in reply
     assert "you can book again from Mon 30 Nov 08:00" in reply
 
 

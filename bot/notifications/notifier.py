@@ -248,7 +248,7 @@ class Notifier:
         """The placeholders every notice about ``appointment`` may use."""
         return {
             **self._slot_values(appointment, lang),
-            "patient": appointment.patient_name_masked,
+            "patient": name_in(lang, appointment.patient_name_masked),  # pinyin in English: the SMS stays GSM-7
             "serial": appointment.serial,
             "queue": appointment.queue_no,
             "refund": words.money(appointment.fee_cents, lang),
