@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import copy
 import io
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -104,20 +103,18 @@ def test_the_chinese_conversation_keeps_the_chinese_names(heart: Services) -> No
 
 
 def prompts_of(svc: Services, typed: list[str]) -> list[str]:
+    """The prompts ``guahao chat`` showed while ``typed`` was entered (then end of input)."""
     seen: list[str] = []
-    lines: Iterator[str] = iter(typed)
+    lines = iter(typed)
 
     def read(prompt: str) -> str:
         seen.append(prompt)
-        return next(lines)  # StopIteration ends nothing: EOFError below does
+        line = next(lines, None)
+        if line is None:
+            raise EOFError
+        return line
 
-    def reading(prompt: str) -> str:
-        try:
-            return read(prompt)
-        except StopIteration:
-            raise EOFError from None
-
-    assert run_chat(svc, build_engine(svc), "console-user", reading, io.StringIO()) == 0
+    assert run_chat(svc, build_engine(svc), "console-user", read, io.StringIO()) == 0
     return seen
 
 
