@@ -12,7 +12,8 @@ from enum import StrEnum
 from typing import Any
 
 import rules
-from bot.records import Appointment
+from bot.names import name_in
+from bot.records import Appointment, Slot
 from dialogs.machine import Dialog, Flow
 from dialogs.turn import Turn
 from texts import format as words
@@ -47,16 +48,31 @@ def visit_text(turn: Turn, appointment: Appointment, *, end: bool = True) -> str
 
 
 def hospital_name(turn: Turn, hospital: str) -> str:
-    """The hospital's configured name (its id when unknown)."""
+    """The hospital's configured name in the conversation's language (its id when unknown)."""
     found = turn.deps.config.hospital(hospital)
-    return found.name if found is not None else hospital
+    return name_in(turn.lang, found.name, found.name_en) if found is not None else hospital
 
 
 def department_name(turn: Turn, hospital: str, department: str) -> str:
-    """The department's configured name (its id when unknown)."""
+    """The department's configured name in the conversation's language (its id when unknown)."""
     found = turn.deps.config.hospital(hospital)
     dept = found.department(department) if found is not None else None
-    return dept.name if dept is not None else department
+    return name_in(turn.lang, dept.name, dept.name_en) if dept is not None else department
+
+
+def patient_label(turn: Turn, name_masked: str) -> str:
+    """A patient's masked name; in English in pinyin (``Ouyang**``): no more shown than masked, and an English SMS
+    without Chinese characters is written in GSM-7 (306 characters in two segments, not 134)."""
+    return name_in(turn.lang, name_masked)
+
+
+def doctor_name(turn: Turn, held: Slot | Appointment) -> str:
+    """The doctor's name in the conversation's language: the schedule's ``name_en`` in English, else pinyin."""
+    name = held.doctor_name or held.doctor
+    if turn.lang != "en" or isinstance(held, Slot):
+        return name_in(turn.lang, name, held.doctor_name_en if isinstance(held, Slot) else "", person=True)
+    slot = turn.deps.schedule.slot(held.slot)  # the English name lives on the slot the appointment was booked in
+    return name_in(turn.lang, name, slot.doctor_name_en if slot else "", person=True)
 
 
 def status_text(turn: Turn, status: rules.AppointmentStatus) -> str:
@@ -69,11 +85,11 @@ def describe(turn: Turn, appointment: Appointment) -> str:
     return turn.t(
         "appointments.item",
         serial=appointment.serial,
-        patient=appointment.patient_name_masked,
+        patient=patient_label(turn, appointment.patient_name_masked),
         visit=visit_text(turn, appointment),
         hospital=hospital_name(turn, appointment.hospital),
         department=department_name(turn, appointment.hospital, appointment.department),
-        doctor=appointment.doctor_name,
+        doctor=doctor_name(turn, appointment),
         queue=appointment.queue_no,
         status=status_text(turn, appointment.status),
     )
@@ -81,7 +97,7 @@ def describe(turn: Turn, appointment: Appointment) -> str:
 
 def standing_line(turn: Turn, name_masked: str, standing: rules.Standing) -> str:
     """``张*:本年度爽约3次,因爽约暂停预约,2027年3月15日起可再预约``."""
-    line = turn.t("appointments.standing", patient=name_masked, count=standing.no_shows_this_year)
+    line = turn.t("appointments.standing", patient=patient_label(turn, name_masked), count=standing.no_shows_this_year)
     if standing.suspended_until is not None:
         key = "appointments.suspended_flagged" if standing.reason == "flagged" else "appointments.suspended_no_show"
         # said as the day booking is possible again, as the booking dialog's refusal says it

@@ -17,6 +17,7 @@ from typing import Any
 
 import rules
 from bot.booking import BookingRefused
+from bot.names import name_in
 from dialogs import parse
 from dialogs.book_wishes import BookWishes
 from dialogs.machine import Dialog
@@ -80,7 +81,8 @@ class BookFlow(BookWishes):
             turn.data["hospital"] = hospitals[0].id
             self.fire("skip")
             return
-        turn.offer(turn.t("book.ask_hospital"), [h.name for h in hospitals], [h.id for h in hospitals])
+        names = [name_in(turn.lang, h.name, h.name_en) for h in hospitals]
+        turn.offer(turn.t("book.ask_hospital"), names, [h.id for h in hospitals], aliases=[h.name for h in hospitals])
 
     def ask_department(self) -> None:
         turn = self.turn
@@ -100,7 +102,8 @@ class BookFlow(BookWishes):
             self.fire("skip")
             return
         title = turn.t("book.ask_department", hospital=self.hospital_name())
-        turn.offer(title, [d.name for d in departments], [d.id for d in departments])
+        names = [name_in(turn.lang, d.name, d.name_en) for d in departments]
+        turn.offer(title, names, [d.id for d in departments], aliases=[d.name for d in departments])
 
     def ask_date(self) -> None:
         turn = self.turn
@@ -159,7 +162,7 @@ class BookFlow(BookWishes):
             visit=words.visit(slot.date, slot.start, turn.lang, slot.end),
             hospital=self.hospital_name(),
             department=self.department_name(),
-            doctor=slot.doctor_name or slot.doctor,
+            doctor=self.doctor_name(slot),
             level=self.level(slot),
             fee=words.money(slot.fee_cents, self.turn.lang),
         )
@@ -281,10 +284,10 @@ class BookFlow(BookWishes):
         # the confirmation is queued and the reminders scheduled, to this user on this channel (RULES §7)
         turn.deps.reminders.on_booked(appointment, turn.inbound.user, turn.channel.value)
         hospital = turn.deps.schedule.hospital(appointment.hospital)
-        name = hospital.name if hospital else appointment.hospital
-        place = (
+        name = self.hospital_name()
+        place = (  # the address is written in Chinese only: left out in English, as the pushed notices do
             turn.t("book.place_with_address", hospital=name, address=hospital.address)
-            if hospital and hospital.address
+            if hospital and hospital.address and turn.lang != "en"
             else name
         )
         done = turn.t(
@@ -294,7 +297,7 @@ class BookFlow(BookWishes):
             visit=words.visit(appointment.date, appointment.start, turn.lang, appointment.end),
             place=place,
             department=self.department_name(appointment.department),
-            doctor=appointment.doctor_name or appointment.doctor,
+            doctor=self.doctor_name(appointment),
             fee=words.money(appointment.fee_cents, self.turn.lang),
         )
         deadline = self.deadline_line(appointment.slot_facts(self.policy.tz))

@@ -11,6 +11,7 @@ from typing import Any
 
 import rules
 from bot.records import Appointment, Slot, local_moment
+from dialogs.appointments import department_name, doctor_name, hospital_name, patient_label
 from dialogs.machine import Flow
 from dialogs.message import Channel
 from texts import CATALOG
@@ -40,17 +41,17 @@ class BookBase(Flow):
         return self.turn.deps.config.policy
 
     def hospital_name(self) -> str:
-        found = self.turn.deps.schedule.hospital(self.hospital)
-        return found.name if found else self.hospital
+        return hospital_name(self.turn, self.hospital)
 
     def department_name(self, department: str | None = None) -> str:
-        wanted = department or self.department
-        found = self.turn.deps.schedule.department(self.hospital, wanted)
-        return found.name if found else wanted
+        return department_name(self.turn, self.hospital, department or self.department)
+
+    def doctor_name(self, held: Slot | Appointment) -> str:
+        return doctor_name(self.turn, held)
 
     def patient_name(self) -> str:
         found = self.turn.deps.patients.get(str(self.turn.data["pid"]))
-        return found.name_masked if found else ""
+        return patient_label(self.turn, found.name_masked) if found else ""
 
     # --- formatting ------------------------------------------------------------------------------------
     @property
@@ -82,7 +83,7 @@ class BookBase(Flow):
         places = self.turn.t("book.places_left", n=slot.places_left) if slot.places_left else self.turn.t("book.full")
         return self.turn.t(
             f"book.slot_label{self.sms}",
-            doctor=slot.doctor_name or slot.doctor,
+            doctor=self.doctor_name(slot),
             start=slot.start,
             end=slot.end,
             level=self.level(slot),

@@ -22,6 +22,7 @@ from dialogs.appointments import (
     department_name,
     hospital_name,
     moment_text,
+    patient_label,
     status_text,
     upcoming,
     visit_text,
@@ -93,7 +94,7 @@ class CancelFlow(Flow):
         summary = turn.t(
             "cancel.summary",
             serial=appointment.serial,
-            patient=appointment.patient_name_masked,
+            patient=patient_label(turn, appointment.patient_name_masked),
             visit=visit_text(turn, appointment, end=False),
             hospital=hospital_name(turn, appointment.hospital),
             department=department_name(turn, appointment.hospital, appointment.department),
@@ -138,7 +139,7 @@ class CancelFlow(Flow):
             "cancel.option",
             visit=visit_text(self.turn, appointment, end=False),
             department=department_name(self.turn, appointment.hospital, appointment.department),
-            patient=appointment.patient_name_masked,
+            patient=patient_label(self.turn, appointment.patient_name_masked),
             serial=appointment.serial,
         )
 

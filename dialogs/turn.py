@@ -79,9 +79,14 @@ class Turn:
         """The catalog text ``key`` in this conversation's language, to compose with."""
         return text(self.lang, key, **values)
 
-    def offer(self, title: str, labels: Sequence[str], values: Sequence[Any], *, page: int = 0) -> None:
-        """Ask to choose one of ``labels`` ("N. label" one per line); remembers them for :meth:`chosen`."""
+    def offer(
+        self, title: str, labels: Sequence[str], values: Sequence[Any], *, page: int = 0, aliases: Sequence[str] = ()
+    ) -> None:
+        """Ask to choose one of ``labels`` ("N. label" one per line); remembers them for :meth:`chosen`
+        (``aliases``: another name each option answers to, e.g. the Chinese name under an English label)."""
         self.data["options"] = {"title": title, "labels": list(labels), "values": list(values)}
+        if aliases:
+            self.data["options"]["aliases"] = list(aliases)
         self.show_page(page)
 
     def show_page(self, page: int) -> bool:
@@ -125,8 +130,10 @@ class Turn:
     def chosen(self) -> parse.Match[Any]:
         """Match the input against the remembered options (number, label, or part of a label)."""
         options = self.data.get("options") or {"labels": [], "values": []}
+        aliases = options.get("aliases") or [""] * len(options["labels"])
         choices = [
-            parse.Option(label, value) for label, value in zip(options["labels"], options["values"], strict=True)
+            parse.Option(label, value, (alias,) if alias else ())
+            for label, value, alias in zip(options["labels"], options["values"], aliases, strict=True)
         ]
         return parse.match_option(self.text, choices)
 

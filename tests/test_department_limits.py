@@ -79,8 +79,8 @@ def test_the_refusal_in_english(svc: Services) -> None:
     chat, _ = _patient(svc, ADULT_MALE)
     chat.send("English")
     chat.send("1")
-    # the dialog names departments as configured (name_en is not shown yet): the bound and the advice are English
-    assert "儿科 sees patients aged 14 and under; 王** is not. Choose another department." in chat.send("2")
+    # English names throughout: the department's name_en, the patient's masked name in pinyin
+    assert "Paediatrics sees patients aged 14 and under; Wang** is not. Choose another department." in chat.send("2")
 
 
 def test_a_child_books_paediatrics(svc: Services) -> None:

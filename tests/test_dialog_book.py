@@ -104,12 +104,12 @@ def test_first_time_user_verifies_and_books_en(svc: Services) -> None:
     chat = Chat(svc)
     chat.send("English")
     chat.send("1")
-    assert "Choose a hospital:\n1. 第一医院" in chat.verify("Li Lei", id_number(2), PHONE)
+    assert "Choose a hospital:\n1. Diyiyiyuan" in chat.verify("Li Lei", id_number(2), PHONE)
     chat.send("2")  # 第二医院: one department, still asked
-    assert "Choose a date for 内科:\n1. Tue 24 Nov\n2. Wed 25 Nov" in chat.send("1")
+    assert "Choose a date for Neike:\n1. Tue 24 Nov\n2. Wed 25 Nov" in chat.send("1")
     assert "1. dr-nk 08:00-12:00 general ¥5 20 left" in chat.send("Tue 24 Nov")
     summary = chat.send("1")
-    assert "Please confirm:\nL*****, Tue 24 Nov 08:00-12:00\n第二医院, 内科, dr-nk, general, ¥5" in summary
+    assert "Please confirm:\nL*****, Tue 24 Nov 08:00-12:00\nDieryiyuan, Neike, dr-nk, general, ¥5" in summary
     assert "Reply Y to confirm, N to drop it." in summary
     done = chat.send("yes")
     found = re.search(r"Booked! Serial (\d{8}), queue no\. 1", done)
@@ -227,7 +227,7 @@ def test_dates_in_english(svc: Services, typed: str, day: str) -> None:
     chat, _ = ready(svc)
     chat.send("English")
     to_dates(chat)
-    assert f"{day}, 内科: choose a time:" in chat.send(typed)
+    assert f"{day}, Neike: choose a time:" in chat.send(typed)
 
 
 def test_unbookable_dates_are_explained(svc: Services) -> None:
@@ -391,7 +391,7 @@ def test_limit_7_days_in_english(svc: Services) -> None:
     chat.send("English")
     to_confirm(chat, day="4")
     reply = chat.send("y")
-    assert "At most 3 appointments may be made in 7 days and 张* has reached that" in reply
+    assert "At most 3 appointments may be made in 7 days and Zhang* has reached that" in reply
     assert "you can book again from Mon 30 Nov 08:00" in reply
 
 
@@ -498,7 +498,7 @@ def test_global_commands_work_mid_booking(svc: Services) -> None:
     helped = chat.send("帮助")
     assert "随时可回复" in helped and "请选择内科的就诊日期" in helped, "help, then the question again"
     english = chat.send("English")
-    assert "Switched to English." in english and "Choose a date for 内科:\n1. Tue 24 Nov" in english
+    assert "Switched to English." in english and "Choose a date for Neike:\n1. Tue 24 Nov" in english
     chat.send("1")
     assert "已切换为中文。\n\n11月24日 周二 内科,请选择时段:" in chat.send("中文")
     assert "1. 预约挂号" in chat.send("菜单")

@@ -85,7 +85,7 @@ def test_listing_without_appointments_en(svc: Services) -> None:
     svc.patient(1)
     reply = chat_of(svc, 1, english=True).send("2")
     assert "You have no upcoming appointments." in reply
-    assert "张*: 0 no-show(s) this year" in reply
+    assert "Zhang*: 0 no-show(s) this year" in reply
     assert "1. Book an appointment" in reply
 
 
@@ -99,7 +99,7 @@ def test_listing_one_appointment_zh_and_en(svc: Services) -> None:
     chat.send("English")
     reply = chat.send("2")
     assert "You have 1 upcoming appointment(s):" in reply
-    assert f"Serial {booked.serial} 张* Tue 24 Nov 08:00-12:00\n第一医院 内科 dr-nk No. 1 booked" in reply
+    assert f"Serial {booked.serial} Zhang* Tue 24 Nov 08:00-12:00\nDiyiyiyuan Neike dr-nk No. 1 booked" in reply
 
 
 def test_listing_covers_every_patient_of_the_account_soonest_first(svc: Services) -> None:
@@ -146,7 +146,7 @@ def test_a_suspended_patient_sees_until_when(svc: Services) -> None:
     chat = chat_of(svc, 1)
     assert "张*:本年度爽约3次,因爽约暂停预约,2027年3月15日起可再预约" in chat.send("2")
     chat.send("English")
-    expected = "张*: 3 no-show(s) this year; booking suspended for no-shows, possible again from 15 Mar 2027"
+    expected = "Zhang*: 3 no-show(s) this year; booking suspended for no-shows, possible again from 15 Mar 2027"
     assert expected in chat.send("2")
 
 
@@ -182,7 +182,7 @@ def test_answering_no_keeps_the_appointment_en(svc: Services) -> None:
     booked = book(svc, acct, patient, slot_of("h1", "nk", TOMORROW))
     chat = chat_of(svc, 1, english=True)
     terms = chat.send("3")
-    assert f"Cancel appointment {booked.serial}: 张* Tue 24 Nov 08:00 第一医院 内科" in terms
+    assert f"Cancel {booked.serial}: Zhang* Tue 24 Nov 08:00 Diyiyiyuan Neike" in terms, "names in pinyin"
     assert "Cancel now: per rules, ¥5 refundable." in terms
     assert "Reply Y to cancel it, N to keep it" in terms
     assert '"maybe" is not an answer here: please reply Y (yes) or N (no).' in chat.send("maybe")
@@ -235,7 +235,7 @@ def test_an_appointment_already_cancelled_is_said_so(svc: Services) -> None:
     chat.send("3")
     svc.booking.cancel(a.serial, "patient:wechat")  # cancelled elsewhere meanwhile
     assert f"Appointment {a.serial} is cancelled; there is nothing to cancel." in chat.send(a.serial)
-    assert f"Cancel appointment {b.serial}" in chat.send(b.serial)
+    assert f"Cancel {b.serial}" in chat.send(b.serial)
     svc.booking.cancel(b.serial, "patient:sms")  # again, while confirming
     reply = chat.send("y")
     assert f"Appointment {b.serial} is cancelled; there is nothing to cancel." in reply

@@ -96,7 +96,7 @@ def test_one_sentence_fills_department_date_and_time_of_day(heart: Services) -> 
 
 def test_one_sentence_in_english(heart: Services) -> None:
     reply = chat_of(heart, english=True).send("tomorrow morning cardiology")
-    assert "Please confirm:" in reply and "08:00-11:30" in reply and "张伟" in reply
+    assert "Please confirm:" in reply and "08:00-11:30" in reply and "Cardiology, Zhang Wei" in reply
 
 
 def test_doctor_level_and_weekday_in_one_sentence(heart: Services) -> None:

@@ -84,7 +84,8 @@ def test_sms_booking_is_reminded_by_sms(svc: Services, clock: ManualClock) -> No
     advance_to(svc, clock, WINDOW_END)
     advance_to(svc, clock, DAY_BEFORE)
     messages = svc.outbox.messages_for("+8613900000002")
-    assert [(m["channel"], m["kind"]) for m in messages] == [("sms", "confirmation")] + [("sms", "reminder")] * 2
+    # the confirmation was the booking's reply: only the reminders are pushed
+    assert [(m["channel"], m["kind"]) for m in messages] == [("sms", "reminder")] * 2
 
 
 def test_a_jump_past_the_deadline_skips_the_cancel_reminder(svc: Services, clock: ManualClock) -> None:
@@ -133,10 +134,10 @@ def test_opt_out_of_the_sms_number_booked_from(svc: Services, clock: ManualClock
     tick(svc)
     svc.patients.set_opt_out(phone_hash(svc.box, "13900000007"), True)  # TD from that phone
     advance_to(svc, clock, DAY_BEFORE)
-    assert kinds(svc, "13900000007") == ["confirmation"]
+    assert kinds(svc, "13900000007") == []  # the confirmation was the booking's SMS reply
     svc.patients.set_opt_out(phone_hash(svc.box, "13900000007"), False)  # START
     advance_to(svc, clock, BEFORE_START)
-    assert kinds(svc, "13900000007") == ["confirmation", "reminder"]
+    assert kinds(svc, "13900000007") == ["reminder"]
 
 
 def _acct(svc: Services, n: int) -> str:

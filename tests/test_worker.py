@@ -205,8 +205,8 @@ def test_burst_worker_runs_from_another_thread(redis_db: redis.Redis) -> None:
     svc = make_services(redis_db)
     svc.schedule.import_csv(schedule_csv(NOW.date() + timedelta(days=1)))
     acct, patient = svc.patient(1)
-    appointment = svc.booking.book(patient.pid, acct, "sms", SLOTS[0])
-    svc.reminders.on_booked(appointment, "13900000001")
+    appointment = svc.booking.book(patient.pid, acct, "wechat", SLOTS[0])  # an SMS booking's reply was its confirmation
+    svc.reminders.on_booked(appointment, "openid-thread")
     failures: list[BaseException] = []
 
     def drain() -> None:
@@ -218,4 +218,4 @@ def test_burst_worker_runs_from_another_thread(redis_db: redis.Redis) -> None:
     thread = threading.Thread(target=drain)
     thread.start()
     thread.join(timeout=30)
-    assert not failures and [m["kind"] for m in svc.outbox.messages_for("13900000001")] == ["confirmation"]
+    assert not failures and [m["kind"] for m in svc.outbox.messages_for("openid-thread")] == ["confirmation"]

@@ -66,4 +66,5 @@ TEXTS: dict[str, tuple[str, str]] = {
         "目前只能处理文字消息。回复 菜单 查看可办理的业务。",
         "I can only read text messages. Reply menu to see what I can do.",
     ),
+    "common.prompt": ("你> ", "you> "),  # the terminal chat's prompt (guahao chat)
 }

@@ -49,7 +49,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     ),
     "cancel.summary": (
         "取消预约{serial}:{patient} {visit} {hospital} {department}",
-        "Cancel appointment {serial}: {patient} {visit} {hospital} {department}",
+        "Cancel {serial}: {patient} {visit} {hospital} {department}",
     ),
     # what the hospital's rules give back — never a payment channel: nothing is charged through this service
     "cancel.refund_full": ("按医院规则可退{refund}", "per rules, {refund} refundable"),

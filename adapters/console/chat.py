@@ -12,9 +12,11 @@ from collections.abc import Callable
 from typing import TextIO
 
 import rules
+from bot.patients import account_id
 from bot.services import Services
 from dialogs.engine import Engine
 from dialogs.message import Channel, Inbound
+from texts import DEFAULT_LANGUAGE, text
 
 
 def run_chat(
@@ -29,9 +31,11 @@ def run_chat(
     cursor = services.outbox.latest_id()  # only what is pushed from now on
     print(f"guahao chat as console user {user!r} — type 菜单 for the menu, Ctrl-D to leave.", file=out)
     number = 0
+    acct = account_id(services.box, Channel.console.value, user)
     while True:
+        lang = services.patients.account_language(acct) or DEFAULT_LANGUAGE  # 中文/English switch it
         try:
-            typed = read("你> ")
+            typed = read(text(lang, "common.prompt"))
         except (EOFError, KeyboardInterrupt):
             print(file=out)
             return 0

@@ -26,6 +26,7 @@ import redis
 import rules
 from bot.config import Config
 from bot.crypto import SecretBox
+from bot.names import name_in
 from bot.notifications.outbox import (
     OutboundMessage,
     OutboxKind,
@@ -44,6 +45,8 @@ log = logging.getLogger(__name__)
 UNREACHABLE = "unreachable"
 """The error a WeChat sender returns when the user cannot be reached (45015, 43004, ...): fall back to SMS."""
 NO_ADDRESS = "no_address"
+SMS_REPLIED = "sms_replied"
+"""Why the confirmation of an SMS booking is not pushed: the booking's reply already confirmed it."""
 ADDRESS_KEPT = timedelta(days=30)
 """How long after the visit the notification address of an appointment is kept."""
 _ADDRESS_CONTEXT = "notify.to"
@@ -190,6 +193,9 @@ class Notifier:
             address = self.address(appointment.serial)
         if respect_opt_out and self.opted_out(appointment, address):
             return Delivery(ok=True, skipped="opted_out")
+        if kind == OutboxKind.confirmation and address is not None and address.channel == "sms":
+            # booked by SMS: the TwiML reply was the confirmation, a push would say it twice (SPEC §5)
+            return Delivery(ok=True, skipped=SMS_REPLIED)
         return self.deliver_many([Outgoing(appointment, kind, body, key, address)])[0]
 
     def deliver_many(self, items: Sequence[Outgoing]) -> list[Delivery]:
@@ -242,7 +248,7 @@ class Notifier:
         """The placeholders every notice about ``appointment`` may use."""
         return {
             **self._slot_values(appointment, lang),
-            "patient": appointment.patient_name_masked,
+            "patient": name_in(lang, appointment.patient_name_masked),  # pinyin in English: the SMS stays GSM-7
             "serial": appointment.serial,
             "queue": appointment.queue_no,
             "refund": words.money(appointment.fee_cents, lang),
@@ -257,7 +263,7 @@ class Notifier:
         policy = self._policy(appointment)
         hospital = self.config.hospital(appointment.hospital)
         department = hospital.department(appointment.department) if hospital else None
-        name = hospital.name if hospital else appointment.hospital
+        name = name_in(lang, hospital.name, hospital.name_en) if hospital else appointment.hospital
         start = local_moment(appointment.date, appointment.start, policy.tz)
         deadline = rules.cancel_deadline(policy, appointment.slot_facts(policy.tz))
         checkin = start - timedelta(minutes=policy.checkin_deadline_minutes)
@@ -268,8 +274,8 @@ class Notifier:
             "start": appointment.start,
             "hospital": name,
             "place": f"{name}({hospital.address})" if hospital and hospital.address and lang != "en" else name,
-            "department": department.name if department else appointment.department,
-            "doctor": appointment.doctor_name or appointment.doctor,
+            "department": name_in(lang, department.name, department.name_en) if department else appointment.department,
+            "doctor": self._doctor(appointment, lang),
             # the year only when the deadline falls in another year than the visit (a January visit)
             "deadline": words.moment(deadline.astimezone(policy.tz), lang, year=deadline_year != visit_year),
             "checkin": words.clock(checkin.astimezone(policy.tz)),
@@ -278,6 +284,11 @@ class Notifier:
             self._slot_cache.clear()
         self._slot_cache[cache_key] = values
         return values
+
+    def _doctor(self, appointment: Appointment, lang: str) -> str:
+        """The doctor's name in ``lang``: the English name the schedule gave the slot, else pinyin."""
+        name_en = decoded(self.redis.hget(keys.slot(appointment.slot), "doctor_name_en") or "") if lang == "en" else ""
+        return name_in(lang, appointment.doctor_name or appointment.doctor, name_en, person=True)
 
     def languages(self, appointments: Sequence[Appointment]) -> dict[str, str]:
         """The language of each booking account of these appointments (acct -> ``zh``/``en``), in one round trip."""
