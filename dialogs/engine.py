@@ -114,7 +114,8 @@ class Engine:
         turn = Turn(self.deps, inbound, acct, session, now, self._switch)
         try:
             if sent > self.deps.config.policy.rate_limit_per_minute:
-                turn.say("common.rate_limited")
+                # the count is per minute of the deployment clock (dialog_begin.lua): it starts again at the next one
+                turn.say("common.rate_limited", seconds=60 - int(now.timestamp()) % 60)
             else:
                 self._step(turn)
         except Exception:

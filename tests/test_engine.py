@@ -15,7 +15,7 @@ from bot.storage import keys
 from dialogs.message import Channel, Inbound
 from dialogs.session import seal_data
 from tests.dialog_support import Chat
-from tests.support import Services, make_services
+from tests.support import Services, clock, make_services
 
 
 def together(calls: list[threading.Thread]) -> None:
@@ -113,9 +113,13 @@ def test_too_many_messages_a_minute_are_refused(redis_db: redis.Redis) -> None:
     from tests.support import make_config
 
     svc = make_services(redis_db, make_config(rate_limit_per_minute=3))
+    clock(svc).set(clock(svc).now().replace(second=15))
     chat = Chat(svc)
     replies = [chat.send("5") for _ in range(4)]
-    assert "过于频繁" in replies[-1] and "过于频繁" not in replies[-2]
+    assert "过于频繁" not in replies[-2]
+    assert replies[-1] == "您发送消息过于频繁,请45秒后再试。", "it says how long to wait: until the next minute"
+    clock(svc).advance(timedelta(seconds=45))
+    assert "过于频繁" not in chat.send("5"), "a new minute, a new count"
 
 
 def test_language_is_remembered_per_account(svc: Services) -> None:

@@ -33,8 +33,8 @@ TEXTS: dict[str, tuple[str, str]] = {
     "common.language_set": ("已切换为中文。", "Switched to English."),
     "common.busy": ("系统繁忙,请稍后再试。", "The system is busy, please try again later."),
     "common.rate_limited": (
-        "您发送消息过于频繁,请稍后再试。",
-        "You are sending messages too fast; please wait a minute.",
+        "您发送消息过于频繁,请{seconds}秒后再试。",
+        "You are sending messages too fast; please try again in {seconds} s.",
     ),
     "common.more": ("回复 更多 查看更多选项", "Reply more for more options"),
     "common.no_more": ("没有更多选项了。", "There are no more options."),
