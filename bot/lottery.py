@@ -218,20 +218,13 @@ class Lottery:
         policy = self.store.policy_for(hospital)
         now = self.clock.now()
         registrants = self.registrants(hospital, day)
-        first_slot: dict[str, str] = {}
-        for registrant in registrants:
-            first_slot.setdefault(registrant.entry.pid, registrant.entry.slot_id)
-        pids = list(first_slot)
-        read = self.booking.facts_of([(pid, first_slot[pid]) for pid in pids])
-        facts = {pid: rules.LotteryFacts(f.existing, f.standing) for pid, f in zip(pids, read, strict=True)}
-        flagged = {
-            pid for pid, f in facts.items() if rules.check_standing(f.standing, now, policy.tz).rule == "flagged"
-        }
+        facts, versions = self._facts(registrants)
+        flagged = {p for p, f in facts.items() if rules.check_standing(f.standing, now, policy.tz).rule == "flagged"}
         entered, excluded = rules.screen([r.entry for r in registrants], policy.max_patients_per_account, flagged)
         name = draw_id(hospital, day)
         hashes = {rules.entrant_hash(name, e.pid): e.pid for e in entered}
         order_hashes = rules.draw_order(hashes, seed)
-        slots = {s.id: s for s in (self.schedule.slot(i) for i in {e.slot_id for e in entered}) if s is not None}
+        slots = self._slots({e.slot_id for e in entered})
         outcomes = rules.allocate(
             policy,
             [hashes[h] for h in order_hashes],
@@ -250,9 +243,22 @@ class Lottery:
             "drawn": [rules.entrant_hash(name, o.pid) for o in outcomes if o.entry is not None],
             "not_entered": len(excluded),
         }
-        versions = {pid: f.version for pid, f in zip(pids, read, strict=True)}
         call = _DrawCall(self, registrants, slots, versions, now)
         return call.commit(hospital, day, seed, outcomes, excluded, detail)
+
+    def _facts(self, registrants: Sequence[_Registrant]) -> tuple[dict[str, rules.LotteryFacts], dict[str, str]]:
+        """Each registrant's appointments and standing, and the version of their record, in one round trip."""
+        first_slot: dict[str, str] = {}
+        for registrant in registrants:
+            first_slot.setdefault(registrant.entry.pid, registrant.entry.slot_id)
+        read = self.booking.facts_of(list(first_slot.items()))
+        facts = {pid: rules.LotteryFacts(f.existing, f.standing) for pid, f in zip(first_slot, read, strict=True)}
+        return facts, {pid: f.version for pid, f in zip(first_slot, read, strict=True)}
+
+    def _slots(self, slot_ids: set[str]) -> dict[str, Slot]:
+        """The stored slots of these ids (gone ones left out)."""
+        found = (self.schedule.slot(slot_id) for slot_id in sorted(slot_ids))
+        return {slot.id: slot for slot in found if slot is not None}
 
     # --- telling ------------------------------------------------------------------------------------------
     def tell(self, hospital: str, day: str) -> int:

@@ -18,6 +18,7 @@ import pytest
 import redis
 
 import rules
+from adapters.sms.webhook import sms_segments
 from app.services import build_engine
 from bot.audit import AuditEntry, read_audit
 from bot.clock import ManualClock
@@ -27,6 +28,7 @@ from bot.patients import account_id
 from bot.storage import keys
 from dialogs.engine import Engine
 from dialogs.message import Channel, Inbound
+from tests.pii_scan import assert_no_pii
 from tests.support import (
     CONFIG_RAW,
     SHANGHAI,
@@ -36,6 +38,7 @@ from tests.support import (
     patient_name,
     phone_number,
 )
+from texts import CATALOG, text
 
 VISIT = date(2026, 11, 30)
 OPENS = datetime(2026, 11, 23, 7, 30, tzinfo=SHANGHAI)
@@ -328,6 +331,33 @@ def test_an_sms_registrant_is_told_by_sms(redis_db: redis.Redis) -> None:
     run_periodic(svc)
     [told] = lottery_outbox(svc)
     assert (told["channel"], told["to"]) == ("sms", phone) and "识别码" in told["text"]
+    assert sms_segments(reply.split("\n\n")[0]) <= 2 and sms_segments(told["text"]) <= 2
+    assert_no_pii(svc.redis, [patient_name(1), id_number(1), phone_number(1)])
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_every_lottery_text_fits_two_sms_segments_with_the_longest_names(lang: str) -> None:
+    values = {
+        "patient": "欧阳**" if lang == "zh" else "Ouyang **",
+        "visit": "11月30日 周一 08:00-12:00" if lang == "zh" else "Mon 30 Nov 08:00-12:00",
+        "doctor": "欧阳娜娜" if lang == "zh" else "Ouyang Nana",
+        "place": "北京儿童示范医院(北京市西城区南礼士路56号)" if lang == "zh" else "Beijing Children's Model Hospital",
+        "hospital": "北京儿童示范医院" if lang == "zh" else "Beijing Children's Model Hospital",
+        "department": "小儿内科" if lang == "zh" else "Paediatric Medicine",
+        "day": "11月30日" if lang == "zh" else "30 Nov",
+        "results": "11月23日 周一 07:31" if lang == "zh" else "Mon 23 Nov 07:31",
+        "deadline": "11月29日 周日 15:00" if lang == "zh" else "Sun 29 Nov 15:00",
+        "seconds": 3600,
+        "position": 12345,
+        "queue": 999,
+        "serial": "12345678",
+    }
+    too_long = [
+        (key, sms_segments(t), t)
+        for key in CATALOG
+        if "lottery" in key and sms_segments(t := text(lang, key, **values)) > 2
+    ]
+    assert not too_long, too_long
 
 
 # --- the staff view -----------------------------------------------------------------------------------------------
