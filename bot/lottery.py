@@ -317,7 +317,15 @@ class Lottery:
         return None
 
     def _send(self, pid: str, address: Address, body: str, key: str) -> bool:
-        """Send a notice that is not about an appointment; a WeChat user out of reach gets it by SMS instead."""
+        """Send a notice that is not about an appointment (False: try again at the next tick)."""
+        try:
+            return self._send_or_fall_back(pid, address, body, key)
+        except Exception as exc:  # a provider or network failure: this registrant is told at the next tick
+            log.warning("lottery notice not sent", extra={"channel": address.channel, "error": type(exc).__name__})
+            return False
+
+    def _send_or_fall_back(self, pid: str, address: Address, body: str, key: str) -> bool:
+        """Send on the registrant's channel; a WeChat user out of reach gets it by SMS to the patient's phone."""
         sender = self.notifier.senders.get(address.channel)
         result = (
             sender.send(OutboundMessage(address.channel, address.to, OutboxKind.lottery, body, key)) if sender else None

@@ -118,7 +118,10 @@ def lottery_outbox(svc: Services) -> list[dict[str, str]]:
     return [m for m in messages if m["kind"] == "lottery"]
 
 
-def end_window(svc: Services) -> None:
+def end_window(svc: Services, capacity: int | None = None) -> None:
+    """Move the clock to the window's end (the slot's capacity changed first, if given)."""
+    if capacity is not None:
+        svc.redis.hset(keys.slot(SLOT), "capacity", capacity)
     assert isinstance(svc.clock, ManualClock)
     svc.clock.set(OPENS + timedelta(seconds=60))
 
@@ -397,3 +400,60 @@ def test_check_config_says_how_days_are_released(mode: str) -> None:
     raw["policy"] = {"release_mode": mode}
     summary = release_summary(build_config(raw))
     assert summary.startswith("lottery, 60 s window from 07:30" if mode == "lottery" else "first-come from 07:30")
+
+
+class _FailingOnce:
+    """The console sender behind a network that fails the first send (a provider outage), then recovers."""
+
+    def __init__(self, real: Any) -> None:
+        self.real = real
+        self.failed = False
+
+    def send(self, message: Any) -> Any:
+        if not self.failed:
+            self.failed = True
+            raise ConnectionError("provider unreachable")
+        return self.real.send(message)
+
+
+def test_a_registrant_whose_notice_failed_is_told_at_the_next_tick(redis_db: redis.Redis) -> None:
+    svc = lottery_services(redis_db)
+    add_patients(svc, 60)
+    register(svc, build_engine(svc), range(1, 61))
+    end_window(svc)
+    svc.notifier.senders["wechat"] = _FailingOnce(svc.notifier.senders["wechat"])
+    first = run_periodic(svc)
+    assert first.lottery_told == 59 and svc.redis.scard(keys.lottery_untold("h1", VISIT.isoformat())) == 1
+    assert svc.redis.zcard(keys.LOTTERY_DUE) == 1, "the draw stays due until everyone is told"
+    second = run_periodic(svc)
+    assert second.lottery_told == 1 and not svc.redis.zcard(keys.LOTTERY_DUE)
+    assert Counter(m["to"] for m in lottery_outbox(svc)) == Counter(f"openid-{n}" for n in range(1, 61))
+
+
+class _Unreachable:
+    """WeChat as it answers for a user out of the 48-hour window (errcode 45015): the notice must go by SMS."""
+
+    def send(self, message: Any) -> Any:
+        from bot.notifications.outbox import SendResult
+
+        return SendResult(ok=False, error="unreachable")
+
+
+def test_english_registrants_are_answered_and_told_in_english_and_by_sms_when_wechat_cannot_reach_them(
+    redis_db: redis.Redis,
+) -> None:
+    svc = lottery_services(redis_db)
+    add_patients(svc, 2)
+    engine = build_engine(svc)
+    for n in (1, 2):
+        talk(engine, f"openid-{n}", ("English",))
+        reply = talk(engine, f"openid-{n}", ("1", "1", "1", "1", "1", "Y"))
+        assert "Entered in the draw" in reply and "07:31" in reply, reply
+    svc.notifier.senders["wechat"] = _Unreachable()
+    end_window(svc, capacity=1)
+    run_periodic(svc)
+    told = lottery_outbox(svc)
+    assert sorted(m["to"] for m in told) == sorted("+86" + phone_number(n) for n in (1, 2)), "by SMS instead"
+    texts = sorted(m["text"] for m in told)
+    assert texts[0].startswith("[Draw result] ") and texts[1].startswith("[Draw result] ")
+    assert sum("got a place" in t for t in texts) == 1 and sum("no place for you" in t for t in texts) == 1
