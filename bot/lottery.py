@@ -32,6 +32,7 @@ from bot.booking import BookingRefused, BookingService, new_serials
 from bot.clock import Clock
 from bot.crypto import SecretBox
 from bot.errors import GuahaoError
+from bot.metrics import metrics
 from bot.names import name_in
 from bot.notifications.notifier import UNREACHABLE, Address, Notifier, notice
 from bot.notifications.outbox import OutboundMessage, OutboxKind
@@ -482,6 +483,8 @@ class _DrawCall:
             args += more_args
         reply = lottery._scripts.run("lottery_draw", keys=script_keys, args=args)
         result = text(reply[0])
+        if result == "ok" and winners:
+            metrics().bookings.labels(hospital).inc(len(winners))
         if result not in ("ok", "done"):
             log.info("lottery draw moved, decided again", extra={"hospital": hospital, "date": day, "why": result})
         return result in ("ok", "done")
