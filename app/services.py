@@ -15,6 +15,7 @@ from bot.broadcasts import SEND_RATES, Broadcasts
 from bot.clock import Clock, RedisClock, SystemClock
 from bot.config import Config
 from bot.crypto import SecretBox, resolve_secret_key
+from bot.lottery import Lottery
 from bot.notifications.notifier import Notifier
 from bot.notifications.outbox import Outbox, Sender, SendLedger
 from bot.otp import OtpService
@@ -55,6 +56,7 @@ def build_services(config: Config, client: redis.Redis, clock: Clock | None = No
     broadcasts = Broadcasts(
         client, store, booking, schedule, notifier, reminders, clock, rates=send_rates(notifier.senders)
     )
+    lottery = Lottery(client, store, schedule, booking, patients, notifier, reminders, clock, box)
     return Services(
         config=config,
         redis=client,
@@ -71,6 +73,7 @@ def build_services(config: Config, client: redis.Redis, clock: Clock | None = No
         notifier=notifier,
         reminders=reminders,
         broadcasts=broadcasts,
+        lottery=lottery,
     )
 
 
@@ -110,6 +113,7 @@ def dialog_deps(services: Services) -> Deps:
         booking=services.booking,
         standing=services.standing,
         reminders=services.reminders,
+        lottery=services.lottery,
     )
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -61,6 +61,10 @@ class _Facts:
     version: str
     existing: list[rules.AppointmentFacts]
     standing: rules.Standing
+
+
+BookingFacts = _Facts
+"""What a booking decision reads: the slot, the patient's record version, appointments and standing."""
 
 
 def new_serials(count: int) -> list[str]:
@@ -147,6 +151,19 @@ class BookingService:
             ticket.carry = reply
         settled = (self._settle(commit, reply) for commit, reply in zip(commits, results, strict=False))
         return [ticket for ticket in settled if ticket is not None] + upcoming
+
+    def facts_of(self, wanted: Sequence[tuple[str, str]]) -> list[BookingFacts]:
+        """What a booking decision needs for each (pid, slot id), in one round trip (a lottery draw decides many)."""
+        now = self.clock.now()
+        pipe = self.redis.pipeline(transaction=False)
+        for pid, slot_id in wanted:
+            self._scripts.queue(pipe, "booking_facts", *self._facts_call(_BookRequest(pid, "", "", slot_id), now))
+        replies = self._scripts.execute(pipe)
+        return [self._facts_from(slot_id, reply, now) for (_, slot_id), reply in zip(wanted, replies, strict=True)]
+
+    def check_department(self, slot: Slot, pid: str) -> None:
+        """Raise ``BookingRefused`` when the department does not see this patient (age or sex, RULES §9)."""
+        self._check_department(slot, pid)
 
     def _decide(self, facts: _Facts, request: _BookRequest, now: datetime) -> Slot:
         """The slot to commit, or ``BookingRefused`` naming the rule."""

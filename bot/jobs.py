@@ -21,8 +21,9 @@ import redis
 from bot.broadcasts import Broadcasts
 from bot.clock import Clock
 from bot.config import Config
+from bot.lottery import Lottery
 from bot.notifications.notifier import Notifier
-from bot.release import release_days
+from bot.release import release_days, run_lottery_draws
 from bot.reminders import ReminderDue, Reminders
 from bot.standing import StandingService
 
@@ -39,6 +40,7 @@ class JobServices(Protocol):
     notifier: Notifier
     reminders: Reminders
     broadcasts: Broadcasts
+    lottery: Lottery
 
 
 _bound: ContextVar[JobServices] = ContextVar("guahao_job_services")
@@ -95,6 +97,7 @@ class Tick:
     reminders: int
     released: int
     broadcasts_resumed: int
+    lottery_told: int = 0
 
 
 def run_periodic(services: JobServices) -> Tick:
@@ -105,6 +108,7 @@ def run_periodic(services: JobServices) -> Tick:
         reminders=services.reminders.dispatch_due(),
         released=release_days(services.redis, services.config, services.clock),
         broadcasts_resumed=len(services.broadcasts.resume_abandoned()),
+        lottery_told=run_lottery_draws(services.lottery),
     )
     if any(asdict(tick).values()):
         log.info("periodic tick", extra=asdict(tick))

@@ -12,6 +12,7 @@ from bot.broadcasts import Broadcasts
 from bot.clock import Clock
 from bot.config import Config
 from bot.crypto import SecretBox
+from bot.lottery import Lottery
 from bot.notifications.notifier import Notifier
 from bot.notifications.outbox import Outbox, Sender
 from bot.otp import OtpService
@@ -41,6 +42,7 @@ class Services:
     notifier: Notifier
     reminders: Reminders
     broadcasts: Broadcasts
+    lottery: Lottery
     runtime: RedisRuntime | None = None
 
     def close(self) -> None:

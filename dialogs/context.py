@@ -11,6 +11,7 @@ from bot.booking import BookingService
 from bot.clock import Clock
 from bot.config import Config
 from bot.crypto import SecretBox
+from bot.lottery import Lottery
 from bot.otp import OtpService
 from bot.patients import PatientService
 from bot.reminders import Reminders
@@ -33,3 +34,4 @@ class Deps:
     booking: BookingService
     standing: StandingService
     reminders: Reminders
+    lottery: Lottery

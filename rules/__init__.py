@@ -36,9 +36,16 @@ Rules
     ReminderKind, reminder_times                 when each reminder is due
     check_booking          standing, then window, then limits: the whole "may this patient book this slot?"
 
+Release rush (lottery)
+    lottery_window / in_lottery_window   when requests for a day are entries of its draw
+    LotteryEntry, screen   anti-scalping: who is entered (one entry per patient per slot, account/phone caps, flags)
+    entrant_hash, draw_order             the audited, reproducible order of a seed
+    LotteryFacts, LotteryOutcome, allocate   places in draw order, limits applied in that order
+
 Rule codes of refusals: window_past, window_too_far, window_too_early, slot_started, already_booked,
 limit_same_day_department, limit_same_day, once_per_department, once_per_doctor, limit_7_days,
-limit_3_months, suspended, flagged, department_age, department_sex (and cancel_deadline_passed / slot_started in
+limit_3_months, suspended, flagged, department_age, department_sex, lottery_account_limit,
+lottery_phone_limit (and cancel_deadline_passed / slot_started in
 CancelTerms.rule).
 """
 
@@ -68,6 +75,10 @@ from .identity import (
     validate_id_number,
 )
 from .limits import check_limits
+from .lottery import Entry as LotteryEntry
+from .lottery import Facts as LotteryFacts
+from .lottery import Outcome as LotteryOutcome
+from .lottery import allocate, draw_order, entrant_hash, in_lottery_window, lottery_window, screen
 from .model import (
     AppointmentFacts,
     AppointmentStatus,
@@ -92,6 +103,9 @@ __all__ = [
     "DepartmentLimits",
     "FeeClass",
     "IdCheck",
+    "LotteryEntry",
+    "LotteryFacts",
+    "LotteryOutcome",
     "NoShowFacts",
     "Person",
     "Policy",
@@ -100,6 +114,7 @@ __all__ = [
     "SlotFacts",
     "Standing",
     "add_months",
+    "allocate",
     "age_on",
     "booking_window",
     "build_policy",
@@ -111,8 +126,12 @@ __all__ = [
     "check_window",
     "compute_standing",
     "department_allows",
+    "draw_order",
+    "entrant_hash",
     "hospital_cancel_terms",
     "id_check_digit",
+    "in_lottery_window",
+    "lottery_window",
     "mask_id",
     "mask_name",
     "mask_personal",
@@ -123,6 +142,7 @@ __all__ = [
     "refund_cents",
     "release_at",
     "reminder_times",
+    "screen",
     "validate_id_number",
 ]
 

@@ -123,6 +123,11 @@ def _broadcast_status(env: Env, hospital: str, headers: dict[str, str]) -> TestR
     return env.http.get(f"/api/staff/broadcasts/{progress.id}", headers=headers)
 
 
+def _lottery(env: Env, hospital: str, headers: dict[str, str]) -> TestResponse:
+    env.book(hospital)
+    return env.http.get(f"/api/staff/lottery?date={TOMORROW}&hospital={hospital}&department=nk", headers=headers)
+
+
 def _appointment_unchanged(status: str) -> Callable[[Env], None]:
     def check(env: Env) -> None:
         assert env.status(env.serial) == status  # type: ignore[attr-defined]
@@ -164,6 +169,7 @@ SCOPES = [
     Scope("POST", "/api/staff/schedule", _schedule, 200, _no_new_slot),
     Scope("POST", "/api/staff/broadcasts", _broadcast, 202, _nothing_broadcast),
     Scope("GET", "/api/staff/broadcasts/<broadcast_id>", _broadcast_status, 200),
+    Scope("GET", "/api/staff/lottery", _lottery, 200),
 ]
 IDS = [f"{s.method} {s.rule}" for s in SCOPES]
 

@@ -25,6 +25,7 @@ from bot.audit import staff_actor
 from bot.broadcasts import Broadcasts, InvalidBroadcastError
 from bot.config import Config, StaffToken
 from bot.errors import GuahaoError, InvalidRequestError, NotFoundError
+from bot.lottery import Lottery
 from bot.records import Appointment
 from bot.schedule import Schedule, ScheduleImportError, parse_schedule_csv
 from bot.standing import StandingService
@@ -44,6 +45,7 @@ class StaffDesk:
     standing: StandingService
     schedule: Schedule
     broadcasts: Broadcasts
+    lottery: Lottery
 
 
 def error(status: int, message: str, **extra: Any) -> tuple[Response, int]:
@@ -265,6 +267,19 @@ class StaffRoutes:
             broadcasts.enqueue(progress.id)
         return {"id": progress.id}, 202
 
+    def lottery(self) -> Any:
+        """Who registered for the release lottery of a hospital's date (names masked), whether each was entered and
+        drawn, their position in the draw, and the audited seed once drawn (RULES §12)."""
+        day = request.args.get("date") or ""
+        hospital = request.args.get("hospital") or ""
+        department = request.args.get("department") or None
+        if not is_day(day):
+            return error(400, f"date: expected YYYY-MM-DD, got {day!r}")
+        if self.desk.config.hospital(hospital) is None:
+            return error(400, f"hospital: unknown hospital {hospital!r}")
+        require_hospital(hospital)
+        return self.desk.lottery.view(hospital, day, department)
+
     def broadcast_progress(self, broadcast_id: str) -> Any:
         """How far a broadcast got."""
         progress = self.desk.broadcasts.get(broadcast_id)
@@ -289,6 +304,7 @@ def staff_blueprint(desk: StaffDesk) -> Blueprint:
         ("POST", "/schedule", routes.import_schedule),
         ("POST", "/broadcasts", routes.create_broadcast),
         ("GET", "/broadcasts/<broadcast_id>", routes.broadcast_progress),
+        ("GET", "/lottery", routes.lottery),
     ]
     for method, rule, view in views:
         blueprint.add_url_rule(rule, view.__name__, view, methods=[method])

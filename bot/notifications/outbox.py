@@ -46,6 +46,7 @@ class OutboxKind(StrEnum):
     broadcast = "broadcast"
     cancellation = "cancellation"
     no_show = "no_show"  # a no-show was recorded (SPEC §8)
+    lottery = "lottery"  # the outcome of a release lottery (SPEC §8): booked with details, or not drawn
     reply = "reply"  # a reply pushed later as a customer-service message
 
 

@@ -271,3 +271,42 @@ def sms_seen(message_sid: str) -> str:
 def sms_status(message_sid: str) -> str:
     """Hash of the delivery status Twilio reported for an outbound SMS: status, error_code, at; kept a week."""
     return f"{PREFIX}sms:status:{message_sid}"
+
+
+# --- the release lottery (bot.lottery, RULES §12) ------------------------------------------------------------
+def lottery(hospital: str, date: str) -> str:
+    """Hash of the lottery draw of a hospital's visit date: hospital, date, window_end (epoch), seq (registrations
+    so far), seed (fixed once chosen), and once drawn: drawn_at, entrants, winners, order (JSON of entrant hashes)."""
+    return f"{PREFIX}lottery:{part(hospital)}:{date}"
+
+
+def lottery_entries(hospital: str, date: str) -> str:
+    """Hash of the registrations of a draw: ``<pid>|<slot id>`` -> JSON {seq, acct, phone (hash), channel, to_enc
+    (where to tell the outcome, encrypted), at}."""
+    return f"{PREFIX}lottery:{part(hospital)}:{date}:entries"
+
+
+def lottery_account(hospital: str, date: str, acct: str) -> str:
+    """Set of the pids an account registered into a draw (anti-scalping: at most max_patients_per_account)."""
+    return f"{PREFIX}lottery:{part(hospital)}:{date}:acct:{acct}"
+
+
+def lottery_phone(hospital: str, date: str, phone_hash: str) -> str:
+    """Set of the pids registered into a draw whose verified phone this is (at most max_patients_per_account)."""
+    return f"{PREFIX}lottery:{part(hospital)}:{date}:phone:{phone_hash}"
+
+
+def lottery_outcomes(hospital: str, date: str) -> str:
+    """Hash of a drawn lottery's outcome per registered patient: pid -> JSON {position, hash, slot, serial, reason,
+    acct, channel, to_enc}."""
+    return f"{PREFIX}lottery:{part(hospital)}:{date}:outcomes"
+
+
+def lottery_untold(hospital: str, date: str) -> str:
+    """Set of the pids of a drawn lottery not yet told their outcome (emptied by bot.lottery's notices)."""
+    return f"{PREFIX}lottery:{part(hospital)}:{date}:untold"
+
+
+LOTTERY_DUE = f"{PREFIX}lottery:due"
+"""Sorted set of the draws with registrations, ``<hospital>|<date>``, scored by their window's end (epoch seconds);
+a draw leaves it once drawn and every registrant told."""

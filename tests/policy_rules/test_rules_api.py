@@ -31,6 +31,8 @@ CONTRACT = {
     "hospital_cancel_terms", "refund_cents",
     "Standing", "compute_standing", "check_standing", "add_months", "ReminderKind", "reminder_times",
     "check_booking",
+    "lottery_window", "in_lottery_window", "LotteryEntry", "screen", "entrant_hash", "draw_order",
+    "LotteryFacts", "LotteryOutcome", "allocate",
 }  # fmt: skip
 
 
