@@ -17,9 +17,12 @@ from bot.notifications.outbox import Outbox, Sender
 from bot.otp import OtpService
 from bot.patients import PatientService
 from bot.reminders import Reminders
+from bot.reschedule import RescheduleService
 from bot.schedule import Schedule
 from bot.standing import StandingService
 from bot.storage.runtime import RedisRuntime
+from bot.waitlist import WaitlistService
+from bot.waitlist_push import WaitlistPush
 
 
 @dataclass
@@ -41,6 +44,9 @@ class Services:
     notifier: Notifier
     reminders: Reminders
     broadcasts: Broadcasts
+    waitlist: WaitlistService
+    waitlist_push: WaitlistPush
+    reschedule: RescheduleService
     runtime: RedisRuntime | None = None
 
     def close(self) -> None:

@@ -14,8 +14,10 @@ from bot.crypto import SecretBox
 from bot.otp import OtpService
 from bot.patients import PatientService
 from bot.reminders import Reminders
+from bot.reschedule import RescheduleService
 from bot.schedule import Schedule
 from bot.standing import StandingService
+from bot.waitlist import WaitlistService
 
 
 @dataclass(frozen=True)
@@ -33,3 +35,5 @@ class Deps:
     booking: BookingService
     standing: StandingService
     reminders: Reminders
+    waitlist: WaitlistService
+    reschedule: RescheduleService

@@ -88,6 +88,8 @@ class Policy:
     otp_resend_seconds: int = 60  # at most one code per phone in this many seconds
     otp_max_per_hour: int = 5  # at most this many codes per phone per hour
     rate_limit_per_minute: int = 20  # inbound messages per account per minute
+    waitlist_max_entries: int = 3  # slots one patient may wait for (候补) at once
+    waitlist_hold_minutes: int = 15  # a freed place is held this long for the waiter offered it
 
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):
@@ -218,6 +220,8 @@ _CHECKS: dict[str, Check] = {
     "otp_resend_seconds": _integer(0),
     "otp_max_per_hour": _integer(1),
     "rate_limit_per_minute": _integer(1),
+    "waitlist_max_entries": _integer(0),
+    "waitlist_hold_minutes": _integer(1),
 }
 
 # --- presets and overrides ---------------------------------------------------------------------------

@@ -31,6 +31,8 @@ CONTRACT = {
     "hospital_cancel_terms", "refund_cents",
     "Standing", "compute_standing", "check_standing", "add_months", "ReminderKind", "reminder_times",
     "check_booking",
+    "waiting_ends", "waiting_open", "hold_until", "check_join", "check_claim",
+    "FeeDifference", "check_reschedule", "fee_difference", "others",
 }  # fmt: skip
 
 
