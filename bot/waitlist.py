@@ -198,13 +198,14 @@ class WaitlistService:
         rank = self.redis.zrank(keys.waitlist_queue(entry.slot), entry.id)
         return None if rank is None else int(rank) + 1  # type: ignore[arg-type]
 
-    def pending_offer(self, acct: str) -> Entry | None:
-        """The account's offer still held now (the soonest to lapse), if any: what a ``Y`` claims."""
+    def pending_offer(self, acct: str, *, lapsed: bool = False) -> Entry | None:
+        """The account's offer still held now (the soonest to lapse), if any: what a ``Y`` claims (``lapsed``: also
+        one whose hold lapsed but that the periodic duty has not passed on yet, so the patient is told)."""
         ids = self.redis.smembers(keys.account_offers(acct))
         if not ids:
             return None
         now = self.clock.now()
-        held = [e for e in self.many(ids) if e.status == "offered" and e.hold_until and e.hold_until > now]
+        held = [e for e in self.many(ids) if e.status == "offered" and e.hold_until and (lapsed or e.hold_until > now)]
         return min(held, key=lambda e: (e.hold_until, e.seq)) if held else None
 
     def listing(
