@@ -12,7 +12,8 @@ from bot.booking import BookingRefused
 from bot.errors import NotFoundError
 from bot.storage import keys
 from bot.waitlist import Entry, OfferGone, PlaceAvailable, WaitlistRefused
-from tests.support import NOW, Services, clock, slot_of
+from tests.pii_scan import assert_no_pii
+from tests.support import NOW, Services, clock, id_number, patient_name, phone_number, slot_of
 
 TOMORROW = NOW.date() + timedelta(days=1)
 SMALL = f"h1|nk|dr-w|{TOMORROW}|09:00"
@@ -270,3 +271,15 @@ def test_the_staff_listing(svc: Services, full: list[str]) -> None:
     assert [(e.id, n, e.status) for e, n in listed] == [(first.id, 1, "offered"), (second.id, 2, "waiting")]
     assert svc.waitlist.listing(hospital="h2") == []
     assert len(svc.waitlist.listing()) == 2
+
+
+def test_no_personal_data_in_clear_in_the_waitlist(svc: Services, full: list[str]) -> None:
+    acct, patient = svc.patient(11, channel="sms", user="+8613900000011")
+    svc.waitlist.join(patient.pid, acct, "sms", "+8613900000011", SMALL)
+    join(svc, 10)
+    svc.booking.cancel(full[0], "patient:wechat")
+    svc.waitlist.offer_pending()
+    svc.waitlist_push.send(svc.waitlist.of_account(acct_of(svc, 10))[0].id)
+    secrets = [patient_name(n) for n in (10, 11)] + [id_number(n) for n in (10, 11)]
+    secrets += [phone_number(n) for n in (10, 11)] + ["13900000011", "openid-10"]
+    assert_no_pii(svc.redis, secrets)
