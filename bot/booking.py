@@ -310,9 +310,25 @@ class BookingService:
         """The slot, the patient's version and the booking rules' answer for ``pid`` and ``slot_id`` now, read in one
         round trip; the places left aside (the caller holds or checks them), the appointment ``without`` counted as
         if it did not exist (a move, RULES §11)."""
+        return self.decide_many([(pid, slot_id)], without=without)[0]
+
+    def decide_many(
+        self, wanted: list[tuple[str, str]], *, without: str | None = None
+    ) -> list[tuple[Slot | None, str, rules.Decision]]:
+        """:meth:`decide` for many (pid, slot id) pairs, their facts read in one round trip."""
         now = self.clock.now()
-        request = _BookRequest(pid, "", "", slot_id)
-        facts = self._facts_from(slot_id, self._scripts.run("booking_facts", *self._facts_call(request, now)), now)
+        pipe = self.redis.pipeline(transaction=False)
+        for pid, slot_id in wanted:
+            self._scripts.queue(pipe, "booking_facts", *self._facts_call(_BookRequest(pid, "", "", slot_id), now))
+        replies = self._scripts.execute(pipe) if wanted else []
+        return [
+            self._decided(pid, self._facts_from(slot_id, reply, now), slot_id, without, now)
+            for (pid, slot_id), reply in zip(wanted, replies, strict=True)
+        ]
+
+    def _decided(
+        self, pid: str, facts: _Facts, slot_id: str, without: str | None, now: datetime
+    ) -> tuple[Slot | None, str, rules.Decision]:
         slot = facts.slot
         if slot is None:
             return None, facts.version, rules.Decision.refuse("no_slot", detail=f"no slot {slot_id}")

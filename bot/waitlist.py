@@ -38,6 +38,8 @@ log = logging.getLogger(__name__)
 
 LIVE = ("waiting", "offered")
 STATUSES = ("waiting", "offered", "booked", "expired", "left")
+OFFER_BATCH = 64
+"""At most this many waiters of a slot are decided and offered in one round trip."""
 SWEEP_LIMIT = 1_000
 """At most this many lapsed offers or ended waitlists are handled per periodic call (the next call goes on)."""
 _TO_CONTEXT = "waitlist.to"
@@ -340,8 +342,7 @@ class WaitlistService:
         Each offer's push is queued as a job (``bot.jobs.send_offer``)."""
         ids = list(slot_ids) if slot_ids is not None else [text(s) for s in self.redis.smembers(keys.WAITLIST_PENDING)]
         offered = [entry_id for slot_id in ids for entry_id in self._offer_slot(slot_id)]
-        for entry_id in offered:
-            self._enqueue_send(entry_id)
+        self._enqueue_sends(offered)
         if offered:
             metrics().messages_out.labels("waitlist", "offer").inc(len(offered))
         return len(offered)
@@ -358,59 +359,86 @@ class WaitlistService:
             self._close(slot_id, now)
             return []
         offered: list[str] = []
+        free = slot.wl_free
         for _ in range(SWEEP_LIMIT):
-            first = self.redis.zrange(keys.waitlist_queue(slot_id), 0, 0)
-            if not first:
+            if free <= 0:
                 break
-            entry = self.get(text(first[0]))
-            if entry is None:  # never expected: an id in a queue always has its hash
-                self.redis.zrem(keys.waitlist_queue(slot_id), text(first[0]))
-                continue
-            _, version, decision = self.booking.decide(entry.pid, slot_id)
-            outcome = self._offer_one(entry, version, decision, until, now)
-            if outcome == "none":
+            # the first waiters, as many as there are places to offer, decided and offered in a few round trips;
+            # each offer is still its own script, which re-checks that the place and the waiter are still there
+            entries = self.many(self.redis.zrange(keys.waitlist_queue(slot_id), 0, min(free, OFFER_BATCH) - 1))
+            if not entries:
                 break
-            if outcome == "offered":
-                offered.append(entry.id)
+            decisions = self.booking.decide_many([(entry.pid, slot_id) for entry in entries])
+            outcomes = self._offer_batch(entries, decisions, until, now)
+            offered += [entry.id for entry, outcome in zip(entries, outcomes, strict=True) if outcome == "offered"]
+            if "none" in outcomes:
+                break
+            free = int(self.redis.hget(keys.slot(slot_id), "wl_free") or 0)
         return offered
 
-    def _offer_one(self, entry: Entry, version: str, decision: rules.Decision, until: datetime, now: datetime) -> str:
-        """Offer the place to ``entry`` (or skip it when a rule refuses it now): ``offered``, ``skipped``, ``none``
-        (no place left to offer) or ``retry``."""
-        mode = "offer" if decision.allowed else "skip"
-        result = self._scripts.run(
-            "waitlist_offer",
-            [
-                keys.slot(entry.slot),
-                keys.waitlist_queue(entry.slot),
-                keys.waitlist_entry(entry.id),
-                keys.WAITLIST_OFFERS,
-                keys.patient_version(entry.pid),
-                keys.WAITLIST_PENDING,
-                keys.AUDIT,
-                keys.account_offers(entry.acct),
-                keys.patient_waits(entry.pid),
-            ],
-            [entry.id, version, until.timestamp(), self.store.stamp(now), entry.slot, mode, decision.rule or ""],
-        )
-        outcome = text(result[0])
-        if outcome == "ok":
-            if mode == "skip":
-                log.info("waitlist entry skipped", extra={"entry": entry.id, "rule": decision.rule})
-            return "offered" if mode == "offer" else "skipped"
-        return "none" if outcome == "none" else "retry"
+    def _offer_batch(
+        self,
+        entries: list[Entry],
+        decisions: list[tuple[Slot | None, str, rules.Decision]],
+        until: datetime,
+        now: datetime,
+    ) -> list[str]:
+        """Offer the place to each entry in turn (or skip one a rule refuses now), one script each, in one round
+        trip: ``offered``, ``skipped``, ``none`` (no place left to offer) or ``retry`` for each."""
+        pipe = self.redis.pipeline(transaction=False)
+        stamp = self.store.stamp(now)
+        modes = []
+        for entry, (_, version, decision) in zip(entries, decisions, strict=True):
+            mode = "offer" if decision.allowed else "skip"
+            modes.append((mode, decision.rule))
+            self._scripts.queue(
+                pipe,
+                "waitlist_offer",
+                [
+                    keys.slot(entry.slot),
+                    keys.waitlist_queue(entry.slot),
+                    keys.waitlist_entry(entry.id),
+                    keys.WAITLIST_OFFERS,
+                    keys.patient_version(entry.pid),
+                    keys.WAITLIST_PENDING,
+                    keys.AUDIT,
+                    keys.account_offers(entry.acct),
+                    keys.patient_waits(entry.pid),
+                ],
+                [entry.id, version, until.timestamp(), stamp, entry.slot, mode, decision.rule or ""],
+            )
+        outcomes = []
+        for entry, (mode, rule), result in zip(entries, modes, self._scripts.execute(pipe), strict=True):
+            outcome = text(result[0])
+            if outcome == "ok" and mode == "skip":
+                log.info("waitlist entry skipped", extra={"entry": entry.id, "rule": rule})
+            outcomes.append(
+                ("offered" if mode == "offer" else "skipped")
+                if outcome == "ok"
+                else "none"
+                if outcome == "none"
+                else "retry"
+            )
+        return outcomes
 
-    def _enqueue_send(self, entry_id: str) -> None:
-        if self.queue is None:
+    def _enqueue_sends(self, entry_ids: list[str]) -> None:
+        """Queue the push of each offer as a job (``bot.jobs.send_offer``), in one round trip."""
+        if self.queue is None or not entry_ids:
             return
-        self.queue.enqueue(
-            "bot.jobs.send_offer",
-            entry_id,
-            job_id=f"offer-{entry_id}",
-            job_timeout=120,
-            result_ttl=24 * 3600,
-            description=f"waitlist offer {entry_id}",
-        )
+        jobs = [
+            Queue.prepare_data(
+                "bot.jobs.send_offer",
+                (entry_id,),
+                job_id=f"offer-{entry_id}",
+                timeout=120,
+                result_ttl=24 * 3600,
+                description=f"waitlist offer {entry_id}",
+            )
+            for entry_id in entry_ids
+        ]
+        with self.redis.pipeline() as pipe:
+            self.queue.enqueue_many(jobs, pipeline=pipe)
+            pipe.execute()
 
     # --- expiry and the end of waiting ---------------------------------------------------------------------
     def expire_due(self, *, offer: bool = True) -> int:

@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 
 import rules
+from adapters.sms.webhook import sms_segments
 from bot.booking import BookingRefused
 from bot.errors import NotFoundError
 from bot.storage import keys
@@ -283,3 +284,13 @@ def test_no_personal_data_in_clear_in_the_waitlist(svc: Services, full: list[str
     secrets = [patient_name(n) for n in (10, 11)] + [id_number(n) for n in (10, 11)]
     secrets += [phone_number(n) for n in (10, 11)] + ["13900000011", "openid-10"]
     assert_no_pii(svc.redis, secrets)
+
+
+def test_the_offer_fits_two_sms_segments_with_long_names(svc: Services, full: list[str]) -> None:
+    svc.redis.hset(keys.slot(SMALL), "doctor_name", "欧阳中华")
+    acct, patient = svc.patient(11, channel="sms", user="+8613900000011")
+    entry = svc.waitlist.join(patient.pid, acct, "sms", "+8613900000011", SMALL).entry
+    svc.schedule.import_csv(HEADER + ROW.format(capacity=3))
+    for lang in ("zh", "en"):
+        offer = svc.waitlist_push.offer_text(entry.id, lang)
+        assert offer is not None and sms_segments(offer) <= 2, (lang, len(offer), offer)
