@@ -75,14 +75,7 @@ class RescheduleService:
     def movable(self, appointment: Appointment) -> rules.Decision:
         """Whether the appointment may be moved at all now (booked, before its deadline)."""
         policy = self.store.policy_for(appointment.hospital)
-        facts = appointment.facts(policy.tz)
-        now = self.clock.now()
-        # a slot of its own never matches another: only the status and the deadline are asked here
-        probe = rules.SlotFacts(
-            facts.slot.hospital, facts.slot.department, facts.slot.doctor + "\x00", facts.slot.fee_class, 0,
-            facts.slot.start, facts.slot.end,
-        )  # fmt: skip
-        return rules.check_reschedule(policy, facts, probe, rules.Decision.ok(), now)
+        return rules.check_movable(policy, appointment.facts(policy.tz), self.clock.now())
 
     def quote(self, serial: str, slot_id: str, *, pids: Collection[str] | None = None) -> Quote:
         """The terms of moving ``serial`` to ``slot_id`` now (allowed or the rule, the fee difference)."""

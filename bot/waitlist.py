@@ -529,6 +529,8 @@ class WaitlistService:
                 raise OfferGone(entry, "expired")
             if outcome == "gone":
                 raise OfferGone(self.get(entry.id), "gone")
+            if outcome == "closed":  # the clinic was suspended (停诊) after the decision: no appointment in it
+                return self._refuse_claim(entry, rules.Decision.refuse("slot_closed"), now)
         raise WaitlistRefused(rules.Decision.refuse("busy"))
 
     def _refuse_claim(self, entry: Entry, decision: rules.Decision, now: datetime) -> Appointment:

@@ -193,11 +193,11 @@ class Engine:
 
     def _shortcut(self, turn: Turn) -> bool:
         """``改约 <serial>``, ``退出候补 <n>`` (and ``取消 <serial>``) typed on any channel, from any step."""
-        if not self.deps.patients.patient_ids(turn.acct):
-            return False
         serial = reschedule.serial_of(turn.text)
         number = waitlist.leave_number(turn.text)
         cancel = _CANCEL_SERIAL.fullmatch(turn.text)
+        if (serial is None and number is None and cancel is None) or not self.deps.patients.patient_ids(turn.acct):
+            return False
         if serial is not None:
             turn.session.reset()
             reschedule.start_with_serial(turn, serial)

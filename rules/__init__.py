@@ -36,7 +36,7 @@ Rules
     ReminderKind, reminder_times                 when each reminder is due
     check_booking          standing, then window, then limits: the whole "may this patient book this slot?"
     waiting_ends, waiting_open, hold_until, check_join, check_claim   the waitlist (候补, RULES §10)
-    FeeDifference, check_reschedule, fee_difference, others           rescheduling (改约, RULES §11)
+    FeeDifference, check_movable, check_reschedule, fee_difference, others   rescheduling (改约, RULES §11)
 
 Rule codes of refusals: window_past, window_too_far, window_too_early, slot_started, already_booked,
 limit_same_day_department, limit_same_day, once_per_department, once_per_doctor, limit_7_days,
@@ -81,7 +81,7 @@ from .model import (
 )
 from .policy import DEFAULT_PRESET, PRESETS, Policy, PolicyError, build_policy, policy_keys
 from .reminders import ReminderKind, reminder_times
-from .reschedule import FeeDifference, check_reschedule, fee_difference, others
+from .reschedule import FeeDifference, check_movable, check_reschedule, fee_difference, others
 from .standing import Standing, add_months, check_standing, compute_standing
 from .waitlist import check_claim, check_join, hold_until, waiting_ends, waiting_open
 from .window import booking_window, check_window, release_at
@@ -114,6 +114,7 @@ __all__ = [
     "check_booking",
     "check_claim",
     "check_join",
+    "check_movable",
     "check_reschedule",
     "check_limits",
     "check_standing",

@@ -34,18 +34,26 @@ def others(existing: Sequence[AppointmentFacts], serial: str) -> list[Appointmen
     return [a for a in existing if a.serial != serial]
 
 
-def check_reschedule(
-    old_policy: Policy, old: AppointmentFacts, new_slot: SlotFacts, booking: Decision, now: datetime
-) -> Decision:
-    """May ``old`` move to ``new_slot`` at ``now``, given the booking rules' answer counted over :func:`others`?"""
-    # Refusals: reschedule_not_booked, reschedule_deadline_passed (the old appointment's cancellation deadline: a move
-    # is not a cancellation and never a violation), reschedule_same_slot, then the booking rule that refused.
+def check_movable(old_policy: Policy, old: AppointmentFacts, now: datetime) -> Decision:
+    """May ``old`` be moved at all at ``now``: still booked, and before its cancellation deadline?"""
     require_aware("now", now)
     if old.status is not AppointmentStatus.booked:
         return Decision.refuse("reschedule_not_booked", detail=old.status.value)
     deadline = cancel_deadline(old_policy, old.slot)
     if now >= deadline:
         return Decision.refuse("reschedule_deadline_passed", deadline)
+    return Decision.ok()
+
+
+def check_reschedule(
+    old_policy: Policy, old: AppointmentFacts, new_slot: SlotFacts, booking: Decision, now: datetime
+) -> Decision:
+    """May ``old`` move to ``new_slot`` at ``now``, given the booking rules' answer counted over :func:`others`?"""
+    # Refusals: reschedule_not_booked, reschedule_deadline_passed (the old appointment's cancellation deadline: a move
+    # is not a cancellation and never a violation), reschedule_same_slot, then the booking rule that refused.
+    movable = check_movable(old_policy, old, now)
+    if not movable.allowed:
+        return movable
     if old.slot.same_place_and_time(new_slot):
         return Decision.refuse("reschedule_same_slot")
     return booking

@@ -9,6 +9,7 @@ import pytest
 
 import rules
 from adapters.sms.webhook import sms_segments
+from app.worker import run_worker
 from bot.booking import BookingRefused
 from bot.errors import NotFoundError
 from bot.storage import keys
@@ -294,3 +295,28 @@ def test_the_offer_fits_two_sms_segments_with_long_names(svc: Services, full: li
     for lang in ("zh", "en"):
         offer = svc.waitlist_push.offer_text(entry.id, lang)
         assert offer is not None and sms_segments(offer) <= 2, (lang, len(offer), offer)
+
+
+def test_the_worker_offers_what_a_cancellation_freed_and_pushes_it(svc: Services, full: list[str]) -> None:
+    first = join(svc, 10)
+    svc.booking.cancel(full[0], "patient:wechat")  # no hook ran (say the process died right after): still freed
+    assert slot_counts(svc) == (1, 1, 0, 0)
+    run_worker(svc, burst=True)  # the periodic tick offers it, the job pushes it
+    assert status(svc, first) == "offered"
+    assert [m["kind"] for m in svc.outbox.messages_for("openid-10")] == ["offer"]
+    clock(svc).advance(timedelta(minutes=15))
+    run_worker(svc, burst=True)
+    assert status(svc, first) == "expired"
+    assert slot_counts(svc) == (1, 0, 0, 1)
+
+
+def test_a_held_place_of_a_suspended_clinic_is_not_claimed(svc: Services, full: list[str]) -> None:
+    first = join(svc, 10)
+    svc.booking.cancel(full[0], "patient:wechat")
+    svc.waitlist.offer_pending()
+    svc.schedule.set_slot_status(SMALL, "suspended")
+    with pytest.raises(WaitlistRefused) as refused:
+        svc.waitlist.claim(acct_of(svc, 10), first.id)
+    assert refused.value.decision.rule == "slot_closed"
+    assert status(svc, first) == "expired"
+    assert slot_counts(svc)[:3] == (1, 0, 0)

@@ -32,7 +32,7 @@ CONTRACT = {
     "Standing", "compute_standing", "check_standing", "add_months", "ReminderKind", "reminder_times",
     "check_booking",
     "waiting_ends", "waiting_open", "hold_until", "check_join", "check_claim",
-    "FeeDifference", "check_reschedule", "fee_difference", "others",
+    "FeeDifference", "check_movable", "check_reschedule", "fee_difference", "others",
 }  # fmt: skip
 
 

@@ -16,6 +16,7 @@ from rules import (
     build_policy,
     check_claim,
     check_join,
+    check_movable,
     check_reschedule,
     fee_difference,
     hold_until,
@@ -161,3 +162,9 @@ def test_a_cheaper_slot_refunds_the_difference_by_the_old_class() -> None:
     assert late.refund_cents == 3600
     general = fee_difference(POLICY, slot(fee=800), slot(fee=500), VISIT - timedelta(hours=3))
     assert general.refund_cents == 300
+
+
+def test_check_movable() -> None:
+    assert check_movable(POLICY, appointment("1"), NOW).allowed
+    assert check_movable(POLICY, appointment("1", AppointmentStatus.attended), NOW).rule == "reschedule_not_booked"
+    assert check_movable(POLICY, appointment("1"), DEADLINE).rule == "reschedule_deadline_passed"

@@ -6,7 +6,8 @@
 -- ARGV: 1 entry id, 2 now (epoch, deployment clock),
 --       then book.lua's: 3 expected patient version, 4 booked_at epoch, 5 visit start epoch, 6 no-show due epoch,
 --       7 audit actor, 8 audit at (ISO), 9 the appointment's fields (JSON), 10.. serial candidates
--- Returns {'ok', serial, queue_no, patient_name_masked} or {'expired'} / {'gone'} / {'moved'} / {'serial_clash'}
+-- Returns {'ok', serial, queue_no, patient_name_masked} or {'expired'} / {'gone'} / {'moved'} / {'closed'}
+--         (the clinic was suspended meanwhile) / {'serial_clash'}
 local K, A = 4, 2
 if redis.call('HGET', KEYS[1], 'status') ~= 'offered' then
   return {'gone'}
@@ -16,6 +17,9 @@ if tonumber(redis.call('HGET', KEYS[1], 'hold_until')) <= tonumber(ARGV[2]) then
 end
 if (redis.call('GET', KEYS[K + 2]) or '0') ~= ARGV[A + 1] then
   return {'moved'}
+end
+if redis.call('HGET', KEYS[K + 1], 'status') ~= 'open' then
+  return {'closed'}
 end
 local serial, key
 for i = A + 8, #ARGV do
