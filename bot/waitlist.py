@@ -343,8 +343,6 @@ class WaitlistService:
         ids = list(slot_ids) if slot_ids is not None else [text(s) for s in self.redis.smembers(keys.WAITLIST_PENDING)]
         offered = [entry_id for slot_id in ids for entry_id in self._offer_slot(slot_id)]
         self._enqueue_sends(offered)
-        if offered:
-            metrics().messages_out.labels("waitlist", "offer").inc(len(offered))
         return len(offered)
 
     def _offer_slot(self, slot_id: str) -> list[str]:

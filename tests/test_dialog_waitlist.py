@@ -7,7 +7,9 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from adapters.sms.webhook import parse
+import pytest
+
+from adapters.sms.webhook import pack, parse, sms_segments
 from app.worker import run_worker
 from dialogs.message import Channel
 from tests.dialog_support import Chat
@@ -145,3 +147,29 @@ def test_the_sms_adapter_reads_the_commands() -> None:
     assert parse("退出候补 2").command == parse("LEAVE 2").command == parse("leave #2").command == "leave 2"
     assert parse("改约 12345678").command == parse("MOVE 12345678").command == "move 12345678"
     assert parse("改约").command is None  # the words alone: the dialog asks which appointment
+
+
+@pytest.mark.parametrize("lang", ["中文", "English"])
+def test_every_waitlist_and_reschedule_reply_over_sms_fits_two_segments(svc: Services, lang: str) -> None:
+    fill(svc, MORNING)
+    phone = "+8613900000001"
+    chat, pid = ready(svc, phone, 1, Channel.sms)
+    chat.send(lang)
+    to_dates(chat)
+    chat.send("1")
+    chat.send("1")
+    chat.send("1")  # joined
+    chat.send("WAIT")
+    cancel_by_the_other(svc)
+    chat.send("Y")  # booked from the waitlist
+    clock(svc).advance(timedelta(minutes=1))
+    chat.send("LIST")
+    serial = svc.store.of_patient(pid)[-1].serial
+    chat.send(f"MOVE {serial}")
+    chat.send("1")
+    chat.send("1")
+    chat.send("Y")  # moved
+    assert any("14:00" in reply for _, reply in chat.transcript[-1:]), chat.transcript[-1]
+    for typed, reply in chat.transcript:
+        for message in pack(reply.split("\n\n")):
+            assert sms_segments(message) <= 2, f"{typed!r} -> {sms_segments(message)} segments:\n{message}"
