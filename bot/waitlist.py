@@ -18,7 +18,7 @@ import logging
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import redis
@@ -38,6 +38,8 @@ log = logging.getLogger(__name__)
 
 LIVE = ("waiting", "offered")
 STATUSES = ("waiting", "offered", "booked", "expired", "left")
+RESEND_AFTER = timedelta(minutes=2)
+"""An offer whose push is not known to be sent this long after it was queued is queued again."""
 OFFER_BATCH = 64
 """At most this many waiters of a slot are decided and offered in one round trip."""
 SWEEP_LIMIT = 1_000
@@ -402,8 +404,9 @@ class WaitlistService:
                     keys.AUDIT,
                     keys.account_offers(entry.acct),
                     keys.patient_waits(entry.pid),
+                    keys.WAITLIST_UNSENT,
                 ],
-                [entry.id, version, until.timestamp(), stamp, entry.slot, mode, decision.rule or ""],
+                [entry.id, version, until.timestamp(), stamp, entry.slot, mode, decision.rule or "", now.timestamp()],
             )
         outcomes = []
         for entry, (mode, rule), result in zip(entries, modes, self._scripts.execute(pipe), strict=True):
@@ -487,10 +490,37 @@ class WaitlistService:
         )
 
     def tick(self) -> Tick:
-        """The worker's periodic duty: end waiting past deadlines, pass on lapsed holds, offer freed places."""
+        """The worker's periodic duty: end waiting past deadlines, pass on lapsed holds, offer freed places, queue
+        again the pushes of offers not known to be sent."""
         closed = self.close_ended()
         expired = self.expire_due(offer=False)  # offered below, with every other freed place
-        return Tick(closed=closed, expired=expired, offered=self.offer_pending())
+        offered = self.offer_pending()
+        self.resend_unsent()
+        return Tick(closed=closed, expired=expired, offered=offered)
+
+    def resend_unsent(self) -> int:
+        """Queue again the push of every held offer whose push was queued over :data:`RESEND_AFTER` ago and is not
+        known to be sent (its job lost with a process, or failed); the pushes queued. A push is sent once anyway."""
+        now = self.clock.now().timestamp()
+        due = [
+            text(i) for i in self.redis.zrangebyscore(keys.WAITLIST_UNSENT, "-inf", now - RESEND_AFTER.total_seconds())
+        ]
+        if not due:
+            return 0
+        held = [e.id for e in self.many(due) if e.status == "offered"]
+        pipe = self.redis.pipeline(transaction=False)
+        ended = [entry_id for entry_id in due if entry_id not in held]  # claimed, lapsed or left: nothing to push
+        if ended:
+            pipe.zrem(keys.WAITLIST_UNSENT, *ended)
+        if held:
+            pipe.zadd(keys.WAITLIST_UNSENT, dict.fromkeys(held, now))
+        pipe.execute()
+        self._enqueue_sends(held)
+        return len(held)
+
+    def sent(self, entry_id: str) -> None:
+        """The offer of ``entry_id`` was pushed (or needs no push any more): not queued again."""
+        self.redis.zrem(keys.WAITLIST_UNSENT, entry_id)
 
     # --- claiming ------------------------------------------------------------------------------------------
     def claim(self, acct: str, entry_id: str) -> Appointment:

@@ -47,7 +47,14 @@ class WaitlistPush:
         return text(lang, "notice.offer", **values)
 
     def send(self, entry_id: str) -> Delivery:
-        """Push the offer of ``entry_id`` once (nothing when it is no longer held)."""
+        """Push the offer of ``entry_id`` once (nothing when it is no longer held); a push that cannot be retried
+        with any hope (sent, skipped, or final) is no longer queued again by the periodic duty."""
+        delivery = self._send(entry_id)
+        if delivery.ok or delivery.final:
+            self.waitlist.sent(entry_id)
+        return delivery
+
+    def _send(self, entry_id: str) -> Delivery:
         entry = self.waitlist.get(entry_id)
         address = self.waitlist.address(entry_id)
         if entry is None or address is None:

@@ -320,3 +320,21 @@ def test_a_held_place_of_a_suspended_clinic_is_not_claimed(svc: Services, full: 
     assert refused.value.decision.rule == "slot_closed"
     assert status(svc, first) == "expired"
     assert slot_counts(svc)[:3] == (1, 0, 0)
+
+
+def test_an_offer_whose_push_was_lost_is_pushed_again(svc: Services, full: list[str]) -> None:
+    first, second = join(svc, 10), join(svc, 11)
+    queue, svc.waitlist.queue = svc.waitlist.queue, None  # the process dies between holding and queueing the push
+    svc.schedule.import_csv(HEADER + ROW.format(capacity=4))
+    svc.waitlist.queue = queue
+    assert (status(svc, first), status(svc, second)) == ("offered", "offered")
+    svc.waitlist.claim(acct_of(svc, 11), second.id)  # claimed before any push: nothing to send for it
+    run_worker(svc, burst=True)
+    assert svc.outbox.messages_for("openid-10") == [], "not yet: the push may still be on its way"
+    clock(svc).advance(timedelta(minutes=3))
+    run_worker(svc, burst=True)
+    assert [m["kind"] for m in svc.outbox.messages_for("openid-10")] == ["offer"]
+    assert svc.redis.zcard(keys.WAITLIST_UNSENT) == 0
+    clock(svc).advance(timedelta(minutes=3))
+    run_worker(svc, burst=True)
+    assert [m["kind"] for m in svc.outbox.messages_for("openid-10")] == ["offer"], "sent once"

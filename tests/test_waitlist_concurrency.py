@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
+import os
+import signal
 import threading
 import time
 from collections.abc import Callable
@@ -23,7 +25,7 @@ from bot.storage.runtime import EmbeddedRedis
 from bot.waitlist import Entry
 from tests.support import NOW, Services, make_services, slot_of
 from tests.test_booking_concurrency import run_together
-from tests.waitlist_worker import GO, READY, claim_all, sweep
+from tests.waitlist_worker import GO, READY, claim_all, offer_everything, sweep
 
 TOMORROW = NOW.date() + timedelta(days=1)
 SLOT = f"h1|nk|dr-w|{TOMORROW}|09:00"
@@ -193,3 +195,33 @@ def test_a_waiter_who_booked_that_day_elsewhere_is_skipped_under_load(svc: Servi
     assert offered == [e for e in entries if e not in skipped][:10]
     assert state(svc) == (0, 0, 10, 0, 0)
     assert slot_of("h1", "nk", TOMORROW)  # the day's ordinary slots stay untouched
+
+
+def test_a_worker_killed_while_offering_loses_no_place(svc: Services, redis_server: EmbeddedRedis) -> None:
+    svc.schedule.import_csv(HEADER + f"h1,nk,dr-w,expert,{TOMORROW},09:00,10:00,400,50\n")
+    serials = []
+    for n in range(1, 401):
+        acct, patient = svc.patient(n)
+        serials.append(svc.booking.book(patient.pid, acct, "wechat", SLOT).serial)
+    entries = []
+    for n in range(1001, 1401):
+        acct, patient = svc.patient(n)
+        entries.append(svc.waitlist.join(patient.pid, acct, "wechat", f"openid-{n}", SLOT).entry)
+    for serial in serials:
+        svc.booking.cancel(serial, "patient:wechat")
+    assert svc.schedule.slot(SLOT).wl_free == 400  # type: ignore[union-attr]
+    process = multiprocessing.get_context("spawn").Process(target=offer_everything, args=(redis_server.url,))
+    process.start()
+    while not svc.redis.get(READY):
+        time.sleep(0.005)
+    while svc.schedule.slot(SLOT).wl_held < 50:  # type: ignore[union-attr]
+        time.sleep(0.001)
+    os.kill(process.pid or 0, signal.SIGKILL)  # mid-way through the release
+    process.join()
+    stored = svc.schedule.slot(SLOT)
+    assert stored is not None and 0 < stored.wl_held < 400 and stored.wl_free + stored.wl_held == 400
+    svc.waitlist.tick()  # another worker's periodic duty goes on
+    statuses = [svc.waitlist.get(e.id).status for e in entries]  # type: ignore[union-attr]
+    assert statuses == ["offered"] * 400, "every freed place held, once, in the order of joining"
+    assert state(svc) == (0, 0, 400, 0, 0)
+    assert svc.redis.zcard(keys.WAITLIST_OFFERS) == 400

@@ -53,3 +53,12 @@ def sweep(url: str, seconds: float) -> int:
         ended += services.waitlist.tick().expired
     client.close()
     return ended
+
+
+def offer_everything(url: str) -> None:
+    """Offer every freed place (the worker's duty), signalling once started; the test kills this process."""
+    client = redis.Redis.from_url(url)
+    services = make_services(client)
+    client.incr(READY)
+    while services.waitlist.offer_pending():
+        pass
