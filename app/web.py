@@ -67,6 +67,7 @@ def create_app(
                 services.schedule,
                 services.broadcasts,
                 services.lottery,
+                services.waitlist,
             )
         )
     )

@@ -18,9 +18,12 @@ from bot.notifications.outbox import Outbox, Sender
 from bot.otp import OtpService
 from bot.patients import PatientService
 from bot.reminders import Reminders
+from bot.reschedule import RescheduleService
 from bot.schedule import Schedule
 from bot.standing import StandingService
 from bot.storage.runtime import RedisRuntime
+from bot.waitlist import WaitlistService
+from bot.waitlist_push import WaitlistPush
 
 
 @dataclass
@@ -43,6 +46,9 @@ class Services:
     reminders: Reminders
     broadcasts: Broadcasts
     lottery: Lottery
+    waitlist: WaitlistService
+    waitlist_push: WaitlistPush
+    reschedule: RescheduleService
     runtime: RedisRuntime | None = None
 
     def close(self) -> None:

@@ -253,8 +253,10 @@ class BookFlow(BookWishes, BookLottery):
         if slot.status != "open":
             self.say_refusal(rules.Decision.refuse("slot_closed"))
             return False
-        if slot.places_left <= 0:
-            self.say("book.slot_full")
+        if slot.places_left <= 0:  # full: its waitlist is offered (候补, dialogs.waitlist), the choices kept
+            kept = {name: self.turn.data[name] for name in ("pid", "hospital", "department", "date")}
+            self.turn.data["keep.waitlist"] = {**kept, "slot": slot.id}
+            self.turn.switch("waitlist")
             return False
         self.turn.data["slot"] = slot.id
         return True

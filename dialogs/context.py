@@ -15,8 +15,10 @@ from bot.lottery import Lottery
 from bot.otp import OtpService
 from bot.patients import PatientService
 from bot.reminders import Reminders
+from bot.reschedule import RescheduleService
 from bot.schedule import Schedule
 from bot.standing import StandingService
+from bot.waitlist import WaitlistService
 
 
 @dataclass(frozen=True)
@@ -35,3 +37,5 @@ class Deps:
     standing: StandingService
     reminders: Reminders
     lottery: Lottery
+    waitlist: WaitlistService
+    reschedule: RescheduleService

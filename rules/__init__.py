@@ -35,6 +35,8 @@ Rules
     Standing, compute_standing, check_standing, add_months   no-shows, suspensions, abuse flags
     ReminderKind, reminder_times                 when each reminder is due
     check_booking          standing, then window, then limits: the whole "may this patient book this slot?"
+    waiting_ends, waiting_open, hold_until, check_join, check_claim   the waitlist (候补, RULES §10)
+    FeeDifference, check_movable, check_reschedule, fee_difference, others   rescheduling (改约, RULES §11)
 
 Release rush (lottery)
     lottery_window / in_lottery_window   when requests for a day are entries of its draw
@@ -44,9 +46,9 @@ Release rush (lottery)
 
 Rule codes of refusals: window_past, window_too_far, window_too_early, slot_started, already_booked,
 limit_same_day_department, limit_same_day, once_per_department, once_per_doctor, limit_7_days,
-limit_3_months, suspended, flagged, department_age, department_sex, lottery_account_limit,
-lottery_phone_limit (and cancel_deadline_passed / slot_started in
-CancelTerms.rule).
+limit_3_months, suspended, flagged, department_age, department_sex, lottery_account_limit, lottery_phone_limit,
+waitlist_closed, waitlist_already, waitlist_max, offer_expired, reschedule_not_booked, reschedule_deadline_passed,
+reschedule_same_slot (and cancel_deadline_passed / slot_started in CancelTerms.rule).
 """
 
 from __future__ import annotations
@@ -89,7 +91,9 @@ from .model import (
 )
 from .policy import DEFAULT_PRESET, PRESETS, Policy, PolicyError, build_policy, policy_keys
 from .reminders import ReminderKind, reminder_times
+from .reschedule import FeeDifference, check_movable, check_reschedule, fee_difference, others
 from .standing import Standing, add_months, check_standing, compute_standing
+from .waitlist import check_claim, check_join, hold_until, waiting_ends, waiting_open
 from .window import booking_window, check_window, release_at
 
 __all__ = [
@@ -102,6 +106,7 @@ __all__ = [
     "Decision",
     "DepartmentLimits",
     "FeeClass",
+    "FeeDifference",
     "IdCheck",
     "LotteryEntry",
     "LotteryFacts",
@@ -121,6 +126,10 @@ __all__ = [
     "cancel_deadline",
     "cancel_terms",
     "check_booking",
+    "check_claim",
+    "check_join",
+    "check_movable",
+    "check_reschedule",
     "check_limits",
     "check_standing",
     "check_window",
@@ -128,6 +137,8 @@ __all__ = [
     "department_allows",
     "draw_order",
     "entrant_hash",
+    "fee_difference",
+    "hold_until",
     "hospital_cancel_terms",
     "id_check_digit",
     "in_lottery_window",
@@ -137,6 +148,7 @@ __all__ = [
     "mask_personal",
     "mask_phone",
     "normalize_mobile",
+    "others",
     "person_from_id",
     "policy_keys",
     "refund_cents",
@@ -144,6 +156,8 @@ __all__ = [
     "reminder_times",
     "screen",
     "validate_id_number",
+    "waiting_ends",
+    "waiting_open",
 ]
 
 

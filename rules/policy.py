@@ -92,6 +92,8 @@ class Policy:
     rate_limit_per_minute: int = 20  # inbound messages per account per minute
     release_mode: str = "first_come"  # "first_come" | "lottery": the release rush drawn at random (RULES §12)
     lottery_window_seconds: int = 60  # requests this long after a day's release time are drawn at its end
+    waitlist_max_entries: int = 3  # slots one patient may wait for (候补) at once
+    waitlist_hold_minutes: int = 15  # a freed place is held this long for the waiter offered it
 
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):
@@ -224,6 +226,8 @@ _CHECKS: dict[str, Check] = {
     "rate_limit_per_minute": _integer(1),
     "release_mode": _one_of(*RELEASE_MODES),
     "lottery_window_seconds": _integer(1, MAX_LOTTERY_WINDOW_SECONDS),
+    "waitlist_max_entries": _integer(0),
+    "waitlist_hold_minutes": _integer(1),
 }
 
 # --- presets and overrides ---------------------------------------------------------------------------
