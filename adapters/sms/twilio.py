@@ -54,6 +54,8 @@ OPTIONAL_KINDS = frozenset({OutboxKind.reminder})
 STATUS_TTL = timedelta(days=7)
 STATUS_PATH = "/sms/twilio/status"
 REQUEST_TIMEOUT_S = 10.0
+TWILIO_API = "https://api.twilio.com"
+"""Where the SDK sends when ``[sms] api_base_url`` is empty."""
 
 # Twilio message statuses, by how far along they are: a late callback never moves a message backwards.
 _STATUS_RANK = {
@@ -98,7 +100,7 @@ def twilio_client(config: SmsConfig, timeout: float = REQUEST_TIMEOUT_S) -> Clie
     absolute URL from (edge/region rewriting only applies when those are configured, and they are not here).
     """
     client = Client(config.account_sid, config.auth_token, http_client=TwilioHttpClient(timeout=timeout))
-    client.api.base_url = config.api_base_url.rstrip("/")
+    client.api.base_url = (config.api_base_url or TWILIO_API).rstrip("/")
     return client
 
 

@@ -271,3 +271,9 @@ def sms_seen(message_sid: str) -> str:
 def sms_status(message_sid: str) -> str:
     """Hash of the delivery status Twilio reported for an outbound SMS: status, error_code, at; kept a week."""
     return f"{PREFIX}sms:status:{message_sid}"
+
+
+def sms_rate(phone_key: str, window: str, bucket: int) -> str:
+    """Counter of the SMS sent to one phone (keyed hash) in one window (``minute``/``hour``/``day``, numbered from
+    the epoch), for the mainland providers' per-phone limits (``sms_rate.lua``)."""
+    return f"{PREFIX}sms:rate:{phone_key}:{window}:{bucket}"
