@@ -386,6 +386,24 @@ def test_the_limit_holds_under_concurrent_senders(mainland: Mainland) -> None:
     assert {r.error for r in results if not r.ok} == {"rate_limited"}
 
 
+def test_a_lottery_outcome_and_a_refund_are_written_in_words(mainland: Mainland) -> None:
+    cancelled = {"patient": "张*", "date": "2026-11-24", "department": "内科", "serial": "12345678"}
+    sender = mainland.sender()
+    message = OutboundMessage("sms", phone_number(1), OutboxKind.cancellation, "x", facts=cancelled)
+    assert sender.send(replace(message, facts=cancelled | {"refund_cents": "1250"})).ok
+    assert mainland.variables(mainland.standin.sent[0])["refund"] == "12.50元"
+    lottery = OutboxKind.__members__.get("lottery")  # the kind arrives with the release rush (SPEC §8)
+    if lottery is not None:
+        facts = {"patient": "张*", "date": "2026-11-24", "department": "内科", "result": "not_drawn"}
+        assert sender.send(OutboundMessage("sms", phone_number(1), lottery, "x", facts=facts)).ok
+        assert mainland.variables(mainland.standin.sent[1])["result"].startswith("未约到")
+
+
+def test_a_kind_without_a_template_is_not_sent(mainland: Mainland) -> None:
+    odd = OutboundMessage("sms", phone_number(1), "welcome", "x", facts={"code": "1"})  # type: ignore[arg-type]
+    assert mainland.sender().send(odd).error == "template_facts_missing" and mainland.standin.requests == 0
+
+
 # --- configuration ---------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("provider", ["aliyun", "tencentcloud"])
 def test_check_config_refuses_a_kind_without_its_template(provider: str) -> None:
@@ -537,6 +555,36 @@ def test_delivery_reports_are_recorded(mainland: Mainland, web: FlaskClient) -> 
     assert log.get(ids[0])["status"] == "delivered"
     assert (log.get(ids[1])["status"], log.get(ids[1])["error_code"]) == ("undelivered", "MK:0001")
     assert web.post(f"/sms/{mainland.provider}/report?token={TOKEN}", json=[{"x": 1}]).status_code == 400
+
+
+def test_an_oversized_callback_is_a_413(mainland: Mainland, web: FlaskClient) -> None:
+    body = json.dumps([{"content": "x" * 300_000}]).encode()
+    answer = web.post(f"/sms/{mainland.provider}/up?token={TOKEN}", data=body, content_type="application/json")
+    assert answer.status_code == 413
+
+
+def test_a_reply_over_the_per_phone_limit_is_logged_not_sent(
+    redis_db: redis.Redis, caplog: pytest.LogCaptureFixture
+) -> None:
+    with AliyunStandIn(KEY_ID, SECRET) as standin:
+        svc = make_services(redis_db, build_config(mainland_raw("aliyun", standin.base_url, per_phone_per_minute=1)))
+        mainland = Mainland("aliyun", standin, svc)
+        web = create_app(svc, expect_worker=False).test_client()
+        assert post_up(web, mainland, "帮助", 4001).status_code == 200
+        with caplog.at_level(logging.WARNING):
+            assert post_up(web, mainland, "查询", 4002).status_code == 200, "the provider is not made to retry"
+        assert len(standin.sent) == 1
+        assert any("per-phone limit of 1 per minute" in r.getMessage() for r in caplog.records)
+        assert any(r.getMessage() == "sms reply not sent" for r in caplog.records)
+
+
+def test_a_callback_while_redis_is_down_asks_the_provider_to_deliver_again(redis_db: redis.Redis) -> None:
+    """Nothing can be recorded without Redis: a 503, which both providers answer by delivering again later."""
+    dead = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)
+    svc = make_services(dead, build_config(mainland_raw("aliyun", "http://127.0.0.1:1")))
+    web = create_app(svc, expect_worker=False).test_client()
+    answer = web.post(f"/sms/aliyun/up?token={TOKEN}", json=up_payload("aliyun", national(4), "查询", 5001))
+    assert answer.status_code == 503 and answer.is_json
 
 
 def test_without_an_inbound_token_the_callbacks_are_off(redis_db: redis.Redis) -> None:

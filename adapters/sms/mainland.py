@@ -61,6 +61,8 @@ class MainlandSender:
     """A :class:`bot.notifications.outbox.Sender` for a template-only SMS provider; subclasses make the request."""
 
     provider = ""
+    templated = True
+    """Tells the notifier to pass each notice's facts (``OutboundMessage.facts``): the variables come from them."""
 
     def __init__(
         self,

@@ -236,8 +236,11 @@ class Notifier:
         return Delivery(ok=result.ok, channel="sms", error=None if result.ok else result.error)
 
     def _sms_facts(self, item: Outgoing, channel: str) -> Mapping[str, str]:
-        """The notice as data, for SMS only (template-only providers fill their variables from it)."""
-        return {**appointment_facts(self.config, item.appointment), **item.facts} if channel == "sms" else {}
+        """The notice as data, for an SMS sender that sends templates only (``templated``: Aliyun, Tencent Cloud),
+        which fills its variables from it; nothing for the others (a broadcast composes thousands)."""
+        if channel != "sms" or not getattr(self.senders.get("sms"), "templated", False):
+            return {}
+        return {**appointment_facts(self.config, item.appointment), **item.facts}
 
     def _send_many(self, channel: str, messages: list[OutboundMessage]) -> list[SendResult]:
         sender = self.senders.get(channel)
