@@ -33,7 +33,7 @@ from adapters.sms.templates import CODE_DIGITS, VARIABLE_LIMITS, template
 from adapters.sms.tencentcloud import TencentCloudSender
 from adapters.sms.twilio import OPTED_OUT, DeliveryLog, PhoneOptOuts
 from app.web import create_app
-from bot.config import TEMPLATE_KINDS, build_config
+from bot.config import TEMPLATE_KINDS, build_config, load_config
 from bot.errors import ConfigError
 from bot.notifications.outbox import OutboundMessage, OutboxKind, SendLedger
 from bot.patients import phone_hash
@@ -120,7 +120,6 @@ class Mainland:
 
 
 SLEEPS: list[float] = []
-EVERYTHING_SENT: list[tuple[str, Sent]] = []
 
 
 @pytest.fixture(params=["aliyun", "tencentcloud"])
@@ -134,8 +133,7 @@ def mainland(request: pytest.FixtureRequest, redis_db: redis.Redis) -> Iterator[
         svc.schedule.import_csv(schedule_csv(TOMORROW))
         SLEEPS.clear()
         yield Mainland(provider, standin, svc)
-        EVERYTHING_SENT.extend((provider, sent) for sent in standin.sent)
-        scan(provider, standin.sent)
+        scan(provider, standin.sent)  # everything this stand-in received
 
 
 def scan(provider: str, sent: list[Sent]) -> None:
@@ -312,6 +310,7 @@ def test_a_phone_on_the_providers_opt_out_list_is_opted_out_of_reminders(redis_d
             facts=facts | {"queue": "1", "checkin": "08:00", "serial": "12345678"},
         )
         assert mainland.sender().send(reminder).error == OPTED_OUT and standin.requests == 1, "not even asked"
+        scan("tencentcloud", standin.sent)
 
 
 def test_the_per_phone_limit_is_kept_before_asking_the_provider(
@@ -427,6 +426,19 @@ def test_check_config_says_it_in_one_line_and_exits_non_zero(tmp_path: Path) -> 
     assert result.returncode == 1 and "Traceback" not in result.stderr
     [line] = result.stderr.splitlines()
     assert "sms.templates.otp: expected the template code" in line and "sms.templates.reply_short" in line
+
+
+def test_templates_and_limits_come_from_the_environment_too(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text('[sms]\nprovider = "tencentcloud"\nsecret_id = "i"\nsecret_key = "k"\nsdk_app_id = "1"\n')
+    env = {
+        "GUAHAO_SMS_SIGN_NAME": "第一医院",
+        "GUAHAO_SMS_TEMPLATES": json.dumps(CODES["tencentcloud"]),
+        "GUAHAO_SMS_PER_PHONE_PER_MINUTE": "5",
+    }
+    loaded = load_config(config, env=env)
+    assert loaded.sms.templates == CODES["tencentcloud"] and loaded.sms.per_phone_per_minute == 5
+    assert loaded.source("sms.templates") == "env"
 
 
 def test_check_config_refuses_a_mainland_provider_without_credentials() -> None:
@@ -576,6 +588,7 @@ def test_a_reply_over_the_per_phone_limit_is_logged_not_sent(
         assert len(standin.sent) == 1
         assert any("per-phone limit of 1 per minute" in r.getMessage() for r in caplog.records)
         assert any(r.getMessage() == "sms reply not sent" for r in caplog.records)
+        scan("aliyun", standin.sent)
 
 
 def test_a_callback_while_redis_is_down_asks_the_provider_to_deliver_again(redis_db: redis.Redis) -> None:
@@ -594,11 +607,9 @@ def test_without_an_inbound_token_the_callbacks_are_off(redis_db: redis.Redis) -
 
 
 # --- everything the stand-ins received -------------------------------------------------------------------------
-def test_zz_everything_the_stand_ins_received_was_scanned() -> None:
-    """Each test's stand-in is scanned when it stops (the ``mainland`` fixture); this says the scan saw traffic of
-    both providers and every kind the flows above sent."""
-    providers = {provider for provider, _ in EVERYTHING_SENT}
-    if len(providers) < 2:
-        pytest.skip("run with the tests above (a subset was selected)")
-    for provider, sent in EVERYTHING_SENT:
-        scan(provider, [sent])
+def test_the_scan_catches_a_full_phone_an_id_number_or_an_overlong_variable() -> None:
+    """The scan every stand-in gets when it stops (the ``mainland`` fixture and the tests with their own) can fail."""
+    scan("tencentcloud", [Sent("+8613900000001", "院", "1", ["张*", "12345678"])])
+    for bad in ([phone_number(1)], [f"x{id_number(2)}"], ["一二三四五六七八九十一二三"]):
+        with pytest.raises(AssertionError):
+            scan("tencentcloud", [Sent("+8613900000001", "院", "1", bad)])
