@@ -40,7 +40,7 @@ from bot.patients import phone_hash
 from bot.records import Appointment
 from bot.storage import keys
 from tests.mainland_standins import AliyunStandIn, Sent, TencentStandIn
-from tests.pii_scan import assert_no_pii_in_bytes
+from tests.pii_scan import assert_no_pii, assert_no_pii_in_bytes
 from tests.support import (
     CONFIG_RAW,
     NOW,
@@ -331,6 +331,17 @@ def test_the_per_phone_limit_is_kept_before_asking_the_provider(
     assert sender.send(otp()).error == "rate_limited", "5 in the hour"
 
 
+def test_the_day_is_beijing_s_calendar_day(mainland: Mainland) -> None:
+    """Counted per 自然日 of Beijing time: 23:59 and 00:01 are two days, 08:00 and 23:00 one."""
+    sender = mainland.sender(per_phone_per_minute=0, per_phone_per_hour=0, per_phone_per_day=2)
+    clock = clock_of(mainland.svc)
+    clock.set(NOW.replace(hour=23, minute=59))
+    assert sender.send(otp()).ok and sender.send(otp()).ok
+    assert sender.send(otp()).error == "rate_limited"
+    clock.advance(timedelta(minutes=2))
+    assert sender.send(otp()).ok, "a new day in Beijing (still the same UTC day)"
+
+
 def test_a_notice_without_the_facts_of_its_template_is_not_sent(mainland: Mainland) -> None:
     result = mainland.sender().send(OutboundMessage("sms", phone_number(1), OutboxKind.cancellation, "free text only"))
     assert (result.ok, result.error) == (False, "template_facts_missing") and mainland.standin.requests == 0
@@ -505,6 +516,7 @@ def test_cancel_and_y_through_the_callback_cancel_once_even_when_delivered_twice
     assert svc.store.require(appointment.serial).status == rules.AppointmentStatus.cancelled
     assert svc.redis.hget(slot, "taken") == b"0", "the place freed once"
     assert mainland.kinds() == ["reply_short", "reply_short"], "one reply per message, not per delivery"
+    assert_no_pii(svc.redis, [patient_name(4), id_number(4), phone_number(4)])  # ledgers, counters, replies
     ask, done = (mainland.variables(sent)["reply"] for sent in mainland.standin.sent)
     assert ask.startswith("回复Y确认取消")
     assert appointment.serial in done or mainland.provider == "tencentcloud"
@@ -514,6 +526,14 @@ def test_td_through_the_callback_opts_the_phone_out(mainland: Mainland, web: Fla
     assert post_up(web, mainland, "TD", 2001).status_code == 200
     assert mainland.svc.patients.is_opted_out(phone_hash(mainland.svc.box, e164(4)))
     assert mainland.kinds() == ["reply_short"]
+    appointment = book(mainland.svc, 4)
+    reminder = mainland.svc.notifier.compose(appointment, "day_before")
+    skipped = mainland.svc.notifier.deliver(appointment, OutboxKind.reminder, reminder, "r-4", respect_opt_out=True)
+    assert skipped.skipped == "opted_out"
+    direct = mainland.sender().send(OutboundMessage("sms", e164(4), OutboxKind.reminder, reminder))
+    assert direct.error == OPTED_OUT and mainland.kinds() == ["reply_short"], "no reminder reached the provider"
+    assert post_up(web, mainland, "订阅", 2002).status_code == 200
+    assert not mainland.svc.patients.is_opted_out(phone_hash(mainland.svc.box, e164(4)))
 
 
 def test_a_callback_without_the_token_is_forbidden(mainland: Mainland, web: FlaskClient) -> None:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import tzinfo
+from zoneinfo import ZoneInfo
 
 import redis
 
@@ -24,6 +26,8 @@ from bot.storage.scripts import Scripts
 log = logging.getLogger(__name__)
 
 WINDOWS = (("minute", 60), ("hour", 3600), ("day", 86400))
+PROVIDERS_ZONE = ZoneInfo("Asia/Shanghai")
+"""The providers count a day as a calendar day (自然日) of Beijing time."""
 
 
 @dataclass(frozen=True)
@@ -35,19 +39,24 @@ class RateLimitHit:
 
 
 class PhoneRateLimit:
-    """Counts the SMS per phone per minute, hour and day (windows of the deployment's clock, by epoch)."""
+    """Counts the SMS per phone per minute, hour and calendar day (of ``tz``) on the deployment's clock."""
 
-    def __init__(self, redis_client: redis.Redis, box: SecretBox, clock: Clock, config: SmsConfig) -> None:
+    def __init__(
+        self, redis_client: redis.Redis, box: SecretBox, clock: Clock, config: SmsConfig, tz: tzinfo = PROVIDERS_ZONE
+    ) -> None:
         self._box = box
         self._clock = clock
+        self._tz = tz
         self._limits = (config.per_phone_per_minute, config.per_phone_per_hour, config.per_phone_per_day)
         self._scripts = Scripts(redis_client, "sms_rate")
 
     def take(self, phone: str, provider: str) -> RateLimitHit | None:
         """Count one SMS to ``phone``; the window that is full (nothing counted) when one is, logged."""
-        now = int(self._clock.now().timestamp())
+        moment = self._clock.now()
+        now = int(moment.timestamp())
+        buckets = (now // 60, now // 3600, moment.astimezone(self._tz).date().toordinal())
         phone_key = self._box.lookup_hash(phone, kind="sms-rate")
-        counters = [keys.sms_rate(phone_key, name, now // seconds) for name, seconds in WINDOWS]
+        counters = [keys.sms_rate(phone_key, name, bucket) for (name, _), bucket in zip(WINDOWS, buckets, strict=True)]
         lifetimes = [seconds + 60 for _, seconds in WINDOWS]
         counted, window = self._scripts.run("sms_rate", counters, [*self._limits, *lifetimes])
         if int(counted):

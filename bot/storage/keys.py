@@ -274,6 +274,6 @@ def sms_status(message_sid: str) -> str:
 
 
 def sms_rate(phone_key: str, window: str, bucket: int) -> str:
-    """Counter of the SMS sent to one phone (keyed hash) in one window (``minute``/``hour``/``day``, numbered from
-    the epoch), for the mainland providers' per-phone limits (``sms_rate.lua``)."""
+    """Counter of the SMS sent to one phone (keyed hash) in one window (``minute``/``hour`` numbered from the epoch,
+    ``day`` the calendar day's ordinal), for the mainland providers' per-phone limits (``sms_rate.lua``)."""
     return f"{PREFIX}sms:rate:{phone_key}:{window}:{bucket}"
