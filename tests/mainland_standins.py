@@ -33,6 +33,10 @@ class Sent:
     variables: dict[str, str] | list[str]
 
 
+GARBAGE = "<garbage>"
+"""``fail_next(GARBAGE, status=502)``: answer with an HTML page instead of the provider's JSON."""
+
+
 @dataclass(frozen=True)
 class Failure:
     """A scripted answer: an error ``code`` (for Tencent, ``per_number``: in ``SendStatusSet`` rather than the whole
@@ -65,10 +69,16 @@ class _StandIn:
                 body = self.rfile.read(length) if length else b""
                 with standin._lock:
                     standin.requests += 1
-                status, payload = standin._answer(self, body)
-                data = json.dumps(payload, ensure_ascii=False).encode()
+                failure = standin._peek()
+                if failure is not None and failure.code == GARBAGE:  # a proxy's error page, not the provider
+                    standin._failure()
+                    status, data, content_type = failure.status, b"<html>bad gateway</html>", "text/html"
+                else:
+                    status, payload = standin._answer(self, body)
+                    data = json.dumps(payload, ensure_ascii=False).encode()
+                    content_type = standin.content_type
                 self.send_response(status)
-                self.send_header("Content-Type", standin.content_type)
+                self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
@@ -103,6 +113,10 @@ class _StandIn:
         """Answer the next ``times`` sends with this error."""
         with self._lock:
             self._failures.extend([Failure(code, status, per_number)] * times)
+
+    def _peek(self) -> Failure | None:
+        with self._lock:
+            return self._failures[0] if self._failures else None
 
     def _failure(self) -> Failure | None:
         with self._lock:

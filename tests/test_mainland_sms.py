@@ -39,7 +39,7 @@ from bot.notifications.outbox import OutboundMessage, OutboxKind, SendLedger
 from bot.patients import phone_hash
 from bot.records import Appointment
 from bot.storage import keys
-from tests.mainland_standins import AliyunStandIn, Sent, TencentStandIn
+from tests.mainland_standins import GARBAGE, AliyunStandIn, Sent, TencentStandIn
 from tests.pii_scan import assert_no_pii, assert_no_pii_in_bytes
 from tests.support import (
     CONFIG_RAW,
@@ -287,6 +287,12 @@ def test_a_provider_that_keeps_failing_is_tried_a_bounded_number_of_times(mainla
     fail_next(mainland, "server", times=5)
     result = mainland.sender().send(otp())
     assert not result.ok and mainland.standin.requests == 3 and len(SLEEPS) == 2
+
+
+def test_an_answer_that_is_not_the_providers_is_a_failed_send_not_a_crash(mainland: Mainland) -> None:
+    mainland.standin.fail_next(GARBAGE, status=502, times=3)
+    result = mainland.sender().send(otp())
+    assert not result.ok and result.error and mainland.standin.sent == []
 
 
 def test_no_connection_is_retried_then_reported_unreachable(mainland: Mainland) -> None:

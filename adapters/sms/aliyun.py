@@ -117,7 +117,8 @@ def _code_answer(code: str) -> Answer:
 
 def _exception_answer(failed: Exception) -> Answer:
     code = str(getattr(failed, "code", "") or "")
-    status = getattr(failed, "status_code", None) or (getattr(failed, "data", None) or {}).get("statusCode")
+    data = getattr(failed, "data", None)
+    status = getattr(failed, "status_code", None) or (data.get("statusCode") if isinstance(data, dict) else None)
     if code:
         answer = _code_answer(code)
         if isinstance(status, int) and status >= 500:

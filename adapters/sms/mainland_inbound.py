@@ -205,6 +205,12 @@ def _answer(inbox: SmsInbox, sender: Sender, provider: str, message: Incoming) -
     reply = OutboundMessage(
         "sms", message.phone, OutboxKind.reply, "\n\n".join(replies), idempotency_key=f"sms-reply:{message.message_id}"
     )
-    result = sender.send(reply)
+    try:
+        result = sender.send(reply)
+    except REDIS_DOWN:
+        raise
+    except Exception as failed:  # the command was processed: its reply is lost, the callback still answered
+        log.warning("sms reply not sent", extra={"provider": provider, "error": type(failed).__name__})
+        return
     if not result.ok:
         log.warning("sms reply not sent", extra={"provider": provider, "error": result.error})

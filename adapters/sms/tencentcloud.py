@@ -97,8 +97,9 @@ class TencentCloudSender(MainlandSender):
         request.TemplateParamSet = list(rendered.variables.values())
         try:
             response = self._client.SendSms(request)
-        except TencentCloudSDKException as failed:
+        except TencentCloudSDKException as failed:  # SendSms wraps whatever else goes wrong in it too
             return _request_answer(str(failed.get_code() or ""), str(failed.get_message() or ""))
+
         statuses = response.SendStatusSet or []
         if not statuses:
             return refused(UNREACHABLE)
