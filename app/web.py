@@ -149,6 +149,7 @@ def _register_mainland_sms(app: Flask, services: Services, inbox: SmsInbox) -> N
             inbox=inbox,
             sender=services.sms_sender,
             deliveries=DeliveryLog(services.redis, services.clock),
+            patients=services.patients,
             box=services.box,
             inbound_token=sms.inbound_token,
         )

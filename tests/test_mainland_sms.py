@@ -224,6 +224,58 @@ def otp(n: int = 1, key: str | None = None) -> OutboundMessage:
     return OutboundMessage("sms", phone_number(n), OutboxKind.otp, "码", key, facts={"code": "246810", "minutes": "5"})
 
 
+# --- English conversations ------------------------------------------------------------------------------------
+EN_CODES = {
+    "aliyun": {kind: f"SMS_{900000 + i}" for i, kind in enumerate(TEMPLATE_KINDS)},
+    "tencentcloud": {kind: str(9000000 + i) for i, kind in enumerate(TEMPLATE_KINDS)},
+}
+
+
+def english(mainland: Mainland, kinds: tuple[str, ...] = TEMPLATE_KINDS) -> MainlandSender:
+    """Services wired again, as the app would, with ``[sms.templates_en]`` for ``kinds``; their sender."""
+    codes = {kind: code for kind, code in EN_CODES[mainland.provider].items() if kind in kinds}
+    raw = mainland_raw(mainland.provider, mainland.standin.base_url, templates_en=codes)
+    mainland.svc = make_services(mainland.svc.redis, build_config(raw))
+    return mainland.sender()
+
+
+def test_an_english_conversation_gets_the_english_template_with_english_words(mainland: Mainland) -> None:
+    english(mainland)
+    svc = mainland.svc
+    acct, patient = svc.patient(7)
+    svc.patients.set_account_language(acct, "en")
+    appointment = svc.booking.book(patient.pid, acct, "wechat", slot_of("h1", "nk", TOMORROW))
+    body = svc.notifier.compose(appointment, "confirmation")
+    assert svc.notifier.deliver(appointment, OutboxKind.confirmation, body, f"c-{appointment.serial}").ok
+    [sent] = mainland.standin.sent
+    assert sent.template == EN_CODES[mainland.provider]["confirmation"]
+    values = dict(zip(template("confirmation", "en").variables, _values_of(sent), strict=True))
+    assert values["date"] == f"{TOMORROW.month}/{TOMORROW.day}" and values["department"] == "Neike"
+    assert values["patient"].isascii() and values["deadline"] == f"{NOW.month}/{NOW.day} 15:00"
+
+
+def _values_of(sent: Sent) -> list[str]:
+    return list(sent.variables.values()) if isinstance(sent.variables, dict) else sent.variables
+
+
+def test_a_kind_without_an_english_template_goes_in_chinese(mainland: Mainland) -> None:
+    sender = english(mainland, kinds=("confirmation",))
+    message = replace(otp(), facts={"code": "246810", "minutes": "5", "lang": "en"})
+    assert sender.send(message).ok
+    assert mainland.standin.sent[0].template == CODES[mainland.provider]["otp"]
+
+
+def test_an_english_otp_and_an_english_reply(mainland: Mainland) -> None:
+    english(mainland)
+    mainland.svc.otp.send(phone_number(1), "verify", "en")
+    assert mainland.standin.sent[0].template == EN_CODES[mainland.provider]["otp"]
+    web = create_app(mainland.svc, expect_worker=False).test_client()
+    assert post_up(web, mainland, "English", 7001).status_code == 200
+    reply = mainland.standin.sent[1]
+    assert reply.template == EN_CODES[mainland.provider]["reply_short"]
+    assert _values_of(reply)[0].startswith("Switched"), "the answer to English is in English"
+
+
 # --- the providers' errors -----------------------------------------------------------------------------------
 ERRORS = {
     "rate": {
@@ -445,6 +497,17 @@ def test_check_config_says_it_in_one_line_and_exits_non_zero(tmp_path: Path) -> 
     assert "sms.templates.otp: expected the template code" in line and "sms.templates.reply_short" in line
 
 
+def test_check_config_refuses_a_wrong_english_template() -> None:
+    raw = mainland_raw("aliyun", "")
+    raw["sms"]["templates_en"] = {"otp": "123", "welcome": "SMS_1234"}
+    with pytest.raises(ConfigError) as refused:
+        build_config(raw)
+    assert "sms.templates_en.welcome: expected one of otp" in str(refused.value)
+    assert 'sms.templates_en.otp: expected "SMS_" and digits' in str(refused.value)
+    raw["sms"]["templates_en"] = {"otp": "SMS_1234"}  # a part is fine: the other kinds go in Chinese
+    assert build_config(raw).sms.templates_en == {"otp": "SMS_1234"}
+
+
 def test_templates_and_limits_come_from_the_environment_too(tmp_path: Path) -> None:
     config = tmp_path / "config.toml"
     config.write_text('[sms]\nprovider = "tencentcloud"\nsecret_id = "i"\nsecret_key = "k"\nsdk_app_id = "1"\n')
@@ -526,6 +589,18 @@ def test_cancel_and_y_through_the_callback_cancel_once_even_when_delivered_twice
     ask, done = (mainland.variables(sent)["reply"] for sent in mainland.standin.sent)
     assert ask.startswith("回复Y确认取消")
     assert appointment.serial in done or mainland.provider == "tencentcloud"
+
+
+def test_a_retry_racing_the_first_delivery_is_processed_once(mainland: Mainland, web: FlaskClient) -> None:
+    """The provider's retry arrives while the first delivery is still being answered: 4 threads at once."""
+    appointment = book(mainland.svc, 4)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        asks = list(pool.map(lambda _: post_up(web, mainland, f"取消 {appointment.serial}", 6001), range(4)))
+        confirms = list(pool.map(lambda _: post_up(web, mainland, "Y", 6002), range(4)))
+    assert {a.status_code for a in asks + confirms} == {200}
+    assert mainland.svc.store.require(appointment.serial).status == rules.AppointmentStatus.cancelled
+    assert mainland.svc.redis.hget(keys.slot(appointment.slot), "taken") == b"0"
+    assert mainland.kinds() == ["reply_short", "reply_short"]
 
 
 def test_td_through_the_callback_opts_the_phone_out(mainland: Mainland, web: FlaskClient) -> None:

@@ -92,7 +92,7 @@ class MainlandSender:
 
     def _send_now(self, to: str, message: OutboundMessage) -> SendResult:
         try:
-            rendered = render(message, self._config.templates, self.provider)
+            rendered = render(message, self._config.templates, self.provider, self._config.templates_en)
         except (TemplateFactsError, KeyError) as missing:
             log.error("sms not sent: %s", missing, extra={"provider": self.provider, "kind": str(message.kind)})
             return SendResult(ok=False, error=FACTS_MISSING)

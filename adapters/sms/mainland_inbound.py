@@ -31,6 +31,7 @@ from adapters.sms.twilio import DeliveryLog
 from adapters.sms.webhook import SmsInbox, sender_phone
 from bot.crypto import SecretBox
 from bot.notifications.outbox import OutboundMessage, OutboxKind, Sender
+from bot.patients import PatientService, account_id
 from bot.storage.runtime import REDIS_DOWN
 
 log = logging.getLogger(__name__)
@@ -147,6 +148,7 @@ def mainland_blueprint(
     inbox: SmsInbox,
     sender: Sender,
     deliveries: DeliveryLog,
+    patients: PatientService,
     box: SecretBox,
     inbound_token: str,
 ) -> Blueprint:
@@ -175,7 +177,7 @@ def mainland_blueprint(
             abort(400)
         try:
             for message in messages:
-                _answer(inbox, sender, provider, message)
+                _answer(inbox, sender, provider, message, lambda phone: language_of(patients, box, phone))
         except REDIS_DOWN:  # nothing could be recorded: the provider delivers it again later
             log.warning("sms callback refused for now: Redis unavailable")
             return jsonify({"error": "temporarily unavailable"}), 503
@@ -197,14 +199,21 @@ def mainland_blueprint(
     return blueprint
 
 
-def _answer(inbox: SmsInbox, sender: Sender, provider: str, message: Incoming) -> None:
-    """Process one inbound SMS once and send its reply once (by its message id), as a ``reply``."""
+def language_of(patients: PatientService, box: SecretBox, phone: str) -> str:
+    """The language of an SMS account (``zh`` unless it chose English)."""
+    return patients.account_language(account_id(box, "sms", phone)) or "zh"
+
+
+def _answer(inbox: SmsInbox, sender: Sender, provider: str, message: Incoming, language: Callable[[str], str]) -> None:
+    """Process one inbound SMS once and send its reply once (by its message id), as a ``reply`` in the language
+    the account has after it (``English`` is answered in English)."""
     replies = inbox.handle(message.phone, message.text, message.message_id)
     if not replies:
         return
-    reply = OutboundMessage(
-        "sms", message.phone, OutboxKind.reply, "\n\n".join(replies), idempotency_key=f"sms-reply:{message.message_id}"
-    )
+    text = "\n\n".join(replies)
+    key = f"sms-reply:{message.message_id}"
+    facts = {"lang": language(message.phone)}
+    reply = OutboundMessage("sms", message.phone, OutboxKind.reply, text, key, facts=facts)
     try:
         result = sender.send(reply)
     except REDIS_DOWN:

@@ -15,6 +15,9 @@ Limits (what each provider accepts per variable):
 A value longer than its limit is cut and ends with "…"; every value is passed through ``rules.mask_personal`` (an ID
 or phone that slipped into a name would go masked), and the patient is only ever the masked name (``张*``).
 
+An English conversation's messages go as the English template of their kind when ``[sms.templates_en]`` has one
+(its words in the same catalog), with English names (else pinyin) and English dates; else as the Chinese one.
+
 A reply to an inbound SMS (kind ``reply``) cannot be free text either: it goes out as ``reply_short``, whose one
 variable is a digest of the reply — the whole reply when it fits the limit, else its last line that asks for an
 answer (``回复 Y 确认取消…``), else its first line, cut — and whose fixed words point to ``帮助`` and the WeChat
@@ -88,19 +91,25 @@ def template_kind(message: OutboundMessage) -> str:
     return REPLY_KIND if kind == "reply" else kind
 
 
-def render(message: OutboundMessage, codes: Mapping[str, str], provider: str) -> Rendered:
-    """``message`` as template code + variables for ``provider``; :class:`TemplateFactsError` when a fact is
-    missing, ``KeyError`` for a kind without a template (check-config refuses that configuration)."""
+def render(
+    message: OutboundMessage, codes: Mapping[str, str], provider: str, codes_en: Mapping[str, str] | None = None
+) -> Rendered:
+    """``message`` as template code + variables for ``provider``: the English template (``codes_en``) when the
+    notice is in English (``facts["lang"]``) and one is filed for its kind, else the Chinese one.
+    :class:`TemplateFactsError` when a fact is missing; ``KeyError`` for a kind without a template (check-config
+    refuses that configuration)."""
     kind = template_kind(message)
     if kind not in TEMPLATE_KINDS:
         raise KeyError(kind)
-    chosen = template(kind)
+    lang = "en" if message.facts.get("lang") == "en" and codes_en and kind in codes_en else "zh"
+    chosen = template(kind, lang)
     limit = VARIABLE_LIMITS[provider]
-    values = _values(kind, message, limit)
+    values = _values(kind, message, limit, lang)
     missing = [name for name in chosen.variables if not values.get(name)]
     if missing:
         raise TemplateFactsError(f"{kind}: no {', '.join(missing)} in the notice's facts")
-    return Rendered(kind, codes[kind], {name: fit(values[name], limit) for name in chosen.variables})
+    code = codes_en[kind] if lang == "en" and codes_en else codes[kind]
+    return Rendered(kind, code, {name: fit(values[name], limit) for name in chosen.variables})
 
 
 def fit(value: str, limit: int) -> str:
@@ -132,22 +141,23 @@ def _compact(value: str) -> str:
     return _SPACE_BY_CJK.sub("", folded)
 
 
-def _values(kind: str, message: OutboundMessage, limit: int) -> dict[str, str]:
+def _values(kind: str, message: OutboundMessage, limit: int, lang: str) -> dict[str, str]:
     if kind == REPLY_KIND:
         return {"reply": digest([message.text], limit)}
     facts = message.facts
     values = {name: facts[name] for name in _PLAIN if facts.get(name)}
     if facts.get("date"):
-        values["date"] = _day(date.fromisoformat(facts["date"]))
+        day = date.fromisoformat(facts["date"])
+        values["date"] = text(lang, "sms_value.date", month=day.month, day=day.day)
     if facts.get("start"):
         values["time"] = facts["start"] + (f"-{facts['end']}" if facts.get("end") else "")
     if facts.get("deadline"):
         moment = datetime.fromisoformat(facts["deadline"])
-        values["deadline"] = text("zh", "sms_value.moment", month=moment.month, day=moment.day, clock=f"{moment:%H:%M}")
+        values["deadline"] = text(lang, "sms_value.moment", month=moment.month, day=moment.day, clock=f"{moment:%H:%M}")
     if facts.get("refund_cents"):
-        values["refund"] = text("zh", "sms_value.refund", yuan=_yuan(int(facts["refund_cents"])))
+        values["refund"] = text(lang, "sms_value.refund", yuan=_yuan(int(facts["refund_cents"])))
     if facts.get("result") in ("booked", "not_drawn"):
-        values["result"] = text("zh", f"sms_value.{facts['result']}")
+        values["result"] = text(lang, f"sms_value.{facts['result']}")
     return values
 
 
@@ -164,10 +174,6 @@ _PLAIN = (
     "contact",
     "count",
 )
-
-
-def _day(day: date) -> str:
-    return text("zh", "sms_value.date", month=day.month, day=day.day)
 
 
 def _yuan(cents: int) -> str:

@@ -179,7 +179,7 @@ def _env_value(section: str, key: str, text: str, variable: str) -> Any:
     known = SCALAR_SECTIONS[section].__pydantic_fields__  # type: ignore[attr-defined]
     if key not in known:
         raise ConfigError(f"{variable}: unknown setting; {section} has " + ", ".join(known))
-    if key == "templates":  # [sms.templates] as JSON: {"otp": "SMS_123456", ...}
+    if key in ("templates", "templates_en"):  # [sms.templates] as JSON: {"otp": "SMS_123456", ...}
         return _json_or_text(text)
     if key == "staff_tokens":
         parsed = _json_or_text(text)

@@ -258,6 +258,7 @@ class SmsConfig:
     region: Text = "ap-guangzhou"
     sign_name: Text = ""
     templates: Annotated[dict[str, str], expecting(_templates)] = Field(default_factory=dict)
+    templates_en: Annotated[dict[str, str], expecting(_templates)] = Field(default_factory=dict)
     inbound_token: Annotated[
         str,
         HIDDEN,
@@ -287,8 +288,13 @@ def mainland_problems(sms: SmsConfig) -> list[str]:
             missing.append((f"templates.{kind}", f"the template code of {kind} messages (provider {sms.provider})"))
         elif not pattern.fullmatch(code):
             missing.append((f"templates.{kind}", f"{_TEMPLATE_EXAMPLE[sms.provider]}, got {code!r}"))
+    for table in ("templates", "templates_en"):
+        codes: dict[str, str] = getattr(sms, table)
+        missing += [(f"{table}.{k}", "one of " + ", ".join(TEMPLATE_KINDS)) for k in codes if k not in TEMPLATE_KINDS]
     missing += [
-        (f"templates.{k}", "one of " + ", ".join(TEMPLATE_KINDS)) for k in sms.templates if k not in TEMPLATE_KINDS
+        (f"templates_en.{kind}", f"{_TEMPLATE_EXAMPLE[sms.provider]}, got {code!r}")
+        for kind, code in sms.templates_en.items()
+        if kind in TEMPLATE_KINDS and not pattern.fullmatch(code)
     ]
     return [f"sms.{key}: expected {what}" for key, what in missing]
 

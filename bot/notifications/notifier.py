@@ -240,7 +240,7 @@ class Notifier:
         which fills its variables from it; nothing for the others (a broadcast composes thousands)."""
         if channel != "sms" or not getattr(self.senders.get("sms"), "templated", False):
             return {}
-        return {**appointment_facts(self.config, item.appointment), **item.facts}
+        return {**appointment_facts(self.config, item.appointment, self.language(item.appointment)), **item.facts}
 
     def _send_many(self, channel: str, messages: list[OutboundMessage]) -> list[SendResult]:
         sender = self.senders.get(channel)
