@@ -8,8 +8,8 @@ bounded number of times with backoff (never other 4xx), sends one idempotency ke
 refuses reminders to a phone that opted out (confirmations, cancellations and codes always go, RULES §7), and turns
 Twilio error 21610 (the recipient texted STOP to Twilio) into an opt-out.
 
-Another SMS provider: Twilio offers no two-way SMS for mainland (+86) numbers, so a deployment in China adds a
-domestic provider (Aliyun SMS, Tencent Cloud SMS...) as a second class with the same one method,
+Another SMS provider: Twilio offers no two-way SMS for mainland (+86) numbers, so a deployment in China uses a
+domestic provider (``aliyun.py``, ``tencentcloud.py`` over ``mainland.py``), a class with the same one method,
 ``send(message: OutboundMessage) -> SendResult``, which is the whole provider interface
 (``bot.notifications.outbox.Sender``).
 Give it the same habits as this one: the ledger for idempotency, :class:`PhoneOptOuts` for reminders, the
