@@ -33,8 +33,10 @@ from adapters.sms.templates import CODE_DIGITS, VARIABLE_LIMITS, template
 from adapters.sms.tencentcloud import TencentCloudSender
 from adapters.sms.twilio import OPTED_OUT, DeliveryLog, PhoneOptOuts
 from app.web import create_app
+from app.worker import run_worker
 from bot.config import TEMPLATE_KINDS, build_config, load_config
 from bot.errors import ConfigError
+from bot.jobs import run_periodic
 from bot.notifications.outbox import OutboundMessage, OutboxKind, SendLedger
 from bot.patients import phone_hash
 from bot.records import Appointment
@@ -201,6 +203,27 @@ def test_a_confirmation_and_a_reminder_carry_the_appointment_as_variables(mainla
     assert mainland.variables(reminded) == {**shared, "checkin": "08:00"}
     sent_words = json.dumps([mainland.variables(s) for s in mainland.standin.sent], ensure_ascii=False)
     assert "【" not in sent_words and "请携带身份证" not in sent_words, "the structured notice went, not its free text"
+
+
+def test_the_worker_sends_each_reminder_through_the_provider_at_its_moment(mainland: Mainland) -> None:
+    """The real path: booked by SMS, the reminders due on the clock, claimed and sent by RQ jobs (run_worker)."""
+    svc = mainland.svc
+    acct, patient = svc.patient(8, "sms", e164(8))
+    appointment = svc.booking.book(patient.pid, acct, "sms", slot_of("h1", "nk", TOMORROW))
+    svc.reminders.on_booked(appointment, e164(8))
+    run_periodic(svc)
+    run_worker(svc, burst=True)
+    assert mainland.kinds() == [], "booked by SMS: the reply was the confirmation; no reminder due yet"
+    for moment in (
+        NOW.replace(hour=13, minute=1),
+        NOW.replace(hour=18, minute=1),
+        NOW + timedelta(hours=22, minutes=1),
+    ):
+        clock_of(svc).set(moment)
+        run_periodic(svc)
+        run_worker(svc, burst=True)
+    assert mainland.kinds() == ["reminder", "reminder", "reminder"], "window end, the day before, before the start"
+    assert {mainland.variables(sent)["serial"] for sent in mainland.standin.sent} == {appointment.serial}
 
 
 def test_the_words_of_every_template_are_filed_for_every_kind() -> None:
