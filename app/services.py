@@ -7,6 +7,9 @@ import logging
 import redis
 
 from adapters.console.sender import AtomicConsoleSender, ConsoleSender
+from adapters.sms.aliyun import AliyunSender
+from adapters.sms.ratelimit import PhoneRateLimit
+from adapters.sms.tencentcloud import TencentCloudSender
 from adapters.sms.twilio import PhoneOptOuts, TwilioConfigError, TwilioSender
 from adapters.wechat.push import wechat_sender
 from bot.appointments import AppointmentStore
@@ -33,6 +36,7 @@ from dialogs.engine import Engine
 from dialogs.registry import all_dialogs
 
 log = logging.getLogger(__name__)
+MAINLAND_SENDERS = {"aliyun": AliyunSender, "tencentcloud": TencentCloudSender}
 
 
 def build_services(config: Config, client: redis.Redis, clock: Clock | None = None) -> Services:
@@ -52,6 +56,13 @@ def build_services(config: Config, client: redis.Redis, clock: Clock | None = No
             )
         except TwilioConfigError as missing:  # the channel stays off; messages land in the outbox only
             log.warning("SMS sending off (%s): messages go to the console outbox", missing)
+    elif config.sms.provider in MAINLAND_SENDERS:  # SPEC §9; check-config made sure its templates are all there
+        sms_sender = MAINLAND_SENDERS[config.sms.provider](
+            config.sms,
+            ledger=ledger,
+            opt_outs=PhoneOptOuts(patients, box),
+            limiter=PhoneRateLimit(client, box, clock, config.sms),
+        )
     schedule = Schedule(client, config, clock)
     booking = BookingService(store, patients)
     notifier = Notifier(client, box, config, patients, notify_senders(config, client, box, clock, outbox, sms_sender))

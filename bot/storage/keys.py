@@ -371,3 +371,9 @@ between holding the place and queueing the push loses no offer)."""
 
 WAITLIST_DATES = f"{PREFIX}waitlist:dates"
 """Set of the visit dates (YYYY-MM-DD) that have (had) a waitlist (the staff listing without a date)."""
+
+
+def sms_rate(phone_key: str, window: str, bucket: int) -> str:
+    """Counter of the SMS sent to one phone (keyed hash) in one window (``minute``/``hour`` numbered from the epoch,
+    ``day`` the calendar day's ordinal), for the mainland providers' per-phone limits (``sms_rate.lua``)."""
+    return f"{PREFIX}sms:rate:{phone_key}:{window}:{bucket}"
