@@ -271,3 +271,13 @@ def sms_seen(message_sid: str) -> str:
 def sms_status(message_sid: str) -> str:
     """Hash of the delivery status Twilio reported for an outbound SMS: status, error_code, at; kept a week."""
     return f"{PREFIX}sms:status:{message_sid}"
+
+
+# --- retention (bot.archive) ------------------------------------------------------------------------------
+ARCHIVE_PENDING = f"{PREFIX}archive:pending"
+"""Hash of the entries being archived: entry id (``appt:<serial>`` | ``audit:<stream id>``) -> the archive file
+(relative to the archive directory) it is being written to. Set before the file is written, cleared once the entry
+has left Redis: after a crash, only these entries need their file checked (bot.archive)."""
+
+ARCHIVE_DUE = f"{PREFIX}archive:ran"
+"""Flag (expires): the worker ran the archive a short while ago (it runs every few minutes, not every tick)."""
