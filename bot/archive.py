@@ -42,8 +42,10 @@ import rules
 from bot.booking import HISTORY
 from bot.clock import Clock
 from bot.config import Config
+from bot.patients import Field
 from bot.records import decode_hash, text
 from bot.storage import keys
+from bot.storage.migrate import migrate_layout
 from bot.storage.scripts import Scripts
 
 log = logging.getLogger(__name__)
@@ -52,7 +54,7 @@ BATCH = 200
 APPOINTMENTS = "appointments"
 AUDIT = "audit"
 KINDS = (APPOINTMENTS, AUDIT)
-PATIENT_FIELDS = {"name_enc": "patient.name", "id_enc": "patient.id_number", "phone_enc": "patient.phone"}
+PATIENT_FIELDS = {Field.NAME_ENC: "patient.name", Field.ID_ENC: "patient.id_number", Field.PHONE_ENC: "patient.phone"}
 """The patient's encrypted fields copied into an archived appointment, and the context each was sealed with
 (``bot.patients``)."""
 _SETTLED = frozenset(s.value for s in rules.AppointmentStatus if s != rules.AppointmentStatus.booked)
@@ -181,6 +183,7 @@ class Archive:
 
     def run(self, limit: int = 100_000) -> ArchiveRun:
         """Archive what has aged (up to ``limit`` appointments and ``limit`` audit entries); idempotent."""
+        migrate_layout(self.redis)  # an older layout first: the worker's first tick after an upgrade
         with self.files.locked():
             recovered = self._recover()
             now = self.clock.now()

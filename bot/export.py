@@ -22,11 +22,12 @@ from bot.clock import Clock
 from bot.config import Config
 from bot.crypto import DecryptionError, SecretBox
 from bot.errors import GuahaoError
+from bot.patients import Field
 from bot.records import decode_hash, text
 from bot.storage import keys
 
-_MASKS = {"name_enc": rules.mask_name, "id_enc": rules.mask_id, "phone_enc": rules.mask_phone}
-_SHOWN = {"name_enc": "name", "id_enc": "id_number", "phone_enc": "phone"}
+_MASKS = {Field.NAME_ENC: rules.mask_name, Field.ID_ENC: rules.mask_id, Field.PHONE_ENC: rules.mask_phone}
+_SHOWN = {Field.NAME_ENC: "name", Field.ID_ENC: "id_number", Field.PHONE_ENC: "phone"}
 
 
 @dataclass(frozen=True)
