@@ -9,10 +9,12 @@ limits read (``bot.booking.HISTORY``). :meth:`Archive.run` moves the rest, oldes
 - slots of days past the appointments' retention with none of their appointments left (not archived: schedule data,
   and every archived appointment carries its slot's fields).
 
-A patient's standing lives in its own keys (violations, waivers), which stay: archiving changes no standing and no
-limit. Each line is one JSON object ``{"id", "kind", "record", ...}``; an appointment's line carries the patient's
-name, ID and phone as Redis holds them (AES-GCM tokens, ``bot.crypto``), never in clear. Files are 0600 in 0700
-directories.
+A patient's standing lives in its own keys (violations, waivers), which stay while they can count (a violation goes
+with the archiving of one of the patient's appointments once it is older than a year plus the longest suspension):
+archiving changes no standing and no limit.
+
+Each line is one JSON object ``{"id", "kind", "record", ...}``; an appointment's line carries the patient's name, ID
+and phone as Redis holds them (AES-GCM tokens, ``bot.crypto``), never in clear. Files are 0600 in 0700 directories.
 
 Every step can be killed and re-run. An entry is first noted in ``keys.ARCHIVE_PENDING`` (with its file), then its
 line is appended and fsynced, then a Lua script removes it from Redis only if it is still exactly what was written,
@@ -230,12 +232,20 @@ class Archive:
                     keys.NO_SHOW_DUE,
                     keys.appointment_notify(serial),
                     keys.ARCHIVE_PENDING,
+                    keys.patient_violations(record.get("pid", "")),
+                    keys.patient_waived(record.get("pid", "")),
                 ],
-                args=[serial, json.dumps(record, ensure_ascii=False), line["id"]],
+                args=[serial, json.dumps(record, ensure_ascii=False), line["id"], self._violations_horizon()],
             )
         if appointment_lines:
             removed += sum(1 for reply in self._scripts.execute(pipe) if int(reply) != 0)
         return removed
+
+    def _violations_horizon(self) -> int:
+        """Violations before this moment (epoch seconds) can count in no standing any more: a no-show counts in its
+        calendar year (or a month, ``rolling_month``) and a suspension it helps trigger lasts the longest tier."""
+        longest = max((months for _, months in self.config.policy.no_show_tiers), default=0)
+        return int((self.clock.now() - timedelta(days=366 + 31 * (longest + 1))).timestamp())
 
     def _recover(self) -> int:
         """Settle the entries a killed run left noted: removed from Redis when their line is in the file, else

@@ -354,3 +354,27 @@ def test_a_year_of_bookings_levels_redis_off(redis_db: redis.Redis, tmp_path: Pa
     assert booked_actions + live_booked == len(booked)
     files = ArchiveFiles(directory)
     assert len(files.days("appointments")) > 250
+
+
+def test_violations_that_can_no_longer_count_leave_with_an_archived_appointment(
+    redis_db: redis.Redis, tmp_path: Path
+) -> None:
+    clock = ManualClock(NOW)
+    svc = _services(redis_db, tmp_path / "archive", clock)
+    acct, patient = svc.patient(1)
+    for gap in (700, 101):  # a no-show now, another 700 days later, then 101 days for it to be archivable
+        day = clock.now().date() + timedelta(days=1)
+        svc.schedule.import_csv(schedule_csv(day, days=1))
+        svc.booking.book(patient.pid, acct, "wechat", slot_of("h1", "nk", day))
+        clock.advance(timedelta(days=2))
+        svc.standing.sweep_no_shows()
+        clock.advance(timedelta(days=gap))
+    violations = keys.patient_violations(patient.pid)
+    assert redis_db.zcard(violations) == 2
+    standing, facts = svc.standing.standing(patient.pid), _limit_facts(svc, patient.pid)
+
+    assert Archive(svc.redis, svc.config, svc.clock).run().appointments == 2
+
+    assert redis_db.zcard(violations) == 1  # 800 days old went (it counts nowhere any more), 100 days old stays
+    assert svc.standing.standing(patient.pid) == standing
+    assert _limit_facts(svc, patient.pid)[1] == facts[1]  # the bookings the limits read
