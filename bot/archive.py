@@ -186,6 +186,8 @@ class Archive:
     def run(self, limit: int = 100_000) -> ArchiveRun:
         """Archive what has aged (up to ``limit`` appointments and ``limit`` audit entries); idempotent."""
         migrate_layout(self.redis)  # an older layout first: the worker's first tick after an upgrade
+        if not self._due(self.clock.now()):
+            return ArchiveRun()  # the usual tick: three reads, no file touched
         with self.files.locked():
             recovered = self._recover()
             now = self.clock.now()
@@ -196,6 +198,27 @@ class Archive:
         if appointments or audit_entries or slots or recovered:
             log.info("archive run", extra=done.__dict__)
         return done
+
+    def _due(self, now: datetime) -> bool:
+        """Whether anything may be moved or settled now (cheap: a few reads)."""
+        retention = self.config.retention
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.exists(keys.ARCHIVE_PENDING)
+        pipe.zrangebyscore(
+            keys.ALL_APPOINTMENTS, "-inf", (now - timedelta(days=retention.appointments_days)).timestamp(), 0, 1
+        )
+        pipe.xrange(keys.AUDIT, count=1)
+        pending, appointments, first_audit = pipe.execute()
+        if pending or appointments:
+            return True
+        if first_audit and _moment(
+            decode_hash(first_audit[0][1] or {}).get("at"), text(first_audit[0][0]), self.config.policy.tz
+        ) < now - timedelta(days=retention.audit_days):
+            return True
+        cutoff = (now - timedelta(days=retention.appointments_days)).date().isoformat()
+        return any(
+            text(d) < cutoff for h in self.config.hospitals for d in self.redis.smembers(keys.schedule_dates(h.id))
+        )
 
     # --- the protocol: note, write, remove -------------------------------------------------------------
     def _commit(self, entries: list[_Entry]) -> int:

@@ -19,8 +19,10 @@ from typing import Any
 import pytest
 import redis
 
+import rules
 from app.cli import main as cli_main
-from bot.archive import Archive, ArchiveFiles
+from app.worker import run_worker
+from bot.archive import ARCHIVE_EVERY_S, Archive, ArchiveFiles, archive_duty
 from bot.booking import BookingRefused, BookingService, _BookRequest
 from bot.clock import ManualClock
 from bot.config import build_config
@@ -378,3 +380,28 @@ def test_violations_that_can_no_longer_count_leave_with_an_archived_appointment(
     assert redis_db.zcard(violations) == 1  # 800 days old went (it counts nowhere any more), 100 days old stays
     assert svc.standing.standing(patient.pid) == standing
     assert _limit_facts(svc, patient.pid)[1] == facts[1]  # the bookings the limits read
+
+
+def test_the_worker_archives_as_a_periodic_duty_once_per_interval(
+    aged: tuple[Services, list[str]], tmp_path: Path
+) -> None:
+    svc, serials = aged
+    run_worker(svc, burst=True)  # its first tick runs the duty
+
+    assert len(_lines(tmp_path / "archive", "appointments")) == 3 and svc.redis.zcard(keys.ALL_APPOINTMENTS) == 0
+    assert archive_duty(svc.redis, svc.config, svc.clock) is None  # another worker (or tick) within the interval
+    assert 0 < svc.redis.ttl(keys.ARCHIVE_DUE) <= ARCHIVE_EVERY_S
+
+
+def test_export_with_what_redis_still_holds(
+    aged: tuple[Services, list[str]], tmp_path: Path, redis_server: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    svc, serials = aged
+    config = _config_file(tmp_path, redis_server.url, tmp_path / "archive")
+    day = (NOW.date() + timedelta(days=1)).isoformat()
+    assert cli_main(["export", "--config", str(config), "--from", day, "--to", day]) == 0
+    assert capsys.readouterr().out == ""  # nothing archived yet
+    assert cli_main(["export", "--config", str(config), "--from", day, "--to", day, "--include-redis"]) == 0
+    rows = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert sorted(r["serial"] for r in rows) == sorted(serials) and {r["source"] for r in rows} == {"redis"}
+    assert {r["patient"]["id_number"] for r in rows} == {rules.mask_id(id_number(n)) for n in range(1, 4)}
