@@ -19,6 +19,9 @@ COMPACT_SETTINGS: tuple[tuple[str, str], ...] = (
     ("hash-max-ziplist-value", "160"),
     ("zset-max-ziplist-entries", "128"),
     ("zset-max-ziplist-value", "96"),
+    # the serials of a visit date (``keys.date_appointments``) are 8-digit numbers: an intset, 4 bytes each, instead
+    # of a hash table (about 60 bytes each) for a day of up to 8,192 appointments; adding one moves at most 32 KB
+    ("set-max-intset-entries", "8192"),
 )
 """(directive, value) pairs: the same lines an operator puts in ``redis.conf``."""
 
