@@ -44,6 +44,7 @@ import rules
 from bot.booking import HISTORY
 from bot.clock import Clock
 from bot.config import Config
+from bot.errors import GuahaoError
 from bot.patients import Field
 from bot.records import decode_hash, text
 from bot.storage import keys
@@ -188,12 +189,15 @@ class Archive:
         migrate_layout(self.redis)  # an older layout first: the worker's first tick after an upgrade
         if not self._due(self.clock.now()):
             return ArchiveRun()  # the usual tick: three reads, no file touched
-        with self.files.locked():
-            recovered = self._recover()
-            now = self.clock.now()
-            appointments = self._appointments(now, limit)
-            slots = self._past_slots(now)
-            audit_entries = self._audit(now, limit)
+        try:
+            with self.files.locked():
+                recovered = self._recover()
+                now = self.clock.now()
+                appointments = self._appointments(now, limit)
+                slots = self._past_slots(now)
+                audit_entries = self._audit(now, limit)
+        except OSError as failed:  # what was written is noted: the next run settles it
+            raise GuahaoError(f"archive: cannot write to {self.files.directory}: {failed.strerror or failed}") from None
         done = ArchiveRun(appointments, audit_entries, slots, recovered)
         if appointments or audit_entries or slots or recovered:
             log.info("archive run", extra=done.__dict__)

@@ -24,7 +24,7 @@ from app.cli import main as cli_main
 from app.worker import run_worker
 from bot.archive import ARCHIVE_EVERY_S, Archive, ArchiveFiles, archive_duty
 from bot.booking import BookingRefused, BookingService, _BookRequest
-from bot.clock import ManualClock
+from bot.clock import ManualClock, RedisClock
 from bot.config import build_config
 from bot.records import text
 from bot.storage import keys
@@ -405,3 +405,34 @@ def test_export_with_what_redis_still_holds(
     rows = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
     assert sorted(r["serial"] for r in rows) == sorted(serials) and {r["source"] for r in rows} == {"redis"}
     assert {r["patient"]["id_number"] for r in rows} == {rules.mask_id(id_number(n)) for n in range(1, 4)}
+
+
+def _deployment_clock_at(svc: Services, tmp_path: Path, config: Path) -> None:
+    """Let the CLI's processes see the test's moment: the simulator's clock (in Redis), switched on in the file."""
+    RedisClock(svc.redis).set(svc.clock.now())
+    config.write_text("[server]\nsimulator = true\n" + config.read_text())
+
+
+def test_an_archive_directory_that_cannot_be_written_is_one_line(
+    aged: tuple[Services, list[str]], tmp_path: Path, redis_server: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    svc, serials = aged
+    (tmp_path / "a-file").write_text("")
+    config = _config_file(tmp_path, redis_server.url, tmp_path / "a-file" / "archive")
+    _deployment_clock_at(svc, tmp_path, config)
+    assert cli_main(["archive", "--config", str(config)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("guahao: error: archive: cannot write to") and len(err.splitlines()) == 1
+    assert all(svc.redis.exists(keys.appointment(s)) for s in serials)  # nothing left Redis
+
+
+def test_guahao_archive_says_what_it_moved(
+    aged: tuple[Services, list[str]], tmp_path: Path, redis_server: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    svc, _ = aged
+    config = _config_file(tmp_path, redis_server.url, tmp_path / "archive")
+    _deployment_clock_at(svc, tmp_path, config)
+    assert cli_main(["archive", "--config", str(config)]) == 0
+    assert capsys.readouterr().out.startswith("archive: 3 appointment(s) and ")
+    assert cli_main(["archive", "--config", str(config)]) == 0
+    assert capsys.readouterr().out.startswith("archive: 0 appointment(s) and 0 audit entries")
