@@ -27,7 +27,8 @@ from app.logs import setup_logging
 from app.serve import serve
 from app.services import build_engine, open_services
 from app.worker import run_worker
-from bot.archive import KINDS, Archive, ArchiveFiles, archive_directory
+from bot.archive import KINDS, Archive, archive_directory
+from bot.archive_files import ArchiveFiles
 from bot.audit import staff_actor
 from bot.broadcasts import BroadcastProgress, BroadcastStatus
 from bot.config import PATH_VARIABLE, Config, describe_config, load_config

@@ -17,7 +17,8 @@ from typing import Any
 import redis
 
 import rules
-from bot.archive import APPOINTMENTS, AUDIT, PATIENT_FIELDS, ArchiveFiles, days_between
+from bot.archive import APPOINTMENTS, AUDIT, PATIENT_FIELDS, days_between
+from bot.archive_files import ArchiveFiles
 from bot.clock import Clock
 from bot.config import Config
 from bot.crypto import DecryptionError, SecretBox

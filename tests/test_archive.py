@@ -22,7 +22,8 @@ import redis
 import rules
 from app.cli import main as cli_main
 from app.worker import run_worker
-from bot.archive import ARCHIVE_EVERY_S, Archive, ArchiveFiles, archive_duty
+from bot.archive import ARCHIVE_EVERY_S, Archive, archive_duty
+from bot.archive_files import ArchiveFiles
 from bot.booking import BookingRefused, BookingService, _BookRequest
 from bot.clock import ManualClock, RedisClock
 from bot.config import build_config
