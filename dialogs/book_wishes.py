@@ -45,6 +45,48 @@ class BookWishes(BookBase):
             return True
         return False
 
+    # --- the department question also takes a whole sentence ---------------------------------------------
+    def typed_sentence(self) -> bool:
+        """A sentence at the department question (``明天上午心内科``, ``挂李娜下周三的专家号``, ``tomorrow morning
+        cardiology``) rather than an option: it names a day, a time of day, a level or a doctor."""
+        turn = self.turn
+        if parse.parse_number(turn.text) is not None or turn.chosen().kind != parse.MatchKind.NONE:
+            return False
+        wish = intents.wish_of(turn.text, turn.today(self.hospital))
+        return bool(wish.day or wish.bad_day or wish.period or wish.level) or self.names_doctor(wish.plain)
+
+    def names_doctor(self, typed: str) -> bool:
+        """Whether ``typed`` is (part of) the name of a doctor with a slot of this hospital in the booking window."""
+        if len(typed) < 2:
+            return False
+        schedule = self.turn.deps.schedule
+        return any(
+            self.is_doctor(slot, typed)
+            for day in self.window_dates(self.hospital)
+            for department in schedule.departments_on(self.hospital, day.isoformat())
+            for slot in schedule.slots(self.hospital, department, day.isoformat())
+        )
+
+    def take_sentence(self) -> None:
+        """Keep what the sentence names and ask again: the department it named is taken (then the day, the slot)
+        like a sentence typed at the menu; what it did not name is asked, after saying what was noted."""
+        turn = self.turn
+        wish = intents.wish_of(turn.text, turn.today(self.hospital))
+        turn.data["wish"] = wish.to_data()
+        before = turn.session.state
+        self.prompt()
+        if self.state.value == "department" and turn.session.state == before:
+            turn.paragraphs.insert(len(turn.paragraphs) - 1, turn.t("book.wish_noted", wish=self.wish_words(wish)))
+
+    def wish_words(self, wish: intents.Wish) -> str:
+        """What a sentence named, in words: ``11月24日 上午 专家``, ``24 Nov, morning, expert``."""
+        parts = [self.day(wish.day)] if wish.day else []
+        parts += [self.turn.t(f"book.period_{wish.period}")] if wish.period else []
+        parts += [self.turn.t(f"book.level_{wish.level}")] if wish.level else []
+        doctor = str(self.wish.get("doctor", ""))
+        parts += [doctor] if doctor and self.names_doctor(doctor) else []
+        return (" " if self.turn.lang == "zh" else ", ").join(parts)
+
     @staticmethod
     def is_doctor(slot: Slot, typed: str) -> bool:
         """Whether a typed name is (part of) the slot's doctor's name, or the other way round."""

@@ -386,7 +386,8 @@ _YES = frozenset({"y", "yes", "yep", "yeah", "ok", "okay", "confirm", "sure", "y
                   "对的", "對", "好", "好的", "确认", "确定", "確認", "確定", "可以", "行", "嗯",
                   "y确认", "y是"})  # fmt: skip
 _NO = frozenset({"n", "no", "nope", "not now", "否", "不", "不是", "不要", "不用", "不用了", "不对", "不對", "算了",
-                 "保留", "keep", "keep it", "n保留", "n取消", "n否"})  # fmt: skip
+                 "保留", "keep", "keep it", "n保留", "n取消", "n否", "no thanks", "no thank you", "never mind",
+                 "nevermind"})  # fmt: skip
 
 
 def parse_yes_no(text: str) -> bool | None:
