@@ -1,6 +1,9 @@
 """Every SMS reply and notice within two segments (SPEC §5), in both languages, with the longest names of the demo
-(北京儿童示范医院 / Beijing Children's Model Hospital, 小儿内科 / Paediatric Medicine): a list longer than that
-is paged ("回复 更多"), and the menu is left off rather than overflowing. Signed Twilio webhook, real Redis."""
+(北京儿童示范医院 / Beijing Children's Model Hospital, 小儿内科 / Paediatric Medicine, 欧阳** as the patient): a list
+longer than that is paged ("回复 更多"), and the menu is left off rather than overflowing. The broadcast and the
+hospital-cancellation (停诊) notices carry the longest text a broadcast request allows, in Chinese and in English
+(a Chinese text in an English notice makes it UCS-2: the tightest case), sent by a real broadcast run.
+Signed Twilio webhook, real Redis."""
 
 from __future__ import annotations
 
@@ -12,17 +15,26 @@ import redis
 
 from adapters.sms.webhook import sms_segments
 from app.demo import DEMO_HOSPITALS, demo_schedule_csv
+from bot.broadcast_request import MAX_TEXT
 from bot.config import build_config
+from bot.notifications.notifier import notice
 from tests.support import NOW, Services, id_number, make_services
 from tests.test_sms import Phone, make_app, sms_config_raw, with_console_codes
+from texts import CATALOG, text
+from texts import format as words
 
 MORE = re.compile(r"回复 更多|Reply more")
 NOTICES = ("confirmation", "window_end", "day_before", "before_start")
+# the longest text a broadcast request allows, in each script (the hospital's own words, sent as written)
+_CHINESE = "因医生临时外出会诊,本日门诊停诊。已预约的患者请改约其他日期或医生,给您带来不便,敬请谅解!详询医院电话。"
+_ENGLISH = "The doctor is called away: today's clinic is closed. Please book another day or doctor. Sorry! "
+LONGEST_TEXTS = ((_CHINESE * 30)[:MAX_TEXT], (_ENGLISH * 30)[:MAX_TEXT])
 
 
 def demo_services(redis_db: redis.Redis) -> Services:
     raw = sms_config_raw()
     raw["hospitals"] = [*raw["hospitals"], *copy.deepcopy(DEMO_HOSPITALS)]  # the test hospitals first: h1, h2
+    raw["sms"]["provider"] = "console"  # the webhook stays signed; what is pushed is read in the outbox
     svc = with_console_codes(make_services(redis_db, build_config(raw)))
     svc.schedule.import_csv(demo_schedule_csv(NOW.date()))
     return svc
@@ -54,4 +66,90 @@ def test_every_reply_and_notice_with_the_longest_names_fits_two_segments(redis_d
     assert not too_long, too_long
     notices = [svc.notifier.compose(appointment, kind, lang=lang) for kind in NOTICES]
     too_long = [(sms_segments(notice), len(notice), notice) for notice in notices if sms_segments(notice) > 2]
+    assert not too_long, too_long
+
+
+def conversation(phone: Phone) -> None:
+    """Every dialog over SMS, with the mistakes a patient makes at each step (what is said back to them)."""
+    phone.send("预约")
+    phone.send("欧阳娜娜")
+    phone.send(id_number(66, birth="20200101"))  # a child: 小儿内科 takes them
+    for typed in ("abcdefghijklmnopqrstuvwxyz", "99", "4", "心内", "1", "11月1日", "12月25日", "更多", "1", "晚上"):
+        phone.send(typed)  # unknown, out of range, the hospital, a department not there, the first; past, unreleased
+    for typed in ("1", "maybe", "1", "Y"):  # a slot, an answer that is not Y/N, Y
+        phone.send(typed)
+    for typed in ("预约", "4", "1", "1", "1", "Y"):  # the same again: refused (one a day in a department)
+        phone.send(typed)
+    for typed in ("查询", "LIST", "帮助", "HELP", "取消", "1", "取消预约", "N", "4", "1", "菜单", "改约", "?"):
+        phone.send(typed)
+    for typed in ("取消", "1", "Y", "TD", "订阅", "START", "English", "中文", "菜单"):
+        phone.send(typed)
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_every_dialog_over_sms_fits_two_segments(redis_db: redis.Redis, lang: str) -> None:
+    svc = demo_services(redis_db)
+    phone = Phone(make_app(svc).test_client(), "+8613900000067")
+    if lang == "en":
+        phone.send("English")
+    conversation(phone)
+    replies = [(typed, message) for typed, messages in phone.log for message in messages]
+    assert len(replies) > 40
+    too_long = [(typed, sms_segments(message), message) for typed, message in replies if not fits(message)]
+    assert not too_long, too_long
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+@pytest.mark.parametrize("message", LONGEST_TEXTS, ids=["chinese-text", "english-text"])
+def test_broadcast_and_hospital_cancellation_notices_fit_two_segments(
+    redis_db: redis.Redis, lang: str, message: str
+) -> None:
+    svc = demo_services(redis_db)
+    phone = Phone(make_app(svc).test_client(), "+8613900000068")
+    if lang == "en":
+        phone.send("English")
+    phone.send("预约")
+    phone.send("欧阳娜娜")
+    phone.send(id_number(68, birth="20200101"))
+    for typed in ("4", "1", "1", "1", "Y"):
+        phone.send(typed)
+    [patient] = svc.patients.patients_of_phone("+8613900000068")
+    [appointment] = svc.store.of_patient(patient.pid)
+    assert len(message) == MAX_TEXT
+    for cancel in (False, True):  # a notice, then a 停诊 that cancels the appointment
+        request = svc.broadcasts.validate("bjetyy", appointment.date, message, cancel=cancel)
+        progress, _ = svc.broadcasts.create(request, "staff:desk")
+        assert svc.broadcasts.run(progress.id).sent == 1
+    sent = [m for m in svc.outbox.messages_for("+8613900000068") if m["kind"] in ("broadcast", "cancellation")]
+    assert [m["kind"] for m in sent] == ["broadcast", "cancellation"]
+    assert all(message in m["text"] for m in sent), "the hospital's words are sent whole"
+    too_long = [(sms_segments(m["text"]), m["text"]) for m in sent if sms_segments(m["text"]) > 2]
+    assert not too_long, too_long
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_no_show_notices_and_the_sms_adapters_own_texts_fit(redis_db: redis.Redis, lang: str) -> None:
+    svc = demo_services(redis_db)
+    phone = Phone(make_app(svc).test_client(), "+8613900000069")
+    phone.send("预约")
+    phone.send("欧阳娜娜")
+    phone.send(id_number(69, birth="20200101"))
+    for typed in ("4", "1", "1", "1", "Y"):
+        phone.send(typed)
+    [patient] = svc.patients.patients_of_phone("+8613900000069")
+    [appointment] = svc.store.of_patient(patient.pid)
+    until = words.day(NOW.date().replace(month=12, day=31), lang, weekday=False, year=True)
+    consequences = [
+        "",
+        notice(lang, "no_show_suspended", until=until),
+        notice(lang, "no_show_next", tier=3, months=6),
+        notice(lang, "no_show_next_month", tier=3, months=6),
+    ]
+    bodies = [
+        svc.notifier.compose(appointment, "no_show", lang=lang, count=99, consequence=consequence)
+        for consequence in consequences
+    ]
+    bodies += [text(lang, key) for key in CATALOG if key.startswith("sms.")]
+    bodies.append(text(lang, "otp.code", code="123456", minutes=10))
+    too_long = [(sms_segments(body), body) for body in bodies if sms_segments(body) > 2]
     assert not too_long, too_long
