@@ -7,6 +7,7 @@ question takes what it can from it and asks only what is still unknown. At the s
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from typing import Any
 
@@ -127,12 +128,35 @@ class BookWishes(BookBase):
 
     # --- the slot step also takes another day, a time of day, a level or a doctor ------------------------
     def day_with_filters(self) -> date | None:
-        """A day with a time of day or level at the date step (``明天下午``, ``周三 专家号``); the filters are kept."""
+        """A day with what else a sentence names at the date step (``明天下午``, ``周三 专家号``, ``明天上午心内科``,
+        ``李娜明天``): the time of day, level and doctor are kept as filters; a name that is neither this department
+        nor one of its doctors is not read here."""
         wish = intents.wish_of(self.turn.text, self.turn.today(self.hospital))
-        if wish.day is None or wish.plain or not (wish.period or wish.level):
+        if wish.day is None or not (wish.period or wish.level or wish.plain):
+            return None
+        if wish.plain and self.is_this_department(wish.plain):
+            wish = replace(wish, words="", plain="")  # 心内科 at 心血管内科's date question: nothing more to filter
+        elif wish.plain and not self.works_here(wish.plain):
             return None
         self.keep_filters(wish)
         return wish.day
+
+    def is_this_department(self, typed: str) -> bool:
+        found = self.turn.deps.schedule.department(self.hospital, self.department)
+        if found is None or parse.parse_number(typed) is not None:
+            return False
+        return parse.match_option(
+            typed, [parse.Option(found.name, found.id, (found.name_en,) if found.name_en else ())]
+        ).ok
+
+    def works_here(self, typed: str) -> bool:
+        """Whether ``typed`` names a doctor with slots of this department in the booking window."""
+        schedule = self.turn.deps.schedule
+        return len(typed) > 1 and any(
+            self.is_doctor(slot, typed)
+            for day in self.window_dates(self.hospital, self.department)
+            for slot in schedule.slots(self.hospital, self.department, day.isoformat())
+        )
 
     def typed_date(self) -> bool:
         """A date at the slot step (``12/5``, ``明天下午``) is a change of day, never an option number."""

@@ -762,4 +762,11 @@ PHRASES: list[tuple[str, str, str]] = [
     ("department", "取消预约", "cancel"),
     ("department", "菜单", "menu"),
     ("department", "help", "help"),
+    ("date", "明天上午心内科", "confirm:11月24日 周二 08:00"),
+    ("date", "心内科明天下午", "confirm:11月24日 周二 14:00"),
+    ("date", "明天心内科", "slots:11月24日 周二 心血管内科"),
+    ("date", "tomorrow morning cardiology", "confirm:11月24日 周二 08:00"),
+    ("date", "李娜明天", "confirm:11月24日 周二 14:00"),
+    ("date", "后天 张伟", "confirm:11月25日 周三 08:00"),
+    ("date", "明天神经内科", "unknown"),
 ]

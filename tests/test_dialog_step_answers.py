@@ -157,3 +157,16 @@ def test_a_sentence_naming_a_department_the_patient_is_refused_by(redis_db: redi
     reply = chat.send("明天上午儿科")
     assert "请确认预约" not in reply and "请选择儿童医院的科室" in reply, reply
     assert "14" in reply, "the age limit is named"
+
+
+def test_a_sentence_at_the_date_question_naming_this_department_or_its_doctor(heart: Services) -> None:
+    chat = chat_of(heart)
+    chat.send("1")
+    assert "请选择心血管内科的就诊日期" in chat.send("心内")
+    reply = chat.send("明天上午心内科")
+    assert "请确认预约:\n张* 11月24日 周二 08:00-11:30\n心脏病医院 心血管内科 张伟 普通 ¥5" in reply, reply
+    chat.send("N")
+    chat.send("1")
+    chat.send("心内")
+    reply = chat.send("李娜明天")
+    assert "心脏病医院 心血管内科 李娜 专家 ¥50" in reply, reply
