@@ -329,6 +329,13 @@ TRANSITIONS: list[dict[str, Any]] = [
     {"trigger": "answer", "source": State.patient, "dest": State.hospital, "conditions": "patient_chosen"},
     {"trigger": "answer", "source": State.patient, "dest": None},
     {"trigger": "skip", "source": State.hospital, "dest": State.department},
+    {
+        "trigger": "answer",
+        "source": State.hospital,
+        "dest": None,
+        "conditions": "typed_sentence_at_hospital",
+        "after": "take_sentence_at_hospital",
+    },
     {"trigger": "answer", "source": State.hospital, "dest": State.department, "conditions": "hospital_chosen"},
     {"trigger": "answer", "source": State.hospital, "dest": None},
     {"trigger": "back", "source": State.department, "dest": State.hospital},

@@ -46,6 +46,52 @@ class BookWishes(BookBase):
             return True
         return False
 
+    # --- the hospital question takes a whole sentence too ---------------------------------------------------
+    def typed_sentence_at_hospital(self) -> bool:
+        """A sentence at the hospital question (``明天上午心内科``): it names a day, a time of day, a level, or a
+        department or doctor of some hospital, rather than a hospital."""
+        turn = self.turn
+        if parse.parse_number(turn.text) is not None or turn.chosen().kind != parse.MatchKind.NONE:
+            return False
+        wish = intents.wish_of(turn.text, turn.today())
+        return bool(wish.day or wish.bad_day or wish.period or wish.level or self.hospitals_named(wish))
+
+    def hospitals_named(self, wish: intents.Wish) -> list[str]:
+        """The hospitals having a department or a doctor that the sentence's words name."""
+        typed = [w for w in (wish.words, wish.plain) if w and parse.parse_number(w) is None]
+        found: list[str] = []
+        for hospital in self.turn.deps.schedule.hospitals():
+            options = [parse.Option(d.name, d.id, (d.name_en,) if d.name_en else ()) for d in hospital.departments]
+            named = any(parse.match_option(w, options).kind != parse.MatchKind.NONE for w in typed)
+            if named or (len(wish.plain) > 1 and self.doctor_of(hospital.id, wish.plain)):
+                found.append(hospital.id)
+        return found
+
+    def doctor_of(self, hospital: str, typed: str) -> bool:
+        schedule = self.turn.deps.schedule
+        return any(
+            self.is_doctor(slot, typed)
+            for day in self.window_dates(hospital)
+            for department in schedule.departments_on(hospital, day.isoformat())
+            for slot in schedule.slots(hospital, department, day.isoformat())
+        )
+
+    def take_sentence_at_hospital(self) -> None:
+        """Keep what the sentence names; the one hospital it points to is taken (then its department, day, slot),
+        else the hospital is asked after saying what was noted."""
+        turn = self.turn
+        wish = intents.wish_of(turn.text, turn.today())
+        turn.data["wish"] = wish.to_data()
+        named = self.hospitals_named(wish)
+        if len(named) == 1:
+            turn.data["hospital"] = named[0]
+            self.fire("skip")
+            return
+        noted = (" " if turn.lang == "zh" else ", ").join(w for w in (self.wish_words(wish), wish.words) if w)
+        self.prompt()
+        if noted and turn.paragraphs:
+            turn.paragraphs.insert(len(turn.paragraphs) - 1, turn.t("book.wish_noted", wish=noted))
+
     # --- the department question also takes a whole sentence ---------------------------------------------
     def typed_sentence(self) -> bool:
         """A sentence at the department question (``明天上午心内科``, ``挂李娜下周三的专家号``, ``tomorrow morning

@@ -170,3 +170,39 @@ def test_a_sentence_at_the_date_question_naming_this_department_or_its_doctor(he
     chat.send("心内")
     reply = chat.send("李娜明天")
     assert "心脏病医院 心血管内科 李娜 专家 ¥50" in reply, reply
+
+
+# --- a whole sentence at the hospital question (two hospitals: 第一医院 with 内科 外科 儿科, 第二医院 with 内科) ------
+
+
+def test_a_sentence_at_the_hospital_question_takes_the_one_hospital_it_points_to(svc: Services) -> None:
+    svc.patient(1, user="openid-h")
+    chat = Chat(svc, user="openid-h")
+    chat.send("菜单")
+    assert "请选择医院" in chat.send("1")
+    reply = chat.send("明天上午外科")  # only 第一医院 has 外科
+    assert "请确认预约" in reply and "第一医院 外科" in reply and "11月24日 周二 08:00" in reply, reply
+
+
+def test_a_sentence_naming_a_department_of_both_hospitals_asks_the_hospital_then_uses_the_rest(
+    svc: Services,
+) -> None:
+    svc.patient(1, user="openid-h2")
+    chat = Chat(svc, user="openid-h2")
+    chat.send("菜单")
+    chat.send("1")
+    reply = chat.send("明天下午内科")  # both hospitals have 内科
+    assert reply.startswith("已记下:11月24日 下午 内科。") and "请选择医院" in reply, reply
+    reply = chat.send("2")
+    assert "请确认预约" in reply and "第二医院 内科" in reply and "11月24日 周二 14:00" in reply, reply
+
+
+def test_a_hospital_typed_at_its_question_is_still_a_hospital(svc: Services) -> None:
+    svc.patient(1, user="openid-h3")
+    chat = Chat(svc, user="openid-h3")
+    chat.send("菜单")
+    chat.send("1")
+    assert "请选择第二医院的科室" in chat.send("第二医院")
+    chat.send("菜单")
+    chat.send("1")
+    assert "没有找到“asdf”" in chat.send("asdf")
