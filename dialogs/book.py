@@ -75,8 +75,9 @@ class BookFlow(BookWishes):
             turn.say("book.nothing_to_book")
             turn.switch("menu")
             return
-        if len(hospitals) == 1:
-            turn.data["hospital"] = hospitals[0].id
+        named = self.wished_hospitals()  # a sentence's department or doctor may belong to one hospital only
+        if len(hospitals) == 1 or len(named) == 1:
+            turn.data["hospital"] = named[0] if len(named) == 1 else hospitals[0].id
             self.fire("skip")
             return
         names = [name_in(turn.lang, h.name, h.name_en) for h in hospitals]
@@ -326,6 +327,13 @@ class BookFlow(BookWishes):
 
 TRANSITIONS: list[dict[str, Any]] = [
     {"trigger": "skip", "source": State.patient, "dest": State.hospital},
+    {
+        "trigger": "answer",
+        "source": State.patient,
+        "dest": None,
+        "conditions": "typed_sentence_at_hospital",
+        "after": "take_sentence_at_patient",
+    },
     {"trigger": "answer", "source": State.patient, "dest": State.hospital, "conditions": "patient_chosen"},
     {"trigger": "answer", "source": State.patient, "dest": None},
     {"trigger": "skip", "source": State.hospital, "dest": State.department},

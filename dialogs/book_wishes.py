@@ -76,6 +76,20 @@ class BookWishes(BookBase):
             for slot in schedule.slots(hospital, department, day.isoformat())
         )
 
+    def wished_hospitals(self) -> list[str]:
+        """The hospitals the kept sentence's department or doctor belongs to (none when it named neither)."""
+        words, plain = str(self.wish.get("words", "")), str(self.wish.get("plain", ""))
+        return self.hospitals_named(intents.Wish(words=words, plain=plain)) if words or plain else []
+
+    def take_sentence_at_patient(self) -> None:
+        """A sentence before the patient is chosen: kept (used from the next question on), the patient asked."""
+        turn = self.turn
+        wish = intents.wish_of(turn.text, turn.today())
+        turn.data["wish"] = wish.to_data()
+        noted = (" " if turn.lang == "zh" else ", ").join(w for w in (self.wish_words(wish), wish.words) if w)
+        self.prompt()
+        turn.paragraphs.insert(len(turn.paragraphs) - 1, turn.t("book.wish_noted", wish=noted))
+
     def take_sentence_at_hospital(self) -> None:
         """Keep what the sentence names; the one hospital it points to is taken (then its department, day, slot),
         else the hospital is asked after saying what was noted."""

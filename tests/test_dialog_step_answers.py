@@ -206,3 +206,23 @@ def test_a_hospital_typed_at_its_question_is_still_a_hospital(svc: Services) -> 
     chat.send("菜单")
     chat.send("1")
     assert "没有找到“asdf”" in chat.send("asdf")
+
+
+def test_a_sentence_at_the_menu_skips_the_hospital_its_department_points_to(svc: Services) -> None:
+    svc.patient(1, user="openid-h4")
+    chat = Chat(svc, user="openid-h4")
+    chat.send("菜单")
+    reply = chat.send("明天上午外科")  # two hospitals, but only 第一医院 has 外科: it is not asked
+    assert "请确认预约" in reply and "第一医院 外科" in reply and "请选择医院" not in reply, reply
+
+
+def test_a_sentence_at_the_patient_question_is_kept_and_the_patient_asked(svc: Services) -> None:
+    svc.patient(1, user="openid-p")
+    svc.patient(2, user="openid-p")  # the same account manages two patients
+    chat = Chat(svc, user="openid-p")
+    chat.send("菜单")
+    assert "请选择就诊人" in chat.send("1")
+    reply = chat.send("明天上午外科")
+    assert reply.startswith("已记下:11月24日 上午 外科。") and "请选择就诊人" in reply, reply
+    reply = chat.send("1")
+    assert "请确认预约" in reply and "第一医院 外科" in reply and "11月24日 周二 08:00" in reply, reply
