@@ -184,7 +184,7 @@ def test_the_staff_desk_with_a_configured_token(server: Server, page: Page) -> N
     )
     expect(row.locator(".checkin")).to_have_count(0)
     assert "HTTP" not in page.locator("#staff-error").inner_text()
-    page.screenshot(path=str(SHOTS / "staff-3-early-check-in-explained.png"), full_page=True)
+    page.screenshot(path=str(SHOTS / "staff-3-early-check-in-explained.png"), full_page=True)  # the page in English
 
     # the same session after a reload: the token is still there (never asked again, never shown)
     page.reload()

@@ -125,6 +125,56 @@
     "chat.not_delivered": ["未送达:{why}", "Not delivered: {why}"],
     "outbox.failed": ["发件箱读取失败:{why}", "The outbox could not be read: {why}"],
     "outbox.watching": ["正在查看:{list}", "Watching: {list}"],
+    "page.title": ["挂号助手 · 模拟器", "Guahao simulator"],
+    "page.skip": ["跳到主要内容", "Skip to content"],
+    "page.subtitle": ["微信与短信预约挂号 · 网页模拟器", "WeChat and SMS booking bot · web simulator"],
+    "page.footer": [
+      "演示模式:消息不会真正发出,全部显示在发件箱。",
+      "Demo mode: nothing leaves this machine; every outbound message lands in the outbox.",
+    ],
+    "clock.title": ["部署时钟", "Deployment clock"],
+    "clock.now": ["部署时间", "Deployment time"],
+    "clock.move": ["拨动时钟", "Move the clock"],
+    "clock.plus_hour": ["+1 小时", "+1 hour"],
+    "clock.plus_day": ["+1 天", "+1 day"],
+    "clock.to": ["跳到", "To a date"],
+    "clock.set": ["设置", "Set"],
+    "chat.wechat": ["微信用户", "WeChat user"],
+    "chat.sms": ["短信用户", "SMS user"],
+    "chat.openid": ["用户 OpenID", "User OpenID"],
+    "chat.phone": ["手机号", "Phone"],
+    "chat.new_user": ["新用户", "New"],
+    "chat.new_user_hint": ["换一个新用户", "A new user"],
+    "chat.wechat_log": ["微信对话", "WeChat conversation"],
+    "chat.sms_log": ["短信对话", "SMS conversation"],
+    "chat.quick": ["快捷消息", "Quick messages"],
+    "chat.wechat_input": ["微信消息", "WeChat message"],
+    "chat.sms_input": ["短信内容", "SMS message"],
+    "chat.wechat_placeholder": ["输入消息,回车发送", "Type a message, Enter to send"],
+    "chat.sms_placeholder": ["输入短信,回车发送", "Type a text, Enter to send"],
+    "chat.send": ["发送", "Send"],
+    "chat.me": ["我", "me"],
+    "chat.bot": ["挂号助手", "bot"],
+    "chat.note": ["提示", "note"],
+    "chat.options": ["选项", "options"],
+    "chat.wechat_welcome": ["发送“菜单”开始,或点下面的快捷按钮。", "Send 菜单 (menu) to start, or tap a quick button below."],
+    "chat.sms_welcome": ["发送“预约”或“帮助”开始。", "Send 预约 (BOOK) or 帮助 (HELP) to start."],
+    "outbox.title": ["发件箱", "Outbox"],
+    "outbox.hint": ["验证码、确认、提醒、通知", "Codes, confirmations, reminders, broadcasts"],
+    "outbox.watch": ["另看手机号", "Watch phone"],
+    "outbox.watch_placeholder": ["例如 13812345678", "e.g. 13812345678"],
+    "outbox.watch_label": ["另看", "watch"],
+    "outbox.empty": ["暂无消息", "Nothing sent yet"],
+    "outbox.list": ["发出的消息,最新在前", "Outbound messages, newest first"],
+    "kind.otp": ["验证码", "code"],
+    "kind.confirmation": ["预约确认", "confirmation"],
+    "kind.reminder": ["就诊提醒", "reminder"],
+    "kind.broadcast": ["医院通知", "broadcast"],
+    "kind.cancellation": ["取消通知", "cancellation"],
+    "kind.reply": ["回复", "reply"],
+    "kind.no_show": ["爽约记录", "no-show"],
+    "channel.wechat": ["微信", "WeChat"],
+    "channel.sms": ["短信", "SMS"],
     "clock.pick": ["请先选择日期和时间。", "Pick a date and time first."],
     "clock.failed": ["时钟未能拨动:{why}", "The clock was not moved: {why}"],
     "info.failed": ["无法读取模拟器信息:{why}", "The simulator's information could not be read: {why}"],
@@ -151,6 +201,7 @@
   function applyLanguage() {
     document.documentElement.lang = state.lang === "en" ? "en" : "zh-CN";
     document.documentElement.setAttribute("data-lang", state.lang);
+    document.title = t("page.title");
     Array.prototype.forEach.call(document.querySelectorAll("[data-t]"), function (node) {
       node.textContent = t(node.getAttribute("data-t"), { max: BROADCAST_MAX });
     });
@@ -160,21 +211,15 @@
     Array.prototype.forEach.call(document.querySelectorAll("[data-t-label]"), function (node) {
       node.setAttribute("aria-label", t(node.getAttribute("data-t-label")));
     });
+    Array.prototype.forEach.call(document.querySelectorAll("[data-t-title]"), function (node) {
+      node.setAttribute("title", t(node.getAttribute("data-t-title")));
+    });
     LANGS.forEach(function (lang) {
       var button = $("lang-" + lang);
       if (button) button.setAttribute("aria-pressed", state.lang === lang ? "true" : "false");
     });
   }
 
-  var KIND_LABELS = {
-    otp: "验证码 otp",
-    confirmation: "预约确认 confirmation",
-    reminder: "就诊提醒 reminder",
-    broadcast: "医院通知 broadcast",
-    cancellation: "取消通知 cancellation",
-    reply: "回复 reply",
-  };
-  var CHANNEL_LABELS = { wechat: "微信 WeChat", sms: "短信 SMS" };
   var BROADCAST_MAX = 50; // bot/broadcast_request.MAX_TEXT: each patient gets the text in one SMS
   var WEEKDAYS = ["周日", "周一", "周二", "周三", "周四", "周五", "周六"];
   var WEEKDAYS_EN = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
@@ -510,7 +555,7 @@
   function messageNode(channel, item, withChips) {
     var kind = item.from === "user" ? "msg-user" : item.from === "bot" ? "msg-bot" : "msg-note";
     var classes = "msg " + kind + (item.error ? " msg-error" : "") + (item.welcome ? " msg-welcome" : "");
-    var who = item.from === "user" ? "我 me" : item.from === "bot" ? "挂号助手 bot" : "提示 note";
+    var who = item.from === "user" ? t("chat.me") : item.from === "bot" ? t("chat.bot") : t("chat.note");
     var node = el("div", { class: classes, "data-from": item.from }, [
       el("span", { class: "sr-only", text: who + ":" }),
       el("div", { class: "bubble", text: item.text }),
@@ -518,7 +563,7 @@
     if (withChips) {
       var options = optionsOf(item.text);
       if (options.length) {
-        var chips = el("div", { class: "chips", role: "group", "aria-label": "选项 options" });
+        var chips = el("div", { class: "chips", role: "group", "aria-label": t("chat.options") });
         options.forEach(function (option) {
           var chip = el("button", { type: "button", class: "chip chip-option", "data-send": option.number }, [
             el("span", { class: "num", text: option.number }),
@@ -539,10 +584,7 @@
   }
 
   function welcomeNode(channel) {
-    var text =
-      channel === "wechat"
-        ? "发送“菜单”开始,或点下面的快捷按钮。\nSend 菜单 (menu) to start, or tap a quick button below."
-        : "发送“预约”或“帮助”开始。\nSend 预约 (BOOK) or 帮助 (HELP) to start.";
+    var text = t(channel === "wechat" ? "chat.wechat_welcome" : "chat.sms_welcome");
     return messageNode(channel, { from: "note", text: text, welcome: true }, false);
   }
 
@@ -738,9 +780,9 @@
       seen[key] = true;
       list.push({ to: trimmed, key: key, label: label });
     }
-    add(state.chats.wechat.user, "微信 WeChat");
-    add(state.chats.sms.user, "短信 SMS");
-    add($("watch-phone").value, "另看 watch");
+    add(state.chats.wechat.user, t("channel.wechat"));
+    add(state.chats.sms.user, t("channel.sms"));
+    add($("watch-phone").value, t("outbox.watch_label"));
     return list;
   }
 
@@ -803,8 +845,8 @@
       },
       [
         el("div", { class: "outbox-meta" }, [
-          el("span", { class: "badge badge-" + (KIND_LABELS[kind] ? kind : "reply"), text: KIND_LABELS[kind] || kind }),
-          el("span", { class: "badge badge-channel", text: CHANNEL_LABELS[message.channel] || message.channel || "?" }),
+          el("span", { class: "badge badge-" + (TEXTS["kind." + kind] ? kind : "reply"), text: TEXTS["kind." + kind] ? t("kind." + kind) : kind }),
+          el("span", { class: "badge badge-channel", text: TEXTS["channel." + message.channel] ? t("channel." + message.channel) : message.channel || "?" }),
           el("span", { class: "outbox-to", text: "→ " + (message.to || "") }),
           el("time", { datetime: message.at || "", text: shortTime(message.at) }),
         ]),
@@ -1358,6 +1400,10 @@
         fillHospitals(state.hospitals);
         showTokenState();
         loadAppointments();
+        CHANNELS.forEach(renderLog);
+        state.outbox.signature = ""; // drawn again with the kinds and channels in this language
+        onWatchChanged();
+        pollOutbox(true);
       });
     });
     applyLanguage();
