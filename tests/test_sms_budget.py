@@ -153,3 +153,44 @@ def test_no_show_notices_and_the_sms_adapters_own_texts_fit(redis_db: redis.Redi
     bodies.append(text(lang, "otp.code", code="123456", minutes=10))
     too_long = [(sms_segments(body), body) for body in bodies if sms_segments(body) > 2]
     assert not too_long, too_long
+
+
+# the longest value each placeholder of the catalog takes in the demo (a name, a date with its weekday, a fee...)
+_ZH = {
+    "address": "北京市东城区示例街2号", "amount": "¥500.00", "candidates": "心血管内科、神经内科、普通外科",
+    "checkin": "07:30", "code": "123456", "consequence": "今年满6次将暂停预约6个月。", "count": 99, "current": 5,
+    "d": 31, "day": "12月31日", "days": 14, "deadline": "12月30日 周三 15:00", "department": "小儿内科",
+    "doctor": "欧阳娜娜", "end": "17:00", "fee": "¥500.00", "first": "12月24日", "hospital": "北京儿童示范医院",
+    "hours": 24, "id": "110105********123X", "last": "12月31日", "left": 4, "length": 6, "level": "专家", "limit": 5,
+    "max": 150, "message": "停" * MAX_TEXT, "min": 0, "minutes": 10, "month": 12, "months": 6, "n": 99,
+    "name": "欧阳**", "opens": "12月31日 周四 07:30", "patient": "欧阳**", "percent": 50, "phone": "010-87654321",
+    "place": "北京儿童示范医院(北京市东城区示例街2号)", "places": "余30", "queue": 999, "refund": "¥500.00",
+    "release": "07:30", "retry": "12月31日 周四 07:30", "rule": "limit_same_day_department", "seconds": 59,
+    "serial": "12345678", "start": "14:00", "status": "医院停诊", "tail": "123X", "text": "停" * 20, "tier": 6,
+    "time": "07:30", "until": "2027年12月31日", "visit": "12月31日 周四 14:00-17:00",
+    "visit_start": "12月31日 周四 14:00", "weekday": "周四", "wish": "12月31日 下午 专家", "year": 2027,
+}  # fmt: skip
+_EN = {
+    **_ZH,
+    "candidates": "Cardiology, Neurology, General Surgery",
+    "consequence": "At 6, booking is suspended 6 months.",
+    "day": "31 Dec", "deadline": "Wed 30 Dec 15:00", "department": "Paediatric Medicine", "doctor": "Ouyang Nana",
+    "first": "24 Dec", "hospital": "Beijing Children's Model Hospital", "last": "31 Dec", "level": "expert",
+    "name": "Ouyang**", "opens": "Thu 31 Dec 07:30", "patient": "Ouyang**",
+    "place": "Beijing Children's Model Hospital", "places": "30 left", "retry": "Thu 31 Dec 07:30",
+    "status": "cancelled by the hospital", "until": "31 Dec 2027", "visit": "Thu 31 Dec 14:00-17:00",
+    "visit_start": "Thu 31 Dec 14:00", "weekday": "Thu", "wish": "31 Dec, afternoon, expert",
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_every_text_of_the_catalog_with_the_longest_values_fits_two_segments(lang: str) -> None:
+    """Whatever dialog says it: each paragraph of each text, its placeholders at their longest (a Chinese broadcast
+    text in an English notice included: UCS-2), fits two segments."""
+    values = _ZH if lang == "zh" else _EN
+    too_long = []
+    for key, (zh, en) in CATALOG.items():
+        for paragraph in (zh if lang == "zh" else en).format(**values).split("\n\n"):
+            if sms_segments(paragraph) > 2:
+                too_long.append((key, sms_segments(paragraph), paragraph))
+    assert not too_long, too_long
