@@ -15,15 +15,19 @@ from bot.broadcasts import SEND_RATES, Broadcasts
 from bot.clock import Clock, RedisClock, SystemClock
 from bot.config import Config
 from bot.crypto import SecretBox, resolve_secret_key
+from bot.lottery import Lottery
 from bot.notifications.notifier import Notifier
 from bot.notifications.outbox import Outbox, Sender, SendLedger
 from bot.otp import OtpService
 from bot.patients import PatientService
-from bot.reminders import Reminders
+from bot.reminders import Reminders, job_queue
+from bot.reschedule import RescheduleService
 from bot.schedule import Schedule
 from bot.services import Services
 from bot.standing import StandingService
 from bot.storage.runtime import open_redis
+from bot.waitlist import WaitlistService
+from bot.waitlist_push import WaitlistPush
 from dialogs.context import Deps
 from dialogs.engine import Engine
 from dialogs.registry import all_dialogs
@@ -55,6 +59,9 @@ def build_services(config: Config, client: redis.Redis, clock: Clock | None = No
     broadcasts = Broadcasts(
         client, store, booking, schedule, notifier, reminders, clock, rates=send_rates(notifier.senders)
     )
+    lottery = Lottery(client, store, schedule, booking, patients, notifier, reminders, clock, box)
+    waitlist = WaitlistService(booking, patients, box, job_queue(client))
+    schedule.on_imported = waitlist.capacity_changed  # staff raising a capacity: the waiters are offered first
     return Services(
         config=config,
         redis=client,
@@ -71,6 +78,10 @@ def build_services(config: Config, client: redis.Redis, clock: Clock | None = No
         notifier=notifier,
         reminders=reminders,
         broadcasts=broadcasts,
+        lottery=lottery,
+        waitlist=waitlist,
+        waitlist_push=WaitlistPush(waitlist, notifier),
+        reschedule=RescheduleService(booking, notifier, job_queue(client)),
     )
 
 
@@ -110,6 +121,9 @@ def dialog_deps(services: Services) -> Deps:
         booking=services.booking,
         standing=services.standing,
         reminders=services.reminders,
+        lottery=services.lottery,
+        waitlist=services.waitlist,
+        reschedule=services.reschedule,
     )
 
 

@@ -60,7 +60,15 @@ def create_app(
     app.json = _JsonProvider(app)
     app.register_blueprint(
         staff_blueprint(
-            StaffDesk(services.config, services.store, services.standing, services.schedule, services.broadcasts)
+            StaffDesk(
+                services.config,
+                services.store,
+                services.standing,
+                services.schedule,
+                services.broadcasts,
+                services.lottery,
+                services.waitlist,
+            )
         )
     )
     sms_inbox = SmsInbox(engine, services.patients, services.box, services.redis)

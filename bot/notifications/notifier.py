@@ -227,6 +227,10 @@ class Notifier:
         [result] = self._send_many("sms", [message])
         return Delivery(ok=result.ok, channel="sms", error=None if result.ok else result.error)
 
+    def send_on(self, channel: str, messages: list[OutboundMessage]) -> list[SendResult]:
+        """Send messages on one channel as they are (no address lookup, no fallback): a failure is a result."""
+        return self._send_many(channel, messages)
+
     def _send_many(self, channel: str, messages: list[OutboundMessage]) -> list[SendResult]:
         sender = self.senders.get(channel)
         if sender is None:

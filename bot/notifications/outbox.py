@@ -46,6 +46,9 @@ class OutboxKind(StrEnum):
     broadcast = "broadcast"
     cancellation = "cancellation"
     no_show = "no_show"  # a no-show was recorded (SPEC §8)
+    lottery = "lottery"  # the outcome of a release lottery (SPEC §8): booked with details, or not drawn
+    offer = "offer"  # a waitlist place held for the patient: reply Y in time (SPEC §8)
+    rescheduled = "rescheduled"  # an appointment moved (SPEC §8)
     reply = "reply"  # a reply pushed later as a customer-service message
 
 

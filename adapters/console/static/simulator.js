@@ -171,6 +171,8 @@
     "kind.reminder": ["就诊提醒", "reminder"],
     "kind.broadcast": ["医院通知", "broadcast"],
     "kind.cancellation": ["取消通知", "cancellation"],
+    "kind.offer": ["候补有号", "waitlist offer"],
+    "kind.rescheduled": ["改约成功", "rescheduled"],
     "kind.reply": ["回复", "reply"],
     "kind.no_show": ["爽约记录", "no-show"],
     "channel.wechat": ["微信", "WeChat"],
