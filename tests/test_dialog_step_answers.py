@@ -226,3 +226,17 @@ def test_a_sentence_at_the_patient_question_is_kept_and_the_patient_asked(svc: S
     assert reply.startswith("已记下:11月24日 上午 外科。") and "请选择就诊人" in reply, reply
     reply = chat.send("1")
     assert "请确认预约" in reply and "第一医院 外科" in reply and "11月24日 周二 08:00" in reply, reply
+
+
+def test_cancel_words_at_the_reschedule_confirmation_are_asked_again(heart: Services) -> None:
+    acct, patient = heart.patient(1, user="openid-a")
+    booked = heart.booking.book(patient.pid, acct, "wechat", f"h9|xn|zw|{TOMORROW}|08:00")
+    chat = Chat(heart)
+    chat.send("菜单")
+    chat.send("改约")
+    chat.send("2")
+    assert "回复 Y 确认改约,N 保留原预约" in chat.send("1")
+    reply = chat.send("取消预约")  # neither answer: asked again, never the cancel dialog
+    assert "请回复 Y(是)或 N(否)" in reply and "可取消" not in reply, reply
+    assert heart.store.require(booked.serial).status == rules.AppointmentStatus.booked
+    assert f"原预约 {booked.serial} 保留" in chat.send("N")
