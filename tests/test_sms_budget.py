@@ -16,6 +16,7 @@ import redis
 from adapters.sms.webhook import sms_segments
 from app.demo import DEMO_HOSPITALS, demo_schedule_csv
 from bot.broadcast_request import MAX_TEXT
+from bot.broadcasts import InvalidBroadcastError
 from bot.config import build_config
 from bot.notifications.notifier import notice
 from tests.support import NOW, Services, id_number, make_services
@@ -202,3 +203,12 @@ def test_every_text_of_the_catalog_with_the_longest_values_fits_two_segments(lan
             if sms_segments(paragraph) > 2:
                 too_long.append((key, sms_segments(paragraph), paragraph))
     assert not too_long, too_long
+
+
+def test_a_broadcast_text_longer_than_one_sms_allows_is_refused_saying_why(redis_db: redis.Redis) -> None:
+    svc = demo_services(redis_db)
+    day = (NOW.date()).isoformat()
+    assert svc.broadcasts.validate("bjetyy", day, "停" * MAX_TEXT).text == "停" * MAX_TEXT
+    with pytest.raises(InvalidBroadcastError) as refused:
+        svc.broadcasts.validate("bjetyy", day, "停" * (MAX_TEXT + 1))
+    assert str(refused.value) == f"text: {MAX_TEXT + 1} characters, at most {MAX_TEXT}: it goes out as one SMS"
