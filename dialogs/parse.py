@@ -173,8 +173,15 @@ def _partial(query: str, name: str) -> bool:
         return all(char in rest for char in query.replace(" ", ""))  # a subsequence: consumes ``rest`` in order
     if len(query) > 1 and query in name:
         return True
+    if len(_squeezed(query)) > 3 and _squeezed(query) in _squeezed(name):  # pinyin typed with or without breaks
+        return True
     words, targets = _WORD.findall(query), iter(_WORD.findall(name))
     return bool(words) and all(any(target.startswith(word) for target in targets) for word in words)
+
+
+def _squeezed(text: str) -> str:
+    """Latin text without its word breaks: ``xiao'er neike`` → ``xiaoerneike`` (pinyin is typed either way)."""
+    return text.replace(" ", "").replace("'", "")
 
 
 def _result(kind: MatchKind, found: Sequence[Option[T]]) -> Match[T]:

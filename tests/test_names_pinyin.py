@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from bot.names import name_in
+from dialogs import parse
 
 
 @pytest.mark.parametrize(
@@ -58,3 +59,19 @@ def test_the_configured_english_name_and_chinese_conversations_win() -> None:
     assert name_in("zh", "心血管内科", "Cardiology") == "心血管内科"
     assert name_in("en", "dr-nk") == "dr-nk"
     assert name_in("en", "欧阳**") == "Ouyang**", "a masked name is a person's, whoever asks"
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [
+        ("Xinxueguan Neike", "心血管内科"),
+        ("xinxueguanneike", "心血管内科"),  # typed without the word break
+        ("Xinxueguan", "心血管内科"),
+        ("xiaoer neike", "小儿内科"),  # without the apostrophe
+        ("xiaoerwaike", "小儿外科"),
+    ],
+)
+def test_pinyin_labels_are_chosen_with_or_without_word_breaks(typed: str, expected: str) -> None:
+    options = [parse.Option(name_in("en", n), n) for n in ("心血管内科", "小儿内科", "小儿外科")]
+    match = parse.match_option(typed, options)
+    assert match.ok and match.value == expected, (typed, match)
