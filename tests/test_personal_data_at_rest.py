@@ -331,5 +331,6 @@ def test_every_dialog_that_quotes_a_message_masks_it(svc: Services, typed: str) 
 @pytest.mark.parametrize("key", sorted(k for k, (zh, _) in CATALOG.items() if "{text}" in zh))
 def test_the_placeholder_that_quotes_the_user_is_masked_whoever_fills_it(key: str) -> None:
     for language in LANGUAGES:
-        shown = text(language, key, text=f"{WANG_ID} +86 138-1234-5678", candidates="", day="", department="")
+        others = {"candidates": "", "day": "", "department": "", "serial": ""}
+        shown = text(language, key, text=f"{WANG_ID} +86 138-1234-5678", **others)
         assert "110105********1233" in shown and "138****5678" in shown, shown
