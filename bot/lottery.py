@@ -41,7 +41,7 @@ from bot.metrics import metrics
 from bot.names import name_in
 from bot.notifications.notifier import UNREACHABLE, Address, Notifier, notice
 from bot.notifications.outbox import OutboundMessage, OutboxKind
-from bot.patients import PatientService, UnknownPatientError, account_id
+from bot.patients import PatientService, UnknownPatientError
 from bot.records import Slot, decode_hash, local_moment, text
 from bot.reminders import Reminders
 from bot.schedule import Schedule
@@ -312,7 +312,7 @@ class Lottery:
             )
             return delivery.ok or delivery.final
         body = self.losing_notice(hospital, day, {**outcome, "pid": pid}, lang)
-        return self._send(pid, address, body, key, self._losing_facts(pid, outcome, day, lang), str(outcome["acct"]))
+        return self._send(pid, address, body, key, self._losing_facts(pid, outcome, day, lang))
 
     def _losing_facts(self, pid: str, outcome: dict[str, Any], day: str, lang: str) -> dict[str, str]:
         """The losing notice as data, for a template-only SMS provider (``sms_template.lottery``): ``result`` is
@@ -391,19 +391,17 @@ class Lottery:
         """The invitation was answered (joined, refused, or it lapsed and the patient was told)."""
         self._scripts.run("lottery_invite", keys=[keys.lottery_invites(acct)], args=["drop", invitation.field])
 
-    def _send(self, pid: str, address: Address, body: str, key: str, facts: dict[str, str], acct: str) -> bool:
+    def _send(self, pid: str, address: Address, body: str, key: str, facts: dict[str, str]) -> bool:
         """Send a notice that is not about an appointment (False: try again at the next tick)."""
         try:
-            return self._send_or_fall_back(pid, address, body, key, facts, acct)
+            return self._send_or_fall_back(pid, address, body, key, facts)
         except Exception as exc:  # a provider or network failure: this registrant is told at the next tick
             log.warning("lottery notice not sent", extra={"channel": address.channel, "error": type(exc).__name__})
             return False
 
-    def _send_or_fall_back(
-        self, pid: str, address: Address, body: str, key: str, facts: dict[str, str], acct: str
-    ) -> bool:
-        """Send on the registrant's channel; a WeChat user out of reach gets it by SMS to the patient's phone (and
-        the patient's invitation to the waitlist, if any, then stands for that phone's SMS account too)."""
+    def _send_or_fall_back(self, pid: str, address: Address, body: str, key: str, facts: dict[str, str]) -> bool:
+        """Send on the registrant's channel; a WeChat user out of reach gets it by SMS to the patient's phone (an
+        invitation to the waitlist stays the registering account's: the reply is expected there)."""
         sender = self.notifier.senders.get(address.channel)
         message = OutboundMessage(address.channel, address.to, OutboxKind.lottery, body, key, facts=facts)
         result = sender.send(message) if sender else None
@@ -417,10 +415,6 @@ class Lottery:
             sms = self.notifier.senders.get("sms")
             if sms is None:
                 return True
-            sms_acct = account_id(self.box, "sms", phone)
-            for invitation in self.invitations(acct):
-                if invitation.pid == pid:
-                    self.invite(sms_acct, invitation)
             return sms.send(OutboundMessage("sms", phone, OutboxKind.lottery, body, f"{key}:sms", facts=facts)).ok
         return False
 

@@ -224,3 +224,28 @@ def test_the_losing_notice_with_its_invitation_fits_two_sms_segments_with_the_lo
     notice = lost + "\n" + text(lang, "notice.lottery_invite", deadline=deadline)
     assert sms_segments(notice) <= 2, (sms_segments(notice), notice)
     assert ("回复 候补" if lang == "zh" else "Reply WAIT") in notice
+
+
+def test_no_invitation_where_the_hospital_has_no_waitlist_and_none_twice(redis_db: redis.Redis) -> None:
+    svc = lottery_services(redis_db, waitlist_max_entries=0)
+    pids = add_patients(svc, 3)
+    engine = build_engine(svc)
+    for n in pids:
+        assert "已登记抽签" in talk(engine, f"openid-{n}")
+    end_window(svc, capacity=1)
+    run_periodic(svc)
+    told = [m["text"] for m in lottery_outbox(svc)]
+    assert len(told) == 3 and sum("未抽中" in t for t in told) == 2
+    assert not any(INVITED in t for t in told), "nothing is promised where there is no waitlist"
+    assert not svc.redis.keys(keys.lottery_invites("*"))
+    assert "您目前没有候补" in say(engine, "openid-1", "候补")  # the word lists as ever
+
+    # where there is one, inviting again (a notice sent again after a crash) keeps one invitation
+    acct = account_id(svc.box, "wechat", "openid-1")
+    outcome = {"pid": pids[1], "slot": SLOT, "reason": "not_drawn", "acct": acct}
+    assert svc.lottery.offer_waitlist(outcome, "zh") is None
+    svc2 = lottery_services(redis_db)
+    assert svc2.lottery.offer_waitlist(outcome, "zh") and svc2.lottery.offer_waitlist(outcome, "en")
+    [invitation] = svc2.lottery.invitations(acct)
+    assert (invitation.pid, invitation.slot_id) == (pids[1], SLOT)
+    assert svc2.lottery.offer_waitlist({**outcome, "reason": "flagged"}, "zh") is None
