@@ -6,6 +6,12 @@ version of the patient's record — and, if nothing moved, takes the place, give
 fresh 8-digit serial, writes and indexes the appointment and bumps the version, all at once. If something moved
 the decision is made again (a bounded number of times). So the slot is never overbooked, no two patients share a
 queue number, and one patient racing himself never passes a limit.
+
+Each commit carries the request's id (the inbound message's, when the dialog has one): the same request committed
+again — a pipeline retried after a failover lost its reply, a webhook retry of the same message — returns the
+booking it made instead of making a second. A booking or cancellation goes through the durable step
+(``bot.storage.scripts``): when ``min_replicas_ack`` replicas do not confirm it, :class:`~bot.settle.OutcomeUnconfirmed`
+is raised instead of an answer of "done".
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from bot.errors import GuahaoError, InvalidRequestError, NotFoundError
 from bot.metrics import metrics
 from bot.patients import PatientService
 from bot.records import Appointment, Slot, decode_hash, local_moment, text
+from bot.settle import BOOKING, CANCELLATION, OutcomeUnconfirmed, Settlements
 from bot.standing import standing_from_facts
 from bot.storage import keys
 from bot.storage.scripts import Scripts
@@ -76,6 +83,7 @@ class _BookRequest:
     acct: str
     channel: str
     slot_id: str
+    request_id: str
 
 
 @dataclass(frozen=True)
@@ -88,22 +96,27 @@ class _Commit:
 class BookingService:
     """Books and cancels appointments."""
 
-    def __init__(self, store: AppointmentStore, patients: PatientService) -> None:
+    def __init__(self, store: AppointmentStore, patients: PatientService, settlements: Settlements) -> None:
         self.store = store
         self.patients = patients  # whose birth date and sex a department's limits need (RULES §9)
+        self.settlements = settlements  # where an unconfirmed outcome is handed (bot.settle)
         self.redis = store.redis
         self.clock = store.clock
+        self.durability = settlements.durability
         self._scripts = Scripts(store.redis, "booking_facts", "book")
         self._combiner: Combiner[_BookRequest, Appointment] = Combiner(self._book_batch, MAX_BATCH)
 
     # --- booking ---------------------------------------------------------------------------------------
-    def book(self, pid: str, acct: str, channel: str, slot_id: str) -> Appointment:
-        """Book ``slot_id`` for patient ``pid`` on behalf of account ``acct``; raises ``BookingRefused``.
+    def book(self, pid: str, acct: str, channel: str, slot_id: str, *, request_id: str | None = None) -> Appointment:
+        """Book ``slot_id`` for patient ``pid`` on behalf of account ``acct``; raises ``BookingRefused``, or
+        ``OutcomeUnconfirmed`` when the replicas did not confirm it in time. ``request_id``: the same id again
+        returns the booking it made (a retried message); a random one when not given.
 
         Concurrent calls of one process are batched (``bot.combiner``): a batch's commits and the facts of the
         callers waiting behind it go in one pipeline; each commit is still its own atomic script.
         """
-        appointment = self._combiner.submit(_BookRequest(pid, acct, channel, slot_id))
+        request = _BookRequest(pid, acct, channel, slot_id, request_id or secrets.token_hex(8))
+        appointment = self._combiner.submit(request)
         metrics().bookings.labels(appointment.hospital).inc()
         return appointment
 
@@ -138,14 +151,14 @@ class BookingService:
         for ticket in upcoming:
             self._scripts.queue(pipe, "booking_facts", *self._facts_call(ticket.request, now))
         try:
-            results = self._scripts.execute(pipe)
+            results, confirmed = self._scripts.execute_durable(pipe, self.durability)  # the durable step
         except BaseException as failure:  # they left the queue with this batch: they fail with it
             for ticket in upcoming:
                 ticket.fail(failure)
             raise
         for ticket, reply in zip(upcoming, results[len(commits) :], strict=True):
             ticket.carry = reply
-        settled = (self._settle(commit, reply) for commit, reply in zip(commits, results, strict=False))
+        settled = (self._settle(commit, reply, confirmed) for commit, reply in zip(commits, results, strict=False))
         return [ticket for ticket in settled if ticket is not None] + upcoming
 
     def _decide(self, facts: _Facts, request: _BookRequest, now: datetime) -> Slot:
@@ -173,12 +186,16 @@ class BookingService:
         if not decision.allowed:
             raise BookingRefused(decision)
 
-    def _settle(self, commit: _Commit, reply: Any) -> Ticket[_BookRequest, Appointment] | None:
+    def _settle(self, commit: _Commit, reply: Any, confirmed: bool) -> Ticket[_BookRequest, Appointment] | None:
         """Answer the caller of one commit; the ticket back when it must be decided again."""
         ticket = commit.ticket
         outcome = text(reply[0])
         if outcome == "ok":
-            ticket.succeed(self._booked(ticket.request, commit.slot, commit.stamp, reply))
+            booked = self._booked(ticket.request, commit.slot, commit.stamp, reply)
+            if confirmed:
+                ticket.succeed(booked)
+            else:  # made on the primary, not (yet) on enough replicas: not "done" to the patient
+                ticket.fail(OutcomeUnconfirmed(BOOKING, booked))
             return None
         if outcome in ("full", "closed", "no_slot"):
             try:
@@ -263,6 +280,7 @@ class BookingService:
             f"patient:{request.channel}",
             stamp,
             json.dumps(fields, ensure_ascii=False),
+            request.request_id,
             *candidates,
         ]
         commit_keys = [
@@ -333,7 +351,12 @@ class BookingService:
         )
         fields = {"cancelled_at": self.store.stamp(), "refund_cents": str(terms.refund_cents)}
         detail = f"refund_cents={terms.refund_cents}"
-        cancelled = self.store.transition(appointment, change, actor, detail=detail, fields=fields)
+        try:
+            cancelled = self.store.transition(
+                appointment, change, actor, detail=detail, fields=fields, durability=self.durability
+            )
+        except OutcomeUnconfirmed as unconfirmed:
+            raise OutcomeUnconfirmed(CANCELLATION, unconfirmed.appointment) from None
         metrics().cancellations.labels("patient").inc()
         return cancelled, terms
 

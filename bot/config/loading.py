@@ -178,7 +178,7 @@ def _env_value(section: str, key: str, text: str, variable: str) -> Any:
     known = SCALAR_SECTIONS[section].__pydantic_fields__  # type: ignore[attr-defined]
     if key not in known:
         raise ConfigError(f"{variable}: unknown setting; {section} has " + ", ".join(known))
-    if key == "staff_tokens":
+    if key in ("staff_tokens", "sentinels"):  # a JSON list, or comma-separated
         parsed = _json_or_text(text)
         return parsed if isinstance(parsed, list) else [t.strip() for t in text.split(",") if t.strip()]
     kind = known[key].annotation

@@ -271,3 +271,20 @@ def sms_seen(message_sid: str) -> str:
 def sms_status(message_sid: str) -> str:
     """Hash of the delivery status Twilio reported for an outbound SMS: status, error_code, at; kept a week."""
     return f"{PREFIX}sms:status:{message_sid}"
+
+
+# --- high availability (bot.settle, bot.lease) -----------------------------------------------------------
+def settlement(kind: str, serial: str) -> str:
+    """Hash of a change the patient was told "being confirmed" (the replicas did not confirm it in time): record
+    (sealed: the appointment as told, the channel and openid/phone to answer on), outcome (the appointment's status
+    once read durably), checked_at. Removed once the outcome is sent."""
+    return f"{PREFIX}settle:{kind}:{serial}"
+
+
+SETTLE_DUE = f"{PREFIX}settle:due"
+"""Sorted set of the :func:`settlement` keys still to settle, scored by when they were deferred (epoch seconds)."""
+
+
+def lease(duty: str) -> str:
+    """String: the token of the worker holding the lease of a periodic duty (``periodic``); expires on its own."""
+    return f"{PREFIX}lease:{duty}"

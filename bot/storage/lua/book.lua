@@ -2,8 +2,19 @@
 -- KEYS: 1 slot, 2 patient version, 3 patient appointments, 4 slot appointments, 5 date appointments,
 --       6 all appointments, 7 no-show due, 8 audit stream, 9 patient hash, 10.. appointment key candidates
 -- ARGV: 1 expected patient version, 2 booked_at epoch, 3 visit start epoch, 4 no-show due epoch,
---       5 audit actor, 6 audit at (ISO), 7 the appointment's fields (a JSON object), 8.. serial candidates
+--       5 audit actor, 6 audit at (ISO), 7 the appointment's fields (a JSON object), 8 the request's id,
+--       9.. serial candidates
 -- Returns: {'ok', serial, queue_no, patient_name_masked} or {'moved'} / {'closed'} / {'full'} / {'serial_clash'} / {'no_slot'}
+-- The same request committed again (a command retried after a failover lost its reply, a webhook retry of the same
+-- message) returns the booking it made, writing only the marker again (so a WAIT after it covers the booking too).
+local last = redis.call('HGET', KEYS[9], 'last_booking')
+if last and ARGV[8] ~= '' then
+  local request, serial, queue_no = string.match(last, '^(%S+) (%S+) (%S+)$')
+  if request == ARGV[8] then
+    redis.call('HSET', KEYS[9], 'last_booking', last)
+    return {'ok', serial, tonumber(queue_no), redis.call('HGET', KEYS[9], 'name_masked') or ''}
+  end
+end
 if (redis.call('GET', KEYS[2]) or '0') ~= ARGV[1] then
   return {'moved'}
 end
@@ -18,9 +29,9 @@ if tonumber(slot[2]) >= tonumber(slot[1]) then
   return {'full'}
 end
 local serial, key
-for i = 8, #ARGV do
-  if redis.call('EXISTS', KEYS[i + 2]) == 0 then
-    serial, key = ARGV[i], KEYS[i + 2]
+for i = 9, #ARGV do
+  if redis.call('EXISTS', KEYS[i + 1]) == 0 then
+    serial, key = ARGV[i], KEYS[i + 1]
     break
   end
 end
@@ -42,6 +53,9 @@ redis.call('SADD', KEYS[5], serial)
 redis.call('ZADD', KEYS[6], ARGV[3], serial)
 redis.call('ZADD', KEYS[7], ARGV[4], serial)
 redis.call('INCR', KEYS[2])
+if ARGV[8] ~= '' then
+  redis.call('HSET', KEYS[9], 'last_booking', ARGV[8] .. ' ' .. serial .. ' ' .. queue_no)
+end
 redis.call('XADD', KEYS[8], '*', 'at', ARGV[6], 'actor', ARGV[5], 'action', 'booked', 'serial', serial,
            'pid', redis.call('HGET', key, 'pid'), 'detail', 'queue_no=' .. queue_no)
 return {'ok', serial, queue_no, name_masked}
