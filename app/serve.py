@@ -32,7 +32,7 @@ from app.web import create_app
 from bot.config import Config
 from bot.errors import GuahaoError
 from bot.services import Services
-from bot.storage.runtime import open_redis
+from bot.storage.runtime import open_redis, probe
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +62,7 @@ def serve(config: Config, *, demo: bool, host: str | None, port: int | None, con
         runtime.embedded,
         on_give_up=lambda: signal.pthread_kill(main_thread, signal.SIGTERM),  # wakes waitress's loop at once
         on_restart=lambda part: _take_over_broadcasts(services),
+        redis_reachable=None if runtime.embedded else probe(config.redis),
     )
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:

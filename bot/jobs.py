@@ -18,6 +18,7 @@ from typing import Protocol
 
 import redis
 
+from bot.booking import BookingService
 from bot.broadcasts import Broadcasts
 from bot.clock import Clock
 from bot.config import Config
@@ -39,6 +40,7 @@ class JobServices(Protocol):
     notifier: Notifier
     reminders: Reminders
     broadcasts: Broadcasts
+    booking: BookingService
 
 
 _bound: ContextVar[JobServices] = ContextVar("guahao_job_services")
@@ -95,16 +97,20 @@ class Tick:
     reminders: int
     released: int
     broadcasts_resumed: int
+    settled: int = 0
 
 
 def run_periodic(services: JobServices) -> Tick:
-    """Run every periodic duty once: the no-show sweep, due reminders, releases of new days, abandoned broadcasts.
-    Each is idempotent and safe with several workers; the reminder jobs are enqueued for the workers."""
+    """Run every periodic duty once: the no-show sweep, due reminders, releases of new days, abandoned broadcasts,
+    outcomes the replicas had not confirmed (``bot.settle``). Each is idempotent and safe with several workers
+    (which run it one at a time, under the periodic lease: ``app.worker``); the reminder jobs are enqueued."""
+    settled = services.booking.settlements.settle_due(services.notifier, services.reminders)
     tick = Tick(
         no_shows=services.standing.sweep_no_shows(),
         reminders=services.reminders.dispatch_due(),
         released=release_days(services.redis, services.config, services.clock),
         broadcasts_resumed=len(services.broadcasts.resume_abandoned()),
+        settled=sum(1 for s in settled if s.outcome is not None),
     )
     if any(asdict(tick).values()):
         log.info("periodic tick", extra=asdict(tick))

@@ -23,14 +23,15 @@ import signal
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Self
 
 import redis
-from redis.backoff import ExponentialBackoff
+from redis.backoff import ExponentialBackoff, NoBackoff
 from redis.retry import Retry
-from redis.sentinel import Sentinel, SentinelConnectionPool
+from redis.sentinel import Sentinel, SentinelConnectionPool, SentinelManagedConnection
 
 from bot.config import RedisConfig
 from bot.errors import RedisUnavailableError
@@ -240,6 +241,22 @@ def connect(url: str, **kwargs: Any) -> redis.Redis:
     return redis.Redis(connection_pool=pool)
 
 
+class _FollowingConnection(SentinelManagedConnection):
+    """A connection to the Sentinels' primary that asks them again on every reconnect.
+
+    redis-py's own reconnects a dropped connection from ``send_packed_command`` straight to the address it had (only
+    ``connect()`` asks the Sentinels): a worker blocked in RQ's dequeue when the primary died retried the dead
+    address for good. Here every (re)connect of a primary connection looks the primary up first."""
+
+    def connect_check_health(self, check_health: bool = True, retry_socket_connect: bool = True) -> None:
+        if self._sock:
+            return
+        if self.connection_pool.is_master:
+            self.host, self.port = self.connection_pool.get_master_address()
+        # one socket attempt per look-up: the retry around the command (failover_retry) asks the Sentinels again
+        super().connect_check_health(check_health=check_health, retry_socket_connect=False)
+
+
 class _BlockingSentinelPool(SentinelConnectionPool, redis.BlockingConnectionPool):
     """Sentinel's pool (connections to whichever server the Sentinels name primary) that makes a thread wait for a free
     connection as :func:`connect`'s pool does, instead of failing a burst with "Too many connections"."""
@@ -257,8 +274,11 @@ def failover_retry() -> Retry:
     )
 
 
-def connect_sentinel(addresses: list[tuple[str, int]], service: str, **kwargs: Any) -> redis.Redis:
-    """A client of the primary the Sentinels at ``addresses`` name for ``service``, following its failovers."""
+def connect_sentinel(
+    addresses: list[tuple[str, int]], service: str, *, retry: Retry | None = None, **kwargs: Any
+) -> redis.Redis:
+    """A client of the primary the Sentinels at ``addresses`` name for ``service``, following its failovers
+    (``retry``: :func:`failover_retry` unless given)."""
     sentinel = Sentinel(  # type: ignore[no-untyped-call]
         addresses,
         sentinel_kwargs={"socket_timeout": SENTINEL_TIMEOUT_S, "socket_connect_timeout": SENTINEL_TIMEOUT_S},
@@ -268,12 +288,30 @@ def connect_sentinel(addresses: list[tuple[str, int]], service: str, **kwargs: A
     client: redis.Redis = sentinel.master_for(  # type: ignore[no-untyped-call]
         service,
         connection_pool_class=_BlockingSentinelPool,
+        connection_class=_FollowingConnection,
         max_connections=POOL_SIZE,
         timeout=POOL_WAIT_S,
-        retry=failover_retry(),
+        retry=retry or failover_retry(),
         **kwargs,
     )
     return client
+
+
+def probe(config: RedisConfig) -> Callable[[], bool]:
+    """A check of whether the configured external Redis answers now: one PING, no retries, a 1 s timeout."""
+    quick: dict[str, Any] = {"socket_timeout": 1.0, "socket_connect_timeout": 1.0, "retry": Retry(NoBackoff(), 0)}
+    if config.sentinels:
+        client = connect_sentinel(config.sentinel_addresses(), config.sentinel_service, **quick)
+    else:
+        client = connect(config.url, **quick)
+
+    def answers() -> bool:
+        try:
+            return bool(client.ping())
+        except (redis.RedisError, OSError):
+            return False
+
+    return answers
 
 
 def sentinel_url(config: RedisConfig) -> str:
