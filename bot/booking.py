@@ -138,7 +138,7 @@ class BookingService:
             try:
                 facts = self._facts_from(ticket.request.slot_id, ticket.carry, now)
                 ticket.carry = None  # used: a retry reads afresh
-                slot = self._decide(facts, ticket.request, now)
+                slot = self._decide_again(facts, ticket.request, now)
             except Exception as refused:  # this caller's answer; the others go on
                 ticket.fail(refused)
                 continue
@@ -160,6 +160,19 @@ class BookingService:
             ticket.carry = reply
         settled = (self._settle(commit, reply, confirmed) for commit, reply in zip(commits, results, strict=False))
         return [ticket for ticket in settled if ticket is not None] + upcoming
+
+    def _decide_again(self, facts: _Facts, request: _BookRequest, now: datetime) -> Slot:
+        """:meth:`_decide`, except that a request that already booked (its first answer lost in a failover, or a
+        webhook retry of its message) is committed again: ``book.lua`` then returns the booking it made."""
+        try:
+            return self._decide(facts, request, now)
+        except BookingRefused as refused:
+            if refused.decision.rule != "already_booked" or facts.slot is None:
+                raise
+            marker = self.redis.hget(keys.patient(request.pid), "last_booking")
+            if marker is None or not text(marker).startswith(request.request_id + " "):
+                raise
+            return facts.slot
 
     def _decide(self, facts: _Facts, request: _BookRequest, now: datetime) -> Slot:
         """The slot to commit, or ``BookingRefused`` naming the rule."""

@@ -12,13 +12,18 @@ duties are idempotent besides, so a tick cut short by a lapse and run again else
 
 from __future__ import annotations
 
+import logging
+import os
 import secrets
+import socket
 
 import redis
 
 from bot.records import text
 from bot.storage import keys
 from bot.storage.scripts import Scripts
+
+log = logging.getLogger(__name__)
 
 
 class Lease:
@@ -27,16 +32,23 @@ class Lease:
     def __init__(self, client: redis.Redis, duty: str, ttl_ms: int) -> None:
         self.key = keys.lease(duty)
         self.ttl_ms = ttl_ms
-        self.token = secrets.token_hex(16)
+        # who holds it, for an operator reading the key (and a random part: a restarted pid is another holder)
+        self.token = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(8)}"
+        self.held = False
         self._scripts = Scripts(client, "lease_renew", "lease_release")
         self._redis = client
 
     def hold(self) -> bool:
-        """Take the lease if free, extend it if ours; whether this process holds it now."""
-        return bool(self._scripts.run("lease_renew", [self.key], [self.token, self.ttl_ms]))
+        """Take the lease if free, extend it if ours; whether this process holds it now (a change is logged)."""
+        held = bool(self._scripts.run("lease_renew", [self.key], [self.token, self.ttl_ms]))
+        if held != self.held:
+            log.info("lease %s", "taken" if held else "lost", extra={"lease": self.key, "holder": self.token})
+        self.held = held
+        return held
 
     def release(self) -> bool:
         """Give the lease back if this process still holds it (the next holder need not wait for it to lapse)."""
+        self.held = False
         return bool(self._scripts.run("lease_release", [self.key], [self.token]))
 
     def holder(self) -> str | None:

@@ -17,6 +17,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
+import pytest
 import redis
 
 from bot.storage.runtime import connect_sentinel, find_redis_server
@@ -211,3 +212,12 @@ def _wait_answers(node: Node, timeout: float = 10.0) -> None:
                 return
         time.sleep(0.05)
     raise AssertionError(f"{node.name} did not answer within {timeout:g} s")
+
+
+def show_figure(request: pytest.FixtureRequest, line: str) -> None:
+    """Show a measured figure in every run (not only with ``-s``), as ``tests/test_phrases.py`` does."""
+    capture = request.config.pluginmanager.get_plugin("capturemanager")
+    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+    if capture is not None and reporter is not None:
+        with capture.global_and_fixture_disabled():
+            reporter.write_line(line)

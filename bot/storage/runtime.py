@@ -249,7 +249,7 @@ class _FollowingConnection(SentinelManagedConnection):
     address for good. Here every (re)connect of a primary connection looks the primary up first."""
 
     def connect_check_health(self, check_health: bool = True, retry_socket_connect: bool = True) -> None:
-        if self._sock:
+        if getattr(self, "_sock", None) is not None:  # connected already (redis-py's stubs type it as never set)
             return
         if self.connection_pool.is_master:
             self.host, self.port = self.connection_pool.get_master_address()
