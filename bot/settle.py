@@ -133,8 +133,16 @@ class Settlements:
         return [text(k) for k in self.redis.zrange(keys.SETTLE_DUE, 0, limit - 1)]
 
     def settle_due(self, notifier: Notifier, reminders: Reminders) -> list[Settled]:
-        """Settle what is due and can be settled now; each is sent once."""
-        return [self.settle(key, notifier, reminders) for key in self.due()]
+        """Settle what is due and can be settled now; each is sent once. One that fails (Redis restarting, a record
+        sealed under another key) is logged and left for the next tick; the others go on."""
+        settled = []
+        for key in self.due():
+            try:
+                settled.append(self.settle(key, notifier, reminders))
+            except Exception as failed:
+                log.warning("settlement failed; retried at the next tick", extra={"error": type(failed).__name__})
+                settled.append(Settled(key, None))
+        return settled
 
     def settle(self, key: str, notifier: Notifier, reminders: Reminders) -> Settled:
         """Read the outcome of one deferred change durably, send it once, forget the record."""
