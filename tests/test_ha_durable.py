@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 import rules
 from app.supervisor import Supervisor
@@ -193,7 +195,7 @@ def test_a_process_waits_for_its_redis_one_line_a_try(
 
     monkeypatch.setattr(runtime, "STARTUP_BACKOFF_S", (0.01, 0.02))
     port = free_port()
-    client = redis.Redis(port=port, socket_connect_timeout=0.5)
+    client = redis.Redis(port=port, socket_connect_timeout=0.5, retry=Retry(NoBackoff(), 0))
     with caplog.at_level(logging.WARNING), pytest.raises(RedisUnavailableError, match="redis not reachable"):
         wait_until_reachable(client, f"redis://127.0.0.1:{port}", attempts=3)
     lines = [r.getMessage() for r in caplog.records if "not reachable" in r.getMessage()]

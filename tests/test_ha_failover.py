@@ -33,7 +33,7 @@ from bot.clock import SystemClock
 from bot.reminders import job_queue
 from bot.storage import keys
 from tests.ha_booker import book_through_failover, ha_config, settle_address
-from tests.ha_cluster import SERVICE, SentinelCluster
+from tests.ha_cluster import SERVICE, SentinelCluster, show_figure
 from tests.support import SECRET, SHANGHAI, Services, make_services, schedule_csv, slot_of
 from tests.test_serve import free_port
 
@@ -143,11 +143,9 @@ def test_sigkill_of_the_primary_mid_rush(tmp_path: Path, min_replicas_ack: int, 
                 except subprocess.TimeoutExpired:
                     os.killpg(process.pid, signal.SIGKILL)
                     process.wait()
-        import shutil
-
-        shutil.copy(tmp_path / "worker.log", "/tmp/ha-worker.log")
         logs = "".join(f"--- {n}\n" + (tmp_path / f"{n}.log").read_text()[-1500:] for n in ("worker", "gunicorn"))
-        _check(svc, outcomes, promoted_at, served, min_replicas_ack, logs)
+        for line in [*said, *_check(svc, outcomes, promoted_at, served, min_replicas_ack, logs)]:
+            show_figure(request, line)
 
 
 def _rush(
