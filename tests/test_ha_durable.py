@@ -269,3 +269,25 @@ def test_rules_unchanged_by_settling(unacked: Services) -> None:
         unacked.booking.book(patient.pid, acct, "wechat", SLOT)
     assert pending.value.kind == BOOKING
     assert unacked.store.require(pending.value.appointment.serial).status == rules.AppointmentStatus.booked
+
+
+def test_a_demoted_primary_sends_its_clients_to_the_new_one(tmp_path: Path) -> None:
+    """A switch-over (``SENTINEL FAILOVER``): the old primary lives on as a replica and answers writes with
+    ``READONLY``; the pooled connections to it are dropped and the next booking lands on the new primary, whose
+    script cache is empty (NOSCRIPT, loaded again)."""
+    with SentinelCluster.start(tmp_path, replicas=1) as cluster:
+        config = build_config({**CONFIG_RAW, "redis": {"sentinels": cluster.sentinel_config(), "min_replicas_ack": 1}})
+        svc = make_services(cluster.client(), config)
+        svc.schedule.import_csv(schedule_csv(TOMORROW))
+        acct, patient = svc.patient(1)
+        before = svc.booking.book(patient.pid, acct, "wechat", SLOT)
+        old = cluster.primary_port()
+        assert old is not None
+        cluster.sentinels[0].client().execute_command("SENTINEL", "FAILOVER", "guahao")
+        cluster.wait_promotion(old)
+        deadline = time.monotonic() + 20  # until the old primary follows the new one (WAIT 1 can be confirmed)
+        while redis.Redis(port=old).info("replication")["role"] != "slave" and time.monotonic() < deadline:
+            time.sleep(0.1)
+        after = svc.booking.book(patient.pid, acct, "wechat", slot_of("h1", "wk", TOMORROW))
+        assert svc.redis.connection_pool.get_master_address()[1] != old  # type: ignore[attr-defined]
+        assert {a.serial for a in svc.store.of_patient(patient.pid)} == {before.serial, after.serial}
