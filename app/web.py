@@ -13,6 +13,8 @@ from prometheus_client import generate_latest
 from werkzeug.exceptions import HTTPException
 
 from adapters.console.simulator import STATIC, SimulatorServices, simulator_blueprint
+from adapters.sms.mainland_inbound import mainland_blueprint
+from adapters.sms.twilio import DeliveryLog
 from adapters.sms.webhook import SmsInbox, sms_blueprint
 from adapters.staff.api import StaffDesk, staff_blueprint
 from adapters.wechat.push import Followers, reply_pusher, wechat_sender
@@ -20,6 +22,7 @@ from adapters.wechat.webhook import WeChatServices, wechat_blueprint
 from app import health
 from app.services import build_engine
 from app.worker import run_worker
+from bot.config import MAINLAND_PROVIDERS
 from bot.metrics import CONTENT_TYPE, metrics, registry
 from bot.services import Services
 from dialogs.engine import Engine
@@ -60,13 +63,22 @@ def create_app(
     app.json = _JsonProvider(app)
     app.register_blueprint(
         staff_blueprint(
-            StaffDesk(services.config, services.store, services.standing, services.schedule, services.broadcasts)
+            StaffDesk(
+                services.config,
+                services.store,
+                services.standing,
+                services.schedule,
+                services.broadcasts,
+                services.lottery,
+                services.waitlist,
+            )
         )
     )
     sms_inbox = SmsInbox(engine, services.patients, services.box, services.redis)
     simulator = SimulatorServices(services.config, services.clock, engine, sms_inbox, services.outbox)
     app.register_blueprint(simulator_blueprint(simulator, lambda: run_worker(services, burst=True)))
     _register_channels(app, services, engine)
+    _register_mainland_sms(app, services, sms_inbox)
 
     @app.get("/healthz")
     def healthz() -> Any:
@@ -129,3 +141,24 @@ def _register_channels(app: Flask, services: Services, engine: Engine) -> None:
         app.register_blueprint(wechat_blueprint(wechat, config.wechat, reply_pusher(pusher)))
     else:
         log.info("WeChat webhook off: wechat.token is empty")
+
+
+def _register_mainland_sms(app: Flask, services: Services, inbox: SmsInbox) -> None:
+    """SPEC §9: the configured mainland provider's callbacks, on whenever ``sms.inbound_token`` is set."""
+    sms = services.config.sms
+    if sms.provider not in MAINLAND_PROVIDERS:
+        return
+    if not sms.inbound_token:
+        log.info("SMS callbacks of %s off: sms.inbound_token is empty", sms.provider)
+        return
+    app.register_blueprint(
+        mainland_blueprint(
+            sms.provider,
+            inbox=inbox,
+            sender=services.sms_sender,
+            deliveries=DeliveryLog(services.redis, services.clock),
+            patients=services.patients,
+            box=services.box,
+            inbound_token=sms.inbound_token,
+        )
+    )

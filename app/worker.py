@@ -34,6 +34,7 @@ from rq.serializers import JSONSerializer
 from rq.timeouts import TimerDeathPenalty
 
 from bot import jobs
+from bot.archive import archive_duty
 from bot.lease import Lease
 from bot.reminders import job_queue
 from bot.services import Services
@@ -118,6 +119,12 @@ def _tick(services: Services, lease: Lease | None = None) -> None:
         jobs.run_periodic(services)
     except Exception:  # one failed tick (Redis restarting, say) must not stop the worker: the next one retries
         log.exception("periodic tick failed")
+    try:
+        if lease is not None and not lease.held:
+            return  # the archive too is one worker's duty at a time (docs/archive.md)
+        archive_duty(services.redis, services.config, services.clock)
+    except Exception:  # the archive is idempotent: the next tick settles and goes on
+        log.exception("archive duty failed")
 
 
 def _release(lease: Lease) -> None:

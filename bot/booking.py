@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Collection
+import threading
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -30,7 +31,7 @@ from bot.errors import GuahaoError, InvalidRequestError, NotFoundError
 from bot.metrics import metrics
 from bot.patients import PatientService
 from bot.records import Appointment, Slot, decode_hash, local_moment, text
-from bot.settle import BOOKING, CANCELLATION, OutcomeUnconfirmed, Settlements
+from bot.settle import BOOKING, CANCELLATION, RESCHEDULE, OutcomeUnconfirmed, Settlements
 from bot.standing import standing_from_facts
 from bot.storage import keys
 from bot.storage.scripts import Scripts
@@ -39,6 +40,10 @@ Status = rules.AppointmentStatus
 MAX_ATTEMPTS = 8
 MAX_BATCH = 32
 SERIAL_CANDIDATES = 3
+SETTLE_KINDS = {"reschedule": RESCHEDULE}
+"""The settlement kind of a commit script's unconfirmed outcome (else a booking: a waitlist claim is one)."""
+LAST_BOOKING = "lb"
+"""The patient hash's field ``book.lua`` keeps the last booking request in: ``<request id> <serial> <queue no>``."""
 HISTORY = timedelta(days=100)
 """Bookings older than this can affect no limit (3 months + the booking window): not read for a decision."""
 
@@ -68,6 +73,10 @@ class _Facts:
     version: str
     existing: list[rules.AppointmentFacts]
     standing: rules.Standing
+
+
+BookingFacts = _Facts
+"""What a booking decision reads: the slot, the patient's record version, appointments and standing."""
 
 
 def new_serials(count: int) -> list[str]:
@@ -103,6 +112,7 @@ class BookingService:
         self.redis = store.redis
         self.clock = store.clock
         self.durability = settlements.durability
+        self._unconfirmed = threading.local()  # what this thread's last :meth:`commit` left unconfirmed
         self._scripts = Scripts(store.redis, "booking_facts", "book")
         self._combiner: Combiner[_BookRequest, Appointment] = Combiner(self._book_batch, MAX_BATCH)
 
@@ -115,7 +125,7 @@ class BookingService:
         Concurrent calls of one process are batched (``bot.combiner``): a batch's commits and the facts of the
         callers waiting behind it go in one pipeline; each commit is still its own atomic script.
         """
-        request = _BookRequest(pid, acct, channel, slot_id, request_id or secrets.token_hex(8))
+        request = _BookRequest(pid, acct, channel, slot_id, request_id or secrets.token_hex(6))
         appointment = self._combiner.submit(request)
         metrics().bookings.labels(appointment.hospital).inc()
         return appointment
@@ -169,10 +179,23 @@ class BookingService:
         except BookingRefused as refused:
             if refused.decision.rule != "already_booked" or facts.slot is None:
                 raise
-            marker = self.redis.hget(keys.patient(request.pid), "last_booking")
+            marker = self.redis.hget(keys.patient(request.pid), LAST_BOOKING)
             if marker is None or not text(marker).startswith(request.request_id + " "):
                 raise
             return facts.slot
+
+    def facts_of(self, wanted: Sequence[tuple[str, str]]) -> list[BookingFacts]:
+        """What a booking decision needs for each (pid, slot id), in one round trip (a lottery draw decides many)."""
+        now = self.clock.now()
+        pipe = self.redis.pipeline(transaction=False)
+        for pid, slot_id in wanted:
+            self._scripts.queue(pipe, "booking_facts", *self._facts_call(_BookRequest(pid, "", "", slot_id, ""), now))
+        replies = self._scripts.execute(pipe)
+        return [self._facts_from(slot_id, reply, now) for (_, slot_id), reply in zip(wanted, replies, strict=True)]
+
+    def check_department(self, slot: Slot, pid: str) -> None:
+        """Raise ``BookingRefused`` when the department does not see this patient (age or sex, RULES §9)."""
+        self._check_department(slot, pid)
 
     def _decide(self, facts: _Facts, request: _BookRequest, now: datetime) -> Slot:
         """The slot to commit, or ``BookingRefused`` naming the rule."""
@@ -292,8 +315,9 @@ class BookingService:
             int(end.timestamp()),
             f"patient:{request.channel}",
             stamp,
-            json.dumps(fields, ensure_ascii=False),
-            request.request_id,
+            json.dumps(
+                {**fields, **({"_request": request.request_id} if request.request_id else {})}, ensure_ascii=False
+            ),
             *candidates,
         ]
         commit_keys = [
@@ -335,6 +359,70 @@ class BookingService:
             refund_cents=None,
             checked_in_at=None,
         )
+
+    # --- for the services that book through a held place or a move (bot.waitlist, bot.reschedule) ----------
+    def decide(self, pid: str, slot_id: str, *, without: str | None = None) -> tuple[Slot | None, str, rules.Decision]:
+        """The slot, the patient's version and the booking rules' answer for ``pid`` and ``slot_id`` now, read in one
+        round trip; the places left aside (the caller holds or checks them), the appointment ``without`` counted as
+        if it did not exist (a move, RULES §11)."""
+        return self.decide_many([(pid, slot_id)], without=without)[0]
+
+    def decide_many(
+        self, wanted: list[tuple[str, str]], *, without: str | None = None
+    ) -> list[tuple[Slot | None, str, rules.Decision]]:
+        """:meth:`decide` for many (pid, slot id) pairs, their facts read in one round trip."""
+        now = self.clock.now()
+        pipe = self.redis.pipeline(transaction=False)
+        for pid, slot_id in wanted:
+            self._scripts.queue(pipe, "booking_facts", *self._facts_call(_BookRequest(pid, "", "", slot_id, ""), now))
+        replies = self._scripts.execute(pipe) if wanted else []
+        return [
+            self._decided(pid, self._facts_from(slot_id, reply, now), slot_id, without, now)
+            for (pid, slot_id), reply in zip(wanted, replies, strict=True)
+        ]
+
+    def _decided(
+        self, pid: str, facts: _Facts, slot_id: str, without: str | None, now: datetime
+    ) -> tuple[Slot | None, str, rules.Decision]:
+        slot = facts.slot
+        if slot is None:
+            return None, facts.version, rules.Decision.refuse("no_slot", detail=f"no slot {slot_id}")
+        if slot.status != "open":
+            return slot, facts.version, rules.Decision.refuse("slot_closed", detail="the clinic was suspended")
+        try:
+            self._check_department(slot, pid)
+        except BookingRefused as refused:
+            return slot, facts.version, refused.decision
+        policy = self.store.policy_for(slot.hospital)
+        existing = rules.others(facts.existing, without) if without else facts.existing
+        decision = rules.check_booking(policy, existing, slot.facts(policy.tz), facts.standing, now)
+        return slot, facts.version, decision
+
+    def commit_call(
+        self, pid: str, acct: str, channel: str, slot: Slot, version: str, now: datetime
+    ) -> tuple[list[str], list[Any], str]:
+        """The keys and arguments ``book.lua`` takes to write an appointment of ``slot`` (another script taking a
+        place appends them to its own), and the booking stamp."""
+        stamp = self.store.stamp(now)
+        commit_keys, args = self._commit_call(_BookRequest(pid, acct, channel, slot.id, ""), slot, version, now, stamp)
+        return commit_keys, args, stamp
+
+    def commit(self, scripts: Scripts, name: str, commit_keys: list[str], args: list[Any]) -> Any:
+        """Run one commit script that takes a place outside :meth:`book` (a waitlist claim, a move): the one path such
+        commits share, through the durable step (``WAIT``, SPEC §7). When the replicas do not confirm it, the
+        :meth:`booked` that follows in this thread raises ``OutcomeUnconfirmed`` instead of returning."""
+        commit = scripts.run_durable(name, commit_keys, args, self.durability)
+        self._unconfirmed.kind = None if commit.confirmed else SETTLE_KINDS.get(name, BOOKING)
+        return commit.reply
+
+    def booked(self, pid: str, acct: str, channel: str, slot: Slot, stamp: str, reply: Any) -> Appointment:
+        """The appointment a commit script's ``{'ok', serial, queue_no, name}`` reply wrote; ``OutcomeUnconfirmed``
+        when that commit (:meth:`commit`, this thread's last) was not confirmed by the replicas."""
+        appointment = BookingService._booked(_BookRequest(pid, acct, channel, slot.id, ""), slot, stamp, reply)
+        kind, self._unconfirmed.kind = getattr(self._unconfirmed, "kind", None), None
+        if kind is not None:
+            raise OutcomeUnconfirmed(kind, appointment)
+        return appointment
 
     # --- cancellation ----------------------------------------------------------------------------------
     def cancel_terms(
@@ -394,6 +482,12 @@ class BookingService:
         if pids is not None and appointment.pid not in pids:
             raise NotFoundError(f"no appointment with serial {serial!r}")  # never confirm someone else's serial
         return appointment
+
+
+def _request_field(request_id: str) -> dict[str, str]:
+    """The request's id for ``book.lua``'s idempotency (read and dropped there, never stored on the appointment);
+    none for the commits other scripts take a place with (a waitlist claim, a move)."""
+    return {"_request": request_id} if request_id else {}
 
 
 def _pairs(flat: list[bytes]) -> dict[bytes, bytes]:

@@ -41,7 +41,8 @@ log = logging.getLogger(__name__)
 
 BOOKING = "booking"
 CANCELLATION = "cancellation"
-KINDS = (BOOKING, CANCELLATION)
+RESCHEDULE = "reschedule"
+KINDS = (BOOKING, CANCELLATION, RESCHEDULE)
 HOLD_RETRY_S = (0.2, 0.5, 1.0, 2.0, 5.0)
 """Waits between attempts to make a deferred record durable (the last one repeated)."""
 SETTLE_BATCH = 100
@@ -164,7 +165,7 @@ class Settlements:
             return Settled(key, None)
         outcome = _outcome(record["kind"], text(commit.reply[1]))
         address = Address(record["channel"], record["to"])
-        if outcome == "booked":  # its reminders start now; this message is its confirmation
+        if outcome in ("booked", "rescheduled"):  # its reminders start now; this message is its confirmation
             notifier.remember_address(told, address.to, address.channel)
             reminders.schedule(told)
         elif outcome == "cancelled":
@@ -180,9 +181,13 @@ class Settlements:
 
 
 def _outcome(kind: str, status: str) -> str:
-    """What the patient is told: for a booking whether it exists, for a cancellation whether it took."""
+    """What the patient is told: for a booking (a waitlist claim too) whether it exists, for a move whether the new
+    appointment exists (the move is one script: the old one was given up with it), for a cancellation whether it
+    took."""
     if kind == BOOKING:
         return "booked" if status else "not_booked"
+    if kind == RESCHEDULE:
+        return "rescheduled" if status else "not_rescheduled"
     return "cancelled" if status.startswith("cancelled") else "not_cancelled"
 
 

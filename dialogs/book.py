@@ -20,7 +20,8 @@ import rules
 from bot.booking import BookingRefused
 from bot.names import name_in
 from bot.settle import OutcomeUnconfirmed
-from dialogs import parse
+from dialogs import intents, parse
+from dialogs.book_lottery import BookLottery
 from dialogs.book_wishes import BookWishes
 from dialogs.machine import Dialog
 from dialogs.turn import Turn
@@ -42,11 +43,9 @@ class State(StrEnum):
 RESLOT = frozenset({"slot_full", "slot_closed", "slot_started", "no_slot", "once_per_doctor"})
 REDATE = frozenset({"window_past", "window_too_far", "window_too_early", "limit_same_day_department", "limit_same_day"})
 RETRY = frozenset({"busy"})
-NO_WORDS = frozenset({"取消", "不约了"})
-"""Also "no" at the confirmation, which offers "N 取消" (English ``cancel`` is never taught: Twilio opt-out)."""
 
 
-class BookFlow(BookWishes):
+class BookFlow(BookWishes, BookLottery):
     """Questions, guards and actions of the booking dialog."""
 
     # --- questions -------------------------------------------------------------------------------------
@@ -80,8 +79,9 @@ class BookFlow(BookWishes):
             turn.say("book.nothing_to_book")
             turn.switch("menu")
             return
-        if len(hospitals) == 1:
-            turn.data["hospital"] = hospitals[0].id
+        named = self.wished_hospitals()  # a sentence's department or doctor may belong to one hospital only
+        if len(hospitals) == 1 or len(named) == 1:
+            turn.data["hospital"] = named[0] if len(named) == 1 else hospitals[0].id
             self.fire("skip")
             return
         names = [name_in(turn.lang, h.name, h.name_en) for h in hospitals]
@@ -101,12 +101,14 @@ class BookFlow(BookWishes):
             else:
                 turn.switch("menu")
             return
-        if self.wished_department(departments):
+        if self.wished_department(departments) and self.department_allowed():
             self.fire("skip")
             return
         title = turn.t("book.ask_department", hospital=self.hospital_name())
         names = [name_in(turn.lang, d.name, d.name_en) for d in departments]
-        turn.offer(title, names, [d.id for d in departments], aliases=[d.name for d in departments])
+        # the other language's name chooses too: 心血管内科 in English, Cardiology in Chinese
+        aliases = [d.name if turn.lang == "en" else d.name_en or d.name for d in departments]
+        turn.offer(title, names, [d.id for d in departments], aliases=aliases)
 
     def ask_date(self) -> None:
         turn = self.turn
@@ -209,6 +211,14 @@ class BookFlow(BookWishes):
         self.turn.data["hospital"] = str(hospital)
         return True
 
+    def department_allowed(self) -> bool:
+        """Whether the department a sentence named sees this patient (RULES §9); when not, said and forgotten."""
+        refusal = self.department_refusal(self.department)
+        if not refusal.allowed:
+            self.say_refusal(refusal)
+            del self.turn.data["department"]
+        return refusal.allowed
+
     def department_chosen(self) -> bool:
         department = self._pick()
         if department is None:
@@ -255,8 +265,10 @@ class BookFlow(BookWishes):
         if slot.status != "open":
             self.say_refusal(rules.Decision.refuse("slot_closed"))
             return False
-        if slot.places_left <= 0:
-            self.say("book.slot_full")
+        if slot.places_left <= 0:  # full: its waitlist is offered (候补, dialogs.waitlist), the choices kept
+            kept = {name: self.turn.data[name] for name in ("pid", "hospital", "department", "date")}
+            self.turn.data["keep.waitlist"] = {**kept, "slot": slot.id}
+            self.turn.switch("waitlist")
             return False
         self.turn.data["slot"] = slot.id
         return True
@@ -265,7 +277,7 @@ class BookFlow(BookWishes):
         return parse.parse_yes_no(self.turn.text) is True
 
     def said_no(self) -> bool:
-        return parse.parse_yes_no(self.turn.text) is False or self.turn.text in NO_WORDS
+        return intents.declines_booking(self.turn.text)
 
     # --- actions ---------------------------------------------------------------------------------------
     def ask_yes_no(self) -> None:
@@ -278,6 +290,8 @@ class BookFlow(BookWishes):
     def book(self) -> None:
         turn = self.turn
         try:
+            if self.registered_in_lottery():  # a day's release lottery window: registered for its draw instead
+                return
             appointment = turn.deps.booking.book(
                 str(turn.data["pid"]),
                 turn.acct,
@@ -335,18 +349,39 @@ def request_id(turn: Turn) -> str | None:
     if not message_id:
         return None
     seed = f"{turn.channel.value}\x00{turn.acct}\x00{message_id}"
-    return hashlib.sha256(seed.encode()).hexdigest()[:24]
+    return hashlib.sha256(seed.encode()).hexdigest()[:16]
 
 
 TRANSITIONS: list[dict[str, Any]] = [
     {"trigger": "skip", "source": State.patient, "dest": State.hospital},
+    {
+        "trigger": "answer",
+        "source": State.patient,
+        "dest": None,
+        "conditions": "typed_sentence_at_hospital",
+        "after": "take_sentence_at_patient",
+    },
     {"trigger": "answer", "source": State.patient, "dest": State.hospital, "conditions": "patient_chosen"},
     {"trigger": "answer", "source": State.patient, "dest": None},
     {"trigger": "skip", "source": State.hospital, "dest": State.department},
+    {
+        "trigger": "answer",
+        "source": State.hospital,
+        "dest": None,
+        "conditions": "typed_sentence_at_hospital",
+        "after": "take_sentence_at_hospital",
+    },
     {"trigger": "answer", "source": State.hospital, "dest": State.department, "conditions": "hospital_chosen"},
     {"trigger": "answer", "source": State.hospital, "dest": None},
     {"trigger": "back", "source": State.department, "dest": State.hospital},
     {"trigger": "skip", "source": State.department, "dest": State.date},
+    {
+        "trigger": "answer",
+        "source": State.department,
+        "dest": None,
+        "conditions": "typed_sentence",
+        "after": "take_sentence",
+    },
     {"trigger": "answer", "source": State.department, "dest": State.date, "conditions": "department_chosen"},
     {"trigger": "answer", "source": State.department, "dest": None},
     {"trigger": "skip", "source": State.date, "dest": State.slot},

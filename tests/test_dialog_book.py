@@ -104,12 +104,12 @@ def test_first_time_user_verifies_and_books_en(svc: Services) -> None:
     chat = Chat(svc)
     chat.send("English")
     chat.send("1")
-    assert "Choose a hospital:\n1. Diyiyiyuan" in chat.verify("Li Lei", id_number(2), PHONE)
+    assert "Choose a hospital:\n1. Diyi Yiyuan" in chat.verify("Li Lei", id_number(2), PHONE)
     chat.send("2")  # 第二医院: one department, still asked
     assert "Choose a date for Neike:\n1. Tue 24 Nov\n2. Wed 25 Nov" in chat.send("1")
     assert "1. dr-nk 08:00-12:00 general ¥5 20 left" in chat.send("Tue 24 Nov")
     summary = chat.send("1")
-    assert "Please confirm:\nL*****, Tue 24 Nov 08:00-12:00\nDieryiyuan, Neike, dr-nk, general, ¥5" in summary
+    assert "Please confirm:\nL*****, Tue 24 Nov 08:00-12:00\nDi'er Yiyuan, Neike, dr-nk, general, ¥5" in summary
     assert "Reply Y to confirm, N to drop it." in summary
     done = chat.send("yes")
     found = re.search(r"Booked! Serial (\d{8}), queue no\. 1", done)
@@ -197,7 +197,7 @@ def test_ambiguous_and_unknown_choices_are_asked_again(svc: Services) -> None:
     assert "没有第9项,请回复 1-2 中的序号。" in chat.send("9")
     chat.send("1")
     assert "请回复 Y(是)或 N(否)" in chat.send("也许吧")
-    assert "请回复 Y(是)或 N(否)" in chat.send("cancel"), "bare CANCEL is never taken as an answer"
+    assert "本次未预约" in chat.send("cancel"), "at a booking's confirmation cancel is N (over SMS: Twilio's opt-out)"
 
 
 @pytest.mark.parametrize(
@@ -282,24 +282,27 @@ def fill(svc: Services, slot: str, by: int = 50) -> None:
     svc.booking.book(other.pid, acct, "wechat", slot)
 
 
-def test_a_full_slot_is_shown_and_refused(svc: Services) -> None:
+def test_a_full_slot_is_shown_and_its_waitlist_offered(svc: Services) -> None:
     fill(svc, slot_of("h1", "nk", TOMORROW))
     chat, pid = ready(svc)
     to_dates(chat)
     slots = chat.send("1")
     assert "1. dr-nk 08:00-12:00 普通 ¥5 已满" in slots and "2. dr-nk-x 14:00-17:00 专家 ¥50 余20" in slots
-    assert "该时段已约满,请选择其他时段。" in chat.send("1")
+    assert "dr-nk 08:00 的号已约满。可加入候补" in chat.send("1")  # SPEC §8: the waitlist is offered
+    assert "请选择时段" in chat.send("2")  # 2: another slot
     assert "请确认预约" in chat.send("2")
     assert SERIAL.search(chat.send("y"))
     assert len(svc.store.of_patient(pid)) == 1
 
 
-def test_a_full_day_is_shown_and_refused(svc: Services) -> None:
+def test_a_full_day_is_shown_and_its_slots_offered_to_wait_for(svc: Services) -> None:
     fill(svc, slot_of("h1", "nk", TOMORROW), by=50)
     fill(svc, slot_of("h1", "nk", TOMORROW, True), by=51)
     chat, _ = ready(svc)
     assert "1. 11月24日 周二 已满" in to_dates(chat)
-    assert "11月24日内科已约满,请选择其他日期。" in chat.send("1")
+    reply = chat.send("1")
+    assert "11月24日内科的号已全部约满,可选择一个时段加入候补" in reply  # SPEC §8
+    assert "1. dr-nk 08:00-12:00 普通 ¥5 已满" in reply
 
 
 def test_a_slot_filled_while_confirming_re_offers_the_slots(svc: Services) -> None:
@@ -539,6 +542,8 @@ def test_every_booking_reply_over_sms_is_short(svc: Services) -> None:
     fill(svc, slot_of("h1", "nk", TOMORROW))
     assert "刚刚约满" in chat.send("Y")
     assert "已约满" in chat.send("1")
+    chat.send("2")  # not the waitlist: another slot
+    clock(svc).advance(timedelta(minutes=1))  # the waitlist question was one message more: a fresh minute
     chat.send("2")
     assert SERIAL.search(chat.send("Y"))
     clock(svc).advance(timedelta(minutes=1))  # at most 20 messages a minute

@@ -22,7 +22,7 @@ import rules
 from app.supervisor import Supervisor
 from bot.config import build_config
 from bot.errors import ConfigError, RedisUnavailableError
-from bot.settle import BOOKING, OutcomeUnconfirmed
+from bot.settle import BOOKING, RESCHEDULE, OutcomeUnconfirmed
 from bot.storage import keys
 from bot.storage.runtime import open_redis, wait_until_reachable
 from bot.storage.scripts import Durability, Scripts
@@ -291,3 +291,19 @@ def test_a_demoted_primary_sends_its_clients_to_the_new_one(tmp_path: Path) -> N
         after = svc.booking.book(patient.pid, acct, "wechat", slot_of("h1", "wk", TOMORROW))
         assert svc.redis.connection_pool.get_master_address()[1] != old  # type: ignore[attr-defined]
         assert {a.serial for a in svc.store.of_patient(patient.pid)} == {before.serial, after.serial}
+
+
+def test_an_unconfirmed_move_goes_through_the_same_durable_step(redis_db: redis.Redis) -> None:
+    """A reschedule (and a waitlist claim) commits through ``BookingService.commit``: the same WAIT, the same honest
+    answer, the same settling."""
+    confirmed = services_acking(redis_db, 0)
+    acct, patient = confirmed.patient(1)
+    booked = confirmed.booking.book(patient.pid, acct, "wechat", SLOT)
+    unacked = services_acking(redis_db, 1)
+    with pytest.raises(OutcomeUnconfirmed) as pending:
+        unacked.reschedule.move(booked.serial, slot_of("h1", "nk", TOMORROW, afternoon=True), "patient:wechat")
+    assert pending.value.kind == RESCHEDULE and pending.value.appointment.serial != booked.serial
+    unacked.booking.settlements.defer(pending.value, "openid-move", "wechat")
+    assert settle_now(unacked) == ["rescheduled"]
+    [sent] = unacked.outbox.messages_for("openid-move")
+    assert "改约已确认" in sent["text"] and pending.value.appointment.serial in sent["text"]

@@ -24,6 +24,7 @@ STEPS: dict[str, tuple[str, ...]] = {
     "slot": ("菜单", "1", "心内", "1"),
     "confirm": ("菜单", "1", "心内", "1", "1"),
     "cancel": ("菜单", "3"),
+    "department": ("菜单", "1"),
 }
 MENU = "1. 预约挂号"
 # outcome -> what the reply must show (an outcome "name:detail" passes the detail)
@@ -31,7 +32,9 @@ OUTCOMES: dict[str, Callable[[str, str], bool]] = {
     "book": lambda reply, _: "请选择心脏病医院的科室" in reply,
     "list": lambda reply, _: "您目前没有待就诊的预约" in reply,
     "cancel": lambda reply, _: "您目前没有可取消的预约" in reply,
-    "reschedule": lambda reply, _: "改约功能即将推出" in reply,
+    "reschedule": lambda reply, _: "您目前没有可改约的预约" in reply or "改约 " in reply,
+    "waitlist": lambda reply, _: "您目前没有候补" in reply or "您的候补(" in reply,
+    "noentry": lambda reply, _: "没有第" in reply and "个候补" in reply,
     "help": lambda reply, _: "随时可回复" in reply,
     "menu": lambda reply, _: reply.startswith("请回复数字选择") or reply.startswith("已退出当前步骤"),
     "nothing": lambda reply, _: "现在没有需要确认的事项" in reply,
@@ -48,6 +51,8 @@ OUTCOMES: dict[str, Callable[[str, str], bool]] = {
     "cancelled": lambda reply, _: "已取消预约" in reply,
     "kept": lambda reply, _: "已保留预约" in reply,
     "reask": lambda reply, _: "请回复 Y(是)或 N(否)" in reply,
+    "which": lambda reply, _: "可以理解为取消,也可以理解为不取消" in reply and "已取消" not in reply,
+    "noted": lambda reply, _: "已记下" in reply and "请选择心脏病医院的科室" in reply,
 }
 _results: list[bool] = []
 

@@ -22,6 +22,18 @@ TEXTS: dict[str, tuple[str, str]] = {
         "抱歉,您的预约(识别码 {serial})未能完成,未扣号,请重新预约。",
         "Sorry, your booking (serial {serial}) did not go through and holds no place. Please book again.",
     ),
+    "settle.reschedule_pending": (
+        "改约已提交(新识别码 {serial}),系统正在确认,结果稍后发送给您。",
+        "Your change of appointment (new serial {serial}) is being confirmed. We will send you the result shortly.",
+    ),
+    "settle.rescheduled": (
+        "改约已确认:新识别码 {serial},第{queue}号,{visit}。",
+        "Change confirmed: new serial {serial}, queue no. {queue}, {visit}.",
+    ),
+    "settle.not_rescheduled": (
+        "抱歉,您的改约(识别码 {serial})未能完成,原预约仍然有效,如需改约请重新操作。",
+        "Sorry, your change of appointment (serial {serial}) did not go through: your original booking stands.",
+    ),
     "settle.cancelled": (
         "取消已确认:识别码 {serial}。",
         "Cancellation confirmed: serial {serial}.",
