@@ -92,7 +92,7 @@ class _BookRequest:
     acct: str
     channel: str
     slot_id: str
-    request_id: str
+    request_id: str = ""  # the same id again returns the booking it made (book.lua); "" for none
 
 
 @dataclass(frozen=True)
