@@ -82,7 +82,7 @@ def _serve(args: argparse.Namespace, config: Config) -> int:
 
 
 def _worker(args: argparse.Namespace, config: Config) -> int:
-    with _services(config) as services:
+    with _services(config, wait=True) as services:  # started before its Redis: waits for it, one line a try
         run_worker(services)
     return 0
 
@@ -215,8 +215,8 @@ def _day(value: str) -> date:
 
 
 @contextmanager
-def _services(config: Config) -> Iterator[Services]:
-    services = open_services(config)
+def _services(config: Config, *, wait: bool = False) -> Iterator[Services]:
+    services = open_services(config, wait=wait)
     try:
         yield services
     finally:
@@ -228,13 +228,21 @@ def _chat(args: argparse.Namespace, config: Config) -> int:
         return run_chat(services, build_engine(services), args.user)
 
 
+def _redis_shown(config: Config) -> str:
+    redis_config = config.redis
+    if redis_config.sentinels:
+        ack = f", WAIT for {redis_config.min_replicas_ack} replica(s)" if redis_config.min_replicas_ack else ""
+        return f"Sentinel service {redis_config.sentinel_service!r} via {len(redis_config.sentinels)} Sentinel(s){ack}"
+    return redis_config.url or "embedded in " + redis_config.data_dir
+
+
 def _check_config(args: argparse.Namespace, config: Config) -> int:
     where = f"{config.path} (from {config.path_from})" if config.path else "no config file: built-in defaults"
     layers = ["defaults", *(["--demo"] if args.demo else []), "file" if config.path else "", "GUAHAO_* env"]
     channels = [name for name, on in (("wechat", config.wechat.enabled), ("sms", True)) if on]
     print(
         f"config OK ({where}): policy {config.policy_preset}, {len(config.hospitals)} hospital(s), "
-        f"channels: {', '.join(channels)}, redis: {config.redis.url or 'embedded in ' + config.redis.data_dir}"
+        f"channels: {', '.join(channels)}, redis: {_redis_shown(config)}"
     )
     print(f"release: {release_summary(config)}")
     print(f"where each part comes from ({' < '.join(layer for layer in layers if layer)}; secrets hidden):")

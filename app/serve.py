@@ -2,7 +2,8 @@
 
 The listening socket is bound first, so a busy port is one clear line before anything else happens. The worker runs
 as a child process (``guahao worker``) so that RQ's signal handling works, pointed at the same Redis (the embedded
-server's private socket is handed over in ``GUAHAO_REDIS_URL``); a :class:`~app.supervisor.Supervisor` thread
+server's private socket is handed over in ``GUAHAO_REDIS_URL``; an external Redis, or Sentinels, it finds in the same
+configuration); a :class:`~app.supervisor.Supervisor` thread
 restarts it, and the embedded Redis, when they die, and stops ``serve`` (exit 1) when one keeps dying. On Ctrl-C or
 SIGTERM the web server stops, the worker finishes its job in hand, and the embedded Redis stops last, after its data
 is flushed to disk.
@@ -31,7 +32,7 @@ from app.web import create_app
 from bot.config import Config
 from bot.errors import GuahaoError
 from bot.services import Services
-from bot.storage.runtime import open_redis
+from bot.storage.runtime import open_redis, probe
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +48,7 @@ def serve(config: Config, *, demo: bool, host: str | None, port: int | None, con
     """Run until interrupted; the exit code (1 when a part kept dying)."""
     listen_host, listen_port = host or config.server.host, port if port is not None else config.server.port
     listener = listen(listen_host, listen_port)  # before Redis, demo slots or the worker: a busy port changes nothing
-    runtime = open_redis(config.redis)
+    runtime = open_redis(config.redis, wait=True)  # an external Redis not up yet is waited for, one line a try
     metrics_dir = Path(config.redis.data_dir) / "metrics"
     shutil.rmtree(metrics_dir, ignore_errors=True)  # values of an earlier run must not be added to this one
     metrics_dir.mkdir(parents=True, exist_ok=True)
@@ -57,10 +58,11 @@ def serve(config: Config, *, demo: bool, host: str | None, port: int | None, con
     main_thread = threading.main_thread().ident
     assert main_thread is not None
     supervisor = Supervisor(
-        lambda: _start_worker(runtime.url, demo, config_path, metrics_dir),
+        lambda: _start_worker(runtime.url if runtime.embedded else None, demo, config_path, metrics_dir),
         runtime.embedded,
         on_give_up=lambda: signal.pthread_kill(main_thread, signal.SIGTERM),  # wakes waitress's loop at once
         on_restart=lambda part: _take_over_broadcasts(services),
+        redis_reachable=None if runtime.embedded else probe(config.redis),
     )
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
@@ -130,11 +132,17 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
-def _start_worker(redis_url: str, demo: bool, config_path: str | None, metrics_dir: Path) -> subprocess.Popen[bytes]:
+def _start_worker(
+    redis_url: str | None, demo: bool, config_path: str | None, metrics_dir: Path
+) -> subprocess.Popen[bytes]:
+    """The worker child; ``redis_url``: the embedded server's socket (an external Redis or Sentinel deployment is
+    found by the child in the same configuration)."""
     command = [sys.executable, "-m", "app", "worker", *(["--demo"] if demo else [])]
     if config_path:
         command += ["--config", config_path]
-    env = {**os.environ, "GUAHAO_REDIS_URL": redis_url, "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}
+    if redis_url is not None:
+        env["GUAHAO_REDIS_URL"] = redis_url
     # a session of its own: Ctrl-C reaches serve only (which stops the worker warmly, once), and what the worker
     # leaves behind when it dies (RQ's scheduler) can be killed by its process group
     return subprocess.Popen(command, env=env, start_new_session=True)

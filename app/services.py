@@ -27,8 +27,10 @@ from bot.reminders import Reminders, job_queue
 from bot.reschedule import RescheduleService
 from bot.schedule import Schedule
 from bot.services import Services
+from bot.settle import Settlements
 from bot.standing import StandingService
 from bot.storage.runtime import open_redis
+from bot.storage.scripts import Durability
 from bot.waitlist import WaitlistService
 from bot.waitlist_push import WaitlistPush
 from dialogs.context import Deps
@@ -64,7 +66,8 @@ def build_services(config: Config, client: redis.Redis, clock: Clock | None = No
             limiter=PhoneRateLimit(client, box, clock, config.sms),
         )
     schedule = Schedule(client, config, clock)
-    booking = BookingService(store, patients)
+    settlements = Settlements(client, box, clock, Durability.of(config.redis))
+    booking = BookingService(store, patients, settlements)
     notifier = Notifier(client, box, config, patients, notify_senders(config, client, box, clock, outbox, sms_sender))
     reminders = Reminders(client, store, notifier, clock)
     broadcasts = Broadcasts(
@@ -143,9 +146,10 @@ def build_engine(services: Services) -> Engine:
     return Engine(dialog_deps(services), all_dialogs())
 
 
-def open_services(config: Config, clock: Clock | None = None) -> Services:
-    """Open Redis as configured (or the embedded server) and wire the services on it."""
-    runtime = open_redis(config.redis)
+def open_services(config: Config, clock: Clock | None = None, *, wait: bool = False) -> Services:
+    """Open Redis as configured (or the embedded server) and wire the services on it; ``wait``: for an external
+    Redis not reachable yet (a long-running process started before its Redis)."""
+    runtime = open_redis(config.redis, wait=wait)
     services = build_services(config, runtime.redis, clock)
     services.runtime = runtime
     return services

@@ -6,6 +6,11 @@ scheduler is a forked child of the worker). A dead embedded Redis is started aga
 (its append-only file is loaded back) and the same socket, so every client reconnects by itself; the worker is
 not restarted while Redis is down (it could only fail again). After either comes back, ``on_restart`` runs (``serve``
 hands over at once the broadcasts the dead part left half done, instead of after a minute of silence).
+
+With an external Redis (a URL or Sentinels), ``redis_reachable`` tells whether it answers: a worker that exits while
+it does not (a failover under way, the server being restarted) is not counted as a death — the cause is outside it,
+and counting it would make ``serve`` give up during an outage it should simply wait out — and it is started again
+once Redis answers.
 """
 
 from __future__ import annotations
@@ -63,9 +68,11 @@ class Supervisor:
         redis_server: EmbeddedRedis | None,
         on_give_up: Callable[[], None],
         on_restart: Callable[[str], None] = lambda part: None,
+        redis_reachable: Callable[[], bool] | None = None,
     ) -> None:
         self._start_worker = start_worker
         self._redis = redis_server
+        self._redis_reachable = redis_reachable
         self._on_give_up = on_give_up
         self._on_restart = on_restart
         self._worker: subprocess.Popen[bytes] | None = None
@@ -125,12 +132,26 @@ class Supervisor:
         if worker is not None and restarts.due is None and worker.poll() is not None:
             _kill_group(worker.pid)  # RQ's scheduler, orphaned by the worker's death
             self._worker_since = None
-            self._schedule(restarts, now, f"exit code {worker.returncode}")
+            if redis_up and self._external_redis_down():
+                restarts.due = now  # Redis's outage, not the worker's fault: no death counted, restart when it answers
+                log.warning("worker exited while Redis is unreachable; restarting it when Redis answers")
+            else:
+                self._schedule(restarts, now, f"exit code {worker.returncode}")
+        if redis_up and restarts.due is not None and self._external_redis_down():
+            return
         if redis_up and restarts.due is not None and now >= restarts.due and self.failure is None:
             restarts.due = None
             self._spawn_worker()
             log.warning("worker restarted", extra={"pid": self._worker.pid if self._worker else None})
             self._on_restart("worker")
+
+    def _external_redis_down(self) -> bool:
+        if self._redis_reachable is None:
+            return False
+        try:
+            return not self._redis_reachable()
+        except Exception:
+            return True
 
     def _check_redis(self, now: float) -> bool:
         server = self._redis

@@ -13,6 +13,11 @@ The tick is a small thread of our own, not rq's ``CronScheduler`` (rq 3.0): that
 thread only) and sleeps up to a minute between checks — it is meant as a process of its own, which ``guahao serve``
 would then have to supervise too. The duties read the deployment clock from Redis each time, so a wall-clock
 interval is all the tick needs; the simulator runs the same tick right after moving that clock.
+
+With several workers (several machines against one Redis, SPEC §7), the tick of the long-running worker runs under
+the Redis lease ``periodic`` (:class:`bot.lease.Lease`, :data:`LEASE_TTL_MS`): one worker at a time runs it, renewing
+the lease every tick; when that worker dies the lease lapses and another takes the duties over. RQ jobs
+(reminders, broadcast batches) are handed to one worker each by RQ itself.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from rq.timeouts import TimerDeathPenalty
 
 from bot import jobs
 from bot.archive import archive_duty
+from bot.lease import Lease
 from bot.reminders import job_queue
 from bot.services import Services
 
@@ -38,6 +44,9 @@ WORKER_TTL_S = 20
 
 PERIODIC_SECONDS = 15.0
 """How often the worker runs the periodic tick (sweep, due reminders, releases, abandoned broadcasts)."""
+LEASE_TURNS = 3
+"""The periodic lease lasts this many ticks: a holder that missed two ticks (dead, or stuck) loses it."""
+PERIODIC_DUTY = "periodic"
 
 
 class _Worker(SimpleWorker):
@@ -74,15 +83,17 @@ def run_worker(services: Services, *, burst: bool = False, periodic_seconds: flo
         serializer=JSONSerializer,
         worker_ttl=WORKER_TTL_S,
     )
-    _tick(services)
-    if burst:
+    if burst:  # the simulator's or a test's explicit run: the tick now, whoever holds the lease
+        _tick(services)
         worker.work(burst=True, with_scheduler=True, logging_level="WARNING")
         return
+    lease = Lease(services.redis, PERIODIC_DUTY, round(periodic_seconds * LEASE_TURNS * 1000))
+    _tick(services, lease)
     stop = threading.Event()
 
     def loop() -> None:
         while not stop.wait(periodic_seconds):
-            _tick(services)
+            _tick(services, lease)
 
     ticker = threading.Thread(target=loop, name="guahao-periodic", daemon=True)
     ticker.start()
@@ -96,15 +107,28 @@ def run_worker(services: Services, *, burst: bool = False, periodic_seconds: flo
             signal.signal(signal.SIGTERM, signal.SIG_IGN)
         stop.set()
         ticker.join(timeout=periodic_seconds + 5)
+        _release(lease)
         log.info("worker stopped")
 
 
-def _tick(services: Services) -> None:
+def _tick(services: Services, lease: Lease | None = None) -> None:
+    """One periodic tick; with ``lease``, only while this worker holds it (another worker runs it otherwise)."""
     try:
+        if lease is not None and not lease.hold():
+            return
         jobs.run_periodic(services)
     except Exception:  # one failed tick (Redis restarting, say) must not stop the worker: the next one retries
         log.exception("periodic tick failed")
     try:
+        if lease is not None and not lease.held:
+            return  # the archive too is one worker's duty at a time (docs/archive.md)
         archive_duty(services.redis, services.config, services.clock)
     except Exception:  # the archive is idempotent: the next tick settles and goes on
         log.exception("archive duty failed")
+
+
+def _release(lease: Lease) -> None:
+    try:
+        lease.release()
+    except Exception:  # Redis gone at shutdown: the lease lapses by itself
+        log.warning("periodic lease not released (it lapses by itself)")

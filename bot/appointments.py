@@ -19,8 +19,9 @@ from bot.clock import Clock
 from bot.config import Config
 from bot.errors import InvalidRequestError, NotFoundError
 from bot.records import Appointment, text
+from bot.settle import OutcomeUnconfirmed
 from bot.storage import keys
-from bot.storage.scripts import Scripts
+from bot.storage.scripts import Durability, Scripts
 
 Status = rules.AppointmentStatus
 
@@ -105,8 +106,10 @@ class AppointmentStore:
         *,
         detail: str = "",
         fields: dict[str, str] | None = None,
+        durability: Durability | None = None,
     ) -> Appointment:
-        """Apply ``change`` atomically if the appointment is still in an allowed status."""
+        """Apply ``change`` atomically if the appointment is still in an allowed status. ``durability``: a change
+        the patient is told about goes through the durable step, ``OutcomeUnconfirmed`` when not confirmed."""
         policy = self.policy_for(appointment.hospital)
         waiting = change.release_place and rules.waiting_open(
             policy, appointment.slot_facts(policy.tz), self.clock.now()
@@ -127,9 +130,9 @@ class AppointmentStore:
         ]
         for name, value in (fields or {}).items():
             args += [name, value]
-        result = self._scripts.run(
+        commit = self._scripts.run_durable(
             "transition",
-            keys=[
+            [
                 keys.appointment(appointment.serial),
                 keys.slot(appointment.slot),
                 keys.patient_version(appointment.pid),
@@ -140,12 +143,17 @@ class AppointmentStore:
                 keys.waitlist_queue(appointment.slot),
                 keys.WAITLIST_PENDING,
             ],
-            args=args,
+            args,
+            durability or Durability(),
         )
+        result = commit.reply
         outcome = text(result[0])
         if outcome == "missing":
             raise NotFoundError(f"no appointment with serial {appointment.serial!r}")
         if outcome == "wrong_status":
             current = text(result[1])
             raise InvalidRequestError(f"appointment {appointment.serial} is already {current}")
-        return self.require(appointment.serial)
+        changed = self.require(appointment.serial)
+        if not commit.confirmed:
+            raise OutcomeUnconfirmed(change.action, changed)
+        return changed

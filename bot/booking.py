@@ -6,12 +6,19 @@ version of the patient's record — and, if nothing moved, takes the place, give
 fresh 8-digit serial, writes and indexes the appointment and bumps the version, all at once. If something moved
 the decision is made again (a bounded number of times). So the slot is never overbooked, no two patients share a
 queue number, and one patient racing himself never passes a limit.
+
+Each commit carries the request's id (the inbound message's, when the dialog has one): the same request committed
+again — a pipeline retried after a failover lost its reply, a webhook retry of the same message — returns the
+booking it made instead of making a second. A booking or cancellation goes through the durable step
+(``bot.storage.scripts``): when ``min_replicas_ack`` replicas do not confirm it, :class:`~bot.settle.OutcomeUnconfirmed`
+is raised instead of an answer of "done".
 """
 
 from __future__ import annotations
 
 import json
 import secrets
+import threading
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -24,6 +31,7 @@ from bot.errors import GuahaoError, InvalidRequestError, NotFoundError
 from bot.metrics import metrics
 from bot.patients import PatientService
 from bot.records import Appointment, Slot, decode_hash, local_moment, text
+from bot.settle import BOOKING, CANCELLATION, RESCHEDULE, OutcomeUnconfirmed, Settlements
 from bot.standing import standing_from_facts
 from bot.storage import keys
 from bot.storage.scripts import Scripts
@@ -32,6 +40,10 @@ Status = rules.AppointmentStatus
 MAX_ATTEMPTS = 8
 MAX_BATCH = 32
 SERIAL_CANDIDATES = 3
+SETTLE_KINDS = {"reschedule": RESCHEDULE}
+"""The settlement kind of a commit script's unconfirmed outcome (else a booking: a waitlist claim is one)."""
+LAST_BOOKING = "lb"
+"""The patient hash's field ``book.lua`` keeps the last booking request in: ``<request id> <serial> <queue no>``."""
 HISTORY = timedelta(days=100)
 """Bookings older than this can affect no limit (3 months + the booking window): not read for a decision."""
 
@@ -80,6 +92,7 @@ class _BookRequest:
     acct: str
     channel: str
     slot_id: str
+    request_id: str = ""  # the same id again returns the booking it made (book.lua); "" for none
 
 
 @dataclass(frozen=True)
@@ -92,22 +105,28 @@ class _Commit:
 class BookingService:
     """Books and cancels appointments."""
 
-    def __init__(self, store: AppointmentStore, patients: PatientService) -> None:
+    def __init__(self, store: AppointmentStore, patients: PatientService, settlements: Settlements) -> None:
         self.store = store
         self.patients = patients  # whose birth date and sex a department's limits need (RULES §9)
+        self.settlements = settlements  # where an unconfirmed outcome is handed (bot.settle)
         self.redis = store.redis
         self.clock = store.clock
+        self.durability = settlements.durability
+        self._unconfirmed = threading.local()  # what this thread's last :meth:`commit` left unconfirmed
         self._scripts = Scripts(store.redis, "booking_facts", "book")
         self._combiner: Combiner[_BookRequest, Appointment] = Combiner(self._book_batch, MAX_BATCH)
 
     # --- booking ---------------------------------------------------------------------------------------
-    def book(self, pid: str, acct: str, channel: str, slot_id: str) -> Appointment:
-        """Book ``slot_id`` for patient ``pid`` on behalf of account ``acct``; raises ``BookingRefused``.
+    def book(self, pid: str, acct: str, channel: str, slot_id: str, *, request_id: str | None = None) -> Appointment:
+        """Book ``slot_id`` for patient ``pid`` on behalf of account ``acct``; raises ``BookingRefused``, or
+        ``OutcomeUnconfirmed`` when the replicas did not confirm it in time. ``request_id``: the same id again
+        returns the booking it made (a retried message); a random one when not given.
 
         Concurrent calls of one process are batched (``bot.combiner``): a batch's commits and the facts of the
         callers waiting behind it go in one pipeline; each commit is still its own atomic script.
         """
-        appointment = self._combiner.submit(_BookRequest(pid, acct, channel, slot_id))
+        request = _BookRequest(pid, acct, channel, slot_id, request_id or secrets.token_hex(6))
+        appointment = self._combiner.submit(request)
         metrics().bookings.labels(appointment.hospital).inc()
         return appointment
 
@@ -129,7 +148,7 @@ class BookingService:
             try:
                 facts = self._facts_from(ticket.request.slot_id, ticket.carry, now)
                 ticket.carry = None  # used: a retry reads afresh
-                slot = self._decide(facts, ticket.request, now)
+                slot = self._decide_again(facts, ticket.request, now)
             except Exception as refused:  # this caller's answer; the others go on
                 ticket.fail(refused)
                 continue
@@ -142,22 +161,35 @@ class BookingService:
         for ticket in upcoming:
             self._scripts.queue(pipe, "booking_facts", *self._facts_call(ticket.request, now))
         try:
-            results = self._scripts.execute(pipe)
+            results, confirmed = self._scripts.execute_durable(pipe, self.durability)  # the durable step
         except BaseException as failure:  # they left the queue with this batch: they fail with it
             for ticket in upcoming:
                 ticket.fail(failure)
             raise
         for ticket, reply in zip(upcoming, results[len(commits) :], strict=True):
             ticket.carry = reply
-        settled = (self._settle(commit, reply) for commit, reply in zip(commits, results, strict=False))
+        settled = (self._settle(commit, reply, confirmed) for commit, reply in zip(commits, results, strict=False))
         return [ticket for ticket in settled if ticket is not None] + upcoming
+
+    def _decide_again(self, facts: _Facts, request: _BookRequest, now: datetime) -> Slot:
+        """:meth:`_decide`, except that a request that already booked (its first answer lost in a failover, or a
+        webhook retry of its message) is committed again: ``book.lua`` then returns the booking it made."""
+        try:
+            return self._decide(facts, request, now)
+        except BookingRefused as refused:
+            if refused.decision.rule != "already_booked" or facts.slot is None:
+                raise
+            marker = self.redis.hget(keys.patient(request.pid), LAST_BOOKING)
+            if marker is None or not text(marker).startswith(request.request_id + " "):
+                raise
+            return facts.slot
 
     def facts_of(self, wanted: Sequence[tuple[str, str]]) -> list[BookingFacts]:
         """What a booking decision needs for each (pid, slot id), in one round trip (a lottery draw decides many)."""
         now = self.clock.now()
         pipe = self.redis.pipeline(transaction=False)
         for pid, slot_id in wanted:
-            self._scripts.queue(pipe, "booking_facts", *self._facts_call(_BookRequest(pid, "", "", slot_id), now))
+            self._scripts.queue(pipe, "booking_facts", *self._facts_call(_BookRequest(pid, "", "", slot_id, ""), now))
         replies = self._scripts.execute(pipe)
         return [self._facts_from(slot_id, reply, now) for (_, slot_id), reply in zip(wanted, replies, strict=True)]
 
@@ -190,12 +222,16 @@ class BookingService:
         if not decision.allowed:
             raise BookingRefused(decision)
 
-    def _settle(self, commit: _Commit, reply: Any) -> Ticket[_BookRequest, Appointment] | None:
+    def _settle(self, commit: _Commit, reply: Any, confirmed: bool) -> Ticket[_BookRequest, Appointment] | None:
         """Answer the caller of one commit; the ticket back when it must be decided again."""
         ticket = commit.ticket
         outcome = text(reply[0])
         if outcome == "ok":
-            ticket.succeed(self._booked(ticket.request, commit.slot, commit.stamp, reply))
+            booked = self._booked(ticket.request, commit.slot, commit.stamp, reply)
+            if confirmed:
+                ticket.succeed(booked)
+            else:  # made on the primary, not (yet) on enough replicas: not "done" to the patient
+                ticket.fail(OutcomeUnconfirmed(BOOKING, booked))
             return None
         if outcome in ("full", "closed", "no_slot"):
             try:
@@ -279,7 +315,9 @@ class BookingService:
             int(end.timestamp()),
             f"patient:{request.channel}",
             stamp,
-            json.dumps(fields, ensure_ascii=False),
+            json.dumps(
+                {**fields, **({"_request": request.request_id} if request.request_id else {})}, ensure_ascii=False
+            ),
             *candidates,
         ]
         commit_keys = [
@@ -336,7 +374,7 @@ class BookingService:
         now = self.clock.now()
         pipe = self.redis.pipeline(transaction=False)
         for pid, slot_id in wanted:
-            self._scripts.queue(pipe, "booking_facts", *self._facts_call(_BookRequest(pid, "", "", slot_id), now))
+            self._scripts.queue(pipe, "booking_facts", *self._facts_call(_BookRequest(pid, "", "", slot_id, ""), now))
         replies = self._scripts.execute(pipe) if wanted else []
         return [
             self._decided(pid, self._facts_from(slot_id, reply, now), slot_id, without, now)
@@ -366,18 +404,25 @@ class BookingService:
         """The keys and arguments ``book.lua`` takes to write an appointment of ``slot`` (another script taking a
         place appends them to its own), and the booking stamp."""
         stamp = self.store.stamp(now)
-        commit_keys, args = self._commit_call(_BookRequest(pid, acct, channel, slot.id), slot, version, now, stamp)
+        commit_keys, args = self._commit_call(_BookRequest(pid, acct, channel, slot.id, ""), slot, version, now, stamp)
         return commit_keys, args, stamp
 
     def commit(self, scripts: Scripts, name: str, commit_keys: list[str], args: list[Any]) -> Any:
         """Run one commit script that takes a place outside :meth:`book` (a waitlist claim, a move): the one path such
-        commits share, where a durability step beside the booking's own belongs."""
-        return scripts.run(name, commit_keys, args)
+        commits share, through the durable step (``WAIT``, SPEC §7). When the replicas do not confirm it, the
+        :meth:`booked` that follows in this thread raises ``OutcomeUnconfirmed`` instead of returning."""
+        commit = scripts.run_durable(name, commit_keys, args, self.durability)
+        self._unconfirmed.kind = None if commit.confirmed else SETTLE_KINDS.get(name, BOOKING)
+        return commit.reply
 
-    @staticmethod
-    def booked(pid: str, acct: str, channel: str, slot: Slot, stamp: str, reply: Any) -> Appointment:
-        """The appointment a commit script's ``{'ok', serial, queue_no, name}`` reply wrote."""
-        return BookingService._booked(_BookRequest(pid, acct, channel, slot.id), slot, stamp, reply)
+    def booked(self, pid: str, acct: str, channel: str, slot: Slot, stamp: str, reply: Any) -> Appointment:
+        """The appointment a commit script's ``{'ok', serial, queue_no, name}`` reply wrote; ``OutcomeUnconfirmed``
+        when that commit (:meth:`commit`, this thread's last) was not confirmed by the replicas."""
+        appointment = BookingService._booked(_BookRequest(pid, acct, channel, slot.id, ""), slot, stamp, reply)
+        kind, self._unconfirmed.kind = getattr(self._unconfirmed, "kind", None), None
+        if kind is not None:
+            raise OutcomeUnconfirmed(kind, appointment)
+        return appointment
 
     # --- cancellation ----------------------------------------------------------------------------------
     def cancel_terms(
@@ -407,7 +452,12 @@ class BookingService:
         )
         fields = {"cancelled_at": self.store.stamp(), "refund_cents": str(terms.refund_cents)}
         detail = f"refund_cents={terms.refund_cents}"
-        cancelled = self.store.transition(appointment, change, actor, detail=detail, fields=fields)
+        try:
+            cancelled = self.store.transition(
+                appointment, change, actor, detail=detail, fields=fields, durability=self.durability
+            )
+        except OutcomeUnconfirmed as unconfirmed:
+            raise OutcomeUnconfirmed(CANCELLATION, unconfirmed.appointment) from None
         metrics().cancellations.labels("patient").inc()
         return cancelled, terms
 
@@ -432,6 +482,12 @@ class BookingService:
         if pids is not None and appointment.pid not in pids:
             raise NotFoundError(f"no appointment with serial {serial!r}")  # never confirm someone else's serial
         return appointment
+
+
+def _request_field(request_id: str) -> dict[str, str]:
+    """The request's id for ``book.lua``'s idempotency (read and dropped there, never stored on the appointment);
+    none for the commits other scripts take a place with (a waitlist claim, a move)."""
+    return {"_request": request_id} if request_id else {}
 
 
 def _pairs(flat: list[bytes]) -> dict[bytes, bytes]:

@@ -18,6 +18,7 @@ from typing import Protocol
 
 import redis
 
+from bot.booking import BookingService
 from bot.broadcasts import Broadcasts
 from bot.clock import Clock
 from bot.config import Config
@@ -43,6 +44,7 @@ class JobServices(Protocol):
     notifier: Notifier
     reminders: Reminders
     broadcasts: Broadcasts
+    booking: BookingService
     lottery: Lottery
     waitlist: WaitlistService
     waitlist_push: WaitlistPush
@@ -121,6 +123,7 @@ class Tick:
     broadcasts_resumed: int
     lottery_told: int = 0
     waitlist_offers: int = 0
+    settled: int = 0
 
 
 def _waitlist_tick(services: JobServices) -> int:
@@ -130,8 +133,10 @@ def _waitlist_tick(services: JobServices) -> int:
 
 
 def run_periodic(services: JobServices) -> Tick:
-    """Run every periodic duty once: the no-show sweep, due reminders, releases of new days, abandoned broadcasts.
-    Each is idempotent and safe with several workers; the reminder jobs are enqueued for the workers."""
+    """Run every periodic duty once: the no-show sweep, due reminders, releases of new days, abandoned broadcasts,
+    outcomes the replicas had not confirmed (``bot.settle``). Each is idempotent and safe with several workers
+    (which run it one at a time, under the periodic lease: ``app.worker``); the reminder jobs are enqueued."""
+    settled = services.booking.settlements.settle_due(services.notifier, services.reminders)
     tick = Tick(
         no_shows=services.standing.sweep_no_shows(),
         reminders=services.reminders.dispatch_due(),
@@ -139,6 +144,7 @@ def run_periodic(services: JobServices) -> Tick:
         broadcasts_resumed=len(services.broadcasts.resume_abandoned()),
         lottery_told=run_lottery_draws(services.lottery),
         waitlist_offers=_waitlist_tick(services),
+        settled=sum(1 for s in settled if s.outcome is not None),
     )
     if any(asdict(tick).values()):
         log.info("periodic tick", extra=asdict(tick))

@@ -11,6 +11,7 @@ What a booking sentence named is taken first (``dialogs.book_wishes``); reads, f
 
 from __future__ import annotations
 
+import hashlib
 from datetime import date
 from enum import StrEnum
 from typing import Any
@@ -18,10 +19,12 @@ from typing import Any
 import rules
 from bot.booking import BookingRefused
 from bot.names import name_in
+from bot.settle import OutcomeUnconfirmed
 from dialogs import intents, parse
 from dialogs.book_lottery import BookLottery
 from dialogs.book_wishes import BookWishes
 from dialogs.machine import Dialog
+from dialogs.turn import Turn
 from texts import format as words
 
 __all__ = ["BookDialog", "BookFlow"]
@@ -290,10 +293,19 @@ class BookFlow(BookWishes, BookLottery):
             if self.registered_in_lottery():  # a day's release lottery window: registered for its draw instead
                 return
             appointment = turn.deps.booking.book(
-                str(turn.data["pid"]), turn.acct, turn.channel.value, str(turn.data["slot"])
+                str(turn.data["pid"]),
+                turn.acct,
+                turn.channel.value,
+                str(turn.data["slot"]),
+                request_id=request_id(turn),  # a retry of this message gets this booking, never a second
             )
         except BookingRefused as refused:
             self.after_refusal(refused.decision)
+            return
+        except OutcomeUnconfirmed as pending:  # the replicas did not confirm it: never a false "预约成功" (SPEC §7)
+            turn.deps.booking.settlements.defer(pending, turn.inbound.user, turn.channel.value)
+            self.say("settle.booking_pending", serial=pending.appointment.serial)
+            turn.switch("menu")
             return
         # the confirmation is queued and the reminders scheduled, to this user on this channel (RULES §7)
         turn.deps.reminders.on_booked(appointment, turn.inbound.user, turn.channel.value)
@@ -328,6 +340,16 @@ class BookFlow(BookWishes, BookLottery):
             self.fire("redate")
         elif rule not in RETRY:
             self.turn.switch("menu")
+
+
+def request_id(turn: Turn) -> str | None:
+    """The booking request's id: the inbound message's (hashed: it names nothing), so a platform's retry of the same
+    message commits nothing twice; ``None`` (a fresh id) for a channel without message ids (the terminal)."""
+    message_id = turn.inbound.message_id
+    if not message_id:
+        return None
+    seed = f"{turn.channel.value}\x00{turn.acct}\x00{message_id}"
+    return hashlib.sha256(seed.encode()).hexdigest()[:16]
 
 
 TRANSITIONS: list[dict[str, Any]] = [

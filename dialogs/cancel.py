@@ -18,6 +18,7 @@ from bot.audit import patient_actor
 from bot.booking import CancelRefused
 from bot.errors import InvalidRequestError, NotFoundError
 from bot.records import Appointment
+from bot.settle import OutcomeUnconfirmed
 from dialogs import intents, parse
 from dialogs.appointments import (
     department_name,
@@ -206,6 +207,11 @@ class CancelFlow(Flow):
             cancelled, applied = turn.deps.booking.cancel(
                 appointment.serial, patient_actor(turn.channel.value), pids=self.pids
             )
+        except OutcomeUnconfirmed as pending:  # the replicas did not confirm it: the outcome follows (SPEC §7)
+            turn.deps.booking.settlements.defer(pending, turn.inbound.user, turn.channel.value)
+            self.say("settle.cancel_pending", serial=pending.appointment.serial)
+            turn.switch("menu")
+            return
         except CancelRefused as too_late:
             self.say("cancel.passed_meanwhile")
             self.refused(appointment, too_late.terms)

@@ -19,6 +19,7 @@ from bot.audit import patient_actor
 from bot.errors import NotFoundError
 from bot.records import Appointment
 from bot.reschedule import RescheduleRefused
+from bot.settle import OutcomeUnconfirmed
 from dialogs import parse
 from dialogs.appointments import department_name, moment_text, patient_label, upcoming, visit_text
 from dialogs.book_base import BookBase
@@ -250,6 +251,11 @@ class RescheduleFlow(BookBase):
             )
         except RescheduleRefused as refused:
             self.refused(refused.decision)
+            return
+        except OutcomeUnconfirmed as pending:  # the replicas did not confirm it: the outcome follows (SPEC §7)
+            turn.deps.booking.settlements.defer(pending, turn.inbound.user, turn.channel.value)
+            self.say("settle.reschedule_pending", serial=pending.appointment.serial)
+            turn.switch("menu")
             return
         except NotFoundError:
             self.say("cancel.not_found", serial=serial)

@@ -24,6 +24,7 @@ import rules
 from bot.audit import patient_actor
 from bot.lottery import Invitation
 from bot.records import Appointment, Slot
+from bot.settle import OutcomeUnconfirmed
 from bot.waitlist import Entry, Joined, OfferGone, PlaceAvailable, WaitlistRefused
 from dialogs import parse
 from dialogs.appointments import department_name, doctor_name, hospital_name, moment_text, patient_label
@@ -150,6 +151,13 @@ def claim(turn: Turn, offer: Entry) -> None:
     except WaitlistRefused as refused:
         say_refusal(turn, refused.decision, offer)
         turn.say("waitlist.claim_passed")
+        turn.switch("menu")
+        return
+    except OutcomeUnconfirmed as pending:  # the replicas did not confirm it: the outcome follows (SPEC §7)
+        found = turn.deps.waitlist.address(offer.id)
+        channel, to = found if found else (turn.channel.value, turn.inbound.user)
+        turn.deps.booking.settlements.defer(pending, to, channel)
+        turn.say("settle.booking_pending", serial=pending.appointment.serial)
         turn.switch("menu")
         return
     address = turn.deps.waitlist.address(offer.id)

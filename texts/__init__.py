@@ -14,7 +14,21 @@ from types import MappingProxyType
 from typing import Any
 
 import rules
-from texts import book, calendar, common, lottery, manage, notices, otp, patients, sms, sms_templates, verify, waitlist
+from texts import (
+    book,
+    calendar,
+    common,
+    lottery,
+    manage,
+    notices,
+    otp,
+    patients,
+    settle,
+    sms,
+    sms_templates,
+    verify,
+    waitlist,
+)
 
 LANGUAGES = ("zh", "en")
 DEFAULT_LANGUAGE = "zh"
@@ -37,6 +51,7 @@ def _merge() -> dict[str, tuple[str, str]]:
         lottery,
         waitlist,
         sms_templates,
+        settle,
     ):
         for key, texts in module.TEXTS.items():
             if key in merged:

@@ -27,6 +27,8 @@ def describe_config(config: Config) -> list[tuple[str, str, Source]]:
 
 
 def _shown(value: object, declared: object) -> str:
+    if isinstance(value, tuple) and all(isinstance(v, str) for v in value):  # the Sentinels' addresses
+        return ", ".join(value) if value else "none"
     if isinstance(value, tuple):  # the staff tokens: their names and scopes, never their values
         return ", ".join(_token_shown(t) for t in value) + " (values hidden)" if value else "none"
     if any(isinstance(m, Hidden) for m in getattr(declared, "metadata", ())):

@@ -182,7 +182,7 @@ def _env_value(section: str, key: str, text: str, variable: str) -> Any:
         raise ConfigError(f"{variable}: unknown setting; {section} has " + ", ".join(known))
     if key in ("templates", "templates_en"):  # [sms.templates] as JSON: {"otp": "SMS_123456", ...}
         return _json_or_text(text)
-    if key == "staff_tokens":
+    if key in ("staff_tokens", "sentinels"):  # a JSON list, or comma-separated
         parsed = _json_or_text(text)
         return parsed if isinstance(parsed, list) else [t.strip() for t in text.split(",") if t.strip()]
     kind = known[key].annotation

@@ -102,13 +102,53 @@ class ServerConfig:
     simulator: Flag = False
 
 
+def _host_port(value: str) -> tuple[str, int]:
+    host, _, port = value.rpartition(":")
+    return host.strip("[]"), int(port)
+
+
+def _sentinel_problem(value: Any) -> str | None:
+    expected = 'a "host:port" string'
+    if not isinstance(value, str):
+        return expected
+    host, _, port = value.rpartition(":")
+    if not host or not port.isdigit() or _port(int(port)) is not None or host != host.strip():
+        return expected
+    return None
+
+
+def _sentinels(value: Any) -> str | None:
+    """A list of ``host:port`` strings (Redis Sentinel addresses), or empty."""
+    if not isinstance(value, list | tuple) or any(_sentinel_problem(v) for v in value):
+        return 'a list of "host:port" strings (the Sentinels), or empty'
+    return None
+
+
+def _count(low: int, high: int, unit: str) -> Check:
+    return lambda v: (
+        None
+        if isinstance(v, int) and not isinstance(v, bool) and low <= v <= high
+        else (f"a whole number of {unit} from {low} to {high}")
+    )
+
+
 @checked_dataclass(frozen=True, config=_TABLE)
 class RedisConfig:
-    """``[redis]``: an external server, or (``url`` empty) an embedded one persisting under ``data_dir``."""
+    """``[redis]``: an external server, a Sentinel deployment (``sentinels``: ``url`` then unused), or (both empty)
+    an embedded one persisting under ``data_dir``; ``min_replicas_ack``/``ack_timeout_ms``: the ``WAIT`` a change
+    the patient is told about waits for (SPEC §7)."""
 
     url: Annotated[str, expecting(_url("redis", "rediss", "unix"))] = ""
     data_dir: Text = "./data"
     appendfsync: Annotated[str, expecting(_choice("always", "everysec"))] = "everysec"
+    sentinels: Annotated[tuple[str, ...], expecting(_sentinels)] = ()
+    sentinel_service: Annotated[str, expecting(_string(lambda v: None if v.strip() else "a non-empty name"))] = "guahao"
+    min_replicas_ack: Annotated[int, Strict(), expecting(_count(0, 16, "replicas"))] = 0
+    ack_timeout_ms: Annotated[int, Strict(), expecting(_count(1, 60_000, "milliseconds"))] = 500
+
+    def sentinel_addresses(self) -> list[tuple[str, int]]:
+        """The Sentinels as ``(host, port)`` pairs (checked by :func:`_sentinels`)."""
+        return [_host_port(each) for each in self.sentinels]
 
 
 def _days(minimum: int) -> Check:

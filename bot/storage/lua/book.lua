@@ -4,6 +4,22 @@
 -- ARGV: 1 expected patient version, 2 booked_at epoch, 3 visit start epoch, 4 no-show due epoch,
 --       5 audit actor, 6 audit at (ISO), 7 the appointment's fields (a JSON object), 8.. serial candidates
 -- Returns: {'ok', serial, queue_no, patient_name_masked} or {'moved'} / {'closed'} / {'full'} / {'serial_clash'} / {'no_slot'}
+-- The request's id travels in the fields as '_request' (not stored on the appointment): the same request committed
+-- again (a command retried after a failover lost its reply, a webhook retry of the same message) returns the booking
+-- it made, writing only its marker ('lb' in the patient hash) again, so that a WAIT after it covers the booking too.
+local given = cjson.decode(ARGV[7])
+local request = given['_request'] or ''
+given['_request'] = nil
+if request ~= '' then
+  local last = redis.call('HGET', KEYS[9], 'lb')
+  if last then
+    local made, made_serial, made_queue = string.match(last, '^(%S+) (%S+) (%S+)$')
+    if made == request then
+      redis.call('HSET', KEYS[9], 'lb', last)
+      return {'ok', made_serial, tonumber(made_queue), redis.call('HGET', KEYS[9], 'nm') or ''}
+    end
+  end
+end
 if (redis.call('GET', KEYS[2]) or '0') ~= ARGV[1] then
   return {'moved'}
 end
@@ -32,7 +48,7 @@ redis.call('HINCRBY', KEYS[1], 'taken', 1)
 local queue_no = redis.call('HINCRBY', KEYS[1], 'next_queue', 1)
 local name_masked = redis.call('HGET', KEYS[9], 'nm') or ''  -- the patient's masked name (bot.patients.Field)
 local fields = {'serial', serial, 'queue_no', queue_no, 'status', 'booked', 'patient_name_masked', name_masked}
-for name, value in pairs(cjson.decode(ARGV[7])) do
+for name, value in pairs(given) do
   fields[#fields + 1] = name
   fields[#fields + 1] = value
 end
@@ -43,6 +59,9 @@ redis.call('SADD', KEYS[5], serial)
 redis.call('ZADD', KEYS[6], ARGV[3], serial)
 redis.call('ZADD', KEYS[7], ARGV[4], serial)
 redis.call('INCR', KEYS[2])
+if request ~= '' then
+  redis.call('HSET', KEYS[9], 'lb', request .. ' ' .. serial .. ' ' .. queue_no)
+end
 redis.call('XADD', KEYS[8], '*', 'at', ARGV[6], 'actor', ARGV[5], 'action', 'booked', 'serial', serial,
            'pid', redis.call('HGET', key, 'pid'), 'detail', 'queue_no=' .. queue_no)
 return {'ok', serial, queue_no, name_masked}
