@@ -13,8 +13,10 @@ from prometheus_client import generate_latest
 from werkzeug.exceptions import HTTPException
 
 from adapters.console.simulator import STATIC, SimulatorServices, simulator_blueprint
+from adapters.fhir.api import FhirServices, fhir_blueprint
 from adapters.sms.webhook import SmsInbox, sms_blueprint
 from adapters.staff.api import StaffDesk, staff_blueprint
+from adapters.staff.docs import staff_docs_blueprint
 from adapters.wechat.push import Followers, reply_pusher, wechat_sender
 from adapters.wechat.webhook import WeChatServices, wechat_blueprint
 from app import health
@@ -62,6 +64,10 @@ def create_app(
         staff_blueprint(
             StaffDesk(services.config, services.store, services.standing, services.schedule, services.broadcasts)
         )
+    )
+    app.register_blueprint(staff_docs_blueprint())
+    app.register_blueprint(
+        fhir_blueprint(FhirServices(services.config, services.schedule, services.store, services.clock))
     )
     sms_inbox = SmsInbox(engine, services.patients, services.box, services.redis)
     simulator = SimulatorServices(services.config, services.clock, engine, sms_inbox, services.outbox)
