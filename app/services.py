@@ -12,6 +12,7 @@ from adapters.wechat.push import wechat_sender
 from bot.appointments import AppointmentStore
 from bot.booking import BookingService
 from bot.broadcasts import SEND_RATES, Broadcasts
+from bot.calendar_links import CalendarLinks
 from bot.clock import Clock, RedisClock, SystemClock
 from bot.config import Config
 from bot.crypto import SecretBox, resolve_secret_key
@@ -50,7 +51,9 @@ def build_services(config: Config, client: redis.Redis, clock: Clock | None = No
             log.warning("SMS sending off (%s): messages go to the console outbox", missing)
     schedule = Schedule(client, config, clock)
     booking = BookingService(store, patients)
-    notifier = Notifier(client, box, config, patients, notify_senders(config, client, box, clock, outbox, sms_sender))
+    calendar = CalendarLinks(client, box, config)
+    senders = notify_senders(config, client, box, clock, outbox, sms_sender)
+    notifier = Notifier(client, box, config, patients, senders, links=calendar)
     reminders = Reminders(client, store, notifier, clock)
     broadcasts = Broadcasts(
         client, store, booking, schedule, notifier, reminders, clock, rates=send_rates(notifier.senders)
@@ -71,6 +74,7 @@ def build_services(config: Config, client: redis.Redis, clock: Clock | None = No
         notifier=notifier,
         reminders=reminders,
         broadcasts=broadcasts,
+        calendar=calendar,
     )
 
 
@@ -110,6 +114,7 @@ def dialog_deps(services: Services) -> Deps:
         booking=services.booking,
         standing=services.standing,
         reminders=services.reminders,
+        calendar=services.calendar,
     )
 
 

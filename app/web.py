@@ -12,6 +12,7 @@ from flask.json.provider import DefaultJSONProvider
 from prometheus_client import generate_latest
 from werkzeug.exceptions import HTTPException
 
+from adapters.calendar.web import CalendarServices, calendar_blueprint
 from adapters.console.simulator import STATIC, SimulatorServices, simulator_blueprint
 from adapters.fhir.api import FhirServices, fhir_blueprint
 from adapters.sms.webhook import SmsInbox, sms_blueprint
@@ -69,6 +70,9 @@ def create_app(
     app.register_blueprint(
         fhir_blueprint(FhirServices(services.config, services.schedule, services.store, services.clock))
     )
+    if services.calendar is not None:
+        calendar = CalendarServices(services.config, services.calendar, services.store, services.patients)
+        app.register_blueprint(calendar_blueprint(calendar))
     sms_inbox = SmsInbox(engine, services.patients, services.box, services.redis)
     simulator = SimulatorServices(services.config, services.clock, engine, sms_inbox, services.outbox)
     app.register_blueprint(simulator_blueprint(simulator, lambda: run_worker(services, burst=True)))

@@ -302,6 +302,9 @@ class BookFlow(BookWishes):
         )
         deadline = self.deadline_line(appointment.slot_facts(self.policy.tz))
         turn.paragraphs.append("\n".join([done, *([deadline] if deadline else [])]))
+        calendar = turn.deps.calendar.url_for(appointment) if turn.deps.calendar is not None else None
+        if calendar:  # the calendar file (SPEC §7): a paragraph of its own, an SMS packs it with what follows
+            turn.say("ics.link", url=calendar)
         turn.switch("menu")
 
     def after_refusal(self, decision: rules.Decision) -> None:

@@ -8,6 +8,7 @@ import redis
 
 from bot.appointments import AppointmentStore
 from bot.booking import BookingService
+from bot.calendar_links import CalendarLinks
 from bot.clock import Clock
 from bot.config import Config
 from bot.crypto import SecretBox
@@ -33,3 +34,4 @@ class Deps:
     booking: BookingService
     standing: StandingService
     reminders: Reminders
+    calendar: CalendarLinks | None = None

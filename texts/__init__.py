@@ -14,7 +14,7 @@ from types import MappingProxyType
 from typing import Any
 
 import rules
-from texts import book, calendar, common, manage, notices, otp, patients, sms, verify
+from texts import book, calendar, common, ics, manage, notices, otp, patients, sms, verify
 
 LANGUAGES = ("zh", "en")
 DEFAULT_LANGUAGE = "zh"
@@ -24,7 +24,7 @@ ECHOED = "text"
 
 def _merge() -> dict[str, tuple[str, str]]:
     merged: dict[str, tuple[str, str]] = {}
-    for module in (common, verify, book, manage, patients, calendar, notices, sms, otp):
+    for module in (common, verify, book, manage, patients, calendar, notices, sms, otp, ics):
         for key, texts in module.TEXTS.items():
             if key in merged:
                 raise KeyError(f"text key {key!r} defined twice")

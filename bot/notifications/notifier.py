@@ -24,6 +24,7 @@ from typing import Any, Protocol, runtime_checkable
 import redis
 
 import rules
+from bot.calendar_links import CalendarLinks
 from bot.config import Config
 from bot.crypto import SecretBox
 from bot.names import name_in
@@ -90,6 +91,8 @@ class Outgoing:
     body: str
     key: str
     address: Address | None
+    sms_body: str | None = None
+    """The body of an SMS fallback when it differs (shorter: an SMS stays within 2 segments)."""
 
     def message(self, channel: str) -> OutboundMessage:
         """As a message on ``channel`` to its address."""
@@ -122,12 +125,15 @@ class Notifier:
         config: Config,
         patients: PatientService,
         senders: Mapping[str, Sender],
+        *,
+        links: CalendarLinks | None = None,
     ) -> None:
         self.redis = redis_client
         self.box = box
         self.config = config
         self.patients = patients
         self.senders = dict(senders)
+        self.links = links
         self._slot_cache: dict[tuple[str, str, str, str], dict[str, Any]] = {}
 
     # --- addresses -------------------------------------------------------------------------------------
@@ -196,7 +202,16 @@ class Notifier:
         if kind == OutboxKind.confirmation and address is not None and address.channel == "sms":
             # booked by SMS: the TwiML reply was the confirmation, a push would say it twice (SPEC §5)
             return Delivery(ok=True, skipped=SMS_REPLIED)
-        return self.deliver_many([Outgoing(appointment, kind, body, key, address)])[0]
+        sms_body = None
+        if kind == OutboxKind.confirmation and address is not None and address.channel == "wechat":
+            # the calendar link (SPEC §7) rides in the WeChat confirmation; an SMS fallback stays within 2 segments
+            sms_body, body = body, self.with_calendar_link(appointment, body)
+        return self.deliver_many([Outgoing(appointment, kind, body, key, address, sms_body)])[0]
+
+    def with_calendar_link(self, appointment: Appointment, body: str) -> str:
+        """``body`` and a line with the appointment's calendar link, when ``server.calendar_base_url`` is set."""
+        url = self.links.url_for(appointment) if self.links is not None else None
+        return f"{body}\n{text(self.language(appointment), 'ics.link', url=url)}" if url else body
 
     def deliver_many(self, items: Sequence[Outgoing]) -> list[Delivery]:
         """:meth:`deliver` for many (no opt-out: broadcasts), the sends of one channel batched when its sender can."""
@@ -223,7 +238,8 @@ class Notifier:
             phone = self.patients.phone_of(item.appointment.pid)
         except UnknownPatientError:
             return Delivery(ok=False, error=why, final=True)
-        message = OutboundMessage("sms", phone, item.kind, item.body, idempotency_key=f"{item.key}:sms")
+        body = item.sms_body or item.body
+        message = OutboundMessage("sms", phone, item.kind, body, idempotency_key=f"{item.key}:sms")
         [result] = self._send_many("sms", [message])
         return Delivery(ok=result.ok, channel="sms", error=None if result.ok else result.error)
 

@@ -271,3 +271,15 @@ def sms_seen(message_sid: str) -> str:
 def sms_status(message_sid: str) -> str:
     """Hash of the delivery status Twilio reported for an outbound SMS: status, error_code, at; kept a week."""
     return f"{PREFIX}sms:status:{message_sid}"
+
+
+# --- calendar files (bot.calendar_links) ---------------------------------------------------------------------
+def calendar_link(serial: str) -> str:
+    """The calendar token of an appointment, encrypted (``/calendar/<token>.ics``): random, never derived from the
+    serial; expires some days after the visit."""
+    return f"{PREFIX}appt:{serial}:calendar"
+
+
+def calendar_token(token_hash: str) -> str:
+    """The serial a calendar token (by keyed hash) opens; expires with :func:`calendar_link`."""
+    return f"{PREFIX}calendar:{token_hash}"
