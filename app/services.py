@@ -18,6 +18,7 @@ from bot.config import Config
 from bot.crypto import SecretBox, resolve_secret_key
 from bot.notifications.notifier import Notifier
 from bot.notifications.outbox import Outbox, Sender, SendLedger
+from bot.notifications.push_reports import PushReports
 from bot.otp import OtpService
 from bot.patients import PatientService
 from bot.reminders import Reminders
@@ -53,7 +54,8 @@ def build_services(config: Config, client: redis.Redis, clock: Clock | None = No
     booking = BookingService(store, patients)
     calendar = CalendarLinks(client, box, config)
     senders = notify_senders(config, client, box, clock, outbox, sms_sender)
-    notifier = Notifier(client, box, config, patients, senders, links=calendar)
+    reports = PushReports(client, box, clock)
+    notifier = Notifier(client, box, config, patients, senders, links=calendar, reports=reports)
     reminders = Reminders(client, store, notifier, clock)
     broadcasts = Broadcasts(
         client, store, booking, schedule, notifier, reminders, clock, rates=send_rates(notifier.senders)

@@ -18,12 +18,14 @@ from adapters.fhir.api import FhirServices, fhir_blueprint
 from adapters.sms.webhook import SmsInbox, sms_blueprint
 from adapters.staff.api import StaffDesk, staff_blueprint
 from adapters.staff.docs import staff_docs_blueprint
+from adapters.wechat.events import WeChatEvents, fallback_queue
 from adapters.wechat.push import Followers, reply_pusher, wechat_sender
 from adapters.wechat.webhook import WeChatServices, wechat_blueprint
 from app import health
 from app.services import build_engine
 from app.worker import run_worker
 from bot.metrics import CONTENT_TYPE, metrics, registry
+from bot.notifications.push_reports import PushReports
 from bot.services import Services
 from dialogs.engine import Engine
 
@@ -135,7 +137,14 @@ def _register_channels(app: Flask, services: Services, engine: Engine) -> None:
         log.info("SMS webhook off: sms.auth_token is empty")
     if config.wechat.enabled:
         pusher = wechat_sender(config.wechat, services.redis, services.box, services.outbox)
-        wechat = WeChatServices(engine, engine.ledger, services.box, services.patients, Followers(services.redis))
+        events = WeChatEvents(
+            config,
+            services.notifier.reports or PushReports(services.redis, services.box, services.clock),
+            fallback_queue(services.redis),
+        )
+        wechat = WeChatServices(
+            engine, engine.ledger, services.box, services.patients, Followers(services.redis), events
+        )
         app.register_blueprint(wechat_blueprint(wechat, config.wechat, reply_pusher(pusher)))
     else:
         log.info("WeChat webhook off: wechat.token is empty")

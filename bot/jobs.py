@@ -81,6 +81,17 @@ def send_no_show(serial: str) -> str:
     return "sent" if delivery.ok else f"failed: {delivery.error}"
 
 
+def push_fallback(msgid: str) -> str:
+    """Job: WeChat reported a template message failed (``TEMPLATESENDJOBFINISH``): its SMS fallback, once."""
+    services = _services()
+    delivery = services.notifier.after_failed_push(msgid, services.standing.store)
+    if delivery is None:
+        return "nothing to send"
+    if not delivery.ok and not delivery.final:
+        raise NoticeFailed(f"sms fallback of wechat message {msgid}: {delivery.error}")
+    return "sent" if delivery.ok else f"failed: {delivery.error}"
+
+
 def broadcast_batch(broadcast_id: str, batch: int) -> str:
     """Job: one batch of a broadcast."""
     return _services().broadcasts.run_batch(broadcast_id, int(batch))

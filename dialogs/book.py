@@ -77,6 +77,11 @@ class BookFlow(BookWishes):
             turn.say("book.nothing_to_book")
             turn.switch("menu")
             return
+        wished = self.wish.pop("hospital", None)  # a department's QR code names its hospital
+        if wished in {h.id for h in hospitals}:
+            turn.data["hospital"] = wished
+            self.fire("skip")
+            return
         if len(hospitals) == 1:
             turn.data["hospital"] = hospitals[0].id
             self.fire("skip")
@@ -98,6 +103,16 @@ class BookFlow(BookWishes):
             else:
                 turn.switch("menu")
             return
+        wished = self.wish.pop("department", None)  # a department's QR code: taken unless the patient is outside it
+        if wished in {d.id for d in departments}:
+            refusal = self.department_refusal(wished)
+            if refusal.allowed:
+                turn.data["department"] = wished
+                self.fire("skip")
+                return
+            turn.data["department"] = wished  # the refusal names the department
+            self.say_refusal(refusal)
+            del turn.data["department"]
         if self.wished_department(departments):
             self.fire("skip")
             return

@@ -129,6 +129,9 @@ class Engine:
     # --- one step --------------------------------------------------------------------------------------
     def _step(self, turn: Turn) -> None:
         session = turn.session
+        if turn.inbound.department is not None:
+            self._scanned(turn, *turn.inbound.department)
+            return
         if turn.inbound.event == "subscribe":
             turn.say("common.welcome")
             self.menu.start(turn)
@@ -166,6 +169,14 @@ class Engine:
             start_with_serial(turn, argument)
             return
         open_dialog(turn, ONE_SHOT_DIALOGS.get(name, "help"))
+
+    def _scanned(self, turn: Turn, hospital: str, department: str) -> None:
+        """A department's QR code (WeChat ``SCAN``, or a follow through it): booking there, from any step, asking
+        only what is still unknown (a follow is welcomed first)."""
+        if turn.inbound.event == "subscribe":
+            turn.say("common.welcome")
+        turn.session.reset()
+        open_dialog(turn, "book", preset={"hospital": hospital, "department": department})
 
     def _intent(self, turn: Turn) -> bool:
         """Follow what a message asks for in ordinary words (``我要挂号``, ``cancel my appointment``), from any step."""

@@ -24,6 +24,7 @@ from typing import Any, Protocol, runtime_checkable
 import redis
 
 import rules
+from bot.appointments import AppointmentStore
 from bot.calendar_links import CalendarLinks
 from bot.config import Config
 from bot.crypto import SecretBox
@@ -34,6 +35,7 @@ from bot.notifications.outbox import (
     Sender,
     SendResult,
 )
+from bot.notifications.push_reports import Pushed, PushReports
 from bot.patients import PatientService, UnknownPatientError, phone_hash
 from bot.records import Appointment, local_moment
 from bot.records import text as decoded
@@ -94,6 +96,10 @@ class Outgoing:
     sms_body: str | None = None
     """The body of an SMS fallback when it differs (shorter: an SMS stays within 2 segments)."""
 
+    def pushed(self) -> Pushed:
+        """What a template message of this notification carries (for its delivery report)."""
+        return Pushed(self.appointment.serial, self.kind, self.key, self.sms_body or self.body)
+
     def message(self, channel: str) -> OutboundMessage:
         """As a message on ``channel`` to its address."""
         assert self.address is not None
@@ -127,6 +133,7 @@ class Notifier:
         senders: Mapping[str, Sender],
         *,
         links: CalendarLinks | None = None,
+        reports: PushReports | None = None,
     ) -> None:
         self.redis = redis_client
         self.box = box
@@ -134,6 +141,7 @@ class Notifier:
         self.patients = patients
         self.senders = dict(senders)
         self.links = links
+        self.reports = reports
         self._slot_cache: dict[tuple[str, str, str, str], dict[str, Any]] = {}
 
     # --- addresses -------------------------------------------------------------------------------------
@@ -222,16 +230,35 @@ class Notifier:
                 results[i] = self._fallback(item, NO_ADDRESS)
             else:
                 by_channel.setdefault(item.address.channel, []).append(i)
+        pushed: list[tuple[str, Pushed]] = []
         for channel, indexes in by_channel.items():
             messages = [items[i].message(channel) for i in indexes]
             for i, result in zip(indexes, self._send_many(channel, messages), strict=True):
                 if result.ok:
                     results[i] = Delivery(ok=True, channel=channel)
+                    if channel == "wechat" and result.provider_id:  # its delivery is reported later (push_reports)
+                        pushed.append((result.provider_id, items[i].pushed()))
                 elif channel == "wechat" and result.error == UNREACHABLE:
                     results[i] = self._fallback(items[i], UNREACHABLE)
                 else:
                     results[i] = Delivery(ok=False, channel=channel, error=result.error)
+        if self.reports is not None:
+            self.reports.remember(pushed)
         return [r if r is not None else Delivery(ok=False, error="lost") for r in results]
+
+    def after_failed_push(self, msgid: str, store: AppointmentStore) -> Delivery | None:
+        """WeChat reported the template message ``msgid`` failed: send its SMS fallback (SPEC §5), once (the same
+        send-once key as an immediate fallback); a reminder only while the appointment is booked and the patient
+        has not opted out. None when there is nothing to send (not ours, forgotten, cancelled meanwhile...)."""
+        pushed = self.reports.pushed(msgid) if self.reports is not None else None
+        appointment = store.get(pushed.serial) if pushed is not None else None
+        if pushed is None or appointment is None:
+            return None
+        if pushed.kind == OutboxKind.reminder and (
+            appointment.status != rules.AppointmentStatus.booked or self.opted_out(appointment, None)
+        ):
+            return None
+        return self._fallback(Outgoing(appointment, pushed.kind, pushed.body, pushed.key, None), "push_failed")
 
     def _fallback(self, item: Outgoing, why: str) -> Delivery:
         try:

@@ -283,3 +283,15 @@ def calendar_link(serial: str) -> str:
 def calendar_token(token_hash: str) -> str:
     """The serial a calendar token (by keyed hash) opens; expires with :func:`calendar_link`."""
     return f"{PREFIX}calendar:{token_hash}"
+
+
+def wechat_template_sent(msgid: str) -> str:
+    """Hash of what a WeChat template message carried, by WeChat's ``msgid``: serial, kind, key (its send-once key),
+    body_enc (the text an SMS fallback sends, encrypted); kept until its delivery report is long due."""
+    return f"{PREFIX}wechat:template:{msgid}"
+
+
+def wechat_template_status(msgid: str) -> str:
+    """Hash of the delivery report WeChat sent for a template message (``TEMPLATESENDJOBFINISH``): status
+    (``success``, ``failed:user block``, ``failed: system failed``), at; kept a week."""
+    return f"{PREFIX}wechat:template-status:{msgid}"
