@@ -25,6 +25,7 @@ from bot.notifications.notifier import Address
 from bot.notifications.outbox import OutboxKind
 from bot.storage import keys
 from dialogs.message import Channel, Inbound
+from tests.pii_scan import assert_no_pii, assert_no_pii_in_bytes
 from tests.support import CONFIG_RAW, NOW, Services, id_number, make_services, patient_name
 from tests.test_sms import Phone, make_app, sms_config_raw, with_console_codes
 
@@ -163,6 +164,9 @@ def test_nothing_personal_in_the_file(redis_db: redis.Redis) -> None:
         phone = f"139{n:08d}"
         for secret in (id_number(n), id_number(n)[-8:], phone, phone[-8:], patient_name(n)):
             assert secret not in body, secret
+        assert_no_pii_in_bytes(body.encode(), [id_number(n), phone, patient_name(n)], "the calendar file")
+    # nor at rest: the tokens, the appointments, everything Redis holds
+    assert_no_pii(redis_db, [s for n in (8, 9) for s in (id_number(n), f"139{n:08d}", patient_name(n))])
 
 
 def test_the_wechat_confirmation_push_carries_the_link_its_sms_fallback_does_not(redis_db: redis.Redis) -> None:

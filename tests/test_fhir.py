@@ -22,6 +22,7 @@ from app.demo import DEMO_HOSPITALS, demo_schedule_csv
 from app.web import create_app
 from bot.config import build_config
 from bot.patients import account_id
+from tests.pii_scan import assert_no_pii_in_bytes
 from tests.support import NOW, SECRET, SHANGHAI, STAFF_TOKEN, Services, clock, id_number, make_services, patient_name
 
 AUTH = {"Authorization": f"Bearer {STAFF_TOKEN}"}
@@ -135,10 +136,12 @@ def test_a_days_appointments_validate_with_their_status_and_no_personal_data(dem
     assert by_serial[absent].slot[0].reference in {f"Slot/{s.id}" for s in slots}
 
     everything = text + slot_text + demo.bundle("/fhir/Schedule")[2]
+    secrets = [s for n in demo.numbers for s in (id_number(n), f"139{n:08d}", patient_name(n))]
     for n in demo.numbers:
         phone = f"139{n:08d}"
         for secret in (id_number(n), id_number(n)[-8:], phone, phone[-8:], patient_name(n)):
             assert secret not in everything, secret
+    assert_no_pii_in_bytes(everything.encode(), secrets, "the FHIR answers")  # every stored form of them too
 
 
 def test_a_scoped_token_sees_only_its_hospitals(demo: Demo) -> None:

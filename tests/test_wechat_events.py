@@ -22,7 +22,8 @@ from app.worker import run_worker
 from bot.config import build_config
 from bot.notifications.outbox import OutboxKind
 from bot.storage import keys
-from tests.support import CONFIG_RAW, NOW, Services, make_services, phone_number, schedule_csv
+from tests.pii_scan import assert_no_pii
+from tests.support import CONFIG_RAW, NOW, Services, id_number, make_services, patient_name, phone_number, schedule_csv
 from tests.test_cli import CONFIG, run
 from tests.test_wechat import ACCOUNT, TOKEN, FlaskTransport, Platform
 from tests.wechat_standin import APP_ID, APP_SECRET, QR_IMAGE, WeChatStandin, running_standin
@@ -113,6 +114,9 @@ def test_a_reminder_reported_failed_user_block_falls_back_to_sms_once(
     run_worker(hospital.svc, burst=True)
     assert len(hospital.sms_to(1)) == 1
     assert hospital.svc.notifier.reports.report(msgid)["status"] == "failed:user block"  # type: ignore[union-attr]
+    assert_no_pii(
+        hospital.svc.redis, [id_number(1), phone_number(1), patient_name(1), "o-1"]
+    )  # what was pushed, at rest
 
 
 def test_a_system_failure_falls_back_too_and_success_does_not(hospital: Hospital) -> None:
