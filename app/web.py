@@ -15,6 +15,7 @@ from werkzeug.exceptions import HTTPException
 from adapters.calendar.web import CalendarServices, calendar_blueprint
 from adapters.console.simulator import STATIC, SimulatorServices, simulator_blueprint
 from adapters.fhir.api import FhirServices, fhir_blueprint
+from adapters.fhir.api import http_error as fhir_http_error
 from adapters.sms.webhook import SmsInbox, sms_blueprint
 from adapters.staff.api import StaffDesk, staff_blueprint
 from adapters.staff.docs import staff_docs_blueprint
@@ -105,6 +106,8 @@ def create_app(
     def http_error(exc: HTTPException) -> Any:
         if exc.response is not None:  # already a full answer (abort with a response)
             return exc.response
+        if request.path.startswith("/fhir/"):
+            return fhir_http_error(exc.code or 500, exc.description or exc.name)
         if request.path.startswith(("/api/", "/simulator/")):
             return jsonify({"error": exc.description}), exc.code
         return exc

@@ -13,6 +13,7 @@ import pytest
 import redis
 from fhir.resources.R4B.appointment import Appointment
 from fhir.resources.R4B.bundle import Bundle
+from fhir.resources.R4B.capabilitystatement import CapabilityStatement
 from fhir.resources.R4B.operationoutcome import OperationOutcome
 from fhir.resources.R4B.schedule import Schedule
 from fhir.resources.R4B.slot import Slot
@@ -183,3 +184,19 @@ def test_without_a_valid_token_401(demo: Demo, path: str) -> None:
         response = demo.http.get(path, headers=headers)
         assert response.status_code == 401 and response.headers["WWW-Authenticate"].startswith("Bearer")
         assert OperationOutcome.model_validate_json(response.get_data()).issue[0].code == "login"
+
+
+def test_the_capability_statement_is_public_and_valid(demo: Demo) -> None:
+    response = demo.http.get("/fhir/metadata")
+    assert response.status_code == 200 and response.mimetype == "application/fhir+json"
+    statement = CapabilityStatement.model_validate_json(response.get_data())
+    assert statement.fhirVersion == "4.0.1" and statement.format == ["json"]
+    served = {r.type: {p.name for p in r.searchParam or []} for r in statement.rest[0].resource or []}
+    assert served == {"Schedule": {"hospital"}, "Slot": {"start", "hospital"}, "Appointment": {"date", "hospital"}}
+
+
+@pytest.mark.parametrize(("method", "path", "status"), [("get", "/fhir/Patient", 404), ("post", "/fhir/Slot", 405)])
+def test_what_is_not_served_is_an_operation_outcome(demo: Demo, method: str, path: str, status: int) -> None:
+    response = demo.http.open(path, method=method, headers=AUTH)
+    assert response.status_code == status and response.mimetype == "application/fhir+json"
+    assert OperationOutcome.model_validate_json(response.get_data()).issue[0].severity == "error"

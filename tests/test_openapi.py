@@ -156,6 +156,7 @@ def test_every_documented_response_is_produced_and_matches(env: Env, redis_db: r
     http.get(f"/api/staff/broadcasts/{broadcast}", headers=scoped)
     http.get("/api/staff/broadcasts/0123456789abcdef", headers=token)
     # FHIR: 200, 400, 401, 403
+    http.get("/fhir/metadata")
     for path, good in (
         ("/fhir/Schedule", ""),
         ("/fhir/Slot", f"start=ge{TOMORROW}&start=lt{TOMORROW + timedelta(days=1)}"),

@@ -181,6 +181,7 @@ PUBLIC = {
     ("GET", "/api/staff/openapi.json"),  # the API's description (SPEC §7: no token needed)
     ("GET", "/api/staff/docs"),  # the page of it
     ("GET", "/api/staff/static/<path:filename>"),  # the page's files
+    ("GET", "/fhir/metadata"),  # the FHIR CapabilityStatement: what the server can do
 }
 """Rules under /api/staff/ and /fhir/ that take no token: nothing about any hospital."""
 

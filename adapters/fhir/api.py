@@ -10,13 +10,21 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
+from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from fhir.resources.R4B.resource import Resource
 from flask import Blueprint, Response, request
 
-from adapters.fhir.resources import appointment_resource, outcome, schedule_resource, searchset, slot_resource
+from adapters.fhir.resources import (
+    appointment_resource,
+    capability_statement,
+    outcome,
+    schedule_resource,
+    searchset,
+    slot_resource,
+)
 from adapters.staff.api import OutOfScopeError, authenticate, is_day, require_hospital, staff_token
 from bot.appointments import AppointmentStore
 from bot.clock import Clock
@@ -25,6 +33,16 @@ from bot.records import Slot
 from bot.schedule import Schedule
 
 MEDIA_TYPE = "application/fhir+json"
+
+
+def package_version() -> str:
+    """guahao's version, as the CapabilityStatement names it."""
+    try:
+        return version("guahao-bot")
+    except PackageNotFoundError:  # run from a checkout without installing
+        return "unknown"
+
+
 MAX_DAYS = 31
 _BOUND = re.compile(r"(ge|lt)([0-9]{4}-[0-9]{2}-[0-9]{2})")
 
@@ -45,6 +63,12 @@ class SearchError(Exception):
 
 def answer(resource: Resource, status: int = 200) -> Response:
     return Response(resource.model_dump_json(exclude_none=True), status=status, mimetype=MEDIA_TYPE)
+
+
+def http_error(status: int, description: str) -> Response:
+    """A routing error under ``/fhir/`` (no such resource type, a method not served) as an OperationOutcome."""
+    code = {404: "not-found", 405: "not-supported"}.get(status, "exception")
+    return answer(outcome(code, description), status)
 
 
 class FhirFacade:
@@ -137,6 +161,8 @@ def fhir_blueprint(services: FhirServices) -> Blueprint:
 
     @blueprint.before_request
     def check_token() -> Any:
+        if request.endpoint == "fhir.metadata":  # what the server can do is public, as FHIR servers have it
+            return None
         refused = authenticate(services.config.security.staff_tokens)
         if refused is None:
             return None
@@ -154,6 +180,11 @@ def fhir_blueprint(services: FhirServices) -> Blueprint:
 
     def bundle(resources: list[Resource]) -> Response:
         return answer(searchset(resources, request.url_root + "fhir/", request.url))
+
+    @blueprint.get("/metadata")
+    def metadata() -> Response:
+        published = datetime.now(UTC).date().isoformat()  # the statement as of now (no Redis: it always answers)
+        return answer(capability_statement("guahao", package_version(), request.url_root + "fhir", published))
 
     @blueprint.get("/Schedule")
     def schedule() -> Response:

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 from fhir.resources.R4B.appointment import Appointment as FhirAppointment
 from fhir.resources.R4B.bundle import Bundle
+from fhir.resources.R4B.capabilitystatement import CapabilityStatement
 from fhir.resources.R4B.operationoutcome import OperationOutcome
 from fhir.resources.R4B.resource import Resource
 from fhir.resources.R4B.schedule import Schedule as FhirSchedule
@@ -140,6 +141,42 @@ def searchset(resources: Sequence[Resource], base: str, self_url: str) -> Bundle
                     "search": {"mode": "match"},
                 }
                 for r in resources
+            ],
+        }
+    )
+
+
+SEARCHES = {
+    "Schedule": [("hospital", "string")],
+    "Slot": [("start", "date"), ("hospital", "string")],
+    "Appointment": [("date", "date"), ("hospital", "string")],
+}
+
+
+def capability_statement(software: str, version: str, base: str, published: str) -> CapabilityStatement:
+    """What the facade can do (``GET /fhir/metadata``): search Schedule, Slot and Appointment, read-only, JSON."""
+    return CapabilityStatement.model_validate(
+        {
+            "status": "active",
+            "date": published,
+            "kind": "instance",
+            "software": {"name": software, "version": version},
+            "implementation": {"description": "guahao FHIR R4 read facade", "url": base},
+            "fhirVersion": "4.0.1",
+            "format": ["json"],
+            "rest": [
+                {
+                    "mode": "server",
+                    "security": {"description": "Authorization: Bearer <staff token> (security.staff_tokens)"},
+                    "resource": [
+                        {
+                            "type": kind,
+                            "interaction": [{"code": "search-type"}],
+                            "searchParam": [{"name": name, "type": type_} for name, type_ in params],
+                        }
+                        for kind, params in SEARCHES.items()
+                    ],
+                }
             ],
         }
     )
