@@ -5,6 +5,7 @@ Flask's test client over the real services and Redis, and checked against the do
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -102,8 +103,6 @@ def test_a_response_unlike_the_document_is_caught(env: Env) -> None:
 
 
 def _json(body: Any, status: int = 200) -> Response:
-    import json
-
     return Response(json.dumps(body), status=status, mimetype="application/json")
 
 

@@ -6,7 +6,7 @@ Mapping, kept to what the facts say: a Schedule per hospital + department + doct
 places left, ``busy`` when full, ``busy-unavailable`` when the clinic is suspended (停诊); an Appointment per
 appointment, identified by its serial, status ``booked`` / ``cancelled`` (with who cancelled) / ``fulfilled``
 (attended) / ``noshow``; the patient is only the masked name (``张*``), never an ID number or a phone.
-FHIR ids allow only ``[A-Za-z0-9-.]``, our ids any text (Chinese included): resource ids are keyed digests of
+FHIR ids allow only ``[A-Za-z0-9-.]``, our ids any text (Chinese included): resource ids are digests of
 them, and our own ids travel as identifiers.
 """
 
