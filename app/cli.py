@@ -16,6 +16,7 @@ from pathlib import Path
 import requests
 from wechatpy.exceptions import WeChatClientException
 
+import rules
 from adapters.console.chat import run_chat
 from adapters.console.simulator import warn_if_exposed
 from adapters.wechat import qrcode
@@ -200,6 +201,7 @@ def _check_config(args: argparse.Namespace, config: Config) -> int:
         f"config OK ({where}): policy {config.policy_preset}, {len(config.hospitals)} hospital(s), "
         f"channels: {', '.join(channels)}, redis: {config.redis.url or 'embedded in ' + config.redis.data_dir}"
     )
+    print(f"release: {release_summary(config)}")
     print(f"where each part comes from ({' < '.join(layer for layer in layers if layer)}; secrets hidden):")
     parts = describe_config(config)
     width = max(len(part) for part, _, _ in parts)
@@ -208,6 +210,18 @@ def _check_config(args: argparse.Namespace, config: Config) -> int:
     if not config.hospitals:
         print("note: no hospitals configured, nothing can be booked (add [[hospitals]], or use --demo)")
     return 0
+
+
+def release_summary(config: Config) -> str:
+    """How each day's slots are released: first-come, or a lottery window after the release time (RULES §12)."""
+
+    def mode(policy: rules.Policy) -> str:
+        if policy.release_mode == "lottery":
+            return f"lottery, {policy.lottery_window_seconds} s window from {policy.release_time}"
+        return f"first-come from {policy.release_time}"
+
+    own = [f"{h.id}: {mode(h.policy)}" for h in config.hospitals if mode(h.policy) != mode(config.policy)]
+    return mode(config.policy) + (f" ({'; '.join(own)})" if own else "")
 
 
 def _port(text: str) -> int:

@@ -7,6 +7,9 @@ import logging
 import redis
 
 from adapters.console.sender import AtomicConsoleSender, ConsoleSender
+from adapters.sms.aliyun import AliyunSender
+from adapters.sms.ratelimit import PhoneRateLimit
+from adapters.sms.tencentcloud import TencentCloudSender
 from adapters.sms.twilio import PhoneOptOuts, TwilioConfigError, TwilioSender
 from adapters.wechat.push import wechat_sender
 from bot.appointments import AppointmentStore
@@ -16,21 +19,26 @@ from bot.calendar_links import CalendarLinks
 from bot.clock import Clock, RedisClock, SystemClock
 from bot.config import Config
 from bot.crypto import SecretBox, resolve_secret_key
+from bot.lottery import Lottery
 from bot.notifications.notifier import Notifier
 from bot.notifications.outbox import Outbox, Sender, SendLedger
 from bot.notifications.push_reports import PushReports
 from bot.otp import OtpService
 from bot.patients import PatientService
-from bot.reminders import Reminders
+from bot.reminders import Reminders, job_queue
+from bot.reschedule import RescheduleService
 from bot.schedule import Schedule
 from bot.services import Services
 from bot.standing import StandingService
 from bot.storage.runtime import open_redis
+from bot.waitlist import WaitlistService
+from bot.waitlist_push import WaitlistPush
 from dialogs.context import Deps
 from dialogs.engine import Engine
 from dialogs.registry import all_dialogs
 
 log = logging.getLogger(__name__)
+MAINLAND_SENDERS = {"aliyun": AliyunSender, "tencentcloud": TencentCloudSender}
 
 
 def build_services(config: Config, client: redis.Redis, clock: Clock | None = None) -> Services:
@@ -50,6 +58,13 @@ def build_services(config: Config, client: redis.Redis, clock: Clock | None = No
             )
         except TwilioConfigError as missing:  # the channel stays off; messages land in the outbox only
             log.warning("SMS sending off (%s): messages go to the console outbox", missing)
+    elif config.sms.provider in MAINLAND_SENDERS:  # SPEC §9; check-config made sure its templates are all there
+        sms_sender = MAINLAND_SENDERS[config.sms.provider](
+            config.sms,
+            ledger=ledger,
+            opt_outs=PhoneOptOuts(patients, box),
+            limiter=PhoneRateLimit(client, box, clock, config.sms),
+        )
     schedule = Schedule(client, config, clock)
     booking = BookingService(store, patients)
     calendar = CalendarLinks(client, box, config)
@@ -60,6 +75,9 @@ def build_services(config: Config, client: redis.Redis, clock: Clock | None = No
     broadcasts = Broadcasts(
         client, store, booking, schedule, notifier, reminders, clock, rates=send_rates(notifier.senders)
     )
+    lottery = Lottery(client, store, schedule, booking, patients, notifier, reminders, clock, box)
+    waitlist = WaitlistService(booking, patients, box, job_queue(client))
+    schedule.on_imported = waitlist.capacity_changed  # staff raising a capacity: the waiters are offered first
     return Services(
         config=config,
         redis=client,
@@ -76,6 +94,10 @@ def build_services(config: Config, client: redis.Redis, clock: Clock | None = No
         notifier=notifier,
         reminders=reminders,
         broadcasts=broadcasts,
+        lottery=lottery,
+        waitlist=waitlist,
+        waitlist_push=WaitlistPush(waitlist, notifier),
+        reschedule=RescheduleService(booking, notifier, job_queue(client)),
         calendar=calendar,
     )
 
@@ -116,6 +138,9 @@ def dialog_deps(services: Services) -> Deps:
         booking=services.booking,
         standing=services.standing,
         reminders=services.reminders,
+        lottery=services.lottery,
+        waitlist=services.waitlist,
+        reschedule=services.reschedule,
         calendar=services.calendar,
     )
 

@@ -16,6 +16,8 @@ from adapters.calendar.web import CalendarServices, calendar_blueprint
 from adapters.console.simulator import STATIC, SimulatorServices, simulator_blueprint
 from adapters.fhir.api import FhirServices, fhir_blueprint
 from adapters.fhir.api import http_error as fhir_http_error
+from adapters.sms.mainland_inbound import mainland_blueprint
+from adapters.sms.twilio import DeliveryLog
 from adapters.sms.webhook import SmsInbox, sms_blueprint
 from adapters.staff.api import StaffDesk, staff_blueprint
 from adapters.staff.docs import staff_docs_blueprint
@@ -25,6 +27,7 @@ from adapters.wechat.webhook import WeChatServices, wechat_blueprint
 from app import health
 from app.services import build_engine
 from app.worker import run_worker
+from bot.config import MAINLAND_PROVIDERS
 from bot.metrics import CONTENT_TYPE, metrics, registry
 from bot.notifications.push_reports import PushReports
 from bot.services import Services
@@ -66,7 +69,15 @@ def create_app(
     app.json = _JsonProvider(app)
     app.register_blueprint(
         staff_blueprint(
-            StaffDesk(services.config, services.store, services.standing, services.schedule, services.broadcasts)
+            StaffDesk(
+                services.config,
+                services.store,
+                services.standing,
+                services.schedule,
+                services.broadcasts,
+                services.lottery,
+                services.waitlist,
+            )
         )
     )
     app.register_blueprint(staff_docs_blueprint())
@@ -80,6 +91,7 @@ def create_app(
     simulator = SimulatorServices(services.config, services.clock, engine, sms_inbox, services.outbox)
     app.register_blueprint(simulator_blueprint(simulator, lambda: run_worker(services, burst=True)))
     _register_channels(app, services, engine)
+    _register_mainland_sms(app, services, sms_inbox)
 
     @app.get("/healthz")
     def healthz() -> Any:
@@ -151,3 +163,24 @@ def _register_channels(app: Flask, services: Services, engine: Engine) -> None:
         app.register_blueprint(wechat_blueprint(wechat, config.wechat, reply_pusher(pusher)))
     else:
         log.info("WeChat webhook off: wechat.token is empty")
+
+
+def _register_mainland_sms(app: Flask, services: Services, inbox: SmsInbox) -> None:
+    """SPEC §9: the configured mainland provider's callbacks, on whenever ``sms.inbound_token`` is set."""
+    sms = services.config.sms
+    if sms.provider not in MAINLAND_PROVIDERS:
+        return
+    if not sms.inbound_token:
+        log.info("SMS callbacks of %s off: sms.inbound_token is empty", sms.provider)
+        return
+    app.register_blueprint(
+        mainland_blueprint(
+            sms.provider,
+            inbox=inbox,
+            sender=services.sms_sender,
+            deliveries=DeliveryLog(services.redis, services.clock),
+            patients=services.patients,
+            box=services.box,
+            inbound_token=sms.inbound_token,
+        )
+    )

@@ -108,6 +108,9 @@ class AppointmentStore:
     ) -> Appointment:
         """Apply ``change`` atomically if the appointment is still in an allowed status."""
         policy = self.policy_for(appointment.hospital)
+        waiting = change.release_place and rules.waiting_open(
+            policy, appointment.slot_facts(policy.tz), self.clock.now()
+        )
         args: list[str | int] = [
             ",".join(change.allowed_from),
             change.to.value,
@@ -119,6 +122,8 @@ class AppointmentStore:
             self.stamp(),
             change.action,
             detail,
+            "1" if waiting else "0",  # a released place goes to the slot's waiters (RULES §10)
+            appointment.slot,
         ]
         for name, value in (fields or {}).items():
             args += [name, value]
@@ -132,6 +137,8 @@ class AppointmentStore:
                 keys.AUDIT,
                 keys.patient_violations(appointment.pid),
                 keys.patient_waived(appointment.pid),
+                keys.waitlist_queue(appointment.slot),
+                keys.WAITLIST_PENDING,
             ],
             args=args,
         )

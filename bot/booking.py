@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -61,6 +61,10 @@ class _Facts:
     version: str
     existing: list[rules.AppointmentFacts]
     standing: rules.Standing
+
+
+BookingFacts = _Facts
+"""What a booking decision reads: the slot, the patient's record version, appointments and standing."""
 
 
 def new_serials(count: int) -> list[str]:
@@ -147,6 +151,19 @@ class BookingService:
             ticket.carry = reply
         settled = (self._settle(commit, reply) for commit, reply in zip(commits, results, strict=False))
         return [ticket for ticket in settled if ticket is not None] + upcoming
+
+    def facts_of(self, wanted: Sequence[tuple[str, str]]) -> list[BookingFacts]:
+        """What a booking decision needs for each (pid, slot id), in one round trip (a lottery draw decides many)."""
+        now = self.clock.now()
+        pipe = self.redis.pipeline(transaction=False)
+        for pid, slot_id in wanted:
+            self._scripts.queue(pipe, "booking_facts", *self._facts_call(_BookRequest(pid, "", "", slot_id), now))
+        replies = self._scripts.execute(pipe)
+        return [self._facts_from(slot_id, reply, now) for (_, slot_id), reply in zip(wanted, replies, strict=True)]
+
+    def check_department(self, slot: Slot, pid: str) -> None:
+        """Raise ``BookingRefused`` when the department does not see this patient (age or sex, RULES §9)."""
+        self._check_department(slot, pid)
 
     def _decide(self, facts: _Facts, request: _BookRequest, now: datetime) -> Slot:
         """The slot to commit, or ``BookingRefused`` naming the rule."""
@@ -304,6 +321,63 @@ class BookingService:
             refund_cents=None,
             checked_in_at=None,
         )
+
+    # --- for the services that book through a held place or a move (bot.waitlist, bot.reschedule) ----------
+    def decide(self, pid: str, slot_id: str, *, without: str | None = None) -> tuple[Slot | None, str, rules.Decision]:
+        """The slot, the patient's version and the booking rules' answer for ``pid`` and ``slot_id`` now, read in one
+        round trip; the places left aside (the caller holds or checks them), the appointment ``without`` counted as
+        if it did not exist (a move, RULES §11)."""
+        return self.decide_many([(pid, slot_id)], without=without)[0]
+
+    def decide_many(
+        self, wanted: list[tuple[str, str]], *, without: str | None = None
+    ) -> list[tuple[Slot | None, str, rules.Decision]]:
+        """:meth:`decide` for many (pid, slot id) pairs, their facts read in one round trip."""
+        now = self.clock.now()
+        pipe = self.redis.pipeline(transaction=False)
+        for pid, slot_id in wanted:
+            self._scripts.queue(pipe, "booking_facts", *self._facts_call(_BookRequest(pid, "", "", slot_id), now))
+        replies = self._scripts.execute(pipe) if wanted else []
+        return [
+            self._decided(pid, self._facts_from(slot_id, reply, now), slot_id, without, now)
+            for (pid, slot_id), reply in zip(wanted, replies, strict=True)
+        ]
+
+    def _decided(
+        self, pid: str, facts: _Facts, slot_id: str, without: str | None, now: datetime
+    ) -> tuple[Slot | None, str, rules.Decision]:
+        slot = facts.slot
+        if slot is None:
+            return None, facts.version, rules.Decision.refuse("no_slot", detail=f"no slot {slot_id}")
+        if slot.status != "open":
+            return slot, facts.version, rules.Decision.refuse("slot_closed", detail="the clinic was suspended")
+        try:
+            self._check_department(slot, pid)
+        except BookingRefused as refused:
+            return slot, facts.version, refused.decision
+        policy = self.store.policy_for(slot.hospital)
+        existing = rules.others(facts.existing, without) if without else facts.existing
+        decision = rules.check_booking(policy, existing, slot.facts(policy.tz), facts.standing, now)
+        return slot, facts.version, decision
+
+    def commit_call(
+        self, pid: str, acct: str, channel: str, slot: Slot, version: str, now: datetime
+    ) -> tuple[list[str], list[Any], str]:
+        """The keys and arguments ``book.lua`` takes to write an appointment of ``slot`` (another script taking a
+        place appends them to its own), and the booking stamp."""
+        stamp = self.store.stamp(now)
+        commit_keys, args = self._commit_call(_BookRequest(pid, acct, channel, slot.id), slot, version, now, stamp)
+        return commit_keys, args, stamp
+
+    def commit(self, scripts: Scripts, name: str, commit_keys: list[str], args: list[Any]) -> Any:
+        """Run one commit script that takes a place outside :meth:`book` (a waitlist claim, a move): the one path such
+        commits share, where a durability step beside the booking's own belongs."""
+        return scripts.run(name, commit_keys, args)
+
+    @staticmethod
+    def booked(pid: str, acct: str, channel: str, slot: Slot, stamp: str, reply: Any) -> Appointment:
+        """The appointment a commit script's ``{'ok', serial, queue_no, name}`` reply wrote."""
+        return BookingService._booked(_BookRequest(pid, acct, channel, slot.id), slot, stamp, reply)
 
     # --- cancellation ----------------------------------------------------------------------------------
     def cancel_terms(

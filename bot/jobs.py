@@ -21,10 +21,14 @@ import redis
 from bot.broadcasts import Broadcasts
 from bot.clock import Clock
 from bot.config import Config
+from bot.lottery import Lottery
 from bot.notifications.notifier import Notifier
-from bot.release import release_days
+from bot.release import release_days, run_lottery_draws
 from bot.reminders import ReminderDue, Reminders
+from bot.reschedule import RescheduleService
 from bot.standing import StandingService
+from bot.waitlist import WaitlistService
+from bot.waitlist_push import WaitlistPush
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +43,10 @@ class JobServices(Protocol):
     notifier: Notifier
     reminders: Reminders
     broadcasts: Broadcasts
+    lottery: Lottery
+    waitlist: WaitlistService
+    waitlist_push: WaitlistPush
+    reschedule: RescheduleService
 
 
 _bound: ContextVar[JobServices] = ContextVar("guahao_job_services")
@@ -92,6 +100,22 @@ def push_fallback(msgid: str) -> str:
     return "sent" if delivery.ok else f"failed: {delivery.error}"
 
 
+def send_offer(entry_id: str) -> str:
+    """Job: push the offer of a place held for one waitlist entry (nothing once it is no longer held)."""
+    delivery = _services().waitlist_push.send(entry_id)
+    if not delivery.ok and not delivery.final:
+        raise NoticeFailed(f"offer of waitlist entry {entry_id}: {delivery.error}")
+    return delivery.skipped or ("sent" if delivery.ok else f"failed: {delivery.error}")
+
+
+def send_rescheduled(serial: str, old_serial: str) -> str:
+    """Job: push the ``rescheduled`` notice of a moved appointment."""
+    delivery = _services().reschedule.send_notice(serial, old_serial)
+    if not delivery.ok and not delivery.final:
+        raise NoticeFailed(f"rescheduled notice of {serial}: {delivery.error}")
+    return delivery.skipped or ("sent" if delivery.ok else f"failed: {delivery.error}")
+
+
 def broadcast_batch(broadcast_id: str, batch: int) -> str:
     """Job: one batch of a broadcast."""
     return _services().broadcasts.run_batch(broadcast_id, int(batch))
@@ -106,6 +130,14 @@ class Tick:
     reminders: int
     released: int
     broadcasts_resumed: int
+    lottery_told: int = 0
+    waitlist_offers: int = 0
+
+
+def _waitlist_tick(services: JobServices) -> int:
+    """The waitlist's duty: end waiting past deadlines, pass lapsed holds on, offer freed places (RULES §10)."""
+    tick = services.waitlist.tick()
+    return tick.offered
 
 
 def run_periodic(services: JobServices) -> Tick:
@@ -116,6 +148,8 @@ def run_periodic(services: JobServices) -> Tick:
         reminders=services.reminders.dispatch_due(),
         released=release_days(services.redis, services.config, services.clock),
         broadcasts_resumed=len(services.broadcasts.resume_abandoned()),
+        lottery_told=run_lottery_draws(services.lottery),
+        waitlist_offers=_waitlist_tick(services),
     )
     if any(asdict(tick).values()):
         log.info("periodic tick", extra=asdict(tick))

@@ -147,6 +147,7 @@ class OtpService:
                 to=mobile,
                 kind=OutboxKind.otp,
                 text=otp_text(code, policy.otp_ttl_seconds, language),
+                facts={"code": code, "minutes": str(max(1, math.ceil(policy.otp_ttl_seconds / 60))), "lang": language},
             )
         )
         if not result.ok:

@@ -97,11 +97,13 @@ class Slot(SlotPart):
     taken: int = 0
     status: str = "open"
     doctor_name_en: str = ""
+    wl_free: int = 0  # places freed for the waitlist, not yet offered (bot.waitlist)
+    wl_held: int = 0  # places held for a waiter offered one
 
     @property
     def places_left(self) -> int:
-        """Places still for sale (never negative)."""
-        return max(self.capacity - self.taken, 0) if self.status == "open" else 0
+        """Places still for sale (never negative): a place freed for, or held by, the waitlist is not."""
+        return max(self.capacity - self.taken - self.wl_free - self.wl_held, 0) if self.status == "open" else 0
 
     @classmethod
     def from_hash(cls, slot_key_id: str, raw: RawHash) -> Slot:
@@ -115,7 +117,7 @@ class Slot(SlotPart):
 
 SLOT_PART_FIELDS = tuple(f.name for f in fields(SlotPart))
 """The stored names of the slot part, in declaration order (an appointment copies them from its slot)."""
-SCHEDULED_FIELDS = tuple(f.name for f in fields(Slot) if f.name not in ("id", "taken", "status"))
+SCHEDULED_FIELDS = tuple(f.name for f in fields(Slot) if f.name not in ("id", "taken", "status", "wl_free", "wl_held"))
 """What a schedule import writes into a slot hash, in this order (``import_slots.lua`` lists the same names);
 ``taken`` and ``status`` belong to booking and staff, the id is the key's."""
 

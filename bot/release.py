@@ -15,6 +15,7 @@ import redis
 import rules
 from bot.clock import Clock
 from bot.config import Config
+from bot.lottery import Lottery
 from bot.storage import keys
 from bot.storage.scripts import Scripts
 
@@ -39,6 +40,12 @@ def release_days(redis_client: redis.Redis, config: Config, clock: Clock) -> int
                 )
             )
     return recorded
+
+
+def run_lottery_draws(lottery: Lottery) -> int:
+    """The release lottery's hook (RULES §12): draw every lottery whose window has ended, at most once each, and tell
+    its registrants the outcome; how many were told now. Idempotent: a draw run again changes nothing."""
+    return lottery.run_due()
 
 
 def open_days(policy: rules.Policy, now: datetime) -> list[date]:

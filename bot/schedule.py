@@ -290,6 +290,8 @@ class Schedule:
         self._config = config
         self._clock = clock or SystemClock()
         self._scripts = Scripts(redis_client, "import_slots", "schedule_set_status")
+        self.on_imported: Callable[[list[str]], object] | None = None
+        """Called with the slot ids of every accepted import (the waitlist offers places staff added)."""
 
     # --- hospitals and departments (from config) ---------------------------------------------------------
     def hospitals(self) -> tuple[Hospital, ...]:
@@ -344,6 +346,8 @@ class Schedule:
             ],
         )
         if int(result[0]) == 1:
+            if self.on_imported is not None:
+                self.on_imported([r.slot_id for r in rows])
             return ImportResult(created=int(result[1]), updated=int(result[2]))
         refused = [(rows[int(i)], int(taken)) for i, taken in zip(result[1::2], result[2::2], strict=True)]
         raise ScheduleImportError(

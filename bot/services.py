@@ -13,14 +13,18 @@ from bot.calendar_links import CalendarLinks
 from bot.clock import Clock
 from bot.config import Config
 from bot.crypto import SecretBox
+from bot.lottery import Lottery
 from bot.notifications.notifier import Notifier
 from bot.notifications.outbox import Outbox, Sender
 from bot.otp import OtpService
 from bot.patients import PatientService
 from bot.reminders import Reminders
+from bot.reschedule import RescheduleService
 from bot.schedule import Schedule
 from bot.standing import StandingService
 from bot.storage.runtime import RedisRuntime
+from bot.waitlist import WaitlistService
+from bot.waitlist_push import WaitlistPush
 
 
 @dataclass
@@ -42,6 +46,10 @@ class Services:
     notifier: Notifier
     reminders: Reminders
     broadcasts: Broadcasts
+    lottery: Lottery
+    waitlist: WaitlistService
+    waitlist_push: WaitlistPush
+    reschedule: RescheduleService
     runtime: RedisRuntime | None = None
     calendar: CalendarLinks | None = None
 

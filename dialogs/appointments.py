@@ -1,4 +1,5 @@
-"""我的预约: the upcoming appointments of every patient of the account, then each patient's standing (RULES §5).
+"""我的预约: the upcoming appointments of every patient of the account, each with how to reschedule (改约) or cancel
+it, then each patient's standing (RULES §5).
 
 One short paragraph per appointment (SMS: within two segments), then one line per patient: no-shows this year and,
 when suspended, until when. The helpers here (which appointments are upcoming, their day and
@@ -15,6 +16,7 @@ import rules
 from bot.names import name_in
 from bot.records import Appointment, Slot
 from dialogs.machine import Dialog, Flow
+from dialogs.message import Channel
 from dialogs.turn import Turn
 from texts import format as words
 
@@ -117,8 +119,12 @@ class AppointmentsFlow(Flow):
         found = upcoming(turn)
         if found:
             turn.say("appointments.header", count=len(found))
-            for appointment in found:
-                turn.paragraphs.append(describe(turn, appointment))
+            sms = turn.channel == Channel.sms
+            for appointment in found:  # each with 改约 beside cancel (SPEC §8); over SMS said once, after them
+                manage = "" if sms else "\n" + turn.t("appointments.manage", serial=appointment.serial)
+                turn.paragraphs.append(describe(turn, appointment) + manage)
+            if sms:
+                turn.say("appointments.manage_sms")
         else:
             turn.say("appointments.none")
         lines = [

@@ -19,6 +19,7 @@ import rules
 from bot.booking import BookingRefused
 from bot.names import name_in
 from dialogs import parse
+from dialogs.book_lottery import BookLottery
 from dialogs.book_wishes import BookWishes
 from dialogs.machine import Dialog
 from texts import format as words
@@ -43,7 +44,7 @@ NO_WORDS = frozenset({"取消", "不约了"})
 """Also "no" at the confirmation, which offers "N 取消" (English ``cancel`` is never taught: Twilio opt-out)."""
 
 
-class BookFlow(BookWishes):
+class BookFlow(BookWishes, BookLottery):
     """Questions, guards and actions of the booking dialog."""
 
     # --- questions -------------------------------------------------------------------------------------
@@ -267,8 +268,10 @@ class BookFlow(BookWishes):
         if slot.status != "open":
             self.say_refusal(rules.Decision.refuse("slot_closed"))
             return False
-        if slot.places_left <= 0:
-            self.say("book.slot_full")
+        if slot.places_left <= 0:  # full: its waitlist is offered (候补, dialogs.waitlist), the choices kept
+            kept = {name: self.turn.data[name] for name in ("pid", "hospital", "department", "date")}
+            self.turn.data["keep.waitlist"] = {**kept, "slot": slot.id}
+            self.turn.switch("waitlist")
             return False
         self.turn.data["slot"] = slot.id
         return True
@@ -290,6 +293,8 @@ class BookFlow(BookWishes):
     def book(self) -> None:
         turn = self.turn
         try:
+            if self.registered_in_lottery():  # a day's release lottery window: registered for its draw instead
+                return
             appointment = turn.deps.booking.book(
                 str(turn.data["pid"]), turn.acct, turn.channel.value, str(turn.data["slot"])
             )

@@ -78,9 +78,8 @@ class BookWishes(BookBase):
         if not slots:
             self.say("book.no_slots", day=self.day(day), department=self.department_name())
             return False
-        if not any(s.places_left for s in slots):
-            self.say("book.date_full", day=self.day(day), department=self.department_name())
-            return False
+        if not any(s.places_left for s in slots):  # all full: the slots are shown to choose one to wait for (候补)
+            self.say("waitlist.day_full", day=self.day(day), department=self.department_name())
         return True
 
     # --- the slot step also takes another day, a time of day, a level or a doctor ------------------------

@@ -8,6 +8,7 @@ are stated again rather than applied unseen. Confirmation is Y/N, never a bare C
 
 from __future__ import annotations
 
+import logging
 import re
 from enum import StrEnum
 from typing import Any
@@ -31,6 +32,7 @@ from dialogs.machine import Dialog, Flow
 from dialogs.turn import Turn
 from texts.format import money
 
+log = logging.getLogger(__name__)
 YES_WORDS = frozenset({"确认取消", "y确认取消", "y 确认取消"})
 """Also "yes" here: the prompt's own words ("回复 Y 确认取消")."""
 _SERIAL = re.compile(r"(?:取消|cancel)? ?([0-9]{8})")
@@ -60,6 +62,15 @@ def refund_text(turn: Turn, appointment: Appointment, terms: rules.CancelTerms) 
         hours=policy.expert_full_refund_hours,
         percent=policy.expert_deduction_percent,
     )
+
+
+def offer_freed_place(turn: Turn, slot_id: str) -> None:
+    """The cancel hook of the waitlist (RULES §10): the place just freed is offered to the slot's first waiter now;
+    should that fail, the worker's periodic duty offers it (the place stays freed for the waiters meanwhile)."""
+    try:
+        turn.deps.waitlist.offer_pending([slot_id])
+    except Exception:  # the cancellation is done and said: the offer is the worker's to retry
+        log.exception("waitlist offer after a cancellation failed", extra={"slot": slot_id})
 
 
 class CancelFlow(Flow):
@@ -205,6 +216,7 @@ class CancelFlow(Flow):
             turn.switch("menu")
             return
         turn.deps.reminders.on_cancelled(cancelled.serial)
+        offer_freed_place(turn, cancelled.slot)
         key = "cancel.done_late" if applied.violation else "cancel.done"
         self.say(key, serial=cancelled.serial, refund=refund_text(turn, appointment, applied))
         turn.switch("menu")

@@ -12,11 +12,14 @@ from bot.calendar_links import CalendarLinks
 from bot.clock import Clock
 from bot.config import Config
 from bot.crypto import SecretBox
+from bot.lottery import Lottery
 from bot.otp import OtpService
 from bot.patients import PatientService
 from bot.reminders import Reminders
+from bot.reschedule import RescheduleService
 from bot.schedule import Schedule
 from bot.standing import StandingService
+from bot.waitlist import WaitlistService
 
 
 @dataclass(frozen=True)
@@ -34,4 +37,7 @@ class Deps:
     booking: BookingService
     standing: StandingService
     reminders: Reminders
+    lottery: Lottery
+    waitlist: WaitlistService
+    reschedule: RescheduleService
     calendar: CalendarLinks | None = None

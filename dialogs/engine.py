@@ -12,6 +12,7 @@ the reply (it may name a patient); the session's data is encrypted here, before 
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 import time
 from collections.abc import Mapping
@@ -24,7 +25,7 @@ from bot.patients import account_id
 from bot.records import text as text_of
 from bot.storage import keys
 from bot.storage.scripts import Scripts
-from dialogs import intents, parse
+from dialogs import intents, parse, reschedule, waitlist
 from dialogs.cancel import start_with_serial
 from dialogs.context import Deps
 from dialogs.machine import Dialog, UnknownStateError
@@ -36,10 +37,18 @@ from texts import LANGUAGES, text
 
 log = logging.getLogger(__name__)
 
+_CANCEL_SERIAL = re.compile(r"(?:取消|cancel) ?#?([0-9]{8})")
 LOCK_TIMEOUT_MS = 15_000
 """A lock older than this is a crashed holder's: it expires by itself."""
 LOCK_WAIT_S = 10.0
-ONE_SHOT_DIALOGS = {"book": "book", "list": "appointments", "cancel": "cancel", "help": "help"}
+ONE_SHOT_DIALOGS = {
+    "book": "book",
+    "list": "appointments",
+    "cancel": "cancel",
+    "help": "help",
+    "waitlist": "waitlist",
+    "move": "reschedule",
+}
 
 
 class Conversation(Protocol):
@@ -149,6 +158,8 @@ class Engine:
         if command is not None:
             self._command(turn, command)
             return
+        if waitlist.answer_offer(turn) or self._shortcut(turn):
+            return
         if self._intent(turn):
             return
         if session.is_new and session.state == START_STATE and not _is_menu_choice(turn.text):
@@ -164,9 +175,22 @@ class Engine:
     def _one_shot(self, turn: Turn, command: str) -> None:
         """A channel's one-shot command (SMS ``BOOK``, ``CANCEL 12345678``...): that conversation, from any step."""
         name, _, argument = command.partition(" ")
+        if name == "waitlist" and turn.session.state == "waitlist.joining":  # 候补 there answers the question: join
+            self.dialogs["waitlist"].step(turn)
+            return
+        if waitlist.answer_offer(turn):  # a held place is claimed by Y wherever the patient is
+            return
         turn.session.reset()
-        if name == "cancel" and argument.strip() and self.deps.patients.patient_ids(turn.acct):
+        known = bool(argument.strip()) and bool(self.deps.patients.patient_ids(turn.acct))
+        if name == "cancel" and known:
             start_with_serial(turn, argument)
+            return
+        if name == "move" and known:
+            reschedule.start_with_serial(turn, argument)
+            return
+        if name == "leave" and known:
+            waitlist.leave(turn, int(argument))
+            turn.switch("menu")
             return
         open_dialog(turn, ONE_SHOT_DIALOGS.get(name, "help"))
 
@@ -178,9 +202,32 @@ class Engine:
         turn.session.reset()
         open_dialog(turn, "book", preset={"hospital": hospital, "department": department})
 
+    def _shortcut(self, turn: Turn) -> bool:
+        """``改约 <serial>``, ``退出候补 <n>`` (and ``取消 <serial>``) typed on any channel, from any step."""
+        serial = reschedule.serial_of(turn.text)
+        number = waitlist.leave_number(turn.text)
+        cancel = _CANCEL_SERIAL.fullmatch(turn.text)
+        if (serial is None and number is None and cancel is None) or not self.deps.patients.patient_ids(turn.acct):
+            return False
+        if serial is not None:
+            turn.session.reset()
+            reschedule.start_with_serial(turn, serial)
+        elif number is not None:
+            turn.session.reset()
+            waitlist.leave(turn, number)
+            turn.switch("menu")
+        elif cancel is not None and turn.session.state != "cancel.choose":
+            turn.session.reset()
+            start_with_serial(turn, cancel[1])
+        else:
+            return False
+        return True
+
     def _intent(self, turn: Turn) -> bool:
         """Follow what a message asks for in ordinary words (``我要挂号``, ``cancel my appointment``), from any step."""
         intent = intents.intent_of(turn.text)
+        if intent == intents.Intent.WAITLIST and turn.session.state == "waitlist.joining":
+            return False  # 候补 there answers the question: join
         if intent in (intents.Intent.MENU, intents.Intent.HELP):
             self._command(turn, parse.Command(intent.value))
             return True

@@ -23,6 +23,7 @@ class Intent(StrEnum):
     """What a message asks for, wherever it is typed."""
 
     RESCHEDULE = "reschedule"
+    WAITLIST = "waitlist"
     CANCEL = "cancel"
     LIST = "list"
     HELP = "help"
@@ -41,7 +42,12 @@ INTENTS: list[tuple[Intent, tuple[str, ...]]] = [
     (Intent.RESCHEDULE, (
         "改约", "改預約", "改预约", "改期", "改个?时间", "换个?时间", "换个?日子", "换一天", "换号", "改挂",
         "reschedule", "re-schedule", "change (?:my |the )?(?:appointment|booking|date|time)",
-        "move (?:my |the )?(?:appointment|booking)",
+        "move (?:my |the )?(?:appointment|booking)", "改一下时间", "改到(?:别的|其他)时间",
+    )),
+    (Intent.WAITLIST, (
+        "(?:查看?|看看|看一下|查询)?我的候补", "候补", "候补(?:列表|记录|情况)", "wait", "查候补", "查看候补",
+        "我在候补吗",
+        "(?:show |see |view |check |list )?(?:my )?wait ?list(?: entries)?", "my waitlist",
     )),
     (Intent.CANCEL, (
         "取消(?:我的)?(?:预约|預約|挂号|掛號|号|這個預約|这个预约)", "我要取消", "我想取消", "帮我取消",

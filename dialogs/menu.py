@@ -75,11 +75,12 @@ class MenuFlow(Flow):
 def follow_intent(turn: Any, intent: intents.Intent, wish: intents.Wish | None = None) -> None:
     """Leave the current step for what the patient asked (``我要挂号``, ``cancel my appointment``, ``改约``)."""
     turn.session.reset()
-    if intent == intents.Intent.RESCHEDULE:  # no rescheduling yet: say so, and how to do it in two steps
-        turn.say("common.reschedule_soon")
-        turn.switch("menu")
-        return
-    dialog = {intents.Intent.LIST: "appointments", intents.Intent.CANCEL: "cancel"}.get(intent, "book")
+    dialog = {
+        intents.Intent.LIST: "appointments",
+        intents.Intent.CANCEL: "cancel",
+        intents.Intent.RESCHEDULE: "reschedule",
+        intents.Intent.WAITLIST: "waitlist",
+    }.get(intent, "book")
     open_dialog(turn, dialog, wish=wish)
 
 

@@ -8,7 +8,9 @@ from dialogs.cancel import CancelDialog
 from dialogs.machine import Dialog
 from dialogs.menu import MenuDialog
 from dialogs.patients import PatientsDialog
+from dialogs.reschedule import RescheduleDialog
 from dialogs.verify import VerifyDialog
+from dialogs.waitlist import WaitlistDialog
 
 
 def all_dialogs() -> dict[str, Dialog]:
@@ -20,5 +22,7 @@ def all_dialogs() -> dict[str, Dialog]:
         AppointmentsDialog(),
         CancelDialog(),
         PatientsDialog(),
+        WaitlistDialog(),
+        RescheduleDialog(),
     ]
     return {d.name: d for d in dialogs}

@@ -35,11 +35,20 @@ Rules
     Standing, compute_standing, check_standing, add_months   no-shows, suspensions, abuse flags
     ReminderKind, reminder_times                 when each reminder is due
     check_booking          standing, then window, then limits: the whole "may this patient book this slot?"
+    waiting_ends, waiting_open, hold_until, check_join, check_claim   the waitlist (候补, RULES §10)
+    FeeDifference, check_movable, check_reschedule, fee_difference, others   rescheduling (改约, RULES §11)
+
+Release rush (lottery)
+    lottery_window / in_lottery_window   when requests for a day are entries of its draw
+    LotteryEntry, screen   anti-scalping: who is entered (one entry per patient per slot, account/phone caps, flags)
+    entrant_hash, draw_order             the audited, reproducible order of a seed
+    LotteryFacts, LotteryOutcome, allocate   places in draw order, limits applied in that order
 
 Rule codes of refusals: window_past, window_too_far, window_too_early, slot_started, already_booked,
 limit_same_day_department, limit_same_day, once_per_department, once_per_doctor, limit_7_days,
-limit_3_months, suspended, flagged, department_age, department_sex (and cancel_deadline_passed / slot_started in
-CancelTerms.rule).
+limit_3_months, suspended, flagged, department_age, department_sex, lottery_account_limit, lottery_phone_limit,
+waitlist_closed, waitlist_already, waitlist_max, offer_expired, reschedule_not_booked, reschedule_deadline_passed,
+reschedule_same_slot (and cancel_deadline_passed / slot_started in CancelTerms.rule).
 """
 
 from __future__ import annotations
@@ -68,6 +77,10 @@ from .identity import (
     validate_id_number,
 )
 from .limits import check_limits
+from .lottery import Entry as LotteryEntry
+from .lottery import Facts as LotteryFacts
+from .lottery import Outcome as LotteryOutcome
+from .lottery import allocate, draw_order, entrant_hash, in_lottery_window, lottery_window, screen
 from .model import (
     AppointmentFacts,
     AppointmentStatus,
@@ -78,7 +91,9 @@ from .model import (
 )
 from .policy import DEFAULT_PRESET, PRESETS, Policy, PolicyError, build_policy, policy_keys
 from .reminders import ReminderKind, reminder_times
+from .reschedule import FeeDifference, check_movable, check_reschedule, fee_difference, others
 from .standing import Standing, add_months, check_standing, compute_standing
+from .waitlist import check_claim, check_join, hold_until, waiting_ends, waiting_open
 from .window import booking_window, check_window, release_at
 
 __all__ = [
@@ -91,7 +106,11 @@ __all__ = [
     "Decision",
     "DepartmentLimits",
     "FeeClass",
+    "FeeDifference",
     "IdCheck",
+    "LotteryEntry",
+    "LotteryFacts",
+    "LotteryOutcome",
     "NoShowFacts",
     "Person",
     "Policy",
@@ -100,30 +119,45 @@ __all__ = [
     "SlotFacts",
     "Standing",
     "add_months",
+    "allocate",
     "age_on",
     "booking_window",
     "build_policy",
     "cancel_deadline",
     "cancel_terms",
     "check_booking",
+    "check_claim",
+    "check_join",
+    "check_movable",
+    "check_reschedule",
     "check_limits",
     "check_standing",
     "check_window",
     "compute_standing",
     "department_allows",
+    "draw_order",
+    "entrant_hash",
+    "fee_difference",
+    "hold_until",
     "hospital_cancel_terms",
     "id_check_digit",
+    "in_lottery_window",
+    "lottery_window",
     "mask_id",
     "mask_name",
     "mask_personal",
     "mask_phone",
     "normalize_mobile",
+    "others",
     "person_from_id",
     "policy_keys",
     "refund_cents",
     "release_at",
     "reminder_times",
+    "screen",
     "validate_id_number",
+    "waiting_ends",
+    "waiting_open",
 ]
 
 

@@ -16,6 +16,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 _HHMM = re.compile(r"([0-9]{2}):([0-9]{2})")
 _LATE_CANCEL = ("refuse", "allow_with_violation")
 _NO_SHOW_WINDOWS = ("calendar_year", "rolling_month")
+RELEASE_MODES = ("first_come", "lottery")
+MAX_LOTTERY_WINDOW_SECONDS = 3600
 
 
 class PolicyError(ValueError):
@@ -88,6 +90,10 @@ class Policy:
     otp_resend_seconds: int = 60  # at most one code per phone in this many seconds
     otp_max_per_hour: int = 5  # at most this many codes per phone per hour
     rate_limit_per_minute: int = 20  # inbound messages per account per minute
+    release_mode: str = "first_come"  # "first_come" | "lottery": the release rush drawn at random (RULES §12)
+    lottery_window_seconds: int = 60  # requests this long after a day's release time are drawn at its end
+    waitlist_max_entries: int = 3  # slots one patient may wait for (候补) at once
+    waitlist_hold_minutes: int = 15  # a freed place is held this long for the waiter offered it
 
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):
@@ -218,6 +224,10 @@ _CHECKS: dict[str, Check] = {
     "otp_resend_seconds": _integer(0),
     "otp_max_per_hour": _integer(1),
     "rate_limit_per_minute": _integer(1),
+    "release_mode": _one_of(*RELEASE_MODES),
+    "lottery_window_seconds": _integer(1, MAX_LOTTERY_WINDOW_SECONDS),
+    "waitlist_max_entries": _integer(0),
+    "waitlist_hold_minutes": _integer(1),
 }
 
 # --- presets and overrides ---------------------------------------------------------------------------

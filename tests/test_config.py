@@ -144,7 +144,10 @@ def test_hospital_policy_overrides_and_presets() -> None:
         ),
         ({"wechat": {"encoding_aes_key": "abc"}}, "wechat.encoding_aes_key: expected 43 letters and digits"),
         ({"wechat": {"push": "fax"}}, 'wechat.push: expected one of "api", "console", got "fax"'),
-        ({"sms": {"provider": "aliyun"}}, 'sms.provider: expected one of "console", "twilio", got "aliyun"'),
+        (
+            {"sms": {"provider": "sinch"}},
+            'sms.provider: expected one of "console", "twilio", "aliyun", "tencentcloud", got "sinch"',
+        ),
         ({"hospitals": {"id": "a"}}, "hospitals: expected a list of [[hospitals]] tables"),
         (
             {"hospitals": [{"name": "A"}]},

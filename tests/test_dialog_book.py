@@ -282,24 +282,27 @@ def fill(svc: Services, slot: str, by: int = 50) -> None:
     svc.booking.book(other.pid, acct, "wechat", slot)
 
 
-def test_a_full_slot_is_shown_and_refused(svc: Services) -> None:
+def test_a_full_slot_is_shown_and_its_waitlist_offered(svc: Services) -> None:
     fill(svc, slot_of("h1", "nk", TOMORROW))
     chat, pid = ready(svc)
     to_dates(chat)
     slots = chat.send("1")
     assert "1. dr-nk 08:00-12:00 普通 ¥5 已满" in slots and "2. dr-nk-x 14:00-17:00 专家 ¥50 余20" in slots
-    assert "该时段已约满,请选择其他时段。" in chat.send("1")
+    assert "dr-nk 08:00 的号已约满。可加入候补" in chat.send("1")  # SPEC §8: the waitlist is offered
+    assert "请选择时段" in chat.send("2")  # 2: another slot
     assert "请确认预约" in chat.send("2")
     assert SERIAL.search(chat.send("y"))
     assert len(svc.store.of_patient(pid)) == 1
 
 
-def test_a_full_day_is_shown_and_refused(svc: Services) -> None:
+def test_a_full_day_is_shown_and_its_slots_offered_to_wait_for(svc: Services) -> None:
     fill(svc, slot_of("h1", "nk", TOMORROW), by=50)
     fill(svc, slot_of("h1", "nk", TOMORROW, True), by=51)
     chat, _ = ready(svc)
     assert "1. 11月24日 周二 已满" in to_dates(chat)
-    assert "11月24日内科已约满,请选择其他日期。" in chat.send("1")
+    reply = chat.send("1")
+    assert "11月24日内科的号已全部约满,可选择一个时段加入候补" in reply  # SPEC §8
+    assert "1. dr-nk 08:00-12:00 普通 ¥5 已满" in reply
 
 
 def test_a_slot_filled_while_confirming_re_offers_the_slots(svc: Services) -> None:
@@ -539,6 +542,8 @@ def test_every_booking_reply_over_sms_is_short(svc: Services) -> None:
     fill(svc, slot_of("h1", "nk", TOMORROW))
     assert "刚刚约满" in chat.send("Y")
     assert "已约满" in chat.send("1")
+    chat.send("2")  # not the waitlist: another slot
+    clock(svc).advance(timedelta(minutes=1))  # the waitlist question was one message more: a fresh minute
     chat.send("2")
     assert SERIAL.search(chat.send("Y"))
     clock(svc).advance(timedelta(minutes=1))  # at most 20 messages a minute

@@ -71,11 +71,11 @@ def test_yes_at_the_menu_says_there_is_nothing_to_confirm(heart: Services) -> No
     assert "现在没有需要确认的事项。" in reply and "没看懂" not in reply and "1. 预约挂号" in reply
 
 
-def test_reschedule_is_recognised_and_says_how_for_now(heart: Services) -> None:
+def test_reschedule_is_recognised_from_any_step(heart: Services) -> None:
     chat = chat_of(heart)
     chat.send("1")  # in the middle of booking
     reply = chat.send("我想改个时间")
-    assert "改约功能即将推出。现在可先取消原预约(回复 3),再重新预约(回复 1)。" in reply and "1. 预约挂号" in reply
+    assert "您目前没有可改约的预约。" in reply and "1. 预约挂号" in reply
 
 
 def test_my_appointments_and_cancel_from_any_step(heart: Services) -> None:

@@ -22,7 +22,7 @@ from bot.config import build_config
 from tests import openapi_check
 from tests.openapi_check import documented_path
 from tests.support import CONFIG_RAW, SHANGHAI
-from tests.test_staff_scope import EVERYWHERE, H1_ONLY, HEADER, TOMORROW, Env
+from tests.test_staff_scope import EVERYWHERE, H1_ONLY, HEADER, TOMORROW, Env, _lottery, _waitlist
 
 PREFIXES = ("/api/staff/", "/fhir/")
 PUBLIC = {"staff_docs.static"}
@@ -118,6 +118,12 @@ def test_every_documented_response_is_produced_and_matches(env: Env, redis_db: r
     http.get("/api/staff/appointments?date=2026-13-01", headers=token)
     http.get("/api/staff/appointments")
     http.get("/api/staff/appointments?hospital=h2", headers=scoped)
+    # waitlist and lottery (before the clock moves on): 200, 400, 401, 403
+    for scenario, path in ((_lottery, "/api/staff/lottery"), (_waitlist, "/api/staff/waitlist")):  # waitlist fills
+        scenario(env, "h1", token)
+        scenario(env, "h2", scoped)
+        http.get(f"{path}?date=2026-13-01&hospital=h1", headers=token)
+        http.get(f"{path}?date={TOMORROW}&hospital=h1")
     # check-in, waive, standing: 200, 401, 403, 404, 409
     for action in ("checkin", "waive"):
         http.post(f"/api/staff/appointments/{serial}/{action}")
@@ -172,7 +178,11 @@ def test_every_documented_response_is_produced_and_matches(env: Env, redis_db: r
     for method, path in documented():
         if "503" in openapi_document()["paths"][path][method.lower()]["responses"]:
             concrete = path.replace("{serial}", serial).replace("{broadcast_id}", broadcast)
-            query = {"/fhir/Slot": f"?start=ge{TOMORROW}&start=lt{day}", "/fhir/Appointment": f"?date={day}"}
+            query = {
+                "/fhir/Slot": f"?start=ge{TOMORROW}&start=lt{day}",
+                "/fhir/Appointment": f"?date={day}",
+                "/api/staff/lottery": f"?date={day}&hospital=h1",
+            }
             kwargs: dict[str, Any] = {"json": body} if path.endswith("broadcasts") else {}
             if path.endswith("schedule"):
                 kwargs = {"data": HEADER + f"h1,nk,dr-z,expert,{day},18:00,19:00,5,30\n"}

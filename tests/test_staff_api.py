@@ -206,7 +206,9 @@ def test_the_staff_api_runs_on_its_desk_alone(env: Env) -> None:
     svc = env.services
     app = Flask("desk-only")
     app.register_blueprint(
-        staff_blueprint(StaffDesk(svc.config, svc.store, svc.standing, svc.schedule, svc.broadcasts))
+        staff_blueprint(
+            StaffDesk(svc.config, svc.store, svc.standing, svc.schedule, svc.broadcasts, svc.lottery, svc.waitlist)
+        )
     )
     serial = env.book(1)
     assert "guahao" not in app.extensions

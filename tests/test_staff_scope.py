@@ -131,6 +131,22 @@ def _fhir(resource: str, query: str = "") -> Callable[[Env, str, dict[str, str]]
     return call
 
 
+def _lottery(env: Env, hospital: str, headers: dict[str, str]) -> TestResponse:
+    env.book(hospital)
+    return env.http.get(f"/api/staff/lottery?date={TOMORROW}&hospital={hospital}&department=nk", headers=headers)
+
+
+def _waitlist(env: Env, hospital: str, headers: dict[str, str]) -> TestResponse:
+    slot = slot_of(hospital, "nk", TOMORROW)
+    env.services.redis.hset(keys.slot(slot), "capacity", 0)  # full: patients wait
+    env.patients += 1
+    acct = account_id(env.services.box, "wechat", f"openid-{env.patients}")
+    n = env.patients
+    patient = env.services.patients.add_patient(acct, "wechat", patient_name(n), id_number(n), phone_number(n))
+    env.services.waitlist.join(patient.pid, acct, "wechat", f"openid-{n}", slot)
+    return env.http.get(f"/api/staff/waitlist?hospital={hospital}&date={TOMORROW}", headers=headers)
+
+
 def _appointment_unchanged(status: str) -> Callable[[Env], None]:
     def check(env: Env) -> None:
         assert env.status(env.serial) == status  # type: ignore[attr-defined]
@@ -175,6 +191,8 @@ SCOPES = [
     Scope("GET", "/fhir/Schedule", _fhir("Schedule"), 200),
     Scope("GET", "/fhir/Slot", _fhir("Slot", f"start=ge{TOMORROW}&start=lt{TOMORROW + timedelta(days=1)}"), 200),
     Scope("GET", "/fhir/Appointment", _fhir("Appointment", f"date={TOMORROW}"), 200),
+    Scope("GET", "/api/staff/lottery", _lottery, 200),
+    Scope("GET", "/api/staff/waitlist", _waitlist, 200),
 ]
 IDS = [f"{s.method} {s.rule}" for s in SCOPES]
 PUBLIC = {
@@ -297,3 +315,17 @@ def test_the_audit_trail_names_the_token_that_acted(env: Env) -> None:
     for serial in cancelled:
         last = read_audit(env.services.redis, serial=serial)[-1]
         assert (last.action, last.actor) == ("cancelled_by_hospital", "staff:h1-desk")
+
+
+def test_the_waitlist_listing_shows_only_the_tokens_hospitals(env: Env) -> None:
+    assert _waitlist(env, "h1", EVERYWHERE).status_code == 200
+    _waitlist(env, "h2", EVERYWHERE)
+    mine: Any = env.http.get("/api/staff/waitlist", headers=H1_ONLY).json
+    assert [(e["hospital"], e["status"], e["position"]) for e in mine["entries"]] == [("h1", "waiting", 1)]
+    entry = mine["entries"][0]
+    assert set(entry) >= {"hospital", "department", "doctor", "date", "start", "position", "status"}
+    assert entry["patient_name_masked"].endswith("*") and entry["start"] == "08:00"
+    everything: Any = env.http.get("/api/staff/waitlist", headers=EVERYWHERE).json
+    assert {e["hospital"] for e in everything["entries"]} == {"h1", "h2"}
+    assert env.http.get("/api/staff/waitlist?date=tomorrow", headers=EVERYWHERE).status_code == 400
+    assert env.http.get("/api/staff/waitlist?hospital=h9", headers=EVERYWHERE).status_code == 400

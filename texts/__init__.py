@@ -14,7 +14,21 @@ from types import MappingProxyType
 from typing import Any
 
 import rules
-from texts import book, calendar, common, ics, manage, notices, otp, patients, sms, verify
+from texts import (
+    book,
+    calendar,
+    common,
+    ics,
+    lottery,
+    manage,
+    notices,
+    otp,
+    patients,
+    sms,
+    sms_templates,
+    verify,
+    waitlist,
+)
 
 LANGUAGES = ("zh", "en")
 DEFAULT_LANGUAGE = "zh"
@@ -24,7 +38,21 @@ ECHOED = "text"
 
 def _merge() -> dict[str, tuple[str, str]]:
     merged: dict[str, tuple[str, str]] = {}
-    for module in (common, verify, book, manage, patients, calendar, notices, sms, otp, ics):
+    for module in (
+        common,
+        verify,
+        book,
+        manage,
+        patients,
+        calendar,
+        notices,
+        sms,
+        otp,
+        lottery,
+        waitlist,
+        sms_templates,
+        ics,
+    ):
         for key, texts in module.TEXTS.items():
             if key in merged:
                 raise KeyError(f"text key {key!r} defined twice")

@@ -58,10 +58,6 @@ TEXTS: dict[str, tuple[str, str]] = {
         "现在没有需要确认的事项。",
         "There is nothing to confirm right now.",
     ),
-    "common.reschedule_soon": (
-        "改约功能即将推出。现在可先取消原预约(回复 3),再重新预约(回复 1)。",
-        "Rescheduling is coming soon. For now, cancel the appointment (reply 3), then book again (reply 1).",
-    ),
     "common.unsupported": (
         "目前只能处理文字消息。回复 菜单 查看可办理的业务。",
         "I can only read text messages. Reply menu to see what I can do.",

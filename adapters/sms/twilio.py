@@ -8,8 +8,8 @@ bounded number of times with backoff (never other 4xx), sends one idempotency ke
 refuses reminders to a phone that opted out (confirmations, cancellations and codes always go, RULES §7), and turns
 Twilio error 21610 (the recipient texted STOP to Twilio) into an opt-out.
 
-Another SMS provider: Twilio offers no two-way SMS for mainland (+86) numbers, so a deployment in China adds a
-domestic provider (Aliyun SMS, Tencent Cloud SMS...) as a second class with the same one method,
+Another SMS provider: Twilio offers no two-way SMS for mainland (+86) numbers, so a deployment in China uses a
+domestic provider (``aliyun.py``, ``tencentcloud.py`` over ``mainland.py``), a class with the same one method,
 ``send(message: OutboundMessage) -> SendResult``, which is the whole provider interface
 (``bot.notifications.outbox.Sender``).
 Give it the same habits as this one: the ledger for idempotency, :class:`PhoneOptOuts` for reminders, the
@@ -54,6 +54,8 @@ OPTIONAL_KINDS = frozenset({OutboxKind.reminder})
 STATUS_TTL = timedelta(days=7)
 STATUS_PATH = "/sms/twilio/status"
 REQUEST_TIMEOUT_S = 10.0
+TWILIO_API = "https://api.twilio.com"
+"""Where the SDK sends when ``[sms] api_base_url`` is empty."""
 
 # Twilio message statuses, by how far along they are: a late callback never moves a message backwards.
 _STATUS_RANK = {
@@ -98,7 +100,7 @@ def twilio_client(config: SmsConfig, timeout: float = REQUEST_TIMEOUT_S) -> Clie
     absolute URL from (edge/region rewriting only applies when those are configured, and they are not here).
     """
     client = Client(config.account_sid, config.auth_token, http_client=TwilioHttpClient(timeout=timeout))
-    client.api.base_url = config.api_base_url.rstrip("/")
+    client.api.base_url = (config.api_base_url or TWILIO_API).rstrip("/")
     return client
 
 

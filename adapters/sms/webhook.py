@@ -3,7 +3,8 @@ and the SMS one-shot commands (SPEC §5).
 
 The sender's phone is the account: a phone verified for a patient on any channel already acts for that patient,
 an unknown one is walked through verification (name, ID number; the channel proves the phone). A whole message
-that is a command (``预约``/``BOOK``, ``查询``/``LIST``, ``取消 <serial>``/``CANCEL <serial>``, ``帮助``/``HELP``)
+that is a command (``预约``/``BOOK``, ``查询``/``LIST``, ``取消 <serial>``/``CANCEL <serial>``, ``帮助``/``HELP``,
+``候补``/``WAIT``, ``退出候补 <n>``/``LEAVE <n>``, ``改约 <serial>``/``MOVE <serial>``)
 opens that conversation from any step; ``TD``/``退订``/``STOP`` and Twilio's own opt-out keywords (a message that is
 only STOP, UNSUBSCRIBE, END, QUIT, STOPALL, REVOKE, OPTOUT or CANCEL: Twilio blocks later sends to that phone)
 opt the phone out of reminders, ``START``/``订阅`` back in; anything else is the same dialog as WeChat. Requests
@@ -49,8 +50,20 @@ TWILIO_OPT_OUT = frozenset({"stop", "unsubscribe", "end", "quit", "stopall", "re
 """Twilio's carrier-level opt-out keywords (a message that is only one of these): Twilio blocks later sends."""
 OWN_OPT_OUT = frozenset({"td", "退订"})
 OPT_IN = frozenset({"start", "unstop", "订阅"})
-COMMANDS = {"预约": "book", "book": "book", "查询": "list", "list": "list", "帮助": "help", "help": "help"}
+COMMANDS = {
+    "预约": "book",
+    "book": "book",
+    "查询": "list",
+    "list": "list",
+    "帮助": "help",
+    "help": "help",
+    "候补": "waitlist",
+    "我的候补": "waitlist",
+    "wait": "waitlist",
+}
 _CANCEL = re.compile(r"(?:取消|cancel) ?#?([0-9]{8})")
+_MOVE = re.compile(r"(?:改约|move) ?#?([0-9]{8})")
+_LEAVE = re.compile(r"(?:退出候补|leave) ?#?([0-9]{1,2})")
 _SPACES = re.compile(r"\s+")
 _TRAILING = "。.!? "
 _E164 = re.compile(r"\+[1-9][0-9]{6,14}")
@@ -141,6 +154,12 @@ def parse(body: str) -> Parsed:
     cancel = _CANCEL.fullmatch(typed)
     if cancel:
         return Parsed(command=f"cancel {cancel.group(1)}")
+    move = _MOVE.fullmatch(typed)
+    if move:
+        return Parsed(command=f"move {move.group(1)}")
+    leave = _LEAVE.fullmatch(typed)
+    if leave:
+        return Parsed(command=f"leave {leave.group(1)}")
     return Parsed()
 
 

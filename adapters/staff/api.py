@@ -25,9 +25,11 @@ from bot.audit import staff_actor
 from bot.broadcasts import Broadcasts, InvalidBroadcastError
 from bot.config import Config, StaffToken
 from bot.errors import GuahaoError, InvalidRequestError, NotFoundError
+from bot.lottery import Lottery
 from bot.records import Appointment
 from bot.schedule import Schedule, ScheduleImportError, parse_schedule_csv
 from bot.standing import StandingService
+from bot.waitlist import Entry, WaitlistService
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +46,8 @@ class StaffDesk:
     standing: StandingService
     schedule: Schedule
     broadcasts: Broadcasts
+    lottery: Lottery
+    waitlist: WaitlistService
 
 
 def error(status: int, message: str, **extra: Any) -> tuple[Response, int]:
@@ -168,6 +172,25 @@ def appointment_json(config: Config, appointment: Appointment) -> dict[str, Any]
     }
 
 
+def waitlist_json(config: Config, entry: Entry, position: int) -> dict[str, Any]:
+    """The SPEC §7 shape of a waitlist entry: ids with names beside them, its place in the order of joining."""
+    hospital = config.hospital(entry.hospital)
+    department = hospital.department(entry.department) if hospital else None
+    return {
+        "hospital": entry.hospital,
+        "hospital_name": hospital.name if hospital else entry.hospital,
+        "department": entry.department,
+        "department_name": department.name if department else entry.department,
+        "doctor": entry.doctor,
+        "doctor_name": entry.doctor_name or entry.doctor,
+        "date": entry.date,
+        "start": entry.start,
+        "position": position,
+        "status": entry.status,
+        "patient_name_masked": entry.patient_name_masked,
+    }
+
+
 def is_day(value: str) -> bool:
     """Whether ``value`` is a real date written YYYY-MM-DD (``date.fromisoformat`` alone also takes 20261124 and
     2026-W48-2, which name no stored day)."""
@@ -199,6 +222,27 @@ class StaffRoutes:
         token = staff_token()
         # without a hospital filter, a scoped token lists its own hospitals' appointments and nothing else
         return {"appointments": [appointment_json(config, a) for a in found if token.may_act_for(a.hospital)]}
+
+    def list_waitlist(self) -> Any:
+        """Waitlist entries (候补), filtered by any of date, hospital and department; a scoped token sees its own."""
+        day = request.args.get("date") or None
+        hospital = request.args.get("hospital") or None
+        department = request.args.get("department") or None
+        if day is not None and not is_day(day):
+            return error(400, f"date: expected YYYY-MM-DD, got {day!r}")
+        if hospital is not None:
+            if self.desk.config.hospital(hospital) is None:
+                return error(400, f"hospital: unknown hospital {hospital!r}")
+            require_hospital(hospital)
+        token = staff_token()
+        found = self.desk.waitlist.listing(day=day, hospital=hospital, department=department)
+        return {
+            "entries": [
+                waitlist_json(self.desk.config, entry, position)
+                for entry, position in found
+                if token.may_act_for(entry.hospital)
+            ]
+        }
 
     def appointment_in_scope(self, serial: str) -> Appointment:
         """The appointment of this serial (404 if none), if the token may act for its hospital (else 403)."""
@@ -265,6 +309,19 @@ class StaffRoutes:
             broadcasts.enqueue(progress.id)
         return {"id": progress.id}, 202
 
+    def lottery(self) -> Any:
+        """Who registered for the release lottery of a hospital's date (names masked), whether each was entered and
+        drawn, their position in the draw, and the audited seed once drawn (RULES §12)."""
+        day = request.args.get("date") or ""
+        hospital = request.args.get("hospital") or ""
+        department = request.args.get("department") or None
+        if not is_day(day):
+            return error(400, f"date: expected YYYY-MM-DD, got {day!r}")
+        if self.desk.config.hospital(hospital) is None:
+            return error(400, f"hospital: unknown hospital {hospital!r}")
+        require_hospital(hospital)
+        return self.desk.lottery.view(hospital, day, department)
+
     def broadcast_progress(self, broadcast_id: str) -> Any:
         """How far a broadcast got."""
         progress = self.desk.broadcasts.get(broadcast_id)
@@ -289,6 +346,8 @@ def staff_blueprint(desk: StaffDesk) -> Blueprint:
         ("POST", "/schedule", routes.import_schedule),
         ("POST", "/broadcasts", routes.create_broadcast),
         ("GET", "/broadcasts/<broadcast_id>", routes.broadcast_progress),
+        ("GET", "/lottery", routes.lottery),
+        ("GET", "/waitlist", routes.list_waitlist),
     ]
     for method, rule, view in views:
         blueprint.add_url_rule(rule, view.__name__, view, methods=[method])

@@ -12,8 +12,10 @@ from bot.config.describe import describe_config
 from bot.config.loading import DEFAULT_PATH, ENV_PREFIX, PATH_VARIABLE, build_config, load_config
 from bot.config.models import (
     ID_RULE,
+    MAINLAND_PROVIDERS,
     MAX_ID,
     SECTIONS,
+    TEMPLATE_KINDS,
     Config,
     Department,
     Hospital,
@@ -31,9 +33,11 @@ __all__ = [
     "DEFAULT_PATH",
     "ENV_PREFIX",
     "ID_RULE",
+    "MAINLAND_PROVIDERS",
     "MAX_ID",
     "PATH_VARIABLE",
     "SECTIONS",
+    "TEMPLATE_KINDS",
     "Config",
     "Department",
     "Hospital",

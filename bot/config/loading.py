@@ -14,7 +14,7 @@ from pydantic import TypeAdapter, ValidationError
 
 import rules
 from bot.config.messages import config_error_text, show
-from bot.config.models import SCALAR_SECTIONS, Config, Document, Hospital, Source, StaffToken
+from bot.config.models import SCALAR_SECTIONS, Config, Document, Hospital, Source, StaffToken, mainland_problems
 from bot.errors import ConfigError
 
 DEFAULT_PATH = Path("config.toml")
@@ -79,6 +79,7 @@ def build_config(raw: Mapping[str, Any], source: Path | None = None) -> Config:
     policy = _policy("policy", preset, overrides)
     hospitals = tuple(_hospital(index, table, policy) for index, table in enumerate(document.hospitals))
     problems = _duplicates(document) + _unscoped(document.security.staff_tokens, {h.id for h in hospitals})
+    problems += mainland_problems(document.sms)  # SPEC §9: a kind without its template is refused
     if problems:
         raise ConfigError("; ".join(problems))
     return Config(
@@ -178,6 +179,8 @@ def _env_value(section: str, key: str, text: str, variable: str) -> Any:
     known = SCALAR_SECTIONS[section].__pydantic_fields__  # type: ignore[attr-defined]
     if key not in known:
         raise ConfigError(f"{variable}: unknown setting; {section} has " + ", ".join(known))
+    if key in ("templates", "templates_en"):  # [sms.templates] as JSON: {"otp": "SMS_123456", ...}
+        return _json_or_text(text)
     if key == "staff_tokens":
         parsed = _json_or_text(text)
         return parsed if isinstance(parsed, list) else [t.strip() for t in text.split(",") if t.strip()]

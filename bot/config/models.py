@@ -208,16 +208,96 @@ class WeChatConfig:
         return bool(self.encoding_aes_key)
 
 
+MAINLAND_PROVIDERS = ("aliyun", "tencentcloud")
+"""The mainland providers (SPEC §9): every message goes out as a pre-approved template of its kind."""
+TEMPLATE_KINDS = (
+    "otp",
+    "confirmation",
+    "reminder",
+    "cancellation",
+    "broadcast",
+    "offer",
+    "rescheduled",
+    "lottery",
+    "no_show",
+    "reply_short",
+)
+"""Every kind of outbound SMS (SPEC §6, §8; ``reply_short`` carries a reply to an inbound SMS), each of which needs
+a template code under a mainland provider."""
+_TEMPLATE_CODE = {"aliyun": re.compile(r"SMS_[0-9]{3,20}"), "tencentcloud": re.compile(r"[0-9]{1,20}")}
+_TEMPLATE_EXAMPLE = {"aliyun": '"SMS_" and digits, as the console shows it', "tencentcloud": "the template ID (digits)"}
+
+
+def _templates(value: Any) -> str | None:
+    ok = isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items())
+    return None if ok else "a table of message kind = template code"
+
+
+def _rate(value: Any) -> str | None:
+    return None if type(value) is int and value >= 0 else "a whole number, 0 or more (0 = no limit)"
+
+
+Rate = Annotated[int, expecting(_rate)]
+
+
 @checked_dataclass(frozen=True, config=_TABLE)
 class SmsConfig:
-    """``[sms]``: the SMS provider; ``console`` records messages in the simulator's outbox."""
+    """``[sms]``: the SMS provider; ``console`` records messages in the simulator's outbox; ``aliyun`` and
+    ``tencentcloud`` send approved templates (``templates``: kind -> template code) under ``sign_name``."""
 
-    provider: Annotated[str, expecting(_choice("console", "twilio"))] = "console"
+    provider: Annotated[str, expecting(_choice("console", "twilio", *MAINLAND_PROVIDERS))] = "console"
     account_sid: Text = ""
     auth_token: Secret = ""
     from_number: Text = ""
     messaging_service_sid: Text = ""
-    api_base_url: Annotated[str, expecting(_url("http", "https"))] = "https://api.twilio.com"
+    api_base_url: Annotated[str, expecting(_url("http", "https"))] = ""
+    access_key_id: Text = ""
+    access_key_secret: Secret = ""
+    secret_id: Text = ""
+    secret_key: Secret = ""
+    sdk_app_id: Text = ""
+    region: Text = "ap-guangzhou"
+    sign_name: Text = ""
+    templates: Annotated[dict[str, str], expecting(_templates)] = Field(default_factory=dict)
+    templates_en: Annotated[dict[str, str], expecting(_templates)] = Field(default_factory=dict)
+    inbound_token: Annotated[
+        str,
+        HIDDEN,
+        expecting(
+            _string(lambda v: None if v == "" or len(v) >= 16 else "a string of at least 16 characters (or empty)")
+        ),
+    ] = ""
+    per_phone_per_minute: Rate = 1
+    per_phone_per_hour: Rate = 5
+    per_phone_per_day: Rate = 10
+
+
+def mainland_problems(sms: SmsConfig) -> list[str]:
+    """What a mainland provider still needs (credentials, the signature, a valid template code for every kind), as
+    ``sms.key: expected X`` lines; none for the other providers."""
+    if sms.provider not in MAINLAND_PROVIDERS:
+        return []
+    needed: tuple[str, ...] = (
+        ("access_key_id", "access_key_secret") if sms.provider == "aliyun" else ("secret_id", "secret_key")
+    )
+    needed += ("sdk_app_id",) if sms.provider == "tencentcloud" else ()
+    missing = [(key, f"a value for provider {sms.provider}") for key in (*needed, "sign_name") if not getattr(sms, key)]
+    pattern = _TEMPLATE_CODE[sms.provider]
+    for kind in TEMPLATE_KINDS:
+        code = sms.templates.get(kind)
+        if code is None:
+            missing.append((f"templates.{kind}", f"the template code of {kind} messages (provider {sms.provider})"))
+        elif not pattern.fullmatch(code):
+            missing.append((f"templates.{kind}", f"{_TEMPLATE_EXAMPLE[sms.provider]}, got {code!r}"))
+    for table in ("templates", "templates_en"):
+        codes: dict[str, str] = getattr(sms, table)
+        missing += [(f"{table}.{k}", "one of " + ", ".join(TEMPLATE_KINDS)) for k in codes if k not in TEMPLATE_KINDS]
+    missing += [
+        (f"templates_en.{kind}", f"{_TEMPLATE_EXAMPLE[sms.provider]}, got {code!r}")
+        for kind, code in sms.templates_en.items()
+        if kind in TEMPLATE_KINDS and not pattern.fullmatch(code)
+    ]
+    return [f"sms.{key}: expected {what}" for key, what in missing]
 
 
 def _age(value: Any) -> str | None:

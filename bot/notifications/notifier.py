@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Protocol, runtime_checkable
 
@@ -29,6 +29,7 @@ from bot.calendar_links import CalendarLinks
 from bot.config import Config
 from bot.crypto import SecretBox
 from bot.names import name_in
+from bot.notifications.facts import appointment_facts
 from bot.notifications.outbox import (
     OutboundMessage,
     OutboxKind,
@@ -93,6 +94,8 @@ class Outgoing:
     body: str
     key: str
     address: Address | None
+    facts: Mapping[str, str] = field(default_factory=dict)
+    """Facts of this notice beyond the appointment's own (a no-show's count…), for template-only SMS providers."""
     sms_body: str | None = None
     """The body of an SMS fallback when it differs (shorter: an SMS stays within 2 segments)."""
 
@@ -100,10 +103,12 @@ class Outgoing:
         """What a template message of this notification carries (for its delivery report)."""
         return Pushed(self.appointment.serial, self.kind, self.key, self.sms_body or self.body)
 
-    def message(self, channel: str) -> OutboundMessage:
-        """As a message on ``channel`` to its address."""
+    def message(self, channel: str, facts: Mapping[str, str] | None = None) -> OutboundMessage:
+        """As a message on ``channel`` to its address (``facts``: the notice as data, for an SMS)."""
         assert self.address is not None
-        return OutboundMessage(channel, self.address.to, self.kind, self.body, idempotency_key=self.key)
+        return OutboundMessage(
+            channel, self.address.to, self.kind, self.body, idempotency_key=self.key, facts=facts or {}
+        )
 
 
 @runtime_checkable
@@ -198,6 +203,7 @@ class Notifier:
         respect_opt_out: bool = False,
         address: Address | None = None,
         lookup: bool = True,
+        facts: Mapping[str, str] | None = None,
     ) -> Delivery:
         """Send ``body`` about ``appointment`` on its channel (WeChat falling back to SMS), once per ``key``.
 
@@ -214,7 +220,7 @@ class Notifier:
         if kind == OutboxKind.confirmation and address is not None and address.channel == "wechat":
             # the calendar link (SPEC §7) rides in the WeChat confirmation; an SMS fallback stays within 2 segments
             sms_body, body = body, self.with_calendar_link(appointment, body)
-        return self.deliver_many([Outgoing(appointment, kind, body, key, address, sms_body)])[0]
+        return self.deliver_many([Outgoing(appointment, kind, body, key, address, facts or {}, sms_body)])[0]
 
     def with_calendar_link(self, appointment: Appointment, body: str) -> str:
         """``body`` and a line with the appointment's calendar link, when ``server.calendar_base_url`` is set."""
@@ -232,7 +238,7 @@ class Notifier:
                 by_channel.setdefault(item.address.channel, []).append(i)
         pushed: list[tuple[str, Pushed]] = []
         for channel, indexes in by_channel.items():
-            messages = [items[i].message(channel) for i in indexes]
+            messages = [items[i].message(channel, self._sms_facts(items[i], channel)) for i in indexes]
             for i, result in zip(indexes, self._send_many(channel, messages), strict=True):
                 if result.ok:
                     results[i] = Delivery(ok=True, channel=channel)
@@ -265,10 +271,27 @@ class Notifier:
             phone = self.patients.phone_of(item.appointment.pid)
         except UnknownPatientError:
             return Delivery(ok=False, error=why, final=True)
-        body = item.sms_body or item.body
-        message = OutboundMessage("sms", phone, item.kind, body, idempotency_key=f"{item.key}:sms")
+        message = OutboundMessage(
+            "sms",
+            phone,
+            item.kind,
+            item.sms_body or item.body,
+            idempotency_key=f"{item.key}:sms",
+            facts=self._sms_facts(item, "sms"),
+        )
         [result] = self._send_many("sms", [message])
         return Delivery(ok=result.ok, channel="sms", error=None if result.ok else result.error)
+
+    def send_on(self, channel: str, messages: list[OutboundMessage]) -> list[SendResult]:
+        """Send messages on one channel as they are (no address lookup, no fallback): a failure is a result."""
+        return self._send_many(channel, messages)
+
+    def _sms_facts(self, item: Outgoing, channel: str) -> Mapping[str, str]:
+        """The notice as data, for an SMS sender that sends templates only (``templated``: Aliyun, Tencent Cloud),
+        which fills its variables from it; nothing for the others (a broadcast composes thousands)."""
+        if channel != "sms" or not getattr(self.senders.get("sms"), "templated", False):
+            return {}
+        return {**appointment_facts(self.config, item.appointment, self.language(item.appointment)), **item.facts}
 
     def _send_many(self, channel: str, messages: list[OutboundMessage]) -> list[SendResult]:
         sender = self.senders.get(channel)
@@ -351,7 +374,9 @@ class Notifier:
         consequence = self._no_show_consequence(standing, lang)
         count = standing.no_shows_this_year
         body = self.compose(appointment, "no_show", lang=lang, count=count, consequence=consequence).rstrip()
-        return self.deliver(appointment, OutboxKind.no_show, body, f"no_show-{appointment.serial}")
+        return self.deliver(
+            appointment, OutboxKind.no_show, body, f"no_show-{appointment.serial}", facts={"count": str(count)}
+        )
 
     def _no_show_consequence(self, standing: rules.Standing, lang: str) -> str:
         """The suspension in force, else the next tier that would suspend (RULES §5), else nothing."""

@@ -9,8 +9,8 @@ number.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import timedelta, tzinfo
 from enum import StrEnum
 from typing import Any, Protocol, cast
@@ -46,6 +46,9 @@ class OutboxKind(StrEnum):
     broadcast = "broadcast"
     cancellation = "cancellation"
     no_show = "no_show"  # a no-show was recorded (SPEC §8)
+    lottery = "lottery"  # the outcome of a release lottery (SPEC §8): booked with details, or not drawn
+    offer = "offer"  # a waitlist place held for the patient: reply Y in time (SPEC §8)
+    rescheduled = "rescheduled"  # an appointment moved (SPEC §8)
     reply = "reply"  # a reply pushed later as a customer-service message
 
 
@@ -54,6 +57,8 @@ class OutboundMessage:
     """One message to push: ``to`` is a WeChat openid or a phone (any accepted form; E.164 once stored).
 
     ``idempotency_key`` (no personal data in it, e.g. ``reminder:<serial>:<kind>``) makes a retried send a no-op.
+    ``facts`` is the notice as data (serial, date, start, masked patient name, code…): what a provider that sends
+    approved templates only (Aliyun, Tencent Cloud) fills its variables from, instead of ``text``.
     """
 
     channel: str  # "wechat" | "sms"
@@ -61,6 +66,7 @@ class OutboundMessage:
     kind: OutboxKind
     text: str
     idempotency_key: str | None = None
+    facts: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

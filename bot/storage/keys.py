@@ -273,6 +273,112 @@ def sms_status(message_sid: str) -> str:
     return f"{PREFIX}sms:status:{message_sid}"
 
 
+# --- the release lottery (bot.lottery, RULES §12) ------------------------------------------------------------
+def lottery(hospital: str, date: str) -> str:
+    """Hash of the lottery draw of a hospital's visit date: hospital, date, window_end (epoch), seq (registrations
+    so far), seed (fixed once chosen), and once drawn: drawn_at, entrants, winners, order (JSON of entrant hashes)."""
+    return f"{PREFIX}lottery:{part(hospital)}:{date}"
+
+
+def lottery_entries(hospital: str, date: str) -> str:
+    """Hash of the registrations of a draw: ``<pid>|<slot id>`` -> JSON {seq, acct, phone (hash), channel, to_enc
+    (where to tell the outcome, encrypted), at}."""
+    return f"{PREFIX}lottery:{part(hospital)}:{date}:entries"
+
+
+def lottery_account(hospital: str, date: str, acct: str) -> str:
+    """Set of the pids an account registered into a draw (anti-scalping: at most max_patients_per_account)."""
+    return f"{PREFIX}lottery:{part(hospital)}:{date}:acct:{acct}"
+
+
+def lottery_phone(hospital: str, date: str, phone_hash: str) -> str:
+    """Set of the pids registered into a draw whose verified phone this is (at most max_patients_per_account)."""
+    return f"{PREFIX}lottery:{part(hospital)}:{date}:phone:{phone_hash}"
+
+
+def lottery_outcomes(hospital: str, date: str) -> str:
+    """Hash of a drawn lottery's outcome per registered patient: pid -> JSON {position, hash, slot, serial, reason,
+    acct, channel, to_enc}."""
+    return f"{PREFIX}lottery:{part(hospital)}:{date}:outcomes"
+
+
+def lottery_untold(hospital: str, date: str) -> str:
+    """Set of the pids of a drawn lottery not yet told their outcome (emptied by bot.lottery's notices)."""
+    return f"{PREFIX}lottery:{part(hospital)}:{date}:untold"
+
+
+LOTTERY_DUE = f"{PREFIX}lottery:due"
+"""Sorted set of the draws with registrations, ``<hospital>|<date>``, scored by their window's end (epoch seconds);
+a draw leaves it once drawn and every registrant told."""
+# --- waitlist (候补, bot.waitlist) ---------------------------------------------------------------------------
+# A slot's hash also holds ``wl_free`` (places freed for its waiters, not yet offered) and ``wl_held`` (places held
+# for a waiter offered one): neither is for sale, so places for sale = capacity - taken - wl_free - wl_held.
+WAITLIST_SEQ = f"{PREFIX}waitlist:seq"
+"""Counter: the id (and the order of joining) of the next waitlist entry."""
+
+
+def waitlist_entry(entry_id: str) -> str:
+    """Hash of one waitlist entry: id, slot, pid, acct, channel, to_enc (the openid or phone to offer to, encrypted),
+    status (``waiting`` | ``offered`` | ``booked`` | ``expired`` | ``left``), joined_at, hold_until (epoch seconds,
+    deployment clock, while offered), serial (once booked), reason (why it ended), patient_name_masked, hospital,
+    department, doctor, date, start."""
+    return f"{PREFIX}waitlist:entry:{entry_id}"
+
+
+def waitlist_queue(slot_id: str) -> str:
+    """Sorted set of the ids of the entries *waiting* for a slot, scored by the order they joined."""
+    return f"{PREFIX}waitlist:slot:{slot_id}:queue"
+
+
+def waitlist_of_slot(slot_id: str) -> str:
+    """Sorted set of every entry ever made for a slot (any status), scored by the order they joined (staff view)."""
+    return f"{PREFIX}waitlist:slot:{slot_id}:all"
+
+
+def waitlist_slots_of_date(date: str) -> str:
+    """Set of the slot ids of a visit date that have (had) a waitlist."""
+    return f"{PREFIX}waitlist:date:{date}"
+
+
+def patient_waits(pid: str) -> str:
+    """Set of a patient's live entries (waiting or offered): at most ``waitlist_max_entries``."""
+    return f"{PREFIX}patient:{pid}:waits"
+
+
+def account_waits(acct: str) -> str:
+    """Sorted set of the entries an account made (live or not), scored by the order they joined."""
+    return f"{PREFIX}account:{acct}:waits"
+
+
+def account_offers(acct: str) -> str:
+    """Set of an account's entries holding an offer now (a ``Y`` from that account claims)."""
+    return f"{PREFIX}account:{acct}:offers"
+
+
+WAITLIST_OFFERS = f"{PREFIX}waitlist:offers"
+"""Sorted set of offered entry ids, scored by when their hold lapses (epoch seconds, deployment clock)."""
+
+WAITLIST_PENDING = f"{PREFIX}waitlist:pending"
+"""Set of the slot ids with places freed for their waiters and not yet offered (``wl_free`` > 0)."""
+
+WAITLIST_ENDS = f"{PREFIX}waitlist:ends"
+"""Sorted set of the slot ids with a waitlist, scored by when waiting ends (the cancellation deadline, epoch)."""
+
+WAITLIST_UNSENT = f"{PREFIX}waitlist:unsent"
+"""Sorted set of offered entry ids whose offer is not known to be pushed yet, scored by when its push was last
+queued (epoch seconds, deployment clock): the periodic duty queues it again after a while (a process that died
+between holding the place and queueing the push loses no offer)."""
+
+WAITLIST_DATES = f"{PREFIX}waitlist:dates"
+"""Set of the visit dates (YYYY-MM-DD) that have (had) a waitlist (the staff listing without a date)."""
+
+
+def sms_rate(phone_key: str, window: str, bucket: int) -> str:
+    """Counter of the SMS sent to one phone (keyed hash) in one window (``minute``/``hour`` numbered from the epoch,
+    ``day`` the calendar day's ordinal), for the mainland providers' per-phone limits (``sms_rate.lua``)."""
+    return f"{PREFIX}sms:rate:{phone_key}:{window}:{bucket}"
+
+
 # --- calendar files (bot.calendar_links) ---------------------------------------------------------------------
 def calendar_link(serial: str) -> str:
     """The calendar token of an appointment, encrypted (``/calendar/<token>.ics``): random, never derived from the

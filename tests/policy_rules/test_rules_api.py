@@ -31,6 +31,10 @@ CONTRACT = {
     "hospital_cancel_terms", "refund_cents",
     "Standing", "compute_standing", "check_standing", "add_months", "ReminderKind", "reminder_times",
     "check_booking",
+    "lottery_window", "in_lottery_window", "LotteryEntry", "screen", "entrant_hash", "draw_order",
+    "LotteryFacts", "LotteryOutcome", "allocate",
+    "waiting_ends", "waiting_open", "hold_until", "check_join", "check_claim",
+    "FeeDifference", "check_movable", "check_reschedule", "fee_difference", "others",
 }  # fmt: skip
 
 

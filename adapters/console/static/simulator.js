@@ -30,6 +30,8 @@
     reminder: "就诊提醒 reminder",
     broadcast: "医院通知 broadcast",
     cancellation: "取消通知 cancellation",
+    offer: "候补有号 offer",
+    rescheduled: "改约成功 rescheduled",
     reply: "回复 reply",
   };
   var CHANNEL_LABELS = { wechat: "微信 WeChat", sms: "短信 SMS" };

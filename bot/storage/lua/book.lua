@@ -7,14 +7,15 @@
 if (redis.call('GET', KEYS[2]) or '0') ~= ARGV[1] then
   return {'moved'}
 end
-local slot = redis.call('HMGET', KEYS[1], 'capacity', 'taken', 'status')
+local slot = redis.call('HMGET', KEYS[1], 'capacity', 'taken', 'status', 'wl_free', 'wl_held')
 if not slot[1] then
   return {'no_slot'}
 end
 if slot[3] ~= 'open' then
   return {'closed'}
 end
-if tonumber(slot[2]) >= tonumber(slot[1]) then
+-- a place freed for the waitlist, or held for a waiter, is not for sale (bot.waitlist)
+if tonumber(slot[2]) + tonumber(slot[4] or '0') + tonumber(slot[5] or '0') >= tonumber(slot[1]) then
   return {'full'}
 end
 local serial, key

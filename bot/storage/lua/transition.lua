@@ -1,10 +1,13 @@
 -- Move one appointment from an expected status to a new one, with its side effects, atomically.
 -- Used for cancellation (patient or hospital), check-in, no-show and waiver.
 -- KEYS: 1 appointment, 2 slot, 3 patient version, 4 no-show due, 5 audit stream, 6 violations (zset),
---       7 waived (set)
+--       7 waived (set), 8 the slot's waitlist queue (zset), 9 slots with places freed for waiters (set)
 -- ARGV: 1 allowed current statuses (comma-separated), 2 new status, 3 release the place ('1'/'0'),
 --       4 record a violation ('1'/'0'), 5 violation score (epoch of the visit date), 6 waive ('1'/'0'),
---       7 audit actor, 8 audit at (ISO), 9 audit action, 10 audit detail, then field/value pairs to set
+--       7 audit actor, 8 audit at (ISO), 9 audit action, 10 audit detail, 11 waiting still open ('1'/'0'),
+--       12 the slot id, then field/value pairs to set
+-- A released place goes to the slot's waiters (wl_free, offered by bot.waitlist) while some wait for more places
+-- than are already freed for them and waiting is open; else it is for sale again.
 -- Returns: {'ok', old status} or {'wrong_status', current status} or {'missing'}
 local current = redis.call('HGET', KEYS[1], 'status')
 if not current then
@@ -21,12 +24,17 @@ if not allowed then
 end
 local serial = redis.call('HGET', KEYS[1], 'serial')
 local fields = {'status', ARGV[2]}
-for i = 11, #ARGV do
+for i = 13, #ARGV do
   fields[#fields + 1] = ARGV[i]
 end
 redis.call('HSET', KEYS[1], unpack(fields))
 if ARGV[3] == '1' then
   redis.call('HINCRBY', KEYS[2], 'taken', -1)
+  local free = tonumber(redis.call('HGET', KEYS[2], 'wl_free') or '0')
+  if ARGV[11] == '1' and redis.call('HGET', KEYS[2], 'status') == 'open' and redis.call('ZCARD', KEYS[8]) > free then
+    redis.call('HINCRBY', KEYS[2], 'wl_free', 1)
+    redis.call('SADD', KEYS[9], ARGV[12])
+  end
 end
 redis.call('ZREM', KEYS[4], serial)
 if ARGV[4] == '1' then

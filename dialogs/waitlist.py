@@ -1,0 +1,260 @@
+"""候补 (waitlist, SPEC §8): join a full slot from the booking dialog, list one's entries, leave one, and claim a held
+place with ``Y`` wherever the patient is in the conversation.
+
+The booking dialog hands a full slot over (the chosen slot full, or every slot of the day full: the slots are shown to
+choose one) by switching here with ``keep.waitlist`` (its choices, to come back to); the ``joining`` question takes
+``1``/``是``/``候补`` (join) or ``2``/``否`` (back to the slots). ``我的候补`` (SMS ``候补``/
+``WAIT``) lists the live entries, numbered; ``退出候补 <n>`` (``LEAVE <n>``) leaves one. A ``Y`` while an offer is
+held for the account claims it (:func:`answer_offer`): the pending offer takes precedence over what a bare ``Y``
+would mean at the current step.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from typing import Any
+
+import rules
+from bot.audit import patient_actor
+from bot.records import Appointment, Slot
+from bot.waitlist import Entry, OfferGone, PlaceAvailable, WaitlistRefused
+from dialogs import parse
+from dialogs.appointments import department_name, doctor_name, hospital_name, moment_text, patient_label
+from dialogs.book import BookDialog
+from dialogs.book import State as BookState
+from dialogs.book_base import BookBase
+from dialogs.machine import Dialog, Flow
+from dialogs.turn import Turn
+from texts import format as words
+
+JOIN_WORDS = frozenset({"候补", "加入候补", "wait", "join", "waitlist", "1"})
+BACK_WORDS = frozenset({"2", "其他时段", "换一个", "other", "another"})
+CLAIM_WORDS = frozenset({"y", "yes", "是", "确认", "確認", "y确认", "确认预约"})
+"""What claims a held place (SPEC §8: ``Y``/``是``/``确认``)."""
+_LEAVE = re.compile(r"(?:退出候补|取消候补|leave) ?#?([0-9]{1,2})")
+_KEEP = "keep.waitlist"
+_BOOKING = ("pid", "hospital", "department", "date", "slot")
+
+
+class State(StrEnum):
+    listing = "listing"
+    joining = "joining"
+
+
+def booked_text(turn: Turn, appointment: Appointment) -> str:
+    """The booking's own reply for an appointment (serial, queue, time, place, fee, cancellation deadline)."""
+    hospital = turn.deps.config.hospital(appointment.hospital)
+    name = hospital_name(turn, appointment.hospital)
+    place = (
+        turn.t("book.place_with_address", hospital=name, address=hospital.address)
+        if hospital and hospital.address and turn.lang != "en"
+        else name
+    )
+    done = turn.t(
+        "book.done",
+        serial=appointment.serial,
+        queue=appointment.queue_no,
+        visit=words.visit(appointment.date, appointment.start, turn.lang, appointment.end),
+        place=place,
+        department=department_name(turn, appointment.hospital, appointment.department),
+        doctor=doctor_name(turn, appointment),
+        fee=words.money(appointment.fee_cents, turn.lang),
+    )
+    policy = turn.deps.store.policy_for(appointment.hospital)
+    deadline = rules.cancel_deadline(policy, appointment.slot_facts(policy.tz))
+    if turn.now < deadline:
+        done += "\n" + turn.t("book.cancel_until", deadline=moment_text(turn, deadline, appointment.hospital))
+    return done
+
+
+def entry_text(turn: Turn, n: int, entry: Entry) -> str:
+    """``1. 张* 11月24日 周二 09:00-10:00 内科 王医生 排第2位``."""
+    if entry.status == "offered" and entry.hold_until is not None:
+        status = turn.t("waitlist.status_offered", until=moment_text(turn, entry.hold_until, entry.hospital))
+    else:
+        status = turn.t("waitlist.status_waiting", position=turn.deps.waitlist.position(entry) or "-")
+    slot = turn.deps.schedule.slot(entry.slot)
+    return turn.t(
+        "waitlist.item",
+        n=n,
+        patient=patient_label(turn, entry.patient_name_masked),
+        visit=words.visit(entry.date, entry.start, turn.lang, entry.end),
+        department=department_name(turn, entry.hospital, entry.department),
+        doctor=doctor_name(turn, slot) if slot else entry.doctor_name,
+        status=status,
+    )
+
+
+def show_listing(turn: Turn) -> None:
+    """The account's live entries, numbered as ``退出候补 <n>`` takes them."""
+    entries = turn.deps.waitlist.of_account(turn.acct)
+    if not entries:
+        turn.say("waitlist.none")
+        return
+    lines = [turn.t("waitlist.header", count=len(entries))]
+    lines += [entry_text(turn, n, entry) for n, entry in enumerate(entries, start=1)]
+    lines.append(turn.t("waitlist.leave_hint"))
+    turn.paragraphs.append("\n".join(lines))
+
+
+def leave(turn: Turn, number: int) -> None:
+    """Leave the account's ``number``-th live entry (as listed)."""
+    entries = turn.deps.waitlist.of_account(turn.acct)
+    if not 1 <= number <= len(entries):
+        turn.say("waitlist.leave_unknown", n=number)
+        return
+    entry = entries[number - 1]
+    turn.deps.waitlist.leave(turn.acct, entry.id, patient_actor(turn.channel.value))
+    turn.say(
+        "waitlist.left",
+        visit=words.visit(entry.date, entry.start, turn.lang, entry.end),
+        department=department_name(turn, entry.hospital, entry.department),
+    )
+
+
+def leave_number(text: str) -> int | None:
+    """The number of ``退出候补 2`` / ``LEAVE 2``, else None."""
+    found = _LEAVE.fullmatch(parse.normalize(text))
+    return int(found[1]) if found else None
+
+
+def answer_offer(turn: Turn) -> bool:
+    """A ``Y`` while a place is held for this account claims it; False when the message is something else."""
+    if parse.normalize(turn.text).replace(" ", "") not in CLAIM_WORDS:
+        return False
+    offer = turn.deps.waitlist.pending_offer(turn.acct, lapsed=True)
+    if offer is None:
+        return False
+    claim(turn, offer)
+    return True
+
+
+def claim(turn: Turn, offer: Entry) -> None:
+    """Book the held place: the booking's reply, its confirmation and reminders; or why not (the place moves on)."""
+    turn.session.reset()
+    try:
+        appointment = turn.deps.waitlist.claim(turn.acct, offer.id)
+    except OfferGone:
+        turn.say("waitlist.offer_expired")
+        turn.switch("menu")
+        return
+    except WaitlistRefused as refused:
+        say_refusal(turn, refused.decision, offer)
+        turn.say("waitlist.claim_passed")
+        turn.switch("menu")
+        return
+    address = turn.deps.waitlist.address(offer.id)
+    channel, to = address if address else (turn.channel.value, turn.inbound.user)
+    turn.deps.reminders.on_booked(appointment, to, channel)
+    turn.paragraphs.append(turn.t("waitlist.claimed") + "\n" + booked_text(turn, appointment))
+    turn.switch("menu")
+
+
+def say_refusal(turn: Turn, decision: rules.Decision, entry: Entry | Slot) -> None:
+    """A refusal of the booking rules, said as the booking dialog says it (which rule, until when, what next)."""
+    if decision.rule in ("waitlist_max", "waitlist_already", "waitlist_closed"):
+        deadline = decision.retry_after
+        values: dict[str, Any] = {"n": turn.deps.store.policy_for(entry.hospital).waitlist_max_entries}
+        if deadline is not None:
+            values["deadline"] = moment_text(turn, deadline, entry.hospital)
+        turn.say(f"waitlist.refused_{decision.rule}", **values)
+        return
+    turn.data.update(hospital=entry.hospital, department=entry.department, date=entry.date)
+    BookBase(turn, State.joining, WaitlistDialog.machine()).say_refusal(decision)
+
+
+class WaitlistFlow(Flow):
+    """The listing, and the question whether to join a full slot's waitlist."""
+
+    def ask_listing(self) -> None:
+        show_listing(self.turn)
+        self.turn.switch("menu")
+
+    def ask_joining(self) -> None:
+        turn = self.turn
+        if _KEEP in turn.data:
+            turn.data.update(turn.data.pop(_KEEP))
+        slot = turn.deps.schedule.slot(str(turn.data.get("slot", "")))
+        if slot is None:
+            turn.switch("menu")
+            return
+        turn.say("waitlist.slot_full", doctor=doctor_name(turn, slot), start=slot.start)
+
+    def said_join(self) -> bool:
+        typed = parse.normalize(self.turn.text)
+        return typed in JOIN_WORDS or parse.parse_yes_no(typed) is True
+
+    def said_back(self) -> bool:
+        typed = parse.normalize(self.turn.text)
+        return typed in BACK_WORDS or parse.parse_yes_no(typed) is False
+
+    def join(self) -> None:
+        turn = self.turn
+        slot = turn.deps.schedule.slot(str(turn.data["slot"]))
+        pid = str(turn.data["pid"])
+        if slot is None:
+            turn.switch("menu")
+            return
+        try:
+            joined = turn.deps.waitlist.join(
+                pid, turn.acct, turn.channel.value, turn.inbound.user, slot.id, patient_actor(turn.channel.value)
+            )
+        except PlaceAvailable:
+            turn.say("waitlist.available")
+            self.back_to_booking("confirm")
+            return
+        except WaitlistRefused as refused:
+            say_refusal(turn, refused.decision, slot)
+            turn.switch("menu")
+            return
+        entry = joined.entry
+        policy = turn.deps.store.policy_for(slot.hospital)
+        ends = rules.waiting_ends(policy, slot.facts(policy.tz))
+        turn.say(
+            "waitlist.joined",
+            patient=patient_label(turn, entry.patient_name_masked),
+            visit=words.visit(entry.date, entry.start, turn.lang, entry.end),
+            department=department_name(turn, entry.hospital, entry.department),
+            doctor=doctor_name(turn, slot),
+            position=joined.position,
+            ends=moment_text(turn, ends, slot.hospital),
+        )
+        turn.switch("menu")
+
+    def back(self) -> None:
+        self.turn.say("waitlist.declined")
+        self.back_to_booking("slot")
+
+    def back_to_booking(self, state: str) -> None:
+        """Back into the booking dialog at its ``state`` (the slots, or the confirmation), its choices kept."""
+        turn = self.turn
+        kept = {name: turn.data[name] for name in _BOOKING if name in turn.data}
+        turn.session.data = {**kept}
+        if state == "slot":
+            turn.data.pop("slot", None)
+        BookDialog().start(turn, BookState(state))
+
+    def ask_again(self) -> None:
+        self.say("common.yes_no", text=self.turn.echo)
+
+
+TRANSITIONS: list[dict[str, Any]] = [
+    {"trigger": "answer", "source": State.listing, "dest": None},
+    {"trigger": "answer", "source": State.joining, "dest": None, "conditions": "said_join", "after": "join"},
+    {"trigger": "answer", "source": State.joining, "dest": None, "conditions": "said_back", "after": "back"},
+    {"trigger": "answer", "source": State.joining, "dest": None, "after": "ask_again"},
+]
+
+
+class WaitlistDialog(Dialog):
+    """候补: the listing (first state) and joining a full slot."""
+
+    name = "waitlist"
+    states = State
+    transitions = TRANSITIONS
+    flow = WaitlistFlow
+
+    def start(self, turn: Turn, state: StrEnum | None = None) -> None:
+        """The listing; the join question when the booking dialog handed a full slot over."""
+        super().start(turn, state or (State.joining if _KEEP in turn.data else State.listing))
