@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import json
 import logging
+import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import date
 from pathlib import Path
 
 import requests
@@ -26,10 +29,13 @@ from app.logs import setup_logging
 from app.serve import serve
 from app.services import build_engine, open_services
 from app.worker import run_worker
+from bot.archive import KINDS, Archive, archive_directory
+from bot.archive_files import ArchiveFiles
 from bot.audit import staff_actor
 from bot.broadcasts import BroadcastProgress, BroadcastStatus
 from bot.config import PATH_VARIABLE, Config, describe_config, load_config
 from bot.errors import GuahaoError
+from bot.export import Exporter, ExportRequest
 from bot.schedule import parse_schedule_csv
 from bot.services import Services
 
@@ -179,6 +185,61 @@ def _sweep(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
+def _archive(args: argparse.Namespace, config: Config) -> int:
+    with _services(config) as services:
+        done = Archive(services.redis, config, services.clock).run()
+    print(
+        f"archive: {done.appointments} appointment(s) and {done.audit} audit entries moved to "
+        f"{archive_directory(config)}, {done.slots} past slot(s) dropped"
+        + (f", {done.recovered} entries of an interrupted run settled" if done.recovered else "")
+    )
+    return 0
+
+
+def _export(args: argparse.Namespace, config: Config) -> int:
+    request = ExportRequest(
+        kind=args.kind,
+        start=args.start,
+        end=args.end,
+        unmasked=args.unmasked,
+        reason=args.reason or "",
+        include_redis=args.include_redis,
+    )
+    request.check()  # before Redis is opened: a mistake costs nothing
+    out = Path(args.out) if args.out else None
+    if out is not None and not out.parent.is_dir():
+        raise GuahaoError(f"--out: no such directory: {out.parent}")
+    with _services(config) as services:
+        exporter = Exporter(
+            services.redis, config, services.clock, services.box, ArchiveFiles(archive_directory(config))
+        )
+        lines = exporter.export(request, _staff_actor())
+        count = 0
+        if out is None:
+            for line in lines:
+                print(json.dumps(line, ensure_ascii=False))
+                count += 1
+        else:
+            fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # may hold personal data: owner only
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                for line in lines:
+                    handle.write(json.dumps(line, ensure_ascii=False) + "\n")
+                    count += 1
+    print(
+        f"exported {count} {request.kind} entr{'y' if count == 1 else 'ies'}" + (f" to {out}" if out else ""),
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _day(value: str) -> date:
+    """``--from`` / ``--to``: a YYYY-MM-DD date, checked while parsing."""
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date YYYY-MM-DD, got {value!r}") from None
+
+
 @contextmanager
 def _services(config: Config) -> Iterator[Services]:
     services = open_services(config)
@@ -305,6 +366,28 @@ def build_parser() -> argparse.ArgumentParser:
 
     sweep = commands.add_parser("sweep", parents=[demo], help="mark missed appointments as no-shows now")
     sweep.set_defaults(handler=_sweep)
+
+    archive = commands.add_parser(
+        "archive", parents=[demo], help="move aged appointments and audit entries to the archive files ([retention])"
+    )
+    archive.set_defaults(handler=_archive)
+
+    export = commands.add_parser(
+        "export",
+        parents=[demo],
+        help="read the archive back as JSON lines (personal data masked unless --unmasked)",
+        description="Appointments by visit date, or audit entries by date, from the archive files (and with "
+        "--include-redis what Redis still holds). Patients are masked; --unmasked shows them in clear and needs "
+        "--reason, which is written to the audit trail first.",
+    )
+    export.add_argument("--from", dest="start", required=True, type=_day, metavar="YYYY-MM-DD")
+    export.add_argument("--to", dest="end", required=True, type=_day, metavar="YYYY-MM-DD")
+    export.add_argument("--kind", choices=KINDS, default=KINDS[0])
+    export.add_argument("--out", metavar="F", help="write to F (mode 0600) instead of stdout")
+    export.add_argument("--include-redis", action="store_true", help="add what is not archived yet")
+    export.add_argument("--unmasked", action="store_true", help="names, ID and phone numbers in clear (audited)")
+    export.add_argument("--reason", metavar="TEXT", help="why an unmasked export is needed (required with it)")
+    export.set_defaults(handler=_export)
 
     menu = commands.add_parser("wechat-menu", parents=[common], help="create the official account's custom menu")
     menu.set_defaults(handler=_wechat_menu)

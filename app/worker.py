@@ -29,6 +29,7 @@ from rq.serializers import JSONSerializer
 from rq.timeouts import TimerDeathPenalty
 
 from bot import jobs
+from bot.archive import archive_duty
 from bot.reminders import job_queue
 from bot.services import Services
 
@@ -103,3 +104,7 @@ def _tick(services: Services) -> None:
         jobs.run_periodic(services)
     except Exception:  # one failed tick (Redis restarting, say) must not stop the worker: the next one retries
         log.exception("periodic tick failed")
+    try:
+        archive_duty(services.redis, services.config, services.clock)
+    except Exception:  # the archive is idempotent: the next tick settles and goes on
+        log.exception("archive duty failed")

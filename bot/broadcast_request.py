@@ -12,7 +12,9 @@ from pydantic import BaseModel, ConfigDict, PlainValidator, ValidationInfo
 from bot.crypto import SecretBox
 from bot.validation import config_of, invalid
 
-MAX_TEXT = 1000
+MAX_TEXT = 50
+"""The hospital's words in a broadcast: each patient gets them in one SMS of two segments (SPEC §5) with which
+appointment it is about, in Chinese or English, with the longest names (tests/test_sms_budget.py)."""
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
@@ -51,7 +53,7 @@ def _text(value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
         raise invalid("text: empty; say what the patients must know")
     if len(value.strip()) > MAX_TEXT:
-        raise invalid(f"text: longer than {MAX_TEXT} characters")
+        raise invalid(f"text: {len(value.strip())} characters, at most {MAX_TEXT}: it goes out as one SMS")
     return value.strip()
 
 

@@ -95,17 +95,49 @@ class PatientView:
     phone_hash: str
 
 
+MANAGED = "p:"
+"""Prefix of an account hash's fields naming the patients it manages (the value: the order they were added in)."""
+PHONE_OF = "f:"
+"""Prefix of an SMS account hash's fields naming the patients whose verified phone it is (cross-channel)."""
+
+
+def _linked(fields: dict[str, str], prefix: str) -> list[str]:
+    """The pids of an account hash's fields with this prefix, in the order of their values."""
+    found = [(int(value or 0), name[len(prefix) :]) for name, value in fields.items() if name.startswith(prefix)]
+    return [pid for _, pid in sorted(found)]
+
+
 def _text(value: bytes | str | None) -> str | None:
     return value.decode() if isinstance(value, bytes) else value
+
+
+class Field:
+    """The stored field names of a patient hash (``keys.patient``) and of an account hash (``keys.account``).
+
+    Short on purpose: a patient hash and two account hashes are kept for every patient, so every byte of a field
+    name counts millions of times (``bench/footprint.py``). ``patients_add.lua`` and ``book.lua`` use the same names;
+    ``bot.storage.migrate`` renames the long names of layout 1."""
+
+    NAME_ENC = "n"
+    ID_ENC = "i"
+    PHONE_ENC = "p"
+    PHONE_HASH = "ph"
+    NAME_MASKED = "nm"
+    ID_MASKED = "im"
+    PHONE_MASKED = "pm"
+    CREATED = "c"
+    CHANNEL = "ch"
+    ACTIVE = "a"
+    """The order (``p:<pid>`` value) of the patient the account acts for by default."""
 
 
 def _view(pid: str, fields: dict[str, str]) -> PatientView:
     return PatientView(
         pid=pid,
-        name_masked=fields.get("name_masked", ""),
-        id_masked=fields.get("id_masked", ""),
-        phone_masked=fields.get("phone_masked", ""),
-        phone_hash=fields.get("phone_hash", ""),
+        name_masked=fields.get(Field.NAME_MASKED, ""),
+        id_masked=fields.get(Field.ID_MASKED, ""),
+        phone_masked=fields.get(Field.PHONE_MASKED, ""),
+        phone_hash=fields.get(Field.PHONE_HASH, ""),
     )
 
 
@@ -145,32 +177,20 @@ class PatientService:
         pid = self._box.lookup_hash(id_norm, kind="id")
         new_phone_hash = self._box.lookup_hash(mobile, kind="phone")
         sms_acct = account_id(self._box, "sms", mobile)
-        now = self._clock.now().isoformat()
+        now = int(self._clock.now().timestamp())  # epoch seconds: a small integer in a listpack
         for _ in range(_ADD_RETRIES):
-            raw = self._redis.hmget(keys.patient(pid), ["phone_hash", "phone_acct", "name_enc"])
-            stored_hash, stored_acct, name_enc = (_text(v) for v in raw)
+            raw = self._redis.hmget(keys.patient(pid), [Field.PHONE_HASH, Field.PHONE_ENC, Field.NAME_ENC])
+            stored_hash, phone_enc, name_enc = (_text(v) for v in raw)
             if name_enc is not None and clean_name(self._box.decrypt(name_enc, context=_NAME)) != clean:
                 raise InvalidInputError("name", "mismatch")
             exists = name_enc is not None or stored_hash is not None
             expected = (stored_hash or "-") if exists else ""
-            old_hash = stored_hash or new_phone_hash
-            old_acct = stored_acct or sms_acct
+            old_acct = (
+                account_id(self._box, "sms", self._box.decrypt(phone_enc, context=_PHONE)) if phone_enc else sms_acct
+            )
             result = self._scripts.run(
                 "patients_add",
-                keys=[
-                    keys.patient(pid),
-                    keys.account_patients(acct),
-                    keys.account_patients_order(acct),
-                    keys.account(acct),
-                    keys.phone_patients(new_phone_hash),
-                    keys.account_patients(sms_acct),
-                    keys.account_patients_order(sms_acct),
-                    keys.account(sms_acct),
-                    keys.phone_patients(old_hash),
-                    keys.account_patients(old_acct),
-                    keys.account_patients_order(old_acct),
-                    keys.account(old_acct),
-                ],
+                keys=[keys.patient(pid), keys.account(acct), keys.account(sms_acct), keys.account(old_acct)],
                 args=[
                     pid,
                     expected,
@@ -178,7 +198,7 @@ class PatientService:
                     now,
                     channel,
                     new_phone_hash,
-                    sms_acct,
+                    "",
                     self._box.encrypt(clean, context=_NAME),
                     self._box.encrypt(id_norm, context=_ID),
                     self._box.encrypt(mobile, context=_PHONE),
@@ -210,14 +230,7 @@ class PatientService:
 
     def patient_ids(self, acct: str) -> list[str]:
         """The pids an account manages, in the order they were added."""
-        pipe = self._redis.pipeline(transaction=False)
-        pipe.zrange(keys.account_patients_order(acct), 0, -1)
-        pipe.smembers(keys.account_patients(acct))
-        ordered_raw, members_raw = pipe.execute()
-        members = {_text(m) for m in members_raw}
-        ordered = [p for p in (_text(m) for m in ordered_raw) if p in members]
-        extra = sorted(m for m in members if m is not None and m not in ordered)  # written by someone else
-        return [p for p in ordered if p is not None] + extra
+        return _linked(decode_hash(self._redis.hgetall(keys.account(acct))), MANAGED)
 
     def patients_of(self, acct: str) -> list[PatientView]:
         """The patients an account manages, in the order they were added."""
@@ -225,39 +238,35 @@ class PatientService:
 
     def manages(self, acct: str, pid: str) -> bool:
         """Whether the account manages this patient (may book, list and cancel for it)."""
-        return bool(self._redis.sismember(keys.account_patients(acct), pid))
+        return bool(self._redis.hexists(keys.account(acct), MANAGED + pid))
 
     def patients_of_phone(self, phone: str) -> list[PatientView]:
         """The patients whose verified phone this is."""
-        members = self._redis.smembers(keys.phone_patients(phone_hash(self._box, phone)))
-        return self._views(sorted(m for m in (_text(v) for v in members) if m))
+        fields = decode_hash(self._redis.hgetall(keys.account(account_id(self._box, "sms", phone))))
+        return self._views(sorted(_linked(fields, PHONE_OF)))
 
     def active(self, acct: str) -> PatientView | None:
         """The patient the account acts for by default: the one chosen last, else the first added, else None."""
-        chosen = _text(self._redis.hget(keys.account(acct), "active"))
-        if chosen and self.manages(acct, chosen):
-            view = self.get(chosen)
+        fields = decode_hash(self._redis.hgetall(keys.account(acct)))
+        active = fields.get(Field.ACTIVE)
+        chosen = next((name for name, order in fields.items() if name.startswith(MANAGED) and order == active), None)
+        if chosen:
+            view = self.get(chosen[len(MANAGED) :])
             if view is not None:
                 return view
-        views = self.patients_of(acct)
+        views = self._views(_linked(fields, MANAGED))
         return views[0] if views else None
 
     def set_active(self, acct: str, pid: str) -> None:
         """Make ``pid`` the account's active patient; :class:`UnknownPatientError` if the account does not manage it."""
-        done = self._scripts.run(
-            "patients_set_active", keys=[keys.account_patients(acct), keys.account(acct)], args=[pid]
-        )
+        done = self._scripts.run("patients_set_active", keys=[keys.account(acct)], args=[pid])
         if not done:
             raise UnknownPatientError("not a patient of this account")
 
     def remove(self, acct: str, pid: str) -> None:
         """Stop this account managing ``pid`` (no-op if it does not); the patient record, its appointments and its
         standing stay, and other accounts keep it."""
-        self._scripts.run(
-            "patients_remove",
-            keys=[keys.account_patients(acct), keys.account_patients_order(acct), keys.account(acct)],
-            args=[pid],
-        )
+        self._scripts.run("patients_remove", keys=[keys.account(acct)], args=[pid])
 
     # --- personal data, decrypted on demand --------------------------------------------------------------
     def _decrypt(self, pid: str, field: str, context: str) -> str:
@@ -268,15 +277,15 @@ class PatientService:
 
     def name_of(self, pid: str) -> str:
         """The patient's name in clear (for a reply to the account, never for logs)."""
-        return self._decrypt(pid, "name_enc", _NAME)
+        return self._decrypt(pid, Field.NAME_ENC, _NAME)
 
     def phone_of(self, pid: str) -> str:
         """The patient's verified phone, E.164."""
-        return self._decrypt(pid, "phone_enc", _PHONE)
+        return self._decrypt(pid, Field.PHONE_ENC, _PHONE)
 
     def id_number_of(self, pid: str) -> str:
         """The patient's ID number in clear."""
-        return self._decrypt(pid, "id_enc", _ID)
+        return self._decrypt(pid, Field.ID_ENC, _ID)
 
     def person_of(self, pid: str) -> rules.Person:
         """The patient's birth date and sex (RULES §9), derived in memory from the encrypted ID number: neither is

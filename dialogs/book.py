@@ -18,7 +18,7 @@ from typing import Any
 import rules
 from bot.booking import BookingRefused
 from bot.names import name_in
-from dialogs import parse
+from dialogs import intents, parse
 from dialogs.book_lottery import BookLottery
 from dialogs.book_wishes import BookWishes
 from dialogs.machine import Dialog
@@ -40,8 +40,6 @@ class State(StrEnum):
 RESLOT = frozenset({"slot_full", "slot_closed", "slot_started", "no_slot", "once_per_doctor"})
 REDATE = frozenset({"window_past", "window_too_far", "window_too_early", "limit_same_day_department", "limit_same_day"})
 RETRY = frozenset({"busy"})
-NO_WORDS = frozenset({"取消", "不约了"})
-"""Also "no" at the confirmation, which offers "N 取消" (English ``cancel`` is never taught: Twilio opt-out)."""
 
 
 class BookFlow(BookWishes, BookLottery):
@@ -83,8 +81,9 @@ class BookFlow(BookWishes, BookLottery):
             turn.data["hospital"] = wished
             self.fire("skip")
             return
-        if len(hospitals) == 1:
-            turn.data["hospital"] = hospitals[0].id
+        named = self.wished_hospitals()  # a sentence's department or doctor may belong to one hospital only
+        if len(hospitals) == 1 or len(named) == 1:
+            turn.data["hospital"] = named[0] if len(named) == 1 else hospitals[0].id
             self.fire("skip")
             return
         names = [name_in(turn.lang, h.name, h.name_en) for h in hospitals]
@@ -104,22 +103,20 @@ class BookFlow(BookWishes, BookLottery):
             else:
                 turn.switch("menu")
             return
-        wished = self.wish.pop("department", None)  # a department's QR code: taken unless the patient is outside it
+        wished = self.wish.pop("department", None)  # a department's QR code
         if wished in {d.id for d in departments}:
-            refusal = self.department_refusal(wished)
-            if refusal.allowed:
-                turn.data["department"] = wished
+            turn.data["department"] = wished
+            if self.department_allowed():  # else the refusal is said and the departments are offered
                 self.fire("skip")
                 return
-            turn.data["department"] = wished  # the refusal names the department
-            self.say_refusal(refusal)
-            del turn.data["department"]
-        if self.wished_department(departments):
+        if self.wished_department(departments) and self.department_allowed():
             self.fire("skip")
             return
         title = turn.t("book.ask_department", hospital=self.hospital_name())
         names = [name_in(turn.lang, d.name, d.name_en) for d in departments]
-        turn.offer(title, names, [d.id for d in departments], aliases=[d.name for d in departments])
+        # the other language's name chooses too: 心血管内科 in English, Cardiology in Chinese
+        aliases = [d.name if turn.lang == "en" else d.name_en or d.name for d in departments]
+        turn.offer(title, names, [d.id for d in departments], aliases=aliases)
 
     def ask_date(self) -> None:
         turn = self.turn
@@ -222,6 +219,14 @@ class BookFlow(BookWishes, BookLottery):
         self.turn.data["hospital"] = str(hospital)
         return True
 
+    def department_allowed(self) -> bool:
+        """Whether the department a sentence named sees this patient (RULES §9); when not, said and forgotten."""
+        refusal = self.department_refusal(self.department)
+        if not refusal.allowed:
+            self.say_refusal(refusal)
+            del self.turn.data["department"]
+        return refusal.allowed
+
     def department_chosen(self) -> bool:
         department = self._pick()
         if department is None:
@@ -280,7 +285,7 @@ class BookFlow(BookWishes, BookLottery):
         return parse.parse_yes_no(self.turn.text) is True
 
     def said_no(self) -> bool:
-        return parse.parse_yes_no(self.turn.text) is False or self.turn.text in NO_WORDS
+        return intents.declines_booking(self.turn.text)
 
     # --- actions ---------------------------------------------------------------------------------------
     def ask_yes_no(self) -> None:
@@ -341,13 +346,34 @@ class BookFlow(BookWishes, BookLottery):
 
 TRANSITIONS: list[dict[str, Any]] = [
     {"trigger": "skip", "source": State.patient, "dest": State.hospital},
+    {
+        "trigger": "answer",
+        "source": State.patient,
+        "dest": None,
+        "conditions": "typed_sentence_at_hospital",
+        "after": "take_sentence_at_patient",
+    },
     {"trigger": "answer", "source": State.patient, "dest": State.hospital, "conditions": "patient_chosen"},
     {"trigger": "answer", "source": State.patient, "dest": None},
     {"trigger": "skip", "source": State.hospital, "dest": State.department},
+    {
+        "trigger": "answer",
+        "source": State.hospital,
+        "dest": None,
+        "conditions": "typed_sentence_at_hospital",
+        "after": "take_sentence_at_hospital",
+    },
     {"trigger": "answer", "source": State.hospital, "dest": State.department, "conditions": "hospital_chosen"},
     {"trigger": "answer", "source": State.hospital, "dest": None},
     {"trigger": "back", "source": State.department, "dest": State.hospital},
     {"trigger": "skip", "source": State.department, "dest": State.date},
+    {
+        "trigger": "answer",
+        "source": State.department,
+        "dest": None,
+        "conditions": "typed_sentence",
+        "after": "take_sentence",
+    },
     {"trigger": "answer", "source": State.department, "dest": State.date, "conditions": "department_chosen"},
     {"trigger": "answer", "source": State.department, "dest": None},
     {"trigger": "skip", "source": State.date, "dest": State.slot},

@@ -7,6 +7,7 @@ question takes what it can from it and asks only what is still unknown. At the s
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from typing import Any
 
@@ -44,6 +45,108 @@ class BookWishes(BookBase):
             self.turn.data["department"] = found.pop()
             return True
         return False
+
+    # --- the hospital question takes a whole sentence too ---------------------------------------------------
+    def typed_sentence_at_hospital(self) -> bool:
+        """A sentence at the hospital question (``明天上午心内科``): it names a day, a time of day, a level, or a
+        department or doctor of some hospital, rather than a hospital."""
+        turn = self.turn
+        if parse.parse_number(turn.text) is not None or turn.chosen().kind != parse.MatchKind.NONE:
+            return False
+        wish = intents.wish_of(turn.text, turn.today())
+        return bool(wish.day or wish.bad_day or wish.period or wish.level or self.hospitals_named(wish))
+
+    def hospitals_named(self, wish: intents.Wish) -> list[str]:
+        """The hospitals having a department or a doctor that the sentence's words name."""
+        typed = [w for w in (wish.words, wish.plain) if w and parse.parse_number(w) is None]
+        found: list[str] = []
+        for hospital in self.turn.deps.schedule.hospitals():
+            options = [parse.Option(d.name, d.id, (d.name_en,) if d.name_en else ()) for d in hospital.departments]
+            named = any(parse.match_option(w, options).kind != parse.MatchKind.NONE for w in typed)
+            if named or (len(wish.plain) > 1 and self.doctor_of(hospital.id, wish.plain)):
+                found.append(hospital.id)
+        return found
+
+    def doctor_of(self, hospital: str, typed: str) -> bool:
+        schedule = self.turn.deps.schedule
+        return any(
+            self.is_doctor(slot, typed)
+            for day in self.window_dates(hospital)
+            for department in schedule.departments_on(hospital, day.isoformat())
+            for slot in schedule.slots(hospital, department, day.isoformat())
+        )
+
+    def wished_hospitals(self) -> list[str]:
+        """The hospitals the kept sentence's department or doctor belongs to (none when it named neither)."""
+        words, plain = str(self.wish.get("words", "")), str(self.wish.get("plain", ""))
+        return self.hospitals_named(intents.Wish(words=words, plain=plain)) if words or plain else []
+
+    def take_sentence_at_patient(self) -> None:
+        """A sentence before the patient is chosen: kept (used from the next question on), the patient asked."""
+        turn = self.turn
+        wish = intents.wish_of(turn.text, turn.today())
+        turn.data["wish"] = wish.to_data()
+        noted = (" " if turn.lang == "zh" else ", ").join(w for w in (self.wish_words(wish), wish.words) if w)
+        self.prompt()
+        turn.paragraphs.insert(len(turn.paragraphs) - 1, turn.t("book.wish_noted", wish=noted))
+
+    def take_sentence_at_hospital(self) -> None:
+        """Keep what the sentence names; the one hospital it points to is taken (then its department, day, slot),
+        else the hospital is asked after saying what was noted."""
+        turn = self.turn
+        wish = intents.wish_of(turn.text, turn.today())
+        turn.data["wish"] = wish.to_data()
+        named = self.hospitals_named(wish)
+        if len(named) == 1:
+            turn.data["hospital"] = named[0]
+            self.fire("skip")
+            return
+        noted = (" " if turn.lang == "zh" else ", ").join(w for w in (self.wish_words(wish), wish.words) if w)
+        self.prompt()
+        if noted and turn.paragraphs:
+            turn.paragraphs.insert(len(turn.paragraphs) - 1, turn.t("book.wish_noted", wish=noted))
+
+    # --- the department question also takes a whole sentence ---------------------------------------------
+    def typed_sentence(self) -> bool:
+        """A sentence at the department question (``明天上午心内科``, ``挂李娜下周三的专家号``, ``tomorrow morning
+        cardiology``) rather than an option: it names a day, a time of day, a level or a doctor."""
+        turn = self.turn
+        if parse.parse_number(turn.text) is not None or turn.chosen().kind != parse.MatchKind.NONE:
+            return False
+        wish = intents.wish_of(turn.text, turn.today(self.hospital))
+        return bool(wish.day or wish.bad_day or wish.period or wish.level) or self.names_doctor(wish.plain)
+
+    def names_doctor(self, typed: str) -> bool:
+        """Whether ``typed`` is (part of) the name of a doctor with a slot of this hospital in the booking window."""
+        if len(typed) < 2:
+            return False
+        schedule = self.turn.deps.schedule
+        return any(
+            self.is_doctor(slot, typed)
+            for day in self.window_dates(self.hospital)
+            for department in schedule.departments_on(self.hospital, day.isoformat())
+            for slot in schedule.slots(self.hospital, department, day.isoformat())
+        )
+
+    def take_sentence(self) -> None:
+        """Keep what the sentence names and ask again: the department it named is taken (then the day, the slot)
+        like a sentence typed at the menu; what it did not name is asked, after saying what was noted."""
+        turn = self.turn
+        wish = intents.wish_of(turn.text, turn.today(self.hospital))
+        turn.data["wish"] = wish.to_data()
+        before = turn.session.state
+        self.prompt()
+        if self.state.value == "department" and turn.session.state == before:
+            turn.paragraphs.insert(len(turn.paragraphs) - 1, turn.t("book.wish_noted", wish=self.wish_words(wish)))
+
+    def wish_words(self, wish: intents.Wish) -> str:
+        """What a sentence named, in words: ``11月24日 上午 专家``, ``24 Nov, morning, expert``."""
+        parts = [self.day(wish.day)] if wish.day else []
+        parts += [self.turn.t(f"book.period_{wish.period}")] if wish.period else []
+        parts += [self.turn.t(f"book.level_{wish.level}")] if wish.level else []
+        doctor = str(self.wish.get("doctor", ""))
+        parts += [doctor] if doctor and self.names_doctor(doctor) else []
+        return (" " if self.turn.lang == "zh" else ", ").join(parts)
 
     @staticmethod
     def is_doctor(slot: Slot, typed: str) -> bool:
@@ -84,12 +187,35 @@ class BookWishes(BookBase):
 
     # --- the slot step also takes another day, a time of day, a level or a doctor ------------------------
     def day_with_filters(self) -> date | None:
-        """A day with a time of day or level at the date step (``明天下午``, ``周三 专家号``); the filters are kept."""
+        """A day with what else a sentence names at the date step (``明天下午``, ``周三 专家号``, ``明天上午心内科``,
+        ``李娜明天``): the time of day, level and doctor are kept as filters; a name that is neither this department
+        nor one of its doctors is not read here."""
         wish = intents.wish_of(self.turn.text, self.turn.today(self.hospital))
-        if wish.day is None or wish.plain or not (wish.period or wish.level):
+        if wish.day is None or not (wish.period or wish.level or wish.plain):
+            return None
+        if wish.plain and self.is_this_department(wish.plain):
+            wish = replace(wish, words="", plain="")  # 心内科 at 心血管内科's date question: nothing more to filter
+        elif wish.plain and not self.works_here(wish.plain):
             return None
         self.keep_filters(wish)
         return wish.day
+
+    def is_this_department(self, typed: str) -> bool:
+        found = self.turn.deps.schedule.department(self.hospital, self.department)
+        if found is None or parse.parse_number(typed) is not None:
+            return False
+        return parse.match_option(
+            typed, [parse.Option(found.name, found.id, (found.name_en,) if found.name_en else ())]
+        ).ok
+
+    def works_here(self, typed: str) -> bool:
+        """Whether ``typed`` names a doctor with slots of this department in the booking window."""
+        schedule = self.turn.deps.schedule
+        return len(typed) > 1 and any(
+            self.is_doctor(slot, typed)
+            for day in self.window_dates(self.hospital, self.department)
+            for slot in schedule.slots(self.hospital, self.department, day.isoformat())
+        )
 
     def typed_date(self) -> bool:
         """A date at the slot step (``12/5``, ``明天下午``) is a change of day, never an option number."""

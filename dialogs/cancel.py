@@ -18,7 +18,7 @@ from bot.audit import patient_actor
 from bot.booking import CancelRefused
 from bot.errors import InvalidRequestError, NotFoundError
 from bot.records import Appointment
-from dialogs import parse
+from dialogs import intents, parse
 from dialogs.appointments import (
     department_name,
     hospital_name,
@@ -226,7 +226,10 @@ class CancelFlow(Flow):
         self.turn.switch("menu")
 
     def ask_yes_no(self) -> None:
-        self.say("common.yes_no", text=self.turn.echo)
+        if intents.declines_booking(self.turn.text):  # 取消, 取消预约, 不要了: either answer; asked, never guessed
+            self.say("cancel.which_way", text=self.turn.echo, serial=str(self.turn.data.get("serial", "")))
+        else:
+            self.say("common.yes_no", text=self.turn.echo)
 
 
 TRANSITIONS: list[dict[str, Any]] = [

@@ -225,9 +225,7 @@ class Engine:
 
     def _intent(self, turn: Turn) -> bool:
         """Follow what a message asks for in ordinary words (``我要挂号``, ``cancel my appointment``), from any step."""
-        intent = intents.intent_of(turn.text)
-        if intent == intents.Intent.WAITLIST and turn.session.state == "waitlist.joining":
-            return False  # 候补 there answers the question: join
+        intent = intents.intent_at(turn.session.state, turn.text)  # a step's own answer is read by the step
         if intent in (intents.Intent.MENU, intents.Intent.HELP):
             self._command(turn, parse.Command(intent.value))
             return True

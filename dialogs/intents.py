@@ -14,9 +14,21 @@ from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 
+from dialogs import parse
 from dialogs.parse import find_dates, normalize, strip_symbols
 
-__all__ = ["LEVELS", "PERIODS", "Intent", "Wish", "booking_sentence", "intent_of", "wish_of"]
+__all__ = [
+    "LEVELS",
+    "PERIODS",
+    "STEP_ANSWERS",
+    "Intent",
+    "Wish",
+    "booking_sentence",
+    "declines_booking",
+    "intent_at",
+    "intent_of",
+    "wish_of",
+]
 
 
 class Intent(StrEnum):
@@ -100,6 +112,38 @@ def intent_of(text: str) -> Intent | None:
     """The intent a whole message states (``我要挂号``, ``挂个号``, ``I'd like to book``...), or None."""
     query = _compact(text)
     return next((intent for intent, pattern in _INTENT_PATTERNS if pattern.fullmatch(query)), None)
+
+
+# --- where a step's own answer wins -----------------------------------------------------------------------------
+
+# state -> the intents that are that step's own answer there, not a switch to another dialog (the step reads them):
+# at a booking's "回复 Y 确认, N 取消", 取消预约 / cancel it / 不挂了 are its N and 挂号 asks again (never a new booking
+# that drops the chosen slot); at the cancellation's "回复 Y 确认取消, N 保留", 取消预约 names neither answer: asked
+# again, never guessed (a cancellation is not undone). 我的预约, 菜单, help still switch from everywhere.
+STEP_ANSWERS: dict[str, frozenset[Intent]] = {
+    "book.confirm": frozenset({Intent.CANCEL, Intent.BOOK}),
+    "cancel.confirm": frozenset({Intent.CANCEL}),
+    "reschedule.confirm": frozenset({Intent.CANCEL}),  # "Y 确认改约, N 保留原预约": 取消预约 is asked again
+    "waitlist.joining": frozenset({Intent.WAITLIST}),  # 候补 there answers the question: join
+}
+# what also says "no" to a booking's confirmation, besides the yes/no words (parse.parse_yes_no)
+_DECLINES = re.compile(
+    rf"{_POLITE}(?:算了[ ,]?)?(?:取消|不约了?|不预约了?|不挂了?|不看了|不要了|不了|先不(?:约|挂|要)了?|以后再说|"
+    rf"cancel(?: it| this| that)?|don't book(?: it)?|do not book|no thanks?|never ?mind){_END}"
+)
+
+
+def intent_at(state: str, text: str) -> Intent | None:
+    """The intent a message states at the step ``state`` (``book.confirm``...): None where the step takes it as its
+    own answer (:data:`STEP_ANSWERS`), so the step reads it rather than leaving for another dialog."""
+    intent = intent_of(text)
+    return None if intent in STEP_ANSWERS.get(state, frozenset()) else intent
+
+
+def declines_booking(text: str) -> bool:
+    """Whether a message at a booking's confirmation says "do not book" (``取消``, ``取消预约``, ``不约了``...)."""
+    query = _compact(text)
+    return parse.parse_yes_no(text) is False or bool(_DECLINES.fullmatch(query)) or intent_of(text) == Intent.CANCEL
 
 
 # --- what a booking sentence names -----------------------------------------------------------------------------

@@ -173,8 +173,15 @@ def _partial(query: str, name: str) -> bool:
         return all(char in rest for char in query.replace(" ", ""))  # a subsequence: consumes ``rest`` in order
     if len(query) > 1 and query in name:
         return True
+    if len(_squeezed(query)) > 3 and _squeezed(query) in _squeezed(name):  # pinyin typed with or without breaks
+        return True
     words, targets = _WORD.findall(query), iter(_WORD.findall(name))
     return bool(words) and all(any(target.startswith(word) for target in targets) for word in words)
+
+
+def _squeezed(text: str) -> str:
+    """Latin text without its word breaks: ``xiao'er neike`` → ``xiaoerneike`` (pinyin is typed either way)."""
+    return text.replace(" ", "").replace("'", "")
 
 
 def _result(kind: MatchKind, found: Sequence[Option[T]]) -> Match[T]:
@@ -386,7 +393,8 @@ _YES = frozenset({"y", "yes", "yep", "yeah", "ok", "okay", "confirm", "sure", "y
                   "对的", "對", "好", "好的", "确认", "确定", "確認", "確定", "可以", "行", "嗯",
                   "y确认", "y是"})  # fmt: skip
 _NO = frozenset({"n", "no", "nope", "not now", "否", "不", "不是", "不要", "不用", "不用了", "不对", "不對", "算了",
-                 "保留", "keep", "keep it", "n保留", "n取消", "n否"})  # fmt: skip
+                 "保留", "keep", "keep it", "n保留", "n取消", "n否", "no thanks", "no thank you", "never mind",
+                 "nevermind"})  # fmt: skip
 
 
 def parse_yes_no(text: str) -> bool | None:

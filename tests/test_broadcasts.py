@@ -65,7 +65,7 @@ def test_every_patient_booked_there_is_notified_once(svc: Services) -> None:
         ["+8613900000002"] + [f"openid-{n}" for n in range(1, 10) if n != 2]
     )
     assert all(m["kind"] == "broadcast" and "张医生今日停诊" in m["text"] for m in messages)
-    assert "第一医院通知" in messages[0]["text"]  # the opted-out patient too: broadcasts are always sent
+    assert "【第一医院】张医生今日停诊" in messages[0]["text"]  # the opted-out patient too: broadcasts are always sent
     assert svc.broadcasts.run(progress.id).sent == 9 and len(broadcast_messages(svc)) == 9  # again: nothing more
     assert all(svc.store.require(a.serial).status == Status.booked for a in chosen)
 
@@ -108,7 +108,7 @@ def test_cancel_by_the_hospital(svc: Services) -> None:
     assert refused.value.decision.rule == "slot_closed"
     messages = broadcast_messages(svc)
     assert len(messages) == 5 and all(m["kind"] == "cancellation" for m in messages)
-    assert "已由医院取消" in messages[0]["text"] and "挂号费 ¥5 可全额退" in messages[0]["text"]
+    assert "已由医院取消" in messages[0]["text"] and "挂号费¥5可全额退" in messages[0]["text"]
 
 
 def test_an_appointment_cancelled_meanwhile_is_skipped(svc: Services) -> None:

@@ -99,7 +99,7 @@ def test_listing_one_appointment_zh_and_en(svc: Services) -> None:
     chat.send("English")
     reply = chat.send("2")
     assert "You have 1 upcoming appointment(s):" in reply
-    assert f"Serial {booked.serial} Zhang* Tue 24 Nov 08:00-12:00\nDiyiyiyuan Neike dr-nk No. 1 booked" in reply
+    assert f"Serial {booked.serial} Zhang* Tue 24 Nov 08:00-12:00\nDiyi Yiyuan Neike dr-nk No. 1 booked" in reply
 
 
 def test_listing_covers_every_patient_of_the_account_soonest_first(svc: Services) -> None:
@@ -182,7 +182,7 @@ def test_answering_no_keeps_the_appointment_en(svc: Services) -> None:
     booked = book(svc, acct, patient, slot_of("h1", "nk", TOMORROW))
     chat = chat_of(svc, 1, english=True)
     terms = chat.send("3")
-    assert f"Cancel {booked.serial}: Zhang* Tue 24 Nov 08:00 Diyiyiyuan Neike" in terms, "names in pinyin"
+    assert f"Cancel {booked.serial}: Zhang* Tue 24 Nov 08:00 Diyi Yiyuan Neike" in terms, "names in pinyin"
     assert "Cancel now: per rules, ¥5 refundable." in terms
     assert "Reply Y to cancel it, N to keep it" in terms
     assert '"maybe" is not an answer here: please reply Y (yes) or N (no).' in chat.send("maybe")

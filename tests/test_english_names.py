@@ -57,7 +57,7 @@ def english_chat(svc: Services, user: str) -> Chat:
 
 def test_pinyin_where_no_english_name_is_given() -> None:
     assert name_in("en", "李娜", person=True) == "Li Na"
-    assert name_in("en", "神经内科") == "Shenjingneike"
+    assert name_in("en", "神经内科") == "Shenjing Neike"
     assert name_in("en", "心血管内科", "Cardiology") == "Cardiology"
     assert name_in("zh", "心血管内科", "Cardiology") == "心血管内科"
     assert name_in("en", "dr-nk") == "dr-nk", "a name without Chinese stays as written"
@@ -82,15 +82,15 @@ def test_an_english_booking_names_everything_in_english(heart: Services) -> None
 
 def test_a_department_and_doctor_without_english_names_in_pinyin(heart: Services) -> None:
     chat = english_chat(heart, "openid-en-2")
-    assert "Choose a date for Shenjingneike" in chat.send("神经内科"), "the Chinese name still chooses it"
+    assert "Choose a date for Shenjing Neike" in chat.send("神经内科"), "the Chinese name still chooses it"
     reply = chat.send("1")
     assert "Li Na" in reply, reply
     summary = chat.send("1")
-    assert "Heart Hospital, Shenjingneike, Li Na" in summary, summary
+    assert "Heart Hospital, Shenjing Neike, Li Na" in summary, summary
     chat.send("Y")
     run_worker(heart, burst=True)
     [pushed] = [m["text"] for m in heart.outbox.messages_for("openid-en-2") if m["kind"] == "confirmation"]
-    assert "Shenjingneike" in pushed and "Li Na" in pushed, pushed
+    assert "Shenjing Neike" in pushed and "Li Na" in pushed, pushed
 
 
 def test_the_chinese_conversation_keeps_the_chinese_names(heart: Services) -> None:

@@ -266,9 +266,11 @@ def test_account_hash_records_channel_and_active(
     service: PatientService, redis_db: redis.Redis, acct: str, box: SecretBox
 ) -> None:
     view = service.add_patient(acct, "wechat", "张三", ID_A, PHONE_A)
-    assert redis_db.hget(keys.account(acct), "channel") == b"wechat"
-    assert redis_db.hget(keys.account(acct), "active") == view.pid.encode()
-    assert redis_db.hget(keys.account(account_id(box, "sms", PHONE_A)), "channel") == b"sms"
+    assert redis_db.hget(keys.account(acct), "ch") == b"wechat"
+    assert redis_db.hget(keys.account(acct), "a") == b"1"  # the order of the active patient (bot.patients.Field)
+    assert redis_db.hget(keys.account(account_id(box, "sms", PHONE_A)), "ch") == b"sms"
+    assert redis_db.hget(keys.account(acct), f"p:{view.pid}") == b"1"  # one hash per account (bot.storage.keys)
+    assert redis_db.hget(keys.account(account_id(box, "sms", PHONE_A)), f"f:{view.pid}") == b"1"
 
 
 def test_no_personal_data_in_clear_anywhere(

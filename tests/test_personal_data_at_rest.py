@@ -28,6 +28,7 @@ from adapters.sms.webhook import SmsInbox, sms_blueprint
 from app.logs import JsonFormatter
 from app.services import build_engine
 from app.web import create_app
+from bot.archive import Archive
 from bot.clock import RedisClock
 from bot.config import build_config
 from bot.patients import account_id
@@ -172,7 +173,7 @@ def aof_bytes(server: EmbeddedRedis) -> bytes:
 
 
 def test_a_whole_story_leaves_no_personal_data_in_clear(
-    world: World, durable: EmbeddedRedis, log_output: io.StringIO
+    world: World, durable: EmbeddedRedis, log_output: io.StringIO, tmp_path: Path
 ) -> None:
     transcript: list[tuple[str, str]] = []
 
@@ -251,6 +252,16 @@ def test_a_whole_story_leaves_no_personal_data_in_clear(
     assert b"dr-nk" in aof and b"rq:job:reminder-" in aof, "the append-only file holds the story"
     assert_no_pii_in_bytes(aof, SECRETS + TYPED_FORMS, "the append-only file")
     assert_no_pii_in_bytes(aof_arguments(aof), SECRETS + TYPED_FORMS, "the append-only file's values")
+    # the story ages into the archive files (bot.archive): they hold no personal data in clear either
+    services = world.services
+    assert isinstance(services.clock, RedisClock)
+    services.clock.set(NOW + timedelta(days=200))
+    services.standing.sweep_no_shows()
+    moved = Archive(services.redis, services.config, services.clock, tmp_path / "archive").run()
+    assert moved.appointments == 2 and moved.audit > 0, moved
+    archived = [p.read_bytes() for p in sorted((tmp_path / "archive").rglob("*.jsonl"))]
+    assert_no_pii_in_bytes(archived, SECRETS + TYPED_FORMS, "the archive files")
+    assert_no_pii(durable.client(), SECRETS + TYPED_FORMS)
     logged = log_output.getvalue()
     assert "broadcast created" in logged, "the log was captured"
     assert_no_pii_in_bytes(logged.encode(), SECRETS + TYPED_FORMS, "the log")
@@ -320,5 +331,6 @@ def test_every_dialog_that_quotes_a_message_masks_it(svc: Services, typed: str) 
 @pytest.mark.parametrize("key", sorted(k for k, (zh, _) in CATALOG.items() if "{text}" in zh))
 def test_the_placeholder_that_quotes_the_user_is_masked_whoever_fills_it(key: str) -> None:
     for language in LANGUAGES:
-        shown = text(language, key, text=f"{WANG_ID} +86 138-1234-5678", candidates="", day="", department="")
+        others = {"candidates": "", "day": "", "department": "", "serial": ""}
+        shown = text(language, key, text=f"{WANG_ID} +86 138-1234-5678", **others)
         assert "110105********1233" in shown and "138****5678" in shown, shown

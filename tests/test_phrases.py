@@ -24,6 +24,7 @@ STEPS: dict[str, tuple[str, ...]] = {
     "slot": ("菜单", "1", "心内", "1"),
     "confirm": ("菜单", "1", "心内", "1", "1"),
     "cancel": ("菜单", "3"),
+    "department": ("菜单", "1"),
 }
 MENU = "1. 预约挂号"
 # outcome -> what the reply must show (an outcome "name:detail" passes the detail)
@@ -50,6 +51,8 @@ OUTCOMES: dict[str, Callable[[str, str], bool]] = {
     "cancelled": lambda reply, _: "已取消预约" in reply,
     "kept": lambda reply, _: "已保留预约" in reply,
     "reask": lambda reply, _: "请回复 Y(是)或 N(否)" in reply,
+    "which": lambda reply, _: "可以理解为取消,也可以理解为不取消" in reply and "已取消" not in reply,
+    "noted": lambda reply, _: "已记下" in reply and "请选择心脏病医院的科室" in reply,
 }
 _results: list[bool] = []
 

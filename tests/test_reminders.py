@@ -18,7 +18,7 @@ from bot.clock import ManualClock
 from bot.config import build_config
 from bot.jobs import run_periodic, send_reminder
 from bot.notifications.outbox import OutboundMessage, OutboxKind, SendLedger, SendResult
-from bot.patients import account_id, phone_hash
+from bot.patients import Field, account_id, phone_hash
 from bot.records import Appointment
 from bot.release import release_days
 from bot.reminders import CLAIM_LEASE, ReminderDue, Reminders
@@ -268,7 +268,7 @@ def test_unreachable_without_a_phone_is_a_failed_send(redis_db: redis.Redis, clo
 
     svc.notifier.senders["wechat"] = Unreachable()
     appointment = book(svc, 18)
-    svc.redis.hdel(keys.patient(appointment.pid), "phone_enc")
+    svc.redis.hdel(keys.patient(appointment.pid), Field.PHONE_ENC)
     assert svc.reminders.send(ReminderDue(appointment.serial, "confirmation", 0)) == "undeliverable"
 
 

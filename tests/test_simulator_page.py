@@ -231,6 +231,7 @@ def test_a_staff_token_not_shown_by_the_server_is_asked_for(page: Page) -> None:
     assert "hidden" in page.by_id("staff-token-form")[1], "hidden until /simulator/info gives no token"
     text = JS.read_text(encoding="utf-8")
     assert "if (info.staff_token) state.token = info.staff_token;" in text, "a typed token survives info polls"
-    assert '$("staff-token-form").hidden = Boolean(info.staff_token);' in text
-    assert 'state.token = $("staff-token").value.trim() || null;' in text
-    assert not re.search(r"[sS]tore\([^)]*token", text), "the token stays in the page's memory, never in storage"
+    assert "form.hidden = Boolean(state.token);" in text, "asked for while there is none"
+    assert 'input.value = ""; // never shown back' in text, "the typed token is cleared from the field at once"
+    assert 'sessionStore("staffToken", typed);' in text, "kept for this browser session (tab) only"
+    assert not re.search(r"(?<!session)[sS]tore\([^)]*[tT]oken", text), "never in localStorage"

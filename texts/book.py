@@ -10,6 +10,9 @@ TEXTS: dict[str, tuple[str, str]] = {
     "book.level_general": ("普通", "general"),
     "book.level_expert": ("专家", "expert"),
     "book.level_special": ("特需", "special"),
+    "book.period_am": ("上午", "morning"),
+    "book.period_pm": ("下午", "afternoon"),
+    "book.wish_noted": ("已记下:{wish}。", "Noted: {wish}."),
     # --- questions and options -------------------------------------------------------------------------------
     "book.ask_patient": ("请选择就诊人:", "Who is the appointment for?"),
     "book.patient_label": ("{name}(证件尾号{tail})", "{name} (ID ending {tail})"),

@@ -90,5 +90,9 @@ TEXTS: dict[str, tuple[str, str]] = {
         "已取消预约{serial},已计1次爽约。{refund}。",
         "Appointment {serial} is cancelled; one no-show was recorded; {refund}.",
     ),
+    "cancel.which_way": (
+        "“{text}”可以理解为取消,也可以理解为不取消:回复 Y 确认取消预约{serial},回复 N 保留。",
+        '"{text}" can be read both ways: reply Y to cancel appointment {serial}, N to keep it.',
+    ),
     "cancel.kept": ("已保留预约{serial}。", "Appointment {serial} is kept."),
 }

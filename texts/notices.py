@@ -29,9 +29,11 @@ TEXTS: dict[str, tuple[str, str]] = {
         "[Reminder] {patient}'s appointment starts at {start} today: {place}, {department}, queue no. {queue}. "
         "Check in with serial {serial} before {checkin}.",
     ),
+    # a broadcast and a 停诊 go out as one SMS too (SPEC §5: two segments): the hospital's words (at most
+    # bot.broadcast_request.MAX_TEXT characters) and only what tells which appointment it is about
     "notice.broadcast": (
-        "【{hospital}通知】{message}\n(您 {visit_start} {department} 的预约,识别码 {serial})",
-        "[{hospital} notice] {message}\n(your appointment on {visit_start}, {department}, serial {serial})",
+        "【{hospital}】{message}\n(您{visit_start}的预约,识别码{serial})",
+        "[{hospital}] {message}\n(appt {serial}, {visit_start})",
     ),
     "notice.no_show": (
         "【爽约记录】{patient} {visit_start} {department} 的预约(识别码 {serial})未取号,已记爽约,今年第{count}次。"
@@ -49,10 +51,7 @@ TEXTS: dict[str, tuple[str, str]] = {
         "{tier} in a month: booking suspended {months} months.",
     ),
     "notice.cancellation": (
-        "【停诊通知】{message}\n{patient} {visit_start} {place} {department} 的预约(识别码 {serial})已由医院取消,"
-        "按医院规则挂号费 {refund} 可全额退,不计爽约。",
-        "[Clinic suspended] {message}\n{patient}'s appointment on {visit_start} at {place}, {department} "
-        "(serial {serial}) was cancelled by the hospital: under the hospital's rules the fee of {refund} is refundable in full, "
-        "and it never counts as a no-show.",
+        "【停诊通知】{message}\n您{visit_start}的预约(识别码{serial})已由医院取消,挂号费{refund}可全额退,不计爽约。",
+        "[Cancelled] {message}\n{serial}, {visit_start}: fee {refund} refundable, no no-show",
     ),
 }

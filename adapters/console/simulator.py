@@ -89,8 +89,15 @@ def simulator_blueprint(services: SimulatorServices, run_due: Callable[[], None]
             "now": _local_now(services),
             # only the token --demo made for this process; a configured one is the operator's secret
             "staff_token": config.demo_staff_token or "",
-            "hospitals": [
-                {"id": h.id, "name": h.name, "departments": [{"id": d.id, "name": d.name} for d in h.departments]}
+            # whether every outbound message only lands in the outbox (the page says so only then)
+            "outbox_only": config.sms.provider == "console" and config.wechat.push == "console",
+            "hospitals": [  # with the English names: the page shows them in English
+                {
+                    "id": h.id,
+                    "name": h.name,
+                    "name_en": h.name_en,
+                    "departments": [{"id": d.id, "name": d.name, "name_en": d.name_en} for d in h.departments],
+                }
                 for h in config.hospitals
             ],
         }

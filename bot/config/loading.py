@@ -88,6 +88,7 @@ def build_config(raw: Mapping[str, Any], source: Path | None = None) -> Config:
         security=document.security,
         wechat=document.wechat,
         sms=document.sms,
+        retention=document.retention,
         policy_preset=preset,
         policy=policy,
         hospitals=hospitals,

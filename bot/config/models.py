@@ -112,6 +112,25 @@ class RedisConfig:
     appendfsync: Annotated[str, expecting(_choice("always", "everysec"))] = "everysec"
 
 
+def _days(minimum: int) -> Check:
+    return lambda v: (
+        None
+        if isinstance(v, int) and not isinstance(v, bool) and v >= minimum
+        else (f"a whole number of days, at least {minimum}")
+    )
+
+
+@checked_dataclass(frozen=True, config=_TABLE)
+class RetentionConfig:
+    """``[retention]``: how long settled appointments and audit entries stay in Redis before ``bot.archive`` moves
+    them to the daily files under ``<redis.data_dir>/archive/``."""
+
+    # the booking limits look back 100 days of bookings (bot.booking.HISTORY): nothing younger may leave Redis
+    appointments_days: Annotated[int, Strict(), expecting(_days(100))] = 120
+    audit_days: Annotated[int, Strict(), expecting(_days(1))] = 90
+    archive_dir: Text = ""
+
+
 def _token_shape(value: Any) -> Any:
     if isinstance(value, dict) and {"name", "token"} <= set(value) <= {"name", "token", "hospitals"}:
         return value
@@ -356,6 +375,7 @@ class Document:
     security: SecurityConfig = Field(default_factory=SecurityConfig)
     wechat: WeChatConfig = Field(default_factory=WeChatConfig)
     sms: SmsConfig = Field(default_factory=SmsConfig)
+    retention: RetentionConfig = Field(default_factory=RetentionConfig)
     policy: dict[str, Any] = Field(default_factory=dict)
     hospitals: tuple[HospitalTable, ...] = ()
 
@@ -366,6 +386,7 @@ SCALAR_SECTIONS: dict[str, type] = {
     "security": SecurityConfig,
     "wechat": WeChatConfig,
     "sms": SmsConfig,
+    "retention": RetentionConfig,
 }
 SECTIONS = (*SCALAR_SECTIONS, "policy", "hospitals")
 
@@ -397,6 +418,7 @@ class Config:
     security: SecurityConfig = SecurityConfig()
     wechat: WeChatConfig = WeChatConfig()
     sms: SmsConfig = SmsConfig()
+    retention: RetentionConfig = RetentionConfig()
     policy_preset: str = rules.DEFAULT_PRESET
     policy: rules.Policy = rules.PRESETS[rules.DEFAULT_PRESET]
     hospitals: tuple[Hospital, ...] = ()

@@ -46,8 +46,8 @@ def schedule_dates(hospital: str) -> str:
 
 # --- patients and accounts -------------------------------------------------------------------------------
 def patient(pid: str) -> str:
-    """Hash of a patient: name_enc, id_enc, phone_enc, phone_hash, phone_acct (the SMS account of that phone),
-    name_masked, id_masked, phone_masked, created_at, updated_at."""
+    """Hash of a patient, with short field names (``bot.patients.Field``): ``n``, ``i``, ``p`` (name, ID number,
+    phone, encrypted), ``ph`` (phone hash), ``nm``, ``im``, ``pm`` (masked), ``c`` (created, epoch seconds)."""
     return f"{PREFIX}patient:{pid}"
 
 
@@ -79,24 +79,14 @@ def patient_waived(pid: str) -> str:
 
 
 def account(acct: str) -> str:
-    """Hash of an account (channel + user, hashed): channel, active (pid), language, opted_out, created_at."""
+    """Hash of an account (channel + user, hashed): ``ch`` (channel), ``c`` (created, epoch seconds), language;
+    ``p:<pid>`` = the order the account added that patient in (the patients it manages, shown in that order), ``a`` =
+    the order of the active one (the patient it acts for by default); and on
+    the SMS account of a phone, ``f:<pid>`` = 1 for each patient whose verified phone it is (cross-channel: SMS from
+    that phone acts for them). One key per account, small enough to stay a listpack (``bot.storage.encoding``); it
+    replaces the former ``account:<acct>:patients`` set, ``account:<acct>:patients-order`` sorted set and
+    ``phone:<hash>:patients`` set (``bot.storage.migrate`` folds those in)."""
     return f"{PREFIX}account:{acct}"
-
-
-def account_patients(acct: str) -> str:
-    """Set of the pids an account manages."""
-    return f"{PREFIX}account:{acct}:patients"
-
-
-def account_patients_order(acct: str) -> str:
-    """Sorted set of the pids an account manages, scored by the order they were added (mirrors
-    ``account_patients``; lists show patients in this order)."""
-    return f"{PREFIX}account:{acct}:patients-order"
-
-
-def phone_patients(phone_hash: str) -> str:
-    """Set of the pids whose verified phone this is (cross-channel: SMS from that phone acts for them)."""
-    return f"{PREFIX}phone:{phone_hash}:patients"
 
 
 def phone_opt_out(phone_hash: str) -> str:
@@ -377,6 +367,16 @@ def sms_rate(phone_key: str, window: str, bucket: int) -> str:
     """Counter of the SMS sent to one phone (keyed hash) in one window (``minute``/``hour`` numbered from the epoch,
     ``day`` the calendar day's ordinal), for the mainland providers' per-phone limits (``sms_rate.lua``)."""
     return f"{PREFIX}sms:rate:{phone_key}:{window}:{bucket}"
+
+
+# --- retention (bot.archive) ------------------------------------------------------------------------------
+ARCHIVE_PENDING = f"{PREFIX}archive:pending"
+"""Hash of the entries being archived: entry id (``appt:<serial>`` | ``audit:<stream id>``) -> the archive file
+(relative to the archive directory) it is being written to. Set before the file is written, cleared once the entry
+has left Redis: after a crash, only these entries need their file checked (bot.archive)."""
+
+ARCHIVE_DUE = f"{PREFIX}archive:ran"
+"""Flag (expires): the worker ran the archive a short while ago (it runs every few minutes, not every tick)."""
 
 
 # --- calendar files (bot.calendar_links) ---------------------------------------------------------------------

@@ -28,6 +28,7 @@ import redis
 
 from bot.config import RedisConfig
 from bot.errors import RedisUnavailableError
+from bot.storage.encoding import COMPACT_ENCODING
 
 log = logging.getLogger(__name__)
 
@@ -86,8 +87,10 @@ class EmbeddedRedis:
         appendfsync: str = "everysec",
         timeout: float = START_TIMEOUT_S,
         lock: IO[str] | None = None,
+        encoding: tuple[str, ...] = COMPACT_ENCODING,
     ) -> Self:
-        """Start a server; with ``data_dir`` and ``appendonly`` it persists there, otherwise keeps nothing."""
+        """Start a server; with ``data_dir`` and ``appendonly`` it persists there, otherwise keeps nothing.
+        ``encoding``: its small-collection thresholds (``bot.storage.encoding``; ``()`` leaves Redis's defaults)."""
         binary = find_redis_server()
         socket_dir = Path(tempfile.mkdtemp(prefix="guahao-redis-"))
         os.chmod(socket_dir, 0o700)
@@ -106,6 +109,7 @@ class EmbeddedRedis:
             "--logfile", str(socket_dir / "redis.log"),
             "--appendonly", "yes" if appendonly and data_dir is not None else "no",
             "--appendfsync", appendfsync,
+            *encoding,
         ]  # fmt: skip
         server = cls(socket_path, _spawn(args, socket_dir), data_dir, socket_dir, lock, args)
         server._wait_until_up(timeout)

@@ -23,29 +23,208 @@
   var MAX_HISTORY = 300;
   var DEFAULT_OFFSET = "+08:00";
   var STORE_PREFIX = "guahao.simulator.";
+  var STAFF_PROBE_DAYS = 15; // how far the staff desk looks ahead for the next day with appointments
 
-  var KIND_LABELS = {
-    otp: "验证码 otp",
-    confirmation: "预约确认 confirmation",
-    reminder: "就诊提醒 reminder",
-    broadcast: "医院通知 broadcast",
-    cancellation: "取消通知 cancellation",
-    offer: "候补有号 offer",
-    rescheduled: "改约成功 rescheduled",
-    reply: "回复 reply",
+  // Every message the page itself writes, in the page's language (the switch at the top; ?lang=en|zh). A message
+  // says what happened and what to do. Elements with data-t="key" take their text from here too.
+  var TEXTS = {
+    "lang.label": ["语言", "Language"],
+    "staff.title": ["医院工作台", "Staff desk"],
+    "staff.hint": [
+      "需要工作人员令牌:只保存在本浏览器会话中,不会显示出来。",
+      "Needs a staff token: kept in this browser session only, never shown.",
+    ],
+    "staff.token": ["工作人员令牌", "Staff token"],
+    "staff.token_use": ["使用", "Use"],
+    "staff.token_set": ["已使用工作人员令牌(仅本浏览器会话)。", "A staff token is in use (this browser session only)."],
+    "staff.token_demo": ["演示模式:使用演示令牌。", "Demo: the demo's own token is in use."],
+    "staff.token_forget": ["更换令牌", "Change token"],
+    "staff.date": ["日期", "Date"],
+    "staff.hospital": ["医院", "Hospital"],
+    "staff.department": ["科室", "Department"],
+    "staff.all_departments": ["全部科室", "All departments"],
+    "staff.refresh": ["刷新", "Refresh"],
+    "staff.caption": ["{date} 的预约", "Appointments on {date}"],
+    "staff.col_serial": ["编号", "Serial"],
+    "staff.col_time": ["时间", "Time"],
+    "staff.col_patient": ["患者", "Patient"],
+    "staff.col_department": ["科室", "Dept."],
+    "staff.col_doctor": ["医生", "Doctor"],
+    "staff.col_queue": ["号序", "Queue"],
+    "staff.col_status": ["状态", "Status"],
+    "staff.col_actions": ["操作", "Actions"],
+    "staff.none": ["{date} 没有预约。", "No appointments on {date}."],
+    "staff.checkin": ["签到", "Check in"],
+    "staff.checkin_label": ["为 {serial} 签到", "Check in {serial}"],
+    "staff.checkin_on_day": ["就诊当天可签到", "Check-in on the visit day"],
+    "staff.need_token": [
+      "请输入工作人员令牌,才能查看预约和签到。",
+      "Enter a staff token to see appointments and check patients in.",
+    ],
+    "staff.token_refused": [
+      "工作人员令牌无效,已清除。请重新输入正确的令牌。",
+      "The staff token was refused and is cleared. Enter a valid staff token.",
+    ],
+    "staff.out_of_scope": [
+      "此令牌无权查看或操作 {hospital} 的预约。请选择本令牌所属的医院,或换用该医院的令牌。",
+      "This token may not act for {hospital}. Choose a hospital of this token, or use that hospital's token.",
+    ],
+    "staff.load_failed": ["预约列表读取失败:{why}", "The appointments could not be read: {why}"],
+    "staff.bad_filter": ["日期或医院不正确,请重新选择后刷新。", "The date or hospital is not valid: choose again and refresh."],
+    "checkin.not_today": [
+      "{serial} 的就诊日是 {date},今天是 {today}:只能在就诊当天签到。请在 {date} 当天签到。",
+      "Appointment {serial} is on {date} and today is {today}: check-in is possible only on the visit day. Check in on {date}.",
+    ],
+    "checkin.too_late": [
+      "{serial} 已过签到截止时间,不能再签到。患者未就诊将记爽约;如有正当理由,可在记爽约后豁免。",
+      "The check-in deadline of {serial} has passed: it can no longer be checked in. A missed visit counts as a no-show, which staff can waive for a good reason.",
+    ],
+    "checkin.not_found": ["找不到预约 {serial}:请刷新列表。", "Appointment {serial} was not found: refresh the list."],
+    "checkin.failed": ["{serial} 签到失败:{why}", "Check-in of {serial} failed: {why}"],
+    "broadcast.title": ["群发通知", "Broadcast"],
+    "broadcast.hospital": ["医院", "Hospital"],
+    "broadcast.department": ["科室(可选)", "Department (optional)"],
+    "broadcast.doctor": ["医生编号(可选)", "Doctor id (optional)"],
+    "broadcast.date": ["日期", "Date"],
+    "broadcast.text": ["通知内容(最多 {max} 字,按一条短信发送)", "Text (at most {max} characters: it goes out as one SMS)"],
+    "broadcast.placeholder": ["例如:因故停诊,请改约。", "e.g. The clinic is closed today; please book another day."],
+    "broadcast.cancel": ["同时取消这些预约(停诊)", "Also cancel these appointments (clinic closed)"],
+    "broadcast.submit": ["发送通知", "Send broadcast"],
+    "broadcast.required": ["请填写医院、日期和通知内容。", "Fill in the hospital, the date and the text."],
+    "broadcast.too_long": [
+      "通知内容 {n} 字,最多 {max} 字(按一条短信发送)。请删减后再发。",
+      "The text has {n} characters, at most {max} (it goes out as one SMS). Shorten it and send again.",
+    ],
+    "broadcast.rejected": ["服务器拒绝了这次群发:请检查各项后重试。", "The server refused this broadcast: check each field and try again."],
+    "broadcast.failed": ["群发失败:{why}", "The broadcast failed: {why}"],
+    "broadcast.run_failed": ["群发 {id} 未能全部发出:请稍后查看发件箱,必要时重发。", "Broadcast {id} could not send everything: check the outbox and send again if needed."],
+    "broadcast.gave_up": ["群发 {id} 仍未完成,已停止跟踪:稍后刷新查看。", "Broadcast {id} is still running; no longer followed here: refresh later."],
+    "broadcast.no_id": ["服务器没有返回群发编号:请刷新页面后查看。", "The server gave no broadcast id: reload the page and check."],
+    "broadcast.progress": ["{status} · 共 {total} · 已发 {sent} · 失败 {failed}", "{status} · total {total} · sent {sent} · failed {failed}"],
+    "bstatus.posting": ["提交中", "posting"],
+    "bstatus.queued": ["排队中", "queued"],
+    "bstatus.running": ["发送中", "running"],
+    "bstatus.done": ["完成", "done"],
+    "bstatus.failed": ["失败", "failed"],
+    "status.booked": ["已预约", "booked"],
+    "status.cancelled": ["已取消", "cancelled"],
+    "status.cancelled_late": ["逾期取消", "cancelled late"],
+    "status.cancelled_by_hospital": ["医院停诊", "cancelled by the hospital"],
+    "status.attended": ["已就诊", "attended"],
+    "status.no_show": ["爽约", "no-show"],
+    "status.no_show_waived": ["爽约已豁免", "no-show waived"],
+    "err.network": ["无法连接服务器:请检查服务是否在运行,然后重试。", "The server cannot be reached: check that it is running, then try again."],
+    "err.timeout": ["服务器响应超时:请稍后重试。", "The server did not answer in time: try again shortly."],
+    "err.not_json": ["服务器的回答无法读取:请刷新页面。", "The server's answer could not be read: reload the page."],
+    "err.http": ["服务器返回错误 {status}:请稍后重试;如仍失败,请查看服务器日志。", "The server answered with error {status}: try again later; if it persists, check the server's log."],
+    "err.bad_request": ["请求有误:请检查填写的内容。", "The request was not accepted: check what was entered."],
+    "err.not_found": ["找不到:请确认模拟器已开启(guahao serve --demo,或配置 server.simulator = true)。", "Not found: check that the simulator is on (guahao serve --demo, or server.simulator = true)."],
+    "chat.need_user": ["请先选择或填写用户。", "Choose or type a user first."],
+    "chat.not_mobile": ["“{user}”不是大陆手机号:机器人可能不接受,请换一个号码。", "\"{user}\" is not a mainland mobile number: the bot may refuse it; use another number."],
+    "chat.no_reply": ["(没有回复)", "(no reply)"],
+    "chat.not_delivered": ["未送达:{why}", "Not delivered: {why}"],
+    "outbox.failed": ["发件箱读取失败:{why}", "The outbox could not be read: {why}"],
+    "outbox.watching": ["正在查看:{list}", "Watching: {list}"],
+    "page.title": ["挂号助手 · 模拟器", "Guahao simulator"],
+    "page.skip": ["跳到主要内容", "Skip to content"],
+    "page.subtitle": ["微信与短信预约挂号 · 网页模拟器", "WeChat and SMS booking bot · web simulator"],
+    "page.footer": [
+      "演示模式:消息不会真正发出,全部显示在发件箱。",
+      "Demo mode: nothing leaves this machine; every outbound message lands in the outbox.",
+    ],
+    "clock.title": ["部署时钟", "Deployment clock"],
+    "clock.now": ["部署时间", "Deployment time"],
+    "clock.move": ["拨动时钟", "Move the clock"],
+    "clock.plus_hour": ["+1 小时", "+1 hour"],
+    "clock.plus_day": ["+1 天", "+1 day"],
+    "clock.to": ["跳到", "To a date"],
+    "clock.set": ["设置", "Set"],
+    "chat.wechat": ["微信用户", "WeChat user"],
+    "chat.sms": ["短信用户", "SMS user"],
+    "chat.openid": ["用户 OpenID", "User OpenID"],
+    "chat.phone": ["手机号", "Phone"],
+    "chat.new_user": ["新用户", "New"],
+    "chat.new_user_hint": ["换一个新用户", "A new user"],
+    "chat.wechat_log": ["微信对话", "WeChat conversation"],
+    "chat.sms_log": ["短信对话", "SMS conversation"],
+    "chat.quick": ["快捷消息", "Quick messages"],
+    "chat.wechat_input": ["微信消息", "WeChat message"],
+    "chat.sms_input": ["短信内容", "SMS message"],
+    "chat.wechat_placeholder": ["输入消息,回车发送", "Type a message, Enter to send"],
+    "chat.sms_placeholder": ["输入短信,回车发送", "Type a text, Enter to send"],
+    "chat.send": ["发送", "Send"],
+    "chat.me": ["我", "me"],
+    "chat.bot": ["挂号助手", "bot"],
+    "chat.note": ["提示", "note"],
+    "chat.options": ["选项", "options"],
+    "chat.wechat_welcome": ["发送“菜单”开始,或点下面的快捷按钮。", "Send 菜单 (menu) to start, or tap a quick button below."],
+    "chat.sms_welcome": ["发送“预约”或“帮助”开始。", "Send 预约 (BOOK) or 帮助 (HELP) to start."],
+    "outbox.title": ["发件箱", "Outbox"],
+    "outbox.hint": ["验证码、确认、提醒、通知", "Codes, confirmations, reminders, broadcasts"],
+    "outbox.watch": ["另看手机号", "Watch phone"],
+    "outbox.watch_placeholder": ["例如 13812345678", "e.g. 13812345678"],
+    "outbox.watch_label": ["另看", "watch"],
+    "outbox.empty": ["暂无消息", "Nothing sent yet"],
+    "outbox.list": ["发出的消息,最新在前", "Outbound messages, newest first"],
+    "kind.otp": ["验证码", "code"],
+    "kind.confirmation": ["预约确认", "confirmation"],
+    "kind.reminder": ["就诊提醒", "reminder"],
+    "kind.broadcast": ["医院通知", "broadcast"],
+    "kind.cancellation": ["取消通知", "cancellation"],
+    "kind.offer": ["候补有号", "waitlist offer"],
+    "kind.rescheduled": ["改约成功", "rescheduled"],
+    "kind.reply": ["回复", "reply"],
+    "kind.no_show": ["爽约记录", "no-show"],
+    "channel.wechat": ["微信", "WeChat"],
+    "channel.sms": ["短信", "SMS"],
+    "clock.pick": ["请先选择日期和时间。", "Pick a date and time first."],
+    "clock.failed": ["时钟未能拨动:{why}", "The clock was not moved: {why}"],
+    "info.failed": ["无法读取模拟器信息:{why}", "The simulator's information could not be read: {why}"],
   };
-  var CHANNEL_LABELS = { wechat: "微信 WeChat", sms: "短信 SMS" };
-  var STATUS_LABELS = {
-    booked: "已预约 booked",
-    cancelled: "已取消 cancelled",
-    cancelled_late: "逾期取消 cancelled late",
-    cancelled_by_hospital: "医院停诊 cancelled by hospital",
-    attended: "已就诊 attended",
-    no_show: "爽约 no-show",
-    no_show_waived: "爽约已豁免 no-show waived",
-  };
-  var BROADCAST_STATUS = { posting: "提交中 posting", queued: "排队中 queued", running: "发送中 running", done: "完成 done", failed: "失败 failed" };
+  var LANGS = ["zh", "en"];
+
+  function pageLang() {
+    var asked = /[?&]lang=(zh|en)\b/.exec(window.location.search);
+    if (asked) return asked[1];
+    var kept = store("lang");
+    return LANGS.indexOf(kept) >= 0 ? kept : "zh";
+  }
+
+  /** The text ``key`` in the page's language, {placeholders} filled. */
+  function t(key, values) {
+    var pair = TEXTS[key];
+    var template = pair ? pair[state.lang === "en" ? 1 : 0] : key;
+    return template.replace(/\{(\w+)\}/g, function (whole, name) {
+      return values && values[name] !== undefined && values[name] !== null ? String(values[name]) : whole;
+    });
+  }
+
+  /** Put the page's language into every element marked data-t (text), data-t-placeholder and data-t-label. */
+  function applyLanguage() {
+    document.documentElement.lang = state.lang === "en" ? "en" : "zh-CN";
+    document.documentElement.setAttribute("data-lang", state.lang);
+    document.title = t("page.title");
+    Array.prototype.forEach.call(document.querySelectorAll("[data-t]"), function (node) {
+      node.textContent = t(node.getAttribute("data-t"), { max: BROADCAST_MAX });
+    });
+    Array.prototype.forEach.call(document.querySelectorAll("[data-t-placeholder]"), function (node) {
+      node.setAttribute("placeholder", t(node.getAttribute("data-t-placeholder")));
+    });
+    Array.prototype.forEach.call(document.querySelectorAll("[data-t-label]"), function (node) {
+      node.setAttribute("aria-label", t(node.getAttribute("data-t-label")));
+    });
+    Array.prototype.forEach.call(document.querySelectorAll("[data-t-title]"), function (node) {
+      node.setAttribute("title", t(node.getAttribute("data-t-title")));
+    });
+    LANGS.forEach(function (lang) {
+      var button = $("lang-" + lang);
+      if (button) button.setAttribute("aria-pressed", state.lang === lang ? "true" : "false");
+    });
+  }
+
+  var BROADCAST_MAX = 50; // bot/broadcast_request.MAX_TEXT: each patient gets the text in one SMS
   var WEEKDAYS = ["周日", "周一", "周二", "周三", "周四", "周五", "周六"];
+  var WEEKDAYS_EN = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
 
   // ------------------------------------------------------------------ small helpers
 
@@ -150,7 +329,8 @@
 
   function weekday(dateText) {
     var p = dateText.split("-");
-    return WEEKDAYS[new Date(Date.UTC(+p[0], +p[1] - 1, +p[2])).getUTCDay()];
+    var names = state.lang === "en" ? WEEKDAYS_EN : WEEKDAYS;
+    return names[new Date(Date.UTC(+p[0], +p[1] - 1, +p[2])).getUTCDay()];
   }
 
   /** Milliseconds since the epoch of an ISO-8601 time with offset (any number of fraction digits), or NaN. */
@@ -177,9 +357,13 @@
 
   // ------------------------------------------------------------------ HTTP
 
-  function ApiError(message, status) {
+  /** A failed call: ``status`` (0: no answer), ``reason`` (network, timeout, not_json, token) and the server's own
+   * words in ``detail`` (English, for the log; never shown as the message). ``message`` is in the page's language. */
+  function ApiError(message, status, reason, detail) {
     this.message = message;
     this.status = status;
+    this.reason = reason || "";
+    this.detail = detail || "";
   }
 
   /** fetch JSON; resolves to the parsed body of a 2xx answer, rejects with an ApiError whose message says why. */
@@ -188,7 +372,7 @@
     var headers = { Accept: "application/json" };
     if (body !== undefined) headers["Content-Type"] = "application/json";
     if (options.staff) {
-      if (!state.token) return Promise.reject(new ApiError("请先输入工作人员令牌 · enter a staff token first", 0));
+      if (!state.token) return Promise.reject(new ApiError(t("staff.need_token"), 0, "token"));
       headers.Authorization = "Bearer " + state.token;
     }
     var controller = window.AbortController ? new AbortController() : null;
@@ -212,15 +396,17 @@
               data = null;
             }
             if (response.ok) {
-              if (data === null) throw new ApiError("服务器返回的不是 JSON · not JSON from " + path, response.status);
+              if (data === null) throw new ApiError(t("err.not_json"), response.status, "not_json");
               return data;
             }
-            throw new ApiError(describeFailure(response, data, text), response.status);
+            var detail = serverWords(data, text);
+            if (detail && window.console) window.console.info(method + " " + path + " → " + response.status + ": " + detail);
+            throw new ApiError(describeFailure(response.status), response.status, "", detail);
           });
         },
         function (err) {
-          if (err && err.name === "AbortError") throw new ApiError("请求超时 · request timed out: " + path, 0);
-          throw new ApiError("无法连接服务器 · cannot reach the server (" + path + ")", 0);
+          if (err && err.name === "AbortError") throw new ApiError(t("err.timeout"), 0, "timeout");
+          throw new ApiError(t("err.network"), 0, "network");
         }
       )
       .finally(function () {
@@ -228,20 +414,25 @@
       });
   }
 
-  function describeFailure(response, data, text) {
-    var detail = "";
-    if (data && typeof data.error === "string") detail = data.error;
-    else if (data && Array.isArray(data.errors)) {
-      detail = data.errors
+  /** The server's own words about a failure (English), for the browser's console only. */
+  function serverWords(data, text) {
+    if (data && typeof data.error === "string") return data.error;
+    if (data && Array.isArray(data.errors)) {
+      return data.errors
         .map(function (e) {
           return (e.line ? "line " + e.line + ": " : "") + (e.reason || JSON.stringify(e));
         })
         .join("; ");
-    } else if (text && text.length < 300 && !/</.test(text)) detail = text.trim();
-    var head = "HTTP " + response.status + (response.statusText ? " " + response.statusText : "");
-    if (response.status === 401) head += " · 令牌无效 staff token refused";
-    if (response.status === 404 && !detail) detail = "接口不存在或模拟器未开启 · not found (is the simulator on?)";
-    return detail ? head + " — " + detail : head;
+    }
+    return text && text.length < 300 && !/</.test(text) ? text.trim() : "";
+  }
+
+  /** What a failed answer means, in the page's language, with what to do (a caller may say more precisely). */
+  function describeFailure(status) {
+    if (status === 401) return t("staff.token_refused");
+    if (status === 400) return t("err.bad_request");
+    if (status === 404) return t("err.not_found");
+    return t("err.http", { status: status });
   }
 
   function errorText(err) {
@@ -251,6 +442,9 @@
   // ------------------------------------------------------------------ state
 
   var state = {
+    lang: "zh",
+    demoToken: false,
+    staffToday: "",
     info: null,
     token: null,
     now: null,
@@ -330,7 +524,7 @@
     var user = String(raw || "").trim();
     if (!user) {
       chat.userInput.value = chat.user;
-      showError(chat.error, "请填写用户 · choose or type a user first");
+      showError(chat.error, t("chat.need_user"));
       return;
     }
     chat.userInput.value = user;
@@ -338,7 +532,7 @@
     chat.user = user;
     rememberUser(channel, user);
     if (channel === "sms" && !normalizePhone(user)) {
-      showError(chat.error, "“" + user + "” 不是大陆手机号 · not a mainland mobile number (the bot may refuse it)");
+      showError(chat.error, t("chat.not_mobile", { user: user }));
     } else {
       showError(chat.error, "");
     }
@@ -363,7 +557,7 @@
   function messageNode(channel, item, withChips) {
     var kind = item.from === "user" ? "msg-user" : item.from === "bot" ? "msg-bot" : "msg-note";
     var classes = "msg " + kind + (item.error ? " msg-error" : "") + (item.welcome ? " msg-welcome" : "");
-    var who = item.from === "user" ? "我 me" : item.from === "bot" ? "挂号助手 bot" : "提示 note";
+    var who = item.from === "user" ? t("chat.me") : item.from === "bot" ? t("chat.bot") : t("chat.note");
     var node = el("div", { class: classes, "data-from": item.from }, [
       el("span", { class: "sr-only", text: who + ":" }),
       el("div", { class: "bubble", text: item.text }),
@@ -371,7 +565,7 @@
     if (withChips) {
       var options = optionsOf(item.text);
       if (options.length) {
-        var chips = el("div", { class: "chips", role: "group", "aria-label": "选项 options" });
+        var chips = el("div", { class: "chips", role: "group", "aria-label": t("chat.options") });
         options.forEach(function (option) {
           var chip = el("button", { type: "button", class: "chip chip-option", "data-send": option.number }, [
             el("span", { class: "num", text: option.number }),
@@ -392,10 +586,7 @@
   }
 
   function welcomeNode(channel) {
-    var text =
-      channel === "wechat"
-        ? "发送“菜单”开始,或点下面的快捷按钮。\nSend 菜单 (menu) to start, or tap a quick button below."
-        : "发送“预约”或“帮助”开始。\nSend 预约 (BOOK) or 帮助 (HELP) to start.";
+    var text = t(channel === "wechat" ? "chat.wechat_welcome" : "chat.sms_welcome");
     return messageNode(channel, { from: "note", text: text, welcome: true }, false);
   }
 
@@ -499,7 +690,7 @@
     var typed = chat.userInput.value.trim();
     if (typed && typed !== chat.user) applyUser(channel, typed); // a user typed but not yet confirmed
     if (!chat.user) {
-      showError(chat.error, "请先选择用户 · choose a user first");
+      showError(chat.error, t("chat.need_user"));
       chat.userInput.focus();
       return Promise.resolve(false);
     }
@@ -513,7 +704,7 @@
       .then(function (data) {
         var replies = Array.isArray(data.replies) ? data.replies.map(String) : [];
         var items = replies.map(function (reply) { return { from: "bot", text: reply }; });
-        if (!items.length) items.push({ from: "note", text: "(没有回复 · no reply)" });
+        if (!items.length) items.push({ from: "note", text: t("chat.no_reply") });
         var chipsFor = -1;
         items.forEach(function (item, index) {
           if (item.from === "bot" && optionsOf(item.text).length) chipsFor = index;
@@ -524,8 +715,8 @@
       })
       .catch(function (err) {
         showTyping(channel, false);
-        addMessages(channel, user, [{ from: "note", text: "发送失败 · not delivered: " + errorText(err), error: true }], -1);
-        showError(chat.error, "发送失败 · sending failed: " + errorText(err));
+        addMessages(channel, user, [{ from: "note", text: t("chat.not_delivered", { why: errorText(err) }), error: true }], -1);
+        showError(chat.error, t("chat.not_delivered", { why: errorText(err) }));
         if (!chat.input.value && chat.user === user) chat.input.value = text; // so that it can be sent again
         return false;
       })
@@ -535,7 +726,7 @@
         var active = document.activeElement;
         if (!active || active === document.body || chat.chat.contains(active)) chat.input.focus();
         pollOutbox(true);
-        loadAppointments();
+        refreshStaff();
       });
   }
 
@@ -591,16 +782,16 @@
       seen[key] = true;
       list.push({ to: trimmed, key: key, label: label });
     }
-    add(state.chats.wechat.user, "微信 WeChat");
-    add(state.chats.sms.user, "短信 SMS");
-    add($("watch-phone").value, "另看 watch");
+    add(state.chats.wechat.user, t("channel.wechat"));
+    add(state.chats.sms.user, t("channel.sms"));
+    add($("watch-phone").value, t("outbox.watch_label"));
     return list;
   }
 
   function onWatchChanged() {
     var list = watched();
     $("watching").textContent =
-      "正在查看 Watching: " + list.map(function (w) { return w.label + " " + w.to; }).join(" · ");
+      t("outbox.watching", { list: list.map(function (w) { return w.label + " " + w.to; }).join(" · ") });
     var signature = list.map(function (w) { return w.key; }).join("\n");
     if (signature !== state.outbox.signature) {
       state.outbox.signature = signature;
@@ -656,8 +847,8 @@
       },
       [
         el("div", { class: "outbox-meta" }, [
-          el("span", { class: "badge badge-" + (KIND_LABELS[kind] ? kind : "reply"), text: KIND_LABELS[kind] || kind }),
-          el("span", { class: "badge badge-channel", text: CHANNEL_LABELS[message.channel] || message.channel || "?" }),
+          el("span", { class: "badge badge-" + (TEXTS["kind." + kind] ? kind : "reply"), text: TEXTS["kind." + kind] ? t("kind." + kind) : kind }),
+          el("span", { class: "badge badge-channel", text: TEXTS["channel." + message.channel] ? t("channel." + message.channel) : message.channel || "?" }),
           el("span", { class: "outbox-to", text: "→ " + (message.to || "") }),
           el("time", { datetime: message.at || "", text: shortTime(message.at) }),
         ]),
@@ -749,7 +940,7 @@
       .then(function (answers) {
         if (generation !== state.outbox.generation) return; // the watch list changed meanwhile
         var errors = answers.filter(function (a) { return !a.ok; }).map(function (a) { return a.error; });
-        showError("outbox-error", errors.length ? "发件箱读取失败 · outbox: " + errors.join("; ") : "");
+        showError("outbox-error", errors.length ? t("outbox.failed", { why: errors.join("; ") }) : "");
         var all = [];
         answers.forEach(function (a) { if (a.ok) all = all.concat(a.messages); });
         if (!errors.length || all.length) renderOutbox(all);
@@ -815,9 +1006,10 @@
     var setInput = $("clock-set-input");
     if (p && document.activeElement !== setInput && !setInput.dataset.touched) setInput.value = p.date + "T" + p.hh + ":" + p.mm;
     var day = today();
-    if (day && !state.staffDateTouched && $("staff-date").value !== day) {
-      $("staff-date").value = day;
-      loadAppointments();
+    if (day && day !== state.staffToday) {
+      state.staffToday = day; // a new day on the deployment clock: the desk looks again for its next busy day
+      if (!state.staffDateTouched) openStaffDesk();
+      else loadAppointments();
     }
     if (day && !state.broadcastDateTouched) $("broadcast-date").value = day;
   }
@@ -832,22 +1024,34 @@
       var previous = select.value;
       select.textContent = "";
       hospitals.forEach(function (h) {
-        select.appendChild(el("option", { value: h.id, text: h.name ? h.name + " (" + h.id + ")" : h.id }));
+        select.appendChild(el("option", { value: h.id, text: nameOf(h) + " (" + h.id + ")" }));
       });
       if (previous && hospitals.some(function (h) { return h.id === previous; })) select.value = previous;
     });
-    fillDepartments("staff-department", $("staff-hospital").value, "全部科室 all");
-    fillDepartments("broadcast-department", $("broadcast-hospital").value, "全部科室 all departments");
+    fillDepartments("staff-department", $("staff-hospital").value);
+    fillDepartments("broadcast-department", $("broadcast-hospital").value);
   }
 
-  function fillDepartments(selectId, hospitalId, allLabel) {
+  /** A hospital's or department's name in the page's language (the configured English name, when there is one). */
+  function nameOf(item) {
+    if (!item) return "";
+    return (state.lang === "en" && item.name_en) || item.name || item.id;
+  }
+
+  function departmentName(a) {
+    var hospital = state.hospitals.filter(function (h) { return h.id === a.hospital; })[0];
+    var found = ((hospital && hospital.departments) || []).filter(function (d) { return d.id === a.department; })[0];
+    return found ? nameOf(found) : a.department_name || a.department || "";
+  }
+
+  function fillDepartments(selectId, hospitalId) {
     var select = $(selectId);
     var previous = select.value;
     select.textContent = "";
-    select.appendChild(el("option", { value: "", text: allLabel }));
+    select.appendChild(el("option", { value: "", text: t("staff.all_departments") }));
     var hospital = state.hospitals.filter(function (h) { return h.id === hospitalId; })[0];
     ((hospital && hospital.departments) || []).forEach(function (d) {
-      select.appendChild(el("option", { value: d.id, text: d.name ? d.name + " (" + d.id + ")" : d.id }));
+      select.appendChild(el("option", { value: d.id, text: nameOf(d) + " (" + d.id + ")" }));
     });
     var still = Array.prototype.some.call(select.options, function (option) { return option.value === previous; });
     if (previous && still) select.value = previous;
@@ -858,24 +1062,21 @@
       function (info) {
         var first = !state.info;
         state.info = info;
-        // the server shows only a token --demo made; a configured one is typed in here and kept in this page only
+        // the server shows only a token --demo made; a configured one is typed in here, kept in this browser
+        // session only (sessionStorage), and never written back into the page
+        state.demoToken = Boolean(info.staff_token);
+        $("outbox-only-note").hidden = info.outbox_only !== true; // real providers configured: messages do leave
         if (info.staff_token) state.token = info.staff_token;
-        $("staff-token-form").hidden = Boolean(info.staff_token);
         $("banner").hidden = true;
         fillHospitals(Array.isArray(info.hospitals) ? info.hospitals : []);
+        showTokenState();
         showNow(info.now);
-        if (!state.token) showError("staff-error", "请输入工作人员令牌 · enter a staff token to use the staff desk");
-        if (first) {
-          loadAppointments();
-          pollOutbox(true);
-        }
+        if (first) pollOutbox(true);
         return true;
       },
       function (err) {
         var banner = $("banner");
-        banner.textContent =
-          "无法读取模拟器信息 · cannot read " + API.info + ": " + errorText(err) +
-          (err.status === 404 ? " — 请用 guahao serve --demo 启动 · start with guahao serve --demo" : " — 稍后重试 · retrying");
+        banner.textContent = t("info.failed", { why: errorText(err) });
         banner.hidden = false;
         return false;
       }
@@ -899,12 +1100,12 @@
         return loadInfo();
       })
       .catch(function (err) {
-        showError("clock-error", "时钟未能拨动 · clock not moved: " + errorText(err));
+        showError("clock-error", t("clock.failed", { why: errorText(err) }));
       })
       .finally(function () {
         setClockBusy(false);
         pollOutbox(true);
-        loadAppointments();
+        refreshStaff();
       });
   }
 
@@ -916,7 +1117,7 @@
     function setFromInput() {
       var value = input.value;
       if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?$/.test(value)) {
-        showError("clock-error", "请选择日期和时间 · pick a date and time first");
+        showError("clock-error", t("clock.pick"));
         input.focus();
         return;
       }
@@ -948,41 +1149,121 @@
   function appointmentRow(a) {
     var status = String(a.status || "");
     var action = null;
-    if (status === "booked") {
+    if (status === "booked" && a.date === today()) {
+      // check-in (取号) is only on the visit day: the button is offered on that day only
       action = el("button", {
         type: "button",
         class: "btn btn-small checkin",
         "data-serial": a.serial,
-        "aria-label": "签到 check in " + a.serial + " " + (a.patient_name_masked || ""),
-        text: "签到 check in",
+        "data-date": a.date,
+        "aria-label": t("staff.checkin_label", { serial: a.serial }) + " " + (a.patient_name_masked || ""),
+        text: t("staff.checkin"),
       });
+    } else if (status === "booked") {
+      action = el("span", { class: "muted checkin-later", text: t("staff.checkin_on_day") });
     }
     var showDate = a.date && a.date !== $("staff-date").value;
-    return el("tr", { "data-serial": a.serial, "data-status": status }, [
+    return el("tr", { "data-serial": a.serial, "data-status": status, "data-date": a.date || "" }, [
       el("td", { class: "serial", text: a.serial }),
       el("td", { text: (showDate ? a.date + " " : "") + (a.start || "") + (a.end ? "–" + a.end : "") }),
       el("td", { text: a.patient_name_masked || "" }),
-      el("td", { text: a.department_name || a.department || "" }),
+      el("td", { text: departmentName(a) }),
       el("td", { text: a.doctor_name || a.doctor || "" }),
       el("td", { class: "num", text: a.queue_no === undefined || a.queue_no === null ? "" : String(a.queue_no) }),
-      el("td", {}, [el("span", { class: "status status-" + status, text: STATUS_LABELS[status] || status })]),
+      el("td", {}, [el("span", { class: "status status-" + status, text: TEXTS["status." + status] ? t("status." + status) : status })]),
       el("td", {}, [action]),
     ]);
   }
 
-  function loadAppointments() {
-    if (!state.token) return Promise.resolve(false);
-    var seq = ++state.staffSeq;
+  /** A staff call's failure in the page's language: what happened and what to do. */
+  function staffFailure(err, what) {
+    if (err.status === 401 || err.reason === "token") {
+      if (err.status === 401) forgetToken();
+      return err.status === 401 ? t("staff.token_refused") : t("staff.need_token");
+    }
+    if (err.status === 403) return t("staff.out_of_scope", { hospital: nameOf(selectedHospital()) });
+    return what(err);
+  }
+
+  function selectedHospital() {
+    var id = $("staff-hospital").value;
+    return state.hospitals.filter(function (h) { return h.id === id; })[0] || { id: id };
+  }
+
+  function listingPath(date) {
     var params = [];
-    var date = $("staff-date").value;
     var hospital = $("staff-hospital").value;
     var department = $("staff-department").value;
     if (date) params.push("date=" + encodeURIComponent(date));
     if (hospital) params.push("hospital=" + encodeURIComponent(hospital));
     if (department) params.push("department=" + encodeURIComponent(department));
+    return API.appointments + (params.length ? "?" + params.join("&") : "");
+  }
+
+  function addDays(dateText, n) {
+    var p = dateText.split("-");
+    var d = new Date(Date.UTC(+p[0], +p[1] - 1, +p[2] + n));
+    return d.toISOString().slice(0, 10);
+  }
+
+  /** Open the desk on the next day with appointments, from today on (today only when it has some: a fresh booking
+   * is never for today); tomorrow when none is found within STAFF_PROBE_DAYS. */
+  function openStaffDesk() {
+    var day = today();
+    if (!day || !state.token) {
+      if (day) $("staff-date").value = addDays(day, 1);
+      return Promise.resolve(false);
+    }
+    var seq = ++state.staffSeq;
+    state.probing = seq;
+    function probe(n) {
+      if (n >= STAFF_PROBE_DAYS) return Promise.resolve(addDays(day, 1));
+      var candidate = addDays(day, n);
+      return api("GET", listingPath(candidate), undefined, { staff: true }).then(function (data) {
+        var found = Array.isArray(data.appointments) && data.appointments.length > 0;
+        return found ? candidate : probe(n + 1);
+      });
+    }
+    return probe(0)
+      .then(
+        function (chosen) {
+          if (seq !== state.staffSeq || state.staffDateTouched) return false;
+          $("staff-date").value = chosen;
+          state.probing = 0;
+          return loadAppointments();
+        },
+        function (err) {
+          if (seq === state.staffSeq) showError("staff-error", staffFailure(err, loadFailure));
+          return false;
+        }
+      )
+      .finally(function () {
+        if (state.probing === seq) state.probing = 0;
+      });
+  }
+
+  /** After a chat message or a clock move: the desk looks for its next busy day again while the shown day is empty
+   * and was not chosen by hand; else the shown day is reloaded. Nothing while the desk is still looking. */
+  function refreshStaff() {
+    if (state.probing) return;
+    var empty = $("staff-table").getAttribute("data-count") === "0";
+    if (!state.staffDateTouched && empty) openStaffDesk();
+    else loadAppointments();
+  }
+
+  function loadFailure(err) {
+    if (err.status === 400) return t("staff.bad_filter");
+    return t("staff.load_failed", { why: errorText(err) });
+  }
+
+  function loadAppointments() {
+    var date = $("staff-date").value;
+    $("staff-caption").textContent = t("staff.caption", { date: date || "—" });
+    if (!state.token) return Promise.resolve(false);
+    var seq = ++state.staffSeq;
     var table = $("staff-table");
     table.setAttribute("aria-busy", "true");
-    return api("GET", API.appointments + (params.length ? "?" + params.join("&") : ""), undefined, { staff: true })
+    return api("GET", listingPath(date), undefined, { staff: true })
       .then(function (data) {
         if (seq !== state.staffSeq) return false; // a newer request is on its way
         var rows = $("staff-rows");
@@ -990,7 +1271,7 @@
         var list = (Array.isArray(data.appointments) ? data.appointments : []).slice().sort(byTime);
         list.forEach(function (a) { rows.appendChild(appointmentRow(a)); });
         if (!list.length) {
-          rows.appendChild(el("tr", {}, [el("td", { colspan: "8", class: "empty-row", text: "没有预约 · no appointments" })]));
+          rows.appendChild(el("tr", {}, [el("td", { colspan: "8", class: "empty-row", text: t("staff.none", { date: date }) })]));
         }
         showError("staff-error", "");
         table.setAttribute("data-loaded", String(seq));
@@ -998,7 +1279,7 @@
         return true;
       })
       .catch(function (err) {
-        if (seq === state.staffSeq) showError("staff-error", "预约列表读取失败 · appointments: " + errorText(err));
+        if (seq === state.staffSeq) showError("staff-error", staffFailure(err, loadFailure));
         return false;
       })
       .finally(function () {
@@ -1008,6 +1289,7 @@
 
   function checkIn(button) {
     var serial = button.getAttribute("data-serial");
+    var date = button.getAttribute("data-date");
     button.disabled = true;
     showError("staff-error", "");
     api("POST", API.appointments + "/" + encodeURIComponent(serial) + "/checkin", undefined, { staff: true })
@@ -1025,16 +1307,68 @@
       })
       .catch(function (err) {
         button.disabled = false;
-        showError("staff-error", "签到失败 · check-in of " + serial + " failed: " + errorText(err));
+        // refused as too early or too late: read the deployment clock again (another page may have moved it) to say which
+        var clock = err.status === 409 ? api("GET", API.clock, undefined, { timeout: 10000 }).then(function (data) {
+          showNow(data.now);
+        }, function () {}) : Promise.resolve();
+        return clock.then(function () {
+          showError("staff-error", staffFailure(err, function () {
+            if (err.status === 409 && date !== today()) return t("checkin.not_today", { serial: serial, date: date, today: today() });
+            if (err.status === 409) return t("checkin.too_late", { serial: serial });
+            if (err.status === 404) return t("checkin.not_found", { serial: serial });
+            return t("checkin.failed", { serial: serial, why: errorText(err) });
+          }));
+          if (err.status === 409) {
+            var message = $("staff-error").textContent;
+            return loadAppointments().then(function () { showError("staff-error", message); }); // what can be done now
+          }
+          return null;
+        });
       });
   }
 
+  // ------------------------------------------------------------------ staff token (this browser session only)
+
+  function forgetToken() {
+    if (state.demoToken) return;
+    state.token = null;
+    sessionStore("staffToken", null);
+    showTokenState();
+  }
+
+  function showTokenState() {
+    var form = $("staff-token-form");
+    var using = $("staff-token-state");
+    form.hidden = Boolean(state.token);
+    using.hidden = !state.token;
+    $("staff-token-forget").hidden = state.demoToken;
+    $("staff-token-state-text").textContent = state.demoToken ? t("staff.token_demo") : t("staff.token_set");
+    if (!state.token) showError("staff-error", t("staff.need_token"));
+  }
+
   function wireStaff() {
+    var kept = sessionStore("staffToken");
+    if (typeof kept === "string" && kept) state.token = kept;
     $("staff-token-form").addEventListener("submit", function (event) {
       event.preventDefault();
-      state.token = $("staff-token").value.trim() || null;
+      var input = $("staff-token");
+      var typed = input.value.trim();
+      input.value = ""; // never shown back, not even as dots
+      if (!typed) {
+        showError("staff-error", t("staff.need_token"));
+        return;
+      }
+      state.token = typed;
+      sessionStore("staffToken", typed);
       showError("staff-error", "");
-      loadAppointments();
+      showTokenState();
+      if (state.staffDateTouched) loadAppointments();
+      else openStaffDesk();
+    });
+    $("staff-token-forget").addEventListener("click", function () {
+      forgetToken();
+      $("staff-rows").textContent = "";
+      $("staff-token").focus();
     });
     $("staff-filter").addEventListener("submit", function (event) {
       event.preventDefault();
@@ -1045,14 +1379,36 @@
       loadAppointments();
     });
     $("staff-hospital").addEventListener("change", function () {
-      fillDepartments("staff-department", $("staff-hospital").value, "全部科室 all");
-      loadAppointments();
+      fillDepartments("staff-department", $("staff-hospital").value);
+      if (state.staffDateTouched) loadAppointments();
+      else openStaffDesk();
     });
     $("staff-department").addEventListener("change", loadAppointments);
     $("staff-rows").addEventListener("click", function (event) {
       var button = event.target.closest(".checkin");
       if (button && !button.disabled) checkIn(button);
     });
+  }
+
+  function wireLanguage() {
+    state.lang = pageLang();
+    LANGS.forEach(function (lang) {
+      $("lang-" + lang).addEventListener("click", function () {
+        state.lang = lang;
+        store("lang", lang);
+        applyLanguage();
+        if (state.now) showNow(state.now);
+        state.hospitalsSignature = "";
+        fillHospitals(state.hospitals);
+        showTokenState();
+        loadAppointments();
+        CHANNELS.forEach(renderLog);
+        state.outbox.signature = ""; // drawn again with the kinds and channels in this language
+        onWatchChanged();
+        pollOutbox(true);
+      });
+    });
+    applyLanguage();
   }
 
   // ------------------------------------------------------------------ staff: broadcasts
@@ -1072,9 +1428,9 @@
     var bar = $("broadcast-bar");
     bar.max = Math.max(total, 1);
     bar.value = total ? sent + failed : status === "done" ? 1 : 0;
+    var shown = TEXTS["bstatus." + status] ? t("bstatus." + status) : status || "…";
     $("broadcast-status").textContent =
-      (BROADCAST_STATUS[status] || status || "…") +
-      " · 共 total " + total + " · 已发 sent " + sent + " · 失败 failed " + failed +
+      t("broadcast.progress", { status: shown, total: total, sent: sent, failed: failed }) +
       (progress.id ? " · #" + progress.id : "");
   }
 
@@ -1083,11 +1439,11 @@
       function (progress) {
         showProgress(progress);
         if (progress.status === "done" || progress.status === "failed") {
-          if (progress.status === "failed") showError("broadcast-error", "群发失败 · broadcast " + id + " failed");
+          if (progress.status === "failed") showError("broadcast-error", t("broadcast.run_failed", { id: id }));
           return progress;
         }
         if (Date.now() - startedAt > BROADCAST_GIVE_UP_MS) {
-          showError("broadcast-error", "群发仍未完成,已停止跟踪 · still not done; stopped following " + id);
+          showError("broadcast-error", t("broadcast.gave_up", { id: id }));
           return progress;
         }
         return new Promise(function (resolve) { window.setTimeout(resolve, BROADCAST_POLL_MS); }).then(function () {
@@ -1100,7 +1456,7 @@
   function wireBroadcast() {
     var form = $("broadcast-form");
     $("broadcast-hospital").addEventListener("change", function () {
-      fillDepartments("broadcast-department", $("broadcast-hospital").value, "全部科室 all departments");
+      fillDepartments("broadcast-department", $("broadcast-hospital").value);
     });
     $("broadcast-date").addEventListener("change", function () { state.broadcastDateTouched = true; });
     form.addEventListener("submit", function (event) {
@@ -1118,7 +1474,11 @@
       if (department) body.department = department;
       if (doctor) body.doctor = doctor;
       if (!body.hospital || !body.date || !body.text) {
-        showError("broadcast-error", "请填写医院、日期和内容 · hospital, date and text are required");
+        showError("broadcast-error", t("broadcast.required"));
+        return;
+      }
+      if (body.text.length > BROADCAST_MAX) {
+        showError("broadcast-error", t("broadcast.too_long", { n: body.text.length, max: BROADCAST_MAX }));
         return;
       }
       showError("broadcast-error", "");
@@ -1129,13 +1489,16 @@
       showProgress({ status: "posting", total: 0, sent: 0, failed: 0 });
       api("POST", API.broadcasts, body, { staff: true })
         .then(function (created) {
-          if (!created || created.id === undefined || created.id === null) throw new ApiError("服务器没有返回编号 · no id in the answer", 0);
+          if (!created || created.id === undefined || created.id === null) throw new ApiError(t("broadcast.no_id"), 0, "no_id");
           showProgress({ id: created.id, status: "queued", total: 0, sent: 0, failed: 0 });
           return followBroadcast(String(created.id), Date.now());
         })
         .catch(function (err) {
           box.setAttribute("data-status", "error");
-          showError("broadcast-error", "群发失败 · broadcast: " + errorText(err));
+          showError("broadcast-error", staffFailure(err, function () {
+            if (err.status === 400) return t("broadcast.rejected");
+            return t("broadcast.failed", { why: errorText(err) });
+          }));
         })
         .finally(function () {
           submit.disabled = false;
@@ -1149,6 +1512,7 @@
   // ------------------------------------------------------------------ start
 
   function start() {
+    wireLanguage();
     wireClock();
     wireStaff();
     wireBroadcast();

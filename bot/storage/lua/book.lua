@@ -30,7 +30,7 @@ if not serial then
 end
 redis.call('HINCRBY', KEYS[1], 'taken', 1)
 local queue_no = redis.call('HINCRBY', KEYS[1], 'next_queue', 1)
-local name_masked = redis.call('HGET', KEYS[9], 'name_masked') or ''
+local name_masked = redis.call('HGET', KEYS[9], 'nm') or ''  -- the patient's masked name (bot.patients.Field)
 local fields = {'serial', serial, 'queue_no', queue_no, 'status', 'booked', 'patient_name_masked', name_masked}
 for name, value in pairs(cjson.decode(ARGV[7])) do
   fields[#fields + 1] = name

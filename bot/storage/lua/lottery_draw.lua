@@ -47,7 +47,7 @@ for i = 1, W do
   local serial, key, pid = arg_of(i, 5 + n), key_of(i, 6 + n), arg_of(i, 1)
   redis.call('HINCRBY', slot_key, 'taken', 1)
   local queue_no = redis.call('HINCRBY', slot_key, 'next_queue', 1)
-  local name_masked = redis.call('HGET', key_of(i, 6), 'name_masked') or ''
+  local name_masked = redis.call('HGET', key_of(i, 6), 'nm') or ''
   local fields = {'serial', serial, 'queue_no', queue_no, 'status', 'booked', 'patient_name_masked', name_masked}
   for name, value in pairs(cjson.decode(arg_of(i, 5))) do
     fields[#fields + 1] = name

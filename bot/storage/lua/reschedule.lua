@@ -43,7 +43,7 @@ end
 -- the new appointment
 redis.call('HINCRBY', KEYS[K + 1], 'taken', 1)
 local queue_no = redis.call('HINCRBY', KEYS[K + 1], 'next_queue', 1)
-local name_masked = redis.call('HGET', KEYS[K + 9], 'name_masked') or ''
+local name_masked = redis.call('HGET', KEYS[K + 9], 'nm') or ''
 local fields = {'serial', serial, 'queue_no', queue_no, 'status', 'booked', 'patient_name_masked', name_masked,
                 'rescheduled_from', ARGV[1]}
 for name, value in pairs(cjson.decode(ARGV[A + 7])) do
