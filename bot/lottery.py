@@ -12,6 +12,11 @@ registrant's outcome, and the audit entry holding the seed, the hashed entrants 
 changes nothing. :meth:`Lottery.tell` then tells every registrant on the channel they registered on (outbox kind
 ``lottery``, send-once keys) and schedules the winners' reminders; a registrant not told yet stays in the draw's
 ``untold`` set, so a crash in between loses no one.
+
+A registrant not drawn is offered the waitlist of the slot they entered where it exists (the hospital's
+``waitlist_max_entries`` above 0, waiting for the slot still open): an invitation is stored for their account
+(``keys.lottery_invites``, ``lottery_invite.lua``) before the notice promises it, valid until waiting for the slot
+ends; their reply ``候补``/``WAIT`` joins (``dialogs.waitlist``, through the waitlist's own join and its rules).
 """
 
 from __future__ import annotations
@@ -55,6 +60,8 @@ DEFAULT_LANGUAGE = "zh"
 NOT_DRAWN = "not_drawn"
 SCREENED = ("flagged", "lottery_account_limit", "lottery_phone_limit")
 """Why a registrant was not entered into the draw at all (anti-scalping, RULES §8 and §12)."""
+INVITE_KEPT = timedelta(days=2)
+"""How long an account's invitations are kept after the last one ended: a late reply is told it ended."""
 
 
 class DrawBusy(GuahaoError):
@@ -79,6 +86,19 @@ class _Registrant:
     entry: rules.LotteryEntry
     channel: str
     to_enc: str
+
+
+@dataclass(frozen=True)
+class Invitation:
+    """An account's invitation to join the waitlist of the slot a patient entered and lost (until ``until``)."""
+
+    pid: str
+    slot_id: str
+    until: datetime
+
+    @property
+    def field(self) -> str:
+        return f"{self.pid}|{self.slot_id}"
 
 
 def draw_id(hospital: str, day: str) -> str:
@@ -110,7 +130,7 @@ class Lottery:
         self.reminders = reminders
         self.clock = clock
         self.box = box
-        self._scripts = Scripts(redis_client, "lottery_register", "lottery_draw")
+        self._scripts = Scripts(redis_client, "lottery_register", "lottery_draw", "lottery_invite")
 
     # --- the request --------------------------------------------------------------------------------------
     def admit(self, pid: str, acct: str, channel: str, to: str, slot_id: str) -> Registration | None:
@@ -287,9 +307,29 @@ class Lottery:
             self.notifier.remember_address(appointment, address.to, address.channel)
             self.reminders.schedule(appointment)  # the notice below is the confirmation: the reminders follow
             body = self.notifier.compose(appointment, "lottery_won", lang=lang, position=outcome["position"])
-            delivery = self.notifier.deliver(appointment, OutboxKind.lottery, body, key, address=address)
+            delivery = self.notifier.deliver(
+                appointment, OutboxKind.lottery, body, key, address=address, facts={"result": "booked"}
+            )
             return delivery.ok or delivery.final
-        return self._send(pid, address, self.losing_notice(hospital, day, outcome, lang), key)
+        body = self.losing_notice(hospital, day, {**outcome, "pid": pid}, lang)
+        return self._send(pid, address, body, key, self._losing_facts(pid, outcome, day, lang))
+
+    def _losing_facts(self, pid: str, outcome: dict[str, Any], day: str, lang: str) -> dict[str, str]:
+        """The losing notice as data, for a template-only SMS provider (``sms_template.lottery``): ``result`` is
+        ``waitlist`` when the patient was invited to the slot's waitlist (the template then says 回复候补)."""
+        slot_id = str(outcome.get("slot", ""))
+        invited = any(i.pid == pid and i.slot_id == slot_id for i in self.invitations(str(outcome["acct"])))
+        view = self.patients.get(pid)
+        slot = self.schedule.slot(slot_id)
+        hospital = self.schedule.hospital(slot.hospital) if slot else None
+        department = hospital.department(slot.department) if hospital and slot else None
+        return {
+            "lang": lang,
+            "patient": name_in(lang, view.name_masked) if view else "-",
+            "date": day,
+            "department": name_in(lang, department.name, department.name_en) if department else "-",
+            "result": "waitlist" if invited else NOT_DRAWN,
+        }
 
     def losing_notice(self, hospital: str, day: str, outcome: dict[str, Any], lang: str) -> str:
         """What a registrant who got no place is told: not drawn (or why not entered / refused), and what they can
@@ -313,24 +353,58 @@ class Lottery:
 
     def offer_waitlist(self, outcome: dict[str, Any], lang: str) -> str | None:
         """The one place where a registrant without a place is offered the waitlist of the slot they entered (SPEC
-        §8: "offered the waitlist"); the sentence to add to their notice. The waitlist (issue 14) is wired in here
-        after its merge; until then nothing is offered and nothing is promised."""
-        return None
+        §8: "offered the waitlist"); the sentence to add to their notice, or None (nothing promised).
 
-    def _send(self, pid: str, address: Address, body: str, key: str) -> bool:
+        Offered to one not drawn (``outcome["pid"]`` given), where the hospital has a waitlist and waiting for the
+        slot is still open: the invitation is stored for the registering account first (the notice is sent after,
+        and sent again with the same invitation after a crash), valid until waiting ends."""
+        pid = outcome.get("pid")
+        slot = self.schedule.slot(str(outcome.get("slot", "")))
+        if not pid or (outcome.get("reason") or NOT_DRAWN) != NOT_DRAWN or slot is None:
+            return None
+        policy = self.store.policy_for(slot.hospital)
+        ends = rules.waiting_ends(policy, slot.facts(policy.tz))
+        if policy.waitlist_max_entries <= 0 or not rules.waiting_open(policy, slot.facts(policy.tz), self.clock.now()):
+            return None
+        self.invite(str(outcome["acct"]), Invitation(str(pid), slot.id, ends))
+        return notice(lang, "lottery_invite", deadline=words.moment(ends.astimezone(policy.tz), lang))
+
+    # --- the invitations to the waitlist ------------------------------------------------------------------
+    def invite(self, acct: str, invitation: Invitation) -> None:
+        """Store ``acct``'s invitation (idempotent: the same invitation again changes nothing)."""
+        keep = max(1, int((invitation.until + INVITE_KEPT - self.clock.now()).total_seconds()))
+        self._scripts.run(
+            "lottery_invite",
+            keys=[keys.lottery_invites(acct)],
+            args=["invite", invitation.field, int(invitation.until.timestamp()), keep],
+        )
+
+    def invitations(self, acct: str) -> list[Invitation]:
+        """The account's invitations, lapsed ones too (a reply is told they ended), the soonest to end first."""
+        found = []
+        for field, until in decode_hash(self.redis.hgetall(keys.lottery_invites(acct))).items():
+            pid, _, slot_id = field.partition("|")
+            found.append(Invitation(pid, slot_id, datetime.fromtimestamp(float(until), self.clock.now().tzinfo)))
+        return sorted(found, key=lambda i: (i.until, i.slot_id, i.pid))
+
+    def drop_invitation(self, acct: str, invitation: Invitation) -> None:
+        """The invitation was answered (joined, refused, or it lapsed and the patient was told)."""
+        self._scripts.run("lottery_invite", keys=[keys.lottery_invites(acct)], args=["drop", invitation.field])
+
+    def _send(self, pid: str, address: Address, body: str, key: str, facts: dict[str, str]) -> bool:
         """Send a notice that is not about an appointment (False: try again at the next tick)."""
         try:
-            return self._send_or_fall_back(pid, address, body, key)
+            return self._send_or_fall_back(pid, address, body, key, facts)
         except Exception as exc:  # a provider or network failure: this registrant is told at the next tick
             log.warning("lottery notice not sent", extra={"channel": address.channel, "error": type(exc).__name__})
             return False
 
-    def _send_or_fall_back(self, pid: str, address: Address, body: str, key: str) -> bool:
-        """Send on the registrant's channel; a WeChat user out of reach gets it by SMS to the patient's phone."""
+    def _send_or_fall_back(self, pid: str, address: Address, body: str, key: str, facts: dict[str, str]) -> bool:
+        """Send on the registrant's channel; a WeChat user out of reach gets it by SMS to the patient's phone (an
+        invitation to the waitlist stays the registering account's: the reply is expected there)."""
         sender = self.notifier.senders.get(address.channel)
-        result = (
-            sender.send(OutboundMessage(address.channel, address.to, OutboxKind.lottery, body, key)) if sender else None
-        )
+        message = OutboundMessage(address.channel, address.to, OutboxKind.lottery, body, key, facts=facts)
+        result = sender.send(message) if sender else None
         if result is not None and result.ok:
             return True
         if result is None or result.error == UNREACHABLE:
@@ -341,7 +415,7 @@ class Lottery:
             sms = self.notifier.senders.get("sms")
             if sms is None:
                 return True
-            return sms.send(OutboundMessage("sms", phone, OutboxKind.lottery, body, f"{key}:sms")).ok
+            return sms.send(OutboundMessage("sms", phone, OutboxKind.lottery, body, f"{key}:sms", facts=facts)).ok
         return False
 
     # --- the periodic duty --------------------------------------------------------------------------------

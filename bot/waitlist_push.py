@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import rules
 from bot.names import name_in
 from bot.notifications.notifier import UNREACHABLE, Delivery, Notifier
 from bot.notifications.outbox import OutboundMessage, OutboxKind
 from bot.patients import UnknownPatientError
-from bot.waitlist import WaitlistService
+from bot.waitlist import Entry, WaitlistService
 from texts import format as words
 from texts import text
 
@@ -32,19 +33,42 @@ class WaitlistPush:
         entry = self.waitlist.get(entry_id)
         if entry is None or entry.status != "offered" or entry.hold_until is None:
             return None
+        return text(lang, "notice.offer", **self._values(entry, lang))
+
+    def offer_facts(self, entry: Entry, lang: str) -> dict[str, str]:
+        """The offer as data, for a template-only SMS provider (``sms_template.offer``: date, time, department and
+        ``deadline``, the end of the hold as ISO)."""
+        values = self._values(entry, lang)
+        hold = entry.hold_until
+        return {
+            "lang": lang,
+            "patient": values["patient"],
+            "date": entry.date,
+            "start": entry.start,
+            "end": entry.end,
+            "hospital": values["hospital"],
+            "department": values["department"],
+            "doctor": values["doctor"],
+            "deadline": hold.astimezone(self._policy(entry).tz).isoformat() if hold else "",
+        }
+
+    def _policy(self, entry: Entry) -> rules.Policy:
+        hospital = self.config.hospital(entry.hospital)
+        return hospital.policy if hospital else self.config.policy
+
+    def _values(self, entry: Entry, lang: str) -> dict[str, Any]:
         hospital = self.config.hospital(entry.hospital)
         department = hospital.department(entry.department) if hospital else None
-        policy = hospital.policy if hospital else self.config.policy
-        until = entry.hold_until.astimezone(policy.tz)
+        until = entry.hold_until.astimezone(self._policy(entry).tz) if entry.hold_until else None
         values: dict[str, Any] = {
             "patient": name_in(lang, entry.patient_name_masked),
             "visit": words.visit(entry.date, entry.start, lang, entry.end),
             "hospital": name_in(lang, hospital.name, hospital.name_en) if hospital else entry.hospital,
             "department": name_in(lang, department.name, department.name_en) if department else entry.department,
             "doctor": name_in(lang, entry.doctor_name or entry.doctor, person=True),
-            "until": words.moment(until, lang),
+            "until": words.moment(until, lang) if until else "-",
         }
-        return text(lang, "notice.offer", **values)
+        return values
 
     def send(self, entry_id: str) -> Delivery:
         """Push the offer of ``entry_id`` once (nothing when it is no longer held); a push that cannot be retried
@@ -65,7 +89,11 @@ class WaitlistPush:
             return Delivery(ok=True, skipped="not_offered")
         channel, to = address
         key = f"offer-{entry_id}"
-        [result] = self.notifier.send_on(channel, [OutboundMessage(channel, to, OutboxKind.offer, body, key)])
+        facts = self.offer_facts(entry, lang)
+        [result] = self.notifier.send_on(
+            channel,
+            [OutboundMessage(channel, to, OutboxKind.offer, body, key, facts=facts if channel == "sms" else {})],
+        )
         if result.ok:
             return Delivery(ok=True, channel=channel)
         if channel != "wechat" or result.error != UNREACHABLE:
@@ -74,6 +102,6 @@ class WaitlistPush:
             phone = self.notifier.patients.phone_of(entry.pid)
         except UnknownPatientError:
             return Delivery(ok=False, error=UNREACHABLE, final=True)
-        message = OutboundMessage("sms", phone, OutboxKind.offer, body, f"{key}:sms")
+        message = OutboundMessage("sms", phone, OutboxKind.offer, body, f"{key}:sms", facts=facts)
         [fallback] = self.notifier.send_on("sms", [message])
         return Delivery(ok=fallback.ok, channel="sms", error=fallback.error)

@@ -7,6 +7,11 @@ choose one) by switching here with ``keep.waitlist`` (its choices, to come back 
 ``WAIT``) lists the live entries, numbered; ``退出候补 <n>`` (``LEAVE <n>``) leaves one. A ``Y`` while an offer is
 held for the account claims it (:func:`answer_offer`): the pending offer takes precedence over what a bare ``Y``
 would mean at the current step.
+
+A patient who lost a release lottery is invited to the slot's waitlist (``bot.lottery``: "回复 候补 加入候补"). With
+an invitation pending, ``候补``/``WAIT`` (the very word the notice asks for, on WeChat and SMS alike) joins it
+(:func:`answer_invitations`); without one, or once it is answered, the same word lists the entries as before — so
+the word never means two things at once. ``我的候补``/``my waitlist`` always lists.
 """
 
 from __future__ import annotations
@@ -17,8 +22,9 @@ from typing import Any
 
 import rules
 from bot.audit import patient_actor
+from bot.lottery import Invitation
 from bot.records import Appointment, Slot
-from bot.waitlist import Entry, OfferGone, PlaceAvailable, WaitlistRefused
+from bot.waitlist import Entry, Joined, OfferGone, PlaceAvailable, WaitlistRefused
 from dialogs import parse
 from dialogs.appointments import department_name, doctor_name, hospital_name, moment_text, patient_label
 from dialogs.book import BookDialog
@@ -32,6 +38,8 @@ JOIN_WORDS = frozenset({"候补", "加入候补", "wait", "join", "waitlist", "1
 BACK_WORDS = frozenset({"2", "其他时段", "换一个", "other", "another"})
 CLAIM_WORDS = frozenset({"y", "yes", "是", "确认", "確認", "y确认", "确认预约"})
 """What claims a held place (SPEC §8: ``Y``/``是``/``确认``)."""
+INVITE_WORDS = frozenset({"候补", "加入候补", "wait", "join", "waitlist"})
+"""What accepts a lottery's invitation to the waitlist (the notice says 回复 候补 / reply WAIT)."""
 _LEAVE = re.compile(r"(?:退出候补|取消候补|leave) ?#?([0-9]{1,2})")
 _KEEP = "keep.waitlist"
 _BOOKING = ("pid", "hospital", "department", "date", "slot")
@@ -151,6 +159,78 @@ def claim(turn: Turn, offer: Entry) -> None:
     turn.switch("menu")
 
 
+def answer_invitations(turn: Turn) -> bool:
+    """``候补``/``WAIT`` with lottery invitations pending: join each slot's waitlist (or say why not, or that it
+    lapsed); False when the message is not that word or nothing is pending (then it lists). Each invitation is
+    dropped once answered; a place for sale instead takes a lone invitation to the booking's confirmation."""
+    if parse.normalize(turn.text) not in INVITE_WORDS:
+        return False
+    lottery = turn.deps.lottery
+    own = set(turn.deps.patients.patient_ids(turn.acct))
+    invitations = [i for i in lottery.invitations(turn.acct) if i.pid in own]
+    if not invitations:
+        return False
+    for invitation in invitations:
+        available = _accept(turn, invitation)
+        lottery.drop_invitation(turn.acct, invitation)
+        if available is not None and len(invitations) == 1:
+            turn.data.update(pid=invitation.pid, hospital=available.hospital, department=available.department)
+            turn.data.update(date=available.date, slot=available.id)
+            BookDialog().start(turn, BookState.confirm)
+            return True
+    turn.switch("menu")
+    return True
+
+
+def _accept(turn: Turn, invitation: Invitation) -> Slot | None:
+    """Join the waitlist one invitation is for, and say how it went; the slot when it has a place for sale."""
+    slot = turn.deps.schedule.slot(invitation.slot_id)
+    if slot is None or turn.now >= invitation.until:
+        visit = words.visit(slot.date, slot.start, turn.lang, slot.end) if slot else invitation.slot_id
+        department = department_name(turn, slot.hospital, slot.department) if slot else ""
+        hospital = slot.hospital if slot else ""
+        turn.say(
+            "lottery.invite_lapsed",
+            visit=visit,
+            department=department,
+            deadline=moment_text(turn, invitation.until, hospital),
+        )
+        return None
+    actor = patient_actor(turn.channel.value)
+    try:
+        joined = turn.deps.waitlist.join(
+            invitation.pid, turn.acct, turn.channel.value, turn.inbound.user, slot.id, actor
+        )
+    except PlaceAvailable:
+        turn.say(
+            "lottery.invite_available",
+            visit=words.visit(slot.date, slot.start, turn.lang, slot.end),
+            department=department_name(turn, slot.hospital, slot.department),
+        )
+        return slot
+    except WaitlistRefused as refused:
+        say_refusal(turn, refused.decision, slot)
+        return None
+    say_joined(turn, joined, slot)
+    return None
+
+
+def say_joined(turn: Turn, joined: Joined, slot: Slot) -> None:
+    """``已加入候补``: who, which slot, the place in the queue, until when waiting lasts."""
+    entry = joined.entry
+    policy = turn.deps.store.policy_for(slot.hospital)
+    ends = rules.waiting_ends(policy, slot.facts(policy.tz))
+    turn.say(
+        "waitlist.joined",
+        patient=patient_label(turn, entry.patient_name_masked),
+        visit=words.visit(entry.date, entry.start, turn.lang, entry.end),
+        department=department_name(turn, entry.hospital, entry.department),
+        doctor=doctor_name(turn, slot),
+        position=joined.position,
+        ends=moment_text(turn, ends, slot.hospital),
+    )
+
+
 def say_refusal(turn: Turn, decision: rules.Decision, entry: Entry | Slot) -> None:
     """A refusal of the booking rules, said as the booking dialog says it (which rule, until when, what next)."""
     if decision.rule in ("waitlist_max", "waitlist_already", "waitlist_closed"):
@@ -168,6 +248,8 @@ class WaitlistFlow(Flow):
     """The listing, and the question whether to join a full slot's waitlist."""
 
     def ask_listing(self) -> None:
+        if answer_invitations(self.turn):
+            return
         show_listing(self.turn)
         self.turn.switch("menu")
 
@@ -208,18 +290,7 @@ class WaitlistFlow(Flow):
             say_refusal(turn, refused.decision, slot)
             turn.switch("menu")
             return
-        entry = joined.entry
-        policy = turn.deps.store.policy_for(slot.hospital)
-        ends = rules.waiting_ends(policy, slot.facts(policy.tz))
-        turn.say(
-            "waitlist.joined",
-            patient=patient_label(turn, entry.patient_name_masked),
-            visit=words.visit(entry.date, entry.start, turn.lang, entry.end),
-            department=department_name(turn, entry.hospital, entry.department),
-            doctor=doctor_name(turn, slot),
-            position=joined.position,
-            ends=moment_text(turn, ends, slot.hospital),
-        )
+        say_joined(turn, joined, slot)
         turn.switch("menu")
 
     def back(self) -> None:

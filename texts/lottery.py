@@ -33,6 +33,21 @@ TEXTS: dict[str, tuple[str, str]] = {
         "[Draw result] Sorry, no place for you in the draw for {hospital} on {day} (drawn no. {position}). "
         "Places left, if any, can be booked as usual.",
     ),
+    "notice.lottery_invite": (
+        "回复 候补 加入该时段的候补(截止 {deadline}):有人取消时按候补顺序为您保留名额。",
+        "Reply WAIT to join the waitlist of this slot (until {deadline}): a place freed by a cancellation is held "
+        "for those waiting, in order.",
+    ),
+    # --- the reply to the invitation (候补 / WAIT) ------------------------------------------------------------------
+    "lottery.invite_lapsed": (
+        "{visit} {department} 的候补邀请已于 {deadline} 截止,不能再加入。可回复 预约 查看其他号源。",
+        "The invitation to wait for {visit}, {department} ended at {deadline}; it can no longer be joined. "
+        "Send BOOK to see other places.",
+    ),
+    "lottery.invite_available": (
+        "{visit} {department} 现在有号,不必候补,可直接预约。",
+        "{visit}, {department} has a place now: no need to wait, it can be booked.",
+    ),
     "notice.lottery_refused": (
         "【抽签结果】{hospital} {day} 的放号抽签:轮到您时,预约规则不允许再预约(如同日已有预约),未分配号源。",
         "[Draw result] Draw for {hospital} on {day}: when your turn came the booking rules allowed no more "

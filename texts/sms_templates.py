@@ -64,5 +64,6 @@ TEXTS: dict[str, tuple[str, str]] = {
     "sms_value.moment": ("{month}月{day}日{clock}", "{month}/{day} {clock}"),
     "sms_value.refund": ("{yuan}元", "CNY {yuan}"),
     "sms_value.booked": ("已约到", "booked"),
-    "sms_value.not_drawn": ("未约到,可候补", "not drawn; you may wait"),
+    "sms_value.not_drawn": ("未约到", "not drawn"),
+    "sms_value.waitlist": ("未约到,回复候补排队", "not drawn; reply WAIT"),
 }

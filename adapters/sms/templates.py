@@ -156,11 +156,13 @@ def _values(kind: str, message: OutboundMessage, limit: int, lang: str) -> dict[
         values["deadline"] = text(lang, "sms_value.moment", month=moment.month, day=moment.day, clock=f"{moment:%H:%M}")
     if facts.get("refund_cents"):
         values["refund"] = text(lang, "sms_value.refund", yuan=_yuan(int(facts["refund_cents"])))
-    if facts.get("result") in ("booked", "not_drawn"):
+    if facts.get("result") in LOTTERY_RESULTS:
         values["result"] = text(lang, f"sms_value.{facts['result']}")
     return values
 
 
+LOTTERY_RESULTS = ("booked", "not_drawn", "waitlist")
+"""A lottery outcome's ``result`` fact: a place, none, or none with an invitation to the waitlist (reply 候补)."""
 _PLAIN = (
     "code",
     "minutes",

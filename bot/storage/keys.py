@@ -297,6 +297,13 @@ def lottery_untold(hospital: str, date: str) -> str:
     return f"{PREFIX}lottery:{part(hospital)}:{date}:untold"
 
 
+def lottery_invites(acct: str) -> str:
+    """Hash of an account's invitations to join a waitlist after losing a draw (SPEC §8 "offered the waitlist"):
+    ``<pid>|<slot id>`` -> the epoch second the slot's waiting ends; a reply ``候补``/``WAIT`` joins them. The key
+    lapses a while after its last invitation ends (so that a late reply is told it ended)."""
+    return f"{PREFIX}lottery:invites:{acct}"
+
+
 LOTTERY_DUE = f"{PREFIX}lottery:due"
 """Sorted set of the draws with registrations, ``<hospital>|<date>``, scored by their window's end (epoch seconds);
 a draw leaves it once drawn and every registrant told."""
