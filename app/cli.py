@@ -22,6 +22,7 @@ from wechatpy.exceptions import WeChatClientException
 import rules
 from adapters.console.chat import run_chat
 from adapters.console.simulator import warn_if_exposed
+from adapters.wechat import qrcode
 from adapters.wechat.push import TokenUnavailableError, WeChatApi, create_menu
 from app.demo import demo_config_layer
 from app.logs import setup_logging
@@ -149,6 +150,31 @@ def _wechat_menu(args: argparse.Namespace, config: Config) -> int:
         except (requests.RequestException, TokenUnavailableError) as failed:
             raise GuahaoError(f"cannot reach the WeChat API at {config.wechat.api_base_url}: {failed}") from None
     print("custom menu created: 预约挂号 / 我的预约 / 更多")
+    return 0
+
+
+def _wechat_qrcode(args: argparse.Namespace, config: Config) -> int:
+    if not (config.wechat.app_id and config.wechat.app_secret):
+        raise GuahaoError("wechat.app_id and wechat.app_secret are needed to create a QR code")
+    hospital, department = qrcode.department_of(config, args.department, args.hospital)
+    scene = qrcode.scene_of(hospital, department)
+    with _services(config) as services:
+        try:
+            created = qrcode.create_qrcode(WeChatApi(config.wechat, services.redis), scene)
+            url = qrcode.image_url(config.wechat, str(created["ticket"]))
+            picture = qrcode.fetch_image(url) if args.save else b""
+        except WeChatClientException as refused:
+            raise GuahaoError(f"WeChat refused the QR code: errcode {refused.errcode} {refused.errmsg}") from None
+        except (requests.RequestException, TokenUnavailableError) as failed:
+            raise GuahaoError(f"cannot reach the WeChat API at {config.wechat.api_base_url}: {failed}") from None
+    if args.save:
+        try:
+            Path(args.save).write_bytes(picture)
+        except OSError as failed:
+            raise GuahaoError(f"cannot write {args.save}: {failed.strerror}") from None
+    print(f"QR code of {hospital} / {department} (scene {scene}): scanning it opens booking there")
+    print(f"code URL: {created.get('url', '')}")
+    print(f"image: {url}" + (f" (saved to {args.save})" if args.save else ""))
     return 0
 
 
@@ -373,6 +399,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     menu = commands.add_parser("wechat-menu", parents=[common], help="create the official account's custom menu")
     menu.set_defaults(handler=_wechat_menu)
+
+    qr = commands.add_parser(
+        "wechat-qrcode",
+        parents=[demo],
+        help="create a department's QR code (scanning it opens booking there)",
+        description="Create a permanent QR code of the official account with the scene dept:<hospital>:<department>: "
+        "a patient who scans it (following the account or not yet) is taken straight to booking in that department.",
+    )
+    qr.add_argument("--department", required=True, metavar="D", help="department id")
+    qr.add_argument("--hospital", metavar="H", help="hospital id (needed when several have that department)")
+    qr.add_argument("--save", metavar="FILE", help="also save the code's picture (JPEG) there")
+    qr.set_defaults(handler=_wechat_qrcode)
 
     check = commands.add_parser("check-config", parents=[demo], help="validate the configuration and exit")
     check.set_defaults(handler=_check_config)

@@ -15,12 +15,14 @@ from adapters.wechat.push import wechat_sender
 from bot.appointments import AppointmentStore
 from bot.booking import BookingService
 from bot.broadcasts import SEND_RATES, Broadcasts
+from bot.calendar_links import CalendarLinks
 from bot.clock import Clock, RedisClock, SystemClock
 from bot.config import Config
 from bot.crypto import SecretBox, resolve_secret_key
 from bot.lottery import Lottery
 from bot.notifications.notifier import Notifier
 from bot.notifications.outbox import Outbox, Sender, SendLedger
+from bot.notifications.push_reports import PushReports
 from bot.otp import OtpService
 from bot.patients import PatientService
 from bot.reminders import Reminders, job_queue
@@ -68,7 +70,10 @@ def build_services(config: Config, client: redis.Redis, clock: Clock | None = No
     schedule = Schedule(client, config, clock)
     settlements = Settlements(client, box, clock, Durability.of(config.redis))
     booking = BookingService(store, patients, settlements)
-    notifier = Notifier(client, box, config, patients, notify_senders(config, client, box, clock, outbox, sms_sender))
+    calendar = CalendarLinks(client, box, config)
+    senders = notify_senders(config, client, box, clock, outbox, sms_sender)
+    reports = PushReports(client, box, clock)
+    notifier = Notifier(client, box, config, patients, senders, links=calendar, reports=reports)
     reminders = Reminders(client, store, notifier, clock)
     broadcasts = Broadcasts(
         client, store, booking, schedule, notifier, reminders, clock, rates=send_rates(notifier.senders)
@@ -96,6 +101,7 @@ def build_services(config: Config, client: redis.Redis, clock: Clock | None = No
         waitlist=waitlist,
         waitlist_push=WaitlistPush(waitlist, notifier),
         reschedule=RescheduleService(booking, notifier, job_queue(client)),
+        calendar=calendar,
     )
 
 
@@ -138,6 +144,7 @@ def dialog_deps(services: Services) -> Deps:
         lottery=services.lottery,
         waitlist=services.waitlist,
         reschedule=services.reschedule,
+        calendar=services.calendar,
     )
 
 

@@ -12,11 +12,16 @@ from flask.json.provider import DefaultJSONProvider
 from prometheus_client import generate_latest
 from werkzeug.exceptions import HTTPException
 
+from adapters.calendar.web import CalendarServices, calendar_blueprint
 from adapters.console.simulator import STATIC, SimulatorServices, simulator_blueprint
+from adapters.fhir.api import FhirServices, fhir_blueprint
+from adapters.fhir.api import http_error as fhir_http_error
 from adapters.sms.mainland_inbound import mainland_blueprint
 from adapters.sms.twilio import DeliveryLog
 from adapters.sms.webhook import SmsInbox, sms_blueprint
 from adapters.staff.api import StaffDesk, staff_blueprint
+from adapters.staff.docs import staff_docs_blueprint
+from adapters.wechat.events import WeChatEvents, fallback_queue
 from adapters.wechat.push import Followers, reply_pusher, wechat_sender
 from adapters.wechat.webhook import WeChatServices, wechat_blueprint
 from app import health
@@ -24,6 +29,7 @@ from app.services import build_engine
 from app.worker import run_worker
 from bot.config import MAINLAND_PROVIDERS
 from bot.metrics import CONTENT_TYPE, metrics, registry
+from bot.notifications.push_reports import PushReports
 from bot.services import Services
 from dialogs.engine import Engine
 
@@ -74,6 +80,13 @@ def create_app(
             )
         )
     )
+    app.register_blueprint(staff_docs_blueprint())
+    app.register_blueprint(
+        fhir_blueprint(FhirServices(services.config, services.schedule, services.store, services.clock))
+    )
+    if services.calendar is not None:
+        calendar = CalendarServices(services.config, services.calendar, services.store, services.patients)
+        app.register_blueprint(calendar_blueprint(calendar))
     sms_inbox = SmsInbox(engine, services.patients, services.box, services.redis)
     simulator = SimulatorServices(services.config, services.clock, engine, sms_inbox, services.outbox)
     app.register_blueprint(simulator_blueprint(simulator, lambda: run_worker(services, burst=True)))
@@ -105,6 +118,8 @@ def create_app(
     def http_error(exc: HTTPException) -> Any:
         if exc.response is not None:  # already a full answer (abort with a response)
             return exc.response
+        if request.path.startswith("/fhir/"):
+            return fhir_http_error(exc.code or 500, exc.description or exc.name)
         if request.path.startswith(("/api/", "/simulator/")):
             return jsonify({"error": exc.description}), exc.code
         return exc
@@ -137,7 +152,14 @@ def _register_channels(app: Flask, services: Services, engine: Engine) -> None:
         log.info("SMS webhook off: sms.auth_token is empty")
     if config.wechat.enabled:
         pusher = wechat_sender(config.wechat, services.redis, services.box, services.outbox)
-        wechat = WeChatServices(engine, engine.ledger, services.box, services.patients, Followers(services.redis))
+        events = WeChatEvents(
+            config,
+            services.notifier.reports or PushReports(services.redis, services.box, services.clock),
+            fallback_queue(services.redis),
+        )
+        wechat = WeChatServices(
+            engine, engine.ledger, services.box, services.patients, Followers(services.redis), events
+        )
         app.register_blueprint(wechat_blueprint(wechat, config.wechat, reply_pusher(pusher)))
     else:
         log.info("WeChat webhook off: wechat.token is empty")

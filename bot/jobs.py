@@ -91,6 +91,17 @@ def send_no_show(serial: str) -> str:
     return "sent" if delivery.ok else f"failed: {delivery.error}"
 
 
+def push_fallback(msgid: str) -> str:
+    """Job: WeChat reported a template message failed (``TEMPLATESENDJOBFINISH``): its SMS fallback, once."""
+    services = _services()
+    delivery = services.notifier.after_failed_push(msgid, services.standing.store)
+    if delivery is None:
+        return "nothing to send"
+    if not delivery.ok and not delivery.final:
+        raise NoticeFailed(f"sms fallback of wechat message {msgid}: {delivery.error}")
+    return "sent" if delivery.ok else f"failed: {delivery.error}"
+
+
 def send_offer(entry_id: str) -> str:
     """Job: push the offer of a place held for one waitlist entry (nothing once it is no longer held)."""
     delivery = _services().waitlist_push.send(entry_id)

@@ -9,6 +9,7 @@ import redis
 from bot.appointments import AppointmentStore
 from bot.booking import BookingService
 from bot.broadcasts import Broadcasts
+from bot.calendar_links import CalendarLinks
 from bot.clock import Clock
 from bot.config import Config
 from bot.crypto import SecretBox
@@ -50,6 +51,7 @@ class Services:
     waitlist_push: WaitlistPush
     reschedule: RescheduleService
     runtime: RedisRuntime | None = None
+    calendar: CalendarLinks | None = None
 
     def close(self) -> None:
         """Release Redis (and stop the embedded server if this process owns it)."""

@@ -79,6 +79,11 @@ class BookFlow(BookWishes, BookLottery):
             turn.say("book.nothing_to_book")
             turn.switch("menu")
             return
+        wished = self.wish.pop("hospital", None)  # a department's QR code names its hospital
+        if wished in {h.id for h in hospitals}:
+            turn.data["hospital"] = wished
+            self.fire("skip")
+            return
         named = self.wished_hospitals()  # a sentence's department or doctor may belong to one hospital only
         if len(hospitals) == 1 or len(named) == 1:
             turn.data["hospital"] = named[0] if len(named) == 1 else hospitals[0].id
@@ -101,6 +106,12 @@ class BookFlow(BookWishes, BookLottery):
             else:
                 turn.switch("menu")
             return
+        wished = self.wish.pop("department", None)  # a department's QR code
+        if wished in {d.id for d in departments}:
+            turn.data["department"] = wished
+            if self.department_allowed():  # else the refusal is said and the departments are offered
+                self.fire("skip")
+                return
         if self.wished_department(departments) and self.department_allowed():
             self.fire("skip")
             return
@@ -328,6 +339,9 @@ class BookFlow(BookWishes, BookLottery):
         )
         deadline = self.deadline_line(appointment.slot_facts(self.policy.tz))
         turn.paragraphs.append("\n".join([done, *([deadline] if deadline else [])]))
+        calendar = turn.deps.calendar.url_for(appointment) if turn.deps.calendar is not None else None
+        if calendar:  # the calendar file (SPEC §7): a paragraph of its own, an SMS packs it with what follows
+            turn.say("ics.link", url=calendar)
         turn.switch("menu")
 
     def after_refusal(self, decision: rules.Decision) -> None:

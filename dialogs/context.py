@@ -8,6 +8,7 @@ import redis
 
 from bot.appointments import AppointmentStore
 from bot.booking import BookingService
+from bot.calendar_links import CalendarLinks
 from bot.clock import Clock
 from bot.config import Config
 from bot.crypto import SecretBox
@@ -39,3 +40,4 @@ class Deps:
     lottery: Lottery
     waitlist: WaitlistService
     reschedule: RescheduleService
+    calendar: CalendarLinks | None = None

@@ -138,6 +138,9 @@ class Engine:
     # --- one step --------------------------------------------------------------------------------------
     def _step(self, turn: Turn) -> None:
         session = turn.session
+        if turn.inbound.department is not None:
+            self._scanned(turn, *turn.inbound.department)
+            return
         if turn.inbound.event == "subscribe":
             turn.say("common.welcome")
             self.menu.start(turn)
@@ -190,6 +193,14 @@ class Engine:
             turn.switch("menu")
             return
         open_dialog(turn, ONE_SHOT_DIALOGS.get(name, "help"))
+
+    def _scanned(self, turn: Turn, hospital: str, department: str) -> None:
+        """A department's QR code (WeChat ``SCAN``, or a follow through it): booking there, from any step, asking
+        only what is still unknown (a follow is welcomed first)."""
+        if turn.inbound.event == "subscribe":
+            turn.say("common.welcome")
+        turn.session.reset()
+        open_dialog(turn, "book", preset={"hospital": hospital, "department": department})
 
     def _shortcut(self, turn: Turn) -> bool:
         """``改约 <serial>``, ``退出候补 <n>`` (and ``取消 <serial>``) typed on any channel, from any step."""

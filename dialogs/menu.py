@@ -84,10 +84,18 @@ def follow_intent(turn: Any, intent: intents.Intent, wish: intents.Wish | None =
     open_dialog(turn, dialog, wish=wish)
 
 
-def open_dialog(turn: Any, dialog: str, needs_patient: bool = True, wish: intents.Wish | None = None) -> None:
-    """Start ``dialog``; an account without a verified patient is first walked through verification."""
-    if wish is not None and wish.to_data():
-        turn.data["keep.wish"] = wish.to_data()  # what a booking sentence named, kept through verification
+def open_dialog(
+    turn: Any,
+    dialog: str,
+    needs_patient: bool = True,
+    wish: intents.Wish | None = None,
+    preset: dict[str, str] | None = None,
+) -> None:
+    """Start ``dialog``; an account without a verified patient is first walked through verification. ``preset``:
+    the hospital and department already chosen (a department's QR code)."""
+    wished = {**(wish.to_data() if wish is not None else {}), **(preset or {})}
+    if wished:
+        turn.data["keep.wish"] = wished  # what a booking sentence or a QR code named, kept through verification
     if dialog == "help":
         turn.say("common.help")
         turn.say("common.menu")

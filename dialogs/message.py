@@ -24,6 +24,7 @@ class Inbound:
     message_id: str | None = None
     event: str | None = None  # e.g. "subscribe" for a WeChat event; ``text`` is then empty
     command: str | None = None  # a channel's one-shot command: "book", "list", "help", "cancel <serial>"
+    department: tuple[str, str] | None = None  # (hospital, department): a department's QR code was scanned
 
 
 @dataclass(frozen=True)

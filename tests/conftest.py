@@ -13,6 +13,8 @@ from bot.clock import ManualClock
 from bot.storage.runtime import EmbeddedRedis
 from tests.support import NOW, Services, make_services, schedule_csv
 
+pytest_plugins = ["tests.openapi_check"]  # every staff/FHIR response of every test checked against the OpenAPI document
+
 
 @pytest.fixture(scope="session")
 def redis_server() -> Iterator[EmbeddedRedis]:

@@ -108,7 +108,7 @@ def test_hospital_policy_overrides_and_presets() -> None:
         ({"server": {"simulator": "yes"}}, 'server.simulator: expected true or false, got "yes"'),
         (
             {"server": {"hots": "x"}},
-            "server.hots: unknown key; expected one of: host, port, public_url, simulator",
+            "server.hots: unknown key; expected one of: host, port, public_url, simulator, calendar_base_url",
         ),
         (
             {"server": {"public_url": "example.org"}},
@@ -405,7 +405,7 @@ def test_every_mistake_of_a_document_is_reported_at_once_on_one_line() -> None:
     assert text == "; ".join(
         [
             "server.port: expected a port number from 1 to 65535, got 70000",
-            "server.hots: unknown key; expected one of: host, port, public_url, simulator",
+            "server.hots: unknown key; expected one of: host, port, public_url, simulator, calendar_base_url",
             "wechat.token: expected a string, got (hidden)",
             'wechat.push: expected one of "api", "console", got "fax"',
             'hospitals[0].name: expected a non-empty string, got ""',

@@ -172,6 +172,7 @@ _ZH = {
     "visit_start": "12月31日 周四 14:00", "weekday": "周四", "wish": "12月31日 下午 专家", "year": 2027,
     "old": "12月30日 周三 14:00-17:00", "new": "12月31日 周四 14:00-17:00", "ends": "12月31日 周四 07:30",
     "results": "12月31日 周四 07:30", "position": 999,
+    "url": "https://guahao.example-hospital.cn/calendar/AAAAAAAAAAAAAAAA.ics",
 }  # fmt: skip
 _EN = {
     **_ZH,

@@ -123,6 +123,14 @@ def _broadcast_status(env: Env, hospital: str, headers: dict[str, str]) -> TestR
     return env.http.get(f"/api/staff/broadcasts/{progress.id}", headers=headers)
 
 
+def _fhir(resource: str, query: str = "") -> Callable[[Env, str, dict[str, str]], TestResponse]:
+    def call(env: Env, hospital: str, headers: dict[str, str]) -> TestResponse:
+        env.book(hospital)
+        return env.http.get(f"/fhir/{resource}?{query}&hospital={hospital}", headers=headers)
+
+    return call
+
+
 def _lottery(env: Env, hospital: str, headers: dict[str, str]) -> TestResponse:
     env.book(hospital)
     return env.http.get(f"/api/staff/lottery?date={TOMORROW}&hospital={hospital}&department=nk", headers=headers)
@@ -180,10 +188,26 @@ SCOPES = [
     Scope("POST", "/api/staff/schedule", _schedule, 200, _no_new_slot),
     Scope("POST", "/api/staff/broadcasts", _broadcast, 202, _nothing_broadcast),
     Scope("GET", "/api/staff/broadcasts/<broadcast_id>", _broadcast_status, 200),
+    Scope("GET", "/fhir/Schedule", _fhir("Schedule"), 200),
+    Scope("GET", "/fhir/Slot", _fhir("Slot", f"start=ge{TOMORROW}&start=lt{TOMORROW + timedelta(days=1)}"), 200),
+    Scope("GET", "/fhir/Appointment", _fhir("Appointment", f"date={TOMORROW}"), 200),
     Scope("GET", "/api/staff/lottery", _lottery, 200),
     Scope("GET", "/api/staff/waitlist", _waitlist, 200),
 ]
 IDS = [f"{s.method} {s.rule}" for s in SCOPES]
+PUBLIC = {
+    ("GET", "/api/staff/openapi.json"),  # the API's description (SPEC §7: no token needed)
+    ("GET", "/api/staff/docs"),  # the page of it
+    ("GET", "/api/staff/static/<path:filename>"),  # the page's files
+    ("GET", "/fhir/metadata"),  # the FHIR CapabilityStatement: what the server can do
+}
+"""Rules under /api/staff/ and /fhir/ that take no token: nothing about any hospital."""
+
+
+def refusal(response: TestResponse) -> str:
+    """What a refusal says: the staff API's ``error``, or the FHIR OperationOutcome's diagnostics."""
+    body: Any = response.json
+    return str(body["error"] if "error" in body else body["issue"][0]["diagnostics"])
 
 
 def test_every_staff_endpoint_is_in_the_scope_table(env: Env) -> None:
@@ -191,18 +215,18 @@ def test_every_staff_endpoint_is_in_the_scope_table(env: Env) -> None:
     served = {
         (method, rule.rule)
         for rule in env.app.url_map.iter_rules()
-        if rule.endpoint.startswith("staff_api.")
+        if rule.rule.startswith(("/api/staff/", "/fhir/"))
         for method in rule.methods or ()
         if method not in ("HEAD", "OPTIONS")
     }
-    assert served == {(s.method, s.rule) for s in SCOPES}
+    assert served - PUBLIC == {(s.method, s.rule) for s in SCOPES}
 
 
 @pytest.mark.parametrize("scope", SCOPES, ids=IDS)
 def test_a_scoped_token_gets_403_about_another_hospital(env: Env, scope: Scope) -> None:
     response = scope.call(env, "h2", H1_ONLY)
     assert response.status_code == 403, response.get_data(as_text=True)
-    assert response.is_json and "may not act for hospital h2" in response.json["error"]  # type: ignore[index]
+    assert response.is_json and "may not act for hospital h2" in refusal(response)
     scope.unchanged(env)
     assert "staff:h1-desk" not in env.actors()
 

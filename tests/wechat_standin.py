@@ -1,7 +1,8 @@
 """A local stand-in of the WeChat official account API on 127.0.0.1, recording what it receives.
 
 It serves ``GET /cgi-bin/token`` (a new token each time; the previous one stops working, as WeChat does after its
-grace period), ``POST /cgi-bin/message/template/send``, ``/cgi-bin/message/custom/send`` and ``/cgi-bin/menu/create``
+grace period), ``POST /cgi-bin/message/template/send``, ``/cgi-bin/message/custom/send``, ``/cgi-bin/menu/create``,
+``/cgi-bin/qrcode/create`` and ``GET /cgi-bin/showqrcode`` (a picture)
 (errcode 40001 for a token it did not issue last). ``fail_next(errcode)`` makes the next message call answer that
 errcode once; ``invalidate_token()`` makes the current token invalid (as a refresh by someone else would).
 """
@@ -19,7 +20,14 @@ from urllib.parse import parse_qs, urlsplit
 
 APP_ID = "wx-standin-app"
 APP_SECRET = "standin-secret"
-POST_PATHS = ("/cgi-bin/message/template/send", "/cgi-bin/message/custom/send", "/cgi-bin/menu/create")
+POST_PATHS = (
+    "/cgi-bin/message/template/send",
+    "/cgi-bin/message/custom/send",
+    "/cgi-bin/menu/create",
+    "/cgi-bin/qrcode/create",
+)
+QR_IMAGE = b"\xff\xd8\xff\xe0 a stand-in QR code picture \xff\xd9"
+"""What ``GET /cgi-bin/showqrcode?ticket=`` answers (WeChat serves the code's JPEG there, on mp.weixin.qq.com)."""
 
 
 @dataclass
@@ -80,6 +88,9 @@ class WeChatStandin:
                     return {"errcode": code, "errmsg": f"stand-in error {code}"}
             if path.endswith("template/send"):
                 return {"errcode": 0, "errmsg": "ok", "msgid": 1000 + len(self.requests)}
+            if path.endswith("qrcode/create"):
+                scene = (body or {}).get("action_info", {}).get("scene", {}).get("scene_str", "")
+                return {"ticket": f"TICKET/{scene}", "url": f"http://weixin.qq.com/q/{len(self.requests)}"}
             return {"errcode": 0, "errmsg": "ok"}
         return {"errcode": 404, "errmsg": "no such API"}
 
@@ -89,6 +100,14 @@ def _handler(state: WeChatStandin) -> type[BaseHTTPRequestHandler]:
         def _serve(self, method: str) -> None:
             url = urlsplit(self.path)
             query = {k: v[0] for k, v in parse_qs(url.query).items()}
+            if url.path == "/cgi-bin/showqrcode":
+                state.answer(method, url.path, query, None)
+                self.send_response(200 if query.get("ticket") else 404)
+                self.send_header("Content-Type", "image/jpeg")
+                self.send_header("Content-Length", str(len(QR_IMAGE)))
+                self.end_headers()
+                self.wfile.write(QR_IMAGE)
+                return
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length) if length else b""
             body = json.loads(raw.decode("utf-8")) if raw else None

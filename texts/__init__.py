@@ -18,6 +18,7 @@ from texts import (
     book,
     calendar,
     common,
+    ics,
     lottery,
     manage,
     notices,
@@ -52,6 +53,7 @@ def _merge() -> dict[str, tuple[str, str]]:
         waitlist,
         sms_templates,
         settle,
+        ics,
     ):
         for key, texts in module.TEXTS.items():
             if key in merged:

@@ -63,6 +63,12 @@ DeliverLater = Callable[[str, list[str]], None]
 """``deliver_later(openid, texts)``: push texts as customer-service messages (the lead's wiring, via a Sender)."""
 
 
+class EventHook(Protocol):
+    """``adapters.wechat.events.WeChatEvents``: an engine step to take, an answer, or None (not its event)."""
+
+    def handle(self, message: BaseMessage, event_id: str) -> Inbound | str | None: ...
+
+
 class Languages(Protocol):
     """What the webhook asks of the patient service: the language an account chose, if any."""
 
@@ -78,6 +84,8 @@ class WeChatServices:
     box: SecretBox
     languages: Languages
     followers: Followers
+    events: EventHook | None = None
+    """Events handled beyond messages and clicks (``adapters.wechat.events``: delivery reports, QR codes)."""
 
 
 # --- the webhook -------------------------------------------------------------------------------------------
@@ -181,6 +189,13 @@ class WeChatWebhook:
             return self._unsupported(acct)  # image, voice, video, location, link, anything new
         # the time and the key too: two different menu clicks in one second are two events
         event_id = f"{openid}:{message.time}:{message.event}:{plain(getattr(message, 'key', ''))}"
+        hooked = self.services.events.handle(message, event_id) if self.services.events is not None else None
+        if isinstance(hooked, Inbound):  # a department's QR code: a step (a follow through it is a follow too)
+            if isinstance(message, SUBSCRIBED):
+                self.services.followers.followed(acct)
+            return self._step(acct, hooked)
+        if hooked is not None:
+            return hooked
         if isinstance(message, SUBSCRIBED):
             self.services.followers.followed(acct)
             return self._step(acct, Inbound(Channel.wechat, openid, "", event_id, event="subscribe"))

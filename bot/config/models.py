@@ -100,6 +100,7 @@ class ServerConfig:
     port: Annotated[int, Strict(), expecting(_port)] = 8000
     public_url: Annotated[str, expecting(_url("http", "https"))] = ""
     simulator: Flag = False
+    calendar_base_url: Annotated[str, expecting(_url("http", "https"))] = ""
 
 
 def _host_port(value: str) -> tuple[str, int]:

@@ -24,6 +24,8 @@ from typing import Any, Protocol, runtime_checkable
 import redis
 
 import rules
+from bot.appointments import AppointmentStore
+from bot.calendar_links import CalendarLinks
 from bot.config import Config
 from bot.crypto import SecretBox
 from bot.names import name_in
@@ -34,6 +36,7 @@ from bot.notifications.outbox import (
     Sender,
     SendResult,
 )
+from bot.notifications.push_reports import Pushed, PushReports
 from bot.patients import PatientService, UnknownPatientError, phone_hash
 from bot.records import Appointment, local_moment
 from bot.records import text as decoded
@@ -93,6 +96,12 @@ class Outgoing:
     address: Address | None
     facts: Mapping[str, str] = field(default_factory=dict)
     """Facts of this notice beyond the appointment's own (a no-show's count…), for template-only SMS providers."""
+    sms_body: str | None = None
+    """The body of an SMS fallback when it differs (shorter: an SMS stays within 2 segments)."""
+
+    def pushed(self) -> Pushed:
+        """What a template message of this notification carries (for its delivery report)."""
+        return Pushed(self.appointment.serial, self.kind, self.key, self.sms_body or self.body)
 
     def message(self, channel: str, facts: Mapping[str, str] | None = None) -> OutboundMessage:
         """As a message on ``channel`` to its address (``facts``: the notice as data, for an SMS)."""
@@ -127,12 +136,17 @@ class Notifier:
         config: Config,
         patients: PatientService,
         senders: Mapping[str, Sender],
+        *,
+        links: CalendarLinks | None = None,
+        reports: PushReports | None = None,
     ) -> None:
         self.redis = redis_client
         self.box = box
         self.config = config
         self.patients = patients
         self.senders = dict(senders)
+        self.links = links
+        self.reports = reports
         self._slot_cache: dict[tuple[str, str, str, str], dict[str, Any]] = {}
 
     # --- addresses -------------------------------------------------------------------------------------
@@ -202,7 +216,16 @@ class Notifier:
         if kind == OutboxKind.confirmation and address is not None and address.channel == "sms":
             # booked by SMS: the TwiML reply was the confirmation, a push would say it twice (SPEC §5)
             return Delivery(ok=True, skipped=SMS_REPLIED)
-        return self.deliver_many([Outgoing(appointment, kind, body, key, address, facts or {})])[0]
+        sms_body = None
+        if kind == OutboxKind.confirmation and address is not None and address.channel == "wechat":
+            # the calendar link (SPEC §7) rides in the WeChat confirmation; an SMS fallback stays within 2 segments
+            sms_body, body = body, self.with_calendar_link(appointment, body)
+        return self.deliver_many([Outgoing(appointment, kind, body, key, address, facts or {}, sms_body)])[0]
+
+    def with_calendar_link(self, appointment: Appointment, body: str) -> str:
+        """``body`` and a line with the appointment's calendar link, when ``server.calendar_base_url`` is set."""
+        url = self.links.url_for(appointment) if self.links is not None else None
+        return f"{body}\n{text(self.language(appointment), 'ics.link', url=url)}" if url else body
 
     def deliver_many(self, items: Sequence[Outgoing]) -> list[Delivery]:
         """:meth:`deliver` for many (no opt-out: broadcasts), the sends of one channel batched when its sender can."""
@@ -213,16 +236,35 @@ class Notifier:
                 results[i] = self._fallback(item, NO_ADDRESS)
             else:
                 by_channel.setdefault(item.address.channel, []).append(i)
+        pushed: list[tuple[str, Pushed]] = []
         for channel, indexes in by_channel.items():
             messages = [items[i].message(channel, self._sms_facts(items[i], channel)) for i in indexes]
             for i, result in zip(indexes, self._send_many(channel, messages), strict=True):
                 if result.ok:
                     results[i] = Delivery(ok=True, channel=channel)
+                    if channel == "wechat" and result.provider_id:  # its delivery is reported later (push_reports)
+                        pushed.append((result.provider_id, items[i].pushed()))
                 elif channel == "wechat" and result.error == UNREACHABLE:
                     results[i] = self._fallback(items[i], UNREACHABLE)
                 else:
                     results[i] = Delivery(ok=False, channel=channel, error=result.error)
+        if self.reports is not None:
+            self.reports.remember(pushed)
         return [r if r is not None else Delivery(ok=False, error="lost") for r in results]
+
+    def after_failed_push(self, msgid: str, store: AppointmentStore) -> Delivery | None:
+        """WeChat reported the template message ``msgid`` failed: send its SMS fallback (SPEC §5), once (the same
+        send-once key as an immediate fallback); a reminder only while the appointment is booked and the patient
+        has not opted out. None when there is nothing to send (not ours, forgotten, cancelled meanwhile...)."""
+        pushed = self.reports.pushed(msgid) if self.reports is not None else None
+        appointment = store.get(pushed.serial) if pushed is not None else None
+        if pushed is None or appointment is None:
+            return None
+        if pushed.kind == OutboxKind.reminder and (
+            appointment.status != rules.AppointmentStatus.booked or self.opted_out(appointment, None)
+        ):
+            return None
+        return self._fallback(Outgoing(appointment, pushed.kind, pushed.body, pushed.key, None), "push_failed")
 
     def _fallback(self, item: Outgoing, why: str) -> Delivery:
         try:
@@ -230,7 +272,12 @@ class Notifier:
         except UnknownPatientError:
             return Delivery(ok=False, error=why, final=True)
         message = OutboundMessage(
-            "sms", phone, item.kind, item.body, idempotency_key=f"{item.key}:sms", facts=self._sms_facts(item, "sms")
+            "sms",
+            phone,
+            item.kind,
+            item.sms_body or item.body,
+            idempotency_key=f"{item.key}:sms",
+            facts=self._sms_facts(item, "sms"),
         )
         [result] = self._send_many("sms", [message])
         return Delivery(ok=result.ok, channel="sms", error=None if result.ok else result.error)

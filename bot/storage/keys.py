@@ -401,3 +401,27 @@ SETTLE_DUE = f"{PREFIX}settle:due"
 def lease(duty: str) -> str:
     """String: the token of the worker holding the lease of a periodic duty (``periodic``); expires on its own."""
     return f"{PREFIX}lease:{duty}"
+
+
+# --- calendar files (bot.calendar_links) ---------------------------------------------------------------------
+def calendar_link(serial: str) -> str:
+    """The calendar token of an appointment, encrypted (``/calendar/<token>.ics``): random, never derived from the
+    serial; expires some days after the visit."""
+    return f"{PREFIX}appt:{serial}:calendar"
+
+
+def calendar_token(token_hash: str) -> str:
+    """The serial a calendar token (by keyed hash) opens; expires with :func:`calendar_link`."""
+    return f"{PREFIX}calendar:{token_hash}"
+
+
+def wechat_template_sent(msgid: str) -> str:
+    """Hash of what a WeChat template message carried, by WeChat's ``msgid``: serial, kind, key (its send-once key),
+    body_enc (the text an SMS fallback sends, encrypted); kept until its delivery report is long due."""
+    return f"{PREFIX}wechat:template:{msgid}"
+
+
+def wechat_template_status(msgid: str) -> str:
+    """Hash of the delivery report WeChat sent for a template message (``TEMPLATESENDJOBFINISH``): status
+    (``success``, ``failed:user block``, ``failed: system failed``), at; kept a week."""
+    return f"{PREFIX}wechat:template-status:{msgid}"

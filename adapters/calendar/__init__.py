@@ -1,0 +1,1 @@
+"""Calendar files of appointments: ``GET /calendar/<token>.ics`` (SPEC §7)."""
