@@ -19,12 +19,11 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import redis
 
 import rules
-from bot.appointments import AppointmentStore
 from bot.calendar_links import CalendarLinks
 from bot.config import Config
 from bot.crypto import SecretBox
@@ -43,6 +42,9 @@ from bot.records import text as decoded
 from bot.storage import keys
 from texts import format as words
 from texts import text
+
+if TYPE_CHECKING:  # bot.appointments -> bot.settle -> this module at run time
+    from bot.appointments import AppointmentStore
 
 log = logging.getLogger(__name__)
 
