@@ -118,9 +118,10 @@ def build_engine(services: Services) -> Engine:
     return Engine(dialog_deps(services), all_dialogs())
 
 
-def open_services(config: Config, clock: Clock | None = None) -> Services:
-    """Open Redis as configured (or the embedded server) and wire the services on it."""
-    runtime = open_redis(config.redis)
+def open_services(config: Config, clock: Clock | None = None, *, socket_timeout: float | None = None) -> Services:
+    """Open Redis as configured (or the embedded server) and wire the services on it (``socket_timeout``: the web
+    process's bound on one Redis command)."""
+    runtime = open_redis(config.redis, socket_timeout=socket_timeout)
     services = build_services(config, runtime.redis, clock)
     services.runtime = runtime
     return services

@@ -15,9 +15,10 @@ from werkzeug.exceptions import HTTPException
 from adapters.console.simulator import STATIC, SimulatorServices, simulator_blueprint
 from adapters.sms.webhook import SmsInbox, sms_blueprint
 from adapters.staff.api import StaffDesk, staff_blueprint
-from adapters.wechat.push import Followers, reply_pusher, wechat_sender
+from adapters.wechat.push import Followers
 from adapters.wechat.webhook import WeChatServices, wechat_blueprint
 from app import health
+from app.late_replies import LateReplies
 from app.services import build_engine
 from app.worker import run_worker
 from bot.metrics import CONTENT_TYPE, metrics, registry
@@ -26,6 +27,9 @@ from dialogs.engine import Engine
 
 MAX_BODY_BYTES = 16 * 1024 * 1024
 TIMED_PREFIXES = ("/wechat", "/sms/", "/simulator/")
+REDIS_SOCKET_TIMEOUT_S = 1.0
+"""The web process's bound on one Redis command (``app.wsgi``, ``guahao serve``): a Redis that hangs costs a webhook
+at most this per round trip (then the busy text), so WeChat is still answered within its 5 s."""
 log = logging.getLogger(__name__)
 
 
@@ -110,6 +114,7 @@ def create_app(
 
 def _register_channels(app: Flask, services: Services, engine: Engine) -> None:
     config = services.config
+    late = LateReplies(services.redis, services.box)
     if config.sms.auth_token:  # SPEC §7: the webhook follows the auth token; sms.provider is for outbound only
         app.register_blueprint(
             sms_blueprint(
@@ -119,13 +124,13 @@ def _register_channels(app: Flask, services: Services, engine: Engine) -> None:
                 redis_client=services.redis,
                 clock=services.clock,
                 config=config,
+                hand_off=late,
             )
         )
     else:
         log.info("SMS webhook off: sms.auth_token is empty")
     if config.wechat.enabled:
-        pusher = wechat_sender(config.wechat, services.redis, services.box, services.outbox)
-        wechat = WeChatServices(engine, engine.ledger, services.box, services.patients, Followers(services.redis))
-        app.register_blueprint(wechat_blueprint(wechat, config.wechat, reply_pusher(pusher)))
+        wechat = WeChatServices(engine, services.box, services.patients, Followers(services.redis))
+        app.register_blueprint(wechat_blueprint(wechat, config.wechat, late))
     else:
         log.info("WeChat webhook off: wechat.token is empty")
