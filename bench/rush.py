@@ -1,6 +1,6 @@
 """The 7 a.m. release rush end to end: verified patients book the newly released day through signed webhooks.
 
-    python bench/rush.py [--patients 2000] [--connections 16] [--workers 4] [--profile DIR]
+    python bench/rush.py [--patients 2000] [--connections 16] [--workers 4] [--menu] [--app-root DIR] [--profile DIR]
 
 N verified patients (a quarter of them on SMS) each send the whole booking conversation (book → department →
 date → slot → confirm) at the release time on the deployment clock: WeChat in safe mode (encrypted and
@@ -16,7 +16,10 @@ wrk's ``delay()`` pacing each connection (wrk has no rate option and wrk2 is not
 calibrated on a first half and measured on the second); then what Redis holds: every message answered (none lost,
 none pending), bookings, places overbooked.
 
-``--profile DIR`` writes a cProfile of each gunicorn worker (``pstats`` files) for the guahao run.
+``--menu``: every message is ``菜单`` (the menu, from new users first: the webhook path itself, as issue 15 first
+measured it) instead of the booking conversation. ``--app-root DIR`` serves another checkout of guahao (say the
+commit before a change) with the same bench. ``--profile DIR`` writes a cProfile of each gunicorn worker (``pstats``
+files) for the guahao run.
 """
 
 from __future__ import annotations
@@ -189,18 +192,23 @@ class Patient:
     n: int
     channel: str  # "wechat" | "sms"
     user: str  # openid | E.164 phone
+    menu: bool = False
 
     def conversation(self) -> list[str]:
         """The whole booking: book (the one hospital is taken as chosen), a department by name, the released day,
-        a slot, confirm."""
+        a slot, confirm (``menu``: the menu five times)."""
+        if self.menu:
+            return ["菜单"] * 5
         department = DEPARTMENTS[self.n % len(DEPARTMENTS)][1]
         slot = str(1 + (self.n // len(DEPARTMENTS)) % 2)
         return ["1", department, "1", slot, "Y"]
 
 
-def patients_of(first: int, count: int) -> list[Patient]:
+def patients_of(first: int, count: int, menu: bool = False) -> list[Patient]:
     return [
-        Patient(n, "sms", f"+86{phone_number(n)}") if n % SMS_EVERY == SMS_EVERY - 1 else Patient(n, "wechat", f"o-{n}")
+        Patient(n, "sms", f"+86{phone_number(n)}", menu)
+        if n % SMS_EVERY == SMS_EVERY - 1
+        else Patient(n, "wechat", f"o-{n}", menu)
         for n in range(first, first + count)
     ]
 
@@ -284,14 +292,16 @@ def free_port() -> int:
 class Gunicorn:
     """gunicorn with ``workers`` sync workers serving ``app`` on a free port, until stopped."""
 
-    def __init__(self, app: str, workers: int, env: dict[str, str], log: Path, hooks: Path | None = None) -> None:
+    def __init__(
+        self, app: str, workers: int, env: dict[str, str], log: Path, root: Path, hooks: Path | None = None
+    ) -> None:
         self.port = free_port()
         command = [sys.executable, "-m", "gunicorn", "-w", str(workers), "-b", f"127.0.0.1:{self.port}"]
-        command += ["--backlog", "2048", "--chdir", str(ROOT / "bench"), "--pythonpath", str(ROOT)]
+        command += ["--backlog", "2048", "--chdir", str(root), "--pythonpath", str(root)]
         if hooks is not None:
             command += ["-c", str(hooks)]
         self.process = subprocess.Popen(
-            [*command, app], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log.open("w"),
+            [*command, app], cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=log.open("w"),
             start_new_session=True,
         )  # fmt: skip
         self._wait_ready(log, workers)
@@ -424,6 +434,8 @@ class Rush:
     connections: int
     workers: int
     profile: Path | None
+    menu: bool = False
+    app_root: Path = ROOT
 
     def run(self) -> dict[str, Any]:
         server = EmbeddedRedis.start(self.workdir / "redis", appendonly=True)
@@ -441,8 +453,8 @@ class Rush:
 
     def _run(self, server: EmbeddedRedis, processes: list[Any]) -> dict[str, Any]:
         release = _release_minute()
-        cohort = patients_of(0, self.patients)
-        paced = patients_of(self.patients, max(2 * self.connections, self.patients // 2))
+        cohort = patients_of(0, self.patients, self.menu)
+        paced = patients_of(self.patients, max(2 * self.connections, self.patients // 2), self.menu)
         config_path = self.workdir / "config.toml"
         config_path.write_text(config_toml(server.url, release))
         config = load_config(str(config_path))
@@ -451,7 +463,7 @@ class Rush:
         day = (release.date() + timedelta(days=7)).isoformat()
         capacity = max(1, int(self.patients * PLACES_SHARE) // (2 * len(DEPARTMENTS)))  # the rush sells out
         services.schedule.import_csv(schedule_csv(day, capacity))
-        for patient in cohort + paced:
+        for patient in [] if self.menu else cohort + paced:  # the menu is asked by new users
             acct = account_id(services.box, patient.channel, patient.user)
             services.patients.add_patient(
                 acct, patient.channel, patient_name(patient.n), id_number(patient.n), phone_number(patient.n)
@@ -469,13 +481,13 @@ class Rush:
         echo_runs = [self._echo(env, logs, at_max, "echo-1")]
         metrics_dir = self.workdir / "metrics"
         metrics_dir.mkdir()
-        guahao_env = {**env, "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}
+        guahao_env = {**env, "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir), "PYTHONPATH": str(self.app_root)}
         worker = subprocess.Popen(
-            [sys.executable, "-m", "app", "worker"], cwd=ROOT, env=guahao_env,
+            [sys.executable, "-m", "app", "worker"], cwd=self.app_root, env=guahao_env,
             stdout=subprocess.DEVNULL, stderr=(logs / "worker.log").open("w"), start_new_session=True,
         )  # fmt: skip
         processes.append(worker)
-        guahao = Gunicorn("app.wsgi:app", self.workers, guahao_env, logs / "guahao.log", self._hooks())
+        guahao = Gunicorn("app.wsgi:app", self.workers, guahao_env, logs / "guahao.log", self.app_root, self._hooks())
         processes.append(guahao)
         rush = run_wrk(guahao.port, at_max, self.connections)
         booked_in_rush = _places(client)[0]
@@ -495,7 +507,7 @@ class Rush:
         return self._report(echo_runs, rush, at_80, pause, checks)
 
     def _echo(self, env: dict[str, str], logs: Path, directory: Path, name: str) -> Load:
-        echo = Gunicorn("rush:echo_app()", self.workers, env, logs / f"{name}.log")
+        echo = Gunicorn("rush:echo_app()", self.workers, env, logs / f"{name}.log", ROOT / "bench")
         try:
             return run_wrk(echo.port, directory, self.connections)
         finally:
@@ -615,13 +627,17 @@ def main() -> None:
     parser.add_argument("--patients", type=int, default=2000)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--workers", type=int, default=4, help="gunicorn sync workers")
+    parser.add_argument("--menu", action="store_true", help="every message the menu, from new users")
+    parser.add_argument("--app-root", type=Path, default=ROOT, help="the guahao checkout to serve")
     parser.add_argument("--profile", type=Path, help="write a cProfile of each guahao worker here")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed (apt-get install -y wrk)")
     with tempfile.TemporaryDirectory(prefix="guahao-rush-") as workdir:
-        figures = Rush(Path(workdir), args.patients, args.connections, args.workers, args.profile).run()
+        figures = Rush(
+            Path(workdir), args.patients, args.connections, args.workers, args.profile, args.menu, args.app_root
+        ).run()
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2))
     if figures["lost"] or figures["failed"] or figures["overbooked"]:

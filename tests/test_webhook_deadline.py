@@ -36,7 +36,8 @@ from bot.storage import keys
 from bot.storage.runtime import EmbeddedRedis
 from dialogs.engine import Engine
 from dialogs.message import Channel, Inbound
-from tests.support import CONFIG_RAW, Services, make_services
+from tests.pii_scan import assert_no_pii
+from tests.support import CONFIG_RAW, Services, id_number, make_services
 from tests.test_wechat import AES_KEY, TOKEN, FlaskTransport, Platform, hold_user_lock, steps_of, text_xml
 from tests.twilio_standin import TwilioStandIn
 from tests.wechat_standin import APP_ID, APP_SECRET, WeChatStandin, running_standin
@@ -258,3 +259,19 @@ def test_handle_still_waits_for_the_lock_without_a_hand_off(deployment: Deployme
     _hold(deployment.services, Channel.console, "c-1", 0.5)
     replies, elapsed = timed(lambda: engine.handle(Inbound(Channel.console, "c-1", "菜单", "c-msg-1")))
     assert "1. 预约挂号" in replies[0].text and elapsed >= 0.4
+
+
+def test_a_handed_over_message_is_not_in_clear_in_redis(deployment: Deployment) -> None:
+    """The job carries the message (here an ID number, typed during verification): sealed, never in clear."""
+    platform, user, secret = deployment.wechat, "o-sealed", id_number(3)
+    platform.send(user, "4")  # 就诊人管理 → add a patient: asks for the name, then the ID number
+    platform.send(user, "1")
+    platform.send(user, "王小明")
+    hold_user_lock(deployment.services, user, 4.0)
+    assert platform.post(text_xml(user, secret, platform.msg_id())).body == b"success"
+    assert job_queue(deployment.services.redis).count == 1
+    assert_no_pii(deployment.services.redis, [secret, user])
+    deployment.work()
+    assert_no_pii(deployment.services.redis, [secret])
+    [pushed] = deployment.wechat_api.calls(CUSTOM)
+    assert pushed.body is not None and "手机号" in pushed.body["text"]["content"], pushed.body
