@@ -151,7 +151,8 @@ class Engine:
 
     def _begin(self, inbound: Inbound, mode: str) -> tuple[_Begun, Any]:
         acct = account_id(self.deps.box, inbound.channel.value, inbound.user)
-        metrics().messages_in.labels(inbound.channel.value).inc()
+        if mode == "claim":  # the worker resuming a handed-over message counts it no second time
+            metrics().messages_in.labels(inbound.channel.value).inc()
         now = self.deps.clock.now()
         held = [
             keys.user_lock(acct),

@@ -152,20 +152,7 @@ def _finished_jobs(client: redis.Redis) -> list[Any]:
 def test_a_stalled_sms_step_gets_an_empty_twiml_and_its_reply_by_sms_once(deployment: Deployment) -> None:
     services, phone = deployment.services, "+8613912340001"
     engine = build_engine(services)
-    app = Flask("sms-deadline")
-    app.register_blueprint(
-        sms_blueprint(
-            engine,
-            patients=services.patients,
-            box=services.box,
-            redis_client=services.redis,
-            clock=services.clock,
-            config=services.config,
-            hand_off=LateReplies(services.redis, services.box),
-            reply_deadline=1.0,  # Twilio's 15 s, shortened for the test
-        )
-    )
-    deployment.app = app
+    deployment.app = sms_app(services, engine, reply_deadline=1.0)  # Twilio's 15 s, shortened for the test
     _hold(services, Channel.sms, phone, 1.5)
     sid = f"SM{next(_sids):032x}"
     (status, twiml), elapsed = timed(lambda: deployment.sms(phone, "帮助", sid))
@@ -177,6 +164,24 @@ def test_a_stalled_sms_step_gets_an_empty_twiml_and_its_reply_by_sms_once(deploy
     assert "随时可回复" in sent[0].form["Body"] and "1. 预约挂号" in sent[1].form["Body"]
     deployment.work()
     assert len(deployment.twilio_api.messages()) == 2
+
+
+def sms_app(services: Services, engine: Engine, *, reply_deadline: float) -> Flask:
+    """The SMS webhook as create_app wires it, with a reply deadline short enough for a test."""
+    app = Flask("sms-deadline")
+    app.register_blueprint(
+        sms_blueprint(
+            engine,
+            patients=services.patients,
+            box=services.box,
+            redis_client=services.redis,
+            clock=services.clock,
+            config=services.config,
+            hand_off=LateReplies(services.redis, services.box),
+            reply_deadline=reply_deadline,
+        )
+    )
+    return app
 
 
 def _hold(services: Services, channel: Channel, user: str, seconds: float) -> None:
@@ -275,3 +280,22 @@ def test_a_handed_over_message_is_not_in_clear_in_redis(deployment: Deployment) 
     assert_no_pii(deployment.services.redis, [secret])
     [pushed] = deployment.wechat_api.calls(CUSTOM)
     assert pushed.body is not None and "手机号" in pushed.body["text"]["content"], pushed.body
+
+
+def test_an_sms_step_that_ends_late_is_sent_by_the_worker_not_also_answered(
+    deployment: Deployment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    services, phone = deployment.services, "+8613912340003"
+    engine = build_engine(services)
+    real = engine._process
+
+    def slow(*args: Any) -> list[str]:
+        time.sleep(0.4)
+        return real(*args)
+
+    monkeypatch.setattr(engine, "_process", slow)
+    deployment.app = sms_app(services, engine, reply_deadline=0.2)
+    status, twiml = deployment.sms(phone, "帮助")
+    assert status == 200 and "<Message>" not in twiml
+    deployment.work()
+    assert len(deployment.twilio_api.messages()) == 2  # the help text and the menu, each once

@@ -191,9 +191,10 @@ class SmsInbox:
             if deadline is None or self.hand_off is None:
                 return [o.text for o in self.engine.handle(inbound)]
             answer = self.engine.answer(inbound, deadline)
-            if answer.fate == Fate.HAND_OFF:
+            if answer.fate == Fate.HAND_OFF:  # even when the step ran (late): its reply is the worker's to send
                 log.warning("sms step late: empty TwiML, the worker sends the reply")
                 self.hand_off(inbound, 0)
+                return []
             return [o.text for o in answer.replies]
         seen = keys.sms_seen(message_id) if message_id else None
         return self._ledger.once(seen, lambda: self._opt(phone, parsed))
