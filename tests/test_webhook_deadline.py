@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import copy
 import itertools
+import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,7 +29,7 @@ from wechatpy.crypto import WeChatCrypto
 from adapters.sms.webhook import sms_blueprint
 from app.late_replies import LateReplies
 from app.services import build_engine
-from app.web import create_app
+from app.web import REDIS_SOCKET_TIMEOUT_S, create_app
 from app.worker import run_worker
 from bot.config import build_config
 from bot.patients import account_id
@@ -299,3 +301,31 @@ def test_an_sms_step_that_ends_late_is_sent_by_the_worker_not_also_answered(
     assert status == 200 and "<Message>" not in twiml
     deployment.work()
     assert len(deployment.twilio_api.messages()) == 2  # the help text and the menu, each once
+
+
+def test_a_redis_that_hangs_still_gets_wechat_its_answer_within_5_s(tmp_path: Path) -> None:
+    """Redis stops answering (SIGSTOP: a stalled server, not a closed socket): the web process's socket timeout bounds
+    each command, so the patient is told the busy text well within WeChat's 5 s instead of WeChat giving up."""
+    server = EmbeddedRedis.start(tmp_path / "data", appendonly=True)
+    try:
+        client = server.client(socket_timeout=REDIS_SOCKET_TIMEOUT_S)
+        raw = config_raw("http://127.0.0.1:9/cgi-bin/", "http://127.0.0.1:9")
+        app = create_app(make_services(client, build_config(raw)), expect_worker=False)
+        platform = Platform(FlaskTransport(app), safe=True)
+        platform.crypto = WeChatCrypto(TOKEN, AES_KEY, APP_ID)
+        assert "1. 预约挂号" in platform.send("o-hang", "菜单")
+        answers: list[Any] = []
+        request = threading.Thread(
+            target=lambda: answers.append(platform.post(text_xml("o-hang", "菜单", platform.msg_id()))), daemon=True
+        )
+        server.process.send_signal(signal.SIGSTOP)
+        try:
+            request.start()
+            request.join(WECHAT_BUDGET_S)  # a client without a socket timeout would still be waiting
+        finally:
+            server.process.send_signal(signal.SIGCONT)
+        assert answers, "no answer within WeChat's 5 s"
+        assert platform.reply_of(answers[0]) == "系统繁忙,请稍后再试。"
+        client.close()
+    finally:
+        server.stop()
