@@ -26,6 +26,7 @@ def main() -> None:
     parser.add_argument("--root", type=Path, default=ROOT)
     parser.add_argument("--safe", action="store_true")
     parser.add_argument("--steps", type=int, default=1000)
+    parser.add_argument("--socket-timeout", type=float, default=0.0, help="the Redis client's (the web's: 1.0)")
     args = parser.parse_args()
     sys.path.insert(0, str(args.root))
     from flask import Flask
@@ -39,7 +40,8 @@ def main() -> None:
     assert wechat.__file__.startswith(str(args.root)), wechat.__file__
     server = EmbeddedRedis.start(None, appendonly=False)
     try:
-        services = make_services(server.client(), make_config(rate_limit_per_minute=10**9))
+        timeout = {"socket_timeout": args.socket_timeout} if args.socket_timeout else {}
+        services = make_services(server.client(**timeout), make_config(rate_limit_per_minute=10**9))
         engine = build_engine(services)
         app = Flask("step")
         blueprint = wechat_blueprint(
