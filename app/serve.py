@@ -28,7 +28,7 @@ import waitress
 from app.demo import demo_schedule_csv
 from app.services import build_services
 from app.supervisor import Supervisor
-from app.web import create_app
+from app.web import REDIS_SOCKET_TIMEOUT_S, create_app
 from bot.config import Config
 from bot.errors import GuahaoError
 from bot.services import Services
@@ -48,7 +48,8 @@ def serve(config: Config, *, demo: bool, host: str | None, port: int | None, con
     """Run until interrupted; the exit code (1 when a part kept dying)."""
     listen_host, listen_port = host or config.server.host, port if port is not None else config.server.port
     listener = listen(listen_host, listen_port)  # before Redis, demo slots or the worker: a busy port changes nothing
-    runtime = open_redis(config.redis, wait=True)  # an external Redis not up yet is waited for, one line a try
+    runtime = open_redis(config.redis, wait=True, socket_timeout=REDIS_SOCKET_TIMEOUT_S)  # an external Redis not
+    # up yet is waited for, one line a try; each command of the web process bounded
     metrics_dir = Path(config.redis.data_dir) / "metrics"
     shutil.rmtree(metrics_dir, ignore_errors=True)  # values of an earlier run must not be added to this one
     metrics_dir.mkdir(parents=True, exist_ok=True)

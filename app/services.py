@@ -153,10 +153,13 @@ def build_engine(services: Services) -> Engine:
     return Engine(dialog_deps(services), all_dialogs())
 
 
-def open_services(config: Config, clock: Clock | None = None, *, wait: bool = False) -> Services:
+def open_services(
+    config: Config, clock: Clock | None = None, *, wait: bool = False, socket_timeout: float | None = None
+) -> Services:
     """Open Redis as configured (or the embedded server) and wire the services on it; ``wait``: for an external
-    Redis not reachable yet (a long-running process started before its Redis)."""
-    runtime = open_redis(config.redis, wait=wait)
+    Redis not reachable yet (a long-running process started before its Redis); ``socket_timeout``: the web
+    process's bound on one Redis command."""
+    runtime = open_redis(config.redis, wait=wait, socket_timeout=socket_timeout)
     services = build_services(config, runtime.redis, clock)
     services.runtime = runtime
     return services

@@ -22,9 +22,10 @@ from adapters.sms.webhook import SmsInbox, sms_blueprint
 from adapters.staff.api import StaffDesk, staff_blueprint
 from adapters.staff.docs import staff_docs_blueprint
 from adapters.wechat.events import WeChatEvents, fallback_queue
-from adapters.wechat.push import Followers, reply_pusher, wechat_sender
+from adapters.wechat.push import Followers
 from adapters.wechat.webhook import WeChatServices, wechat_blueprint
 from app import health
+from app.late_replies import LateReplies
 from app.services import build_engine
 from app.worker import run_worker
 from bot.config import MAINLAND_PROVIDERS
@@ -35,6 +36,9 @@ from dialogs.engine import Engine
 
 MAX_BODY_BYTES = 16 * 1024 * 1024
 TIMED_PREFIXES = ("/wechat", "/sms/", "/simulator/")
+REDIS_SOCKET_TIMEOUT_S = 1.0
+"""The web process's bound on one Redis command (``app.wsgi``, ``guahao serve``): a Redis that hangs costs a webhook
+at most this per round trip (then the busy text), so WeChat is still answered within its 5 s."""
 log = logging.getLogger(__name__)
 
 
@@ -137,6 +141,7 @@ def create_app(
 
 def _register_channels(app: Flask, services: Services, engine: Engine) -> None:
     config = services.config
+    late = LateReplies(services.redis, services.box)
     if config.sms.auth_token:  # SPEC §7: the webhook follows the auth token; sms.provider is for outbound only
         app.register_blueprint(
             sms_blueprint(
@@ -146,21 +151,19 @@ def _register_channels(app: Flask, services: Services, engine: Engine) -> None:
                 redis_client=services.redis,
                 clock=services.clock,
                 config=config,
+                hand_off=late,
             )
         )
     else:
         log.info("SMS webhook off: sms.auth_token is empty")
     if config.wechat.enabled:
-        pusher = wechat_sender(config.wechat, services.redis, services.box, services.outbox)
         events = WeChatEvents(
             config,
             services.notifier.reports or PushReports(services.redis, services.box, services.clock),
             fallback_queue(services.redis),
         )
-        wechat = WeChatServices(
-            engine, engine.ledger, services.box, services.patients, Followers(services.redis), events
-        )
-        app.register_blueprint(wechat_blueprint(wechat, config.wechat, reply_pusher(pusher)))
+        wechat = WeChatServices(engine, services.box, services.patients, Followers(services.redis), events)
+        app.register_blueprint(wechat_blueprint(wechat, config.wechat, late))
     else:
         log.info("WeChat webhook off: wechat.token is empty")
 

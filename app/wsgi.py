@@ -11,8 +11,10 @@ import os
 
 from app.logs import setup_logging
 from app.services import open_services
-from app.web import create_app
+from app.web import REDIS_SOCKET_TIMEOUT_S, create_app
 from bot.config import load_config
 
 setup_logging()
-app = create_app(open_services(load_config(os.environ.get("GUAHAO_CONFIG") or None)))
+app = create_app(
+    open_services(load_config(os.environ.get("GUAHAO_CONFIG") or None), socket_timeout=REDIS_SOCKET_TIMEOUT_S)
+)

@@ -71,6 +71,11 @@ def _services() -> JobServices:
         raise RuntimeError("guahao jobs run in 'guahao worker' (app.worker.run_worker), not a bare rq worker") from None
 
 
+def bound_services() -> JobServices:
+    """The services of the worker running the current job (for the jobs of the floors above: ``app.late_replies``)."""
+    return _services()
+
+
 # --- jobs --------------------------------------------------------------------------------------------------
 def send_reminder(serial: str, kind: str, due: int | str) -> str:
     """Job: send one reminder (or the confirmation) of one appointment if it still makes sense."""

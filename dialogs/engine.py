@@ -1,8 +1,11 @@
 """The message pipeline: dedupe → lock the user → load the session → one dialog step → save → unlock.
 
-Adapters call :meth:`Engine.handle` with a normalised :class:`Inbound` and get the replies back. A platform retry of
-a message already handled (same channel, user and message id) gets the stored reply without a second step; a retry
-that arrives while the first delivery is still being processed waits for it. One user's messages are processed
+Webhooks call :meth:`Engine.answer` on the request thread with a normalised :class:`Inbound` and a deadline (WeChat
+waits 5 s), and get an :class:`Answer`: the replies, or a hand-off to the worker when the step cannot give them in
+time (the worker runs it, :meth:`Engine.finish_late`, and pushes the reply once); callers that wait whatever it takes
+(console, simulator) call :meth:`Engine.handle`. A platform retry of a message already handled (same channel, user
+and message id) gets the stored reply without a second step; a retry that arrives while the first delivery is still
+being processed waits for it (within its own deadline). One user's messages are processed
 one at a time (a Redis lock with a timeout, so a crashed process never silences a user). The delivery claim, the
 lock with the load, and the save with the release, are Lua scripts (``bot/storage/lua/dialog_*.lua``): two round trips a
 step. The delivery claim and the stored reply follow the one delivery ledger (:mod:`bot.delivery`), which seals
@@ -12,14 +15,17 @@ the reply (it may name a patient); the session's data is encrypted here, before 
 from __future__ import annotations
 
 import logging
+import math
 import re
 import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Any, Protocol
 
-from bot.delivery import PENDING, PENDING_TTL_S, REPLY_TTL_S, DeliveryLedger
+from bot.delivery import DEFERRED, PENDING, PENDING_TTL_S, REPLY_TTL_S, DeliveryLedger, State
 from bot.metrics import metrics
 from bot.patients import account_id
 from bot.records import text as text_of
@@ -41,6 +47,10 @@ _CANCEL_SERIAL = re.compile(r"(?:取消|cancel) ?#?([0-9]{8})")
 LOCK_TIMEOUT_MS = 15_000
 """A lock older than this is a crashed holder's: it expires by itself."""
 LOCK_WAIT_S = 10.0
+"""How long a step without a reply deadline (console, simulator, the worker finishing a late one) waits for the lock."""
+STEP_RESERVE_S = 0.5
+"""Of a reply deadline, what the lock wait leaves for the step itself."""
+_LOCK_POLL_S = 0.005
 ONE_SHOT_DIALOGS = {
     "book": "book",
     "list": "appointments",
@@ -51,10 +61,49 @@ ONE_SHOT_DIALOGS = {
 }
 
 
+class Fate(StrEnum):
+    """What an adapter does with one delivery's :class:`Answer`."""
+
+    ANSWERED = "answered"  # this delivery ran the step in time: answer with the replies (push what does not fit)
+    REPLAYED = "replayed"  # a retry: the first delivery's replies (what did not fit was pushed by the first)
+    LATER = "later"  # a retry of a delivery whose reply the worker pushes, or is still being worked on: answer nothing
+    HAND_OFF = "hand_off"  # no reply in time (lock busy, or the step ran late): answer nothing, hand it to the worker
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The fate of one delivery within its deadline, and the replies to answer with now."""
+
+    fate: Fate
+    replies: list[Outbound]
+
+
+HandOff = Callable[[Inbound, int], None]
+"""``hand_off(inbound, answered)``: have the worker finish ``inbound`` (:meth:`Engine.finish_late`) and send its reply
+from message ``answered`` on, once (the composition root's: ``app.late_replies.LateReplies``)."""
+
+
+class StepBusyError(RuntimeError):
+    """The worker could not take the user's lock for a handed-off step: the job fails and RQ retries it."""
+
+
 class Conversation(Protocol):
-    """What an adapter asks of the engine: the replies to one inbound message (:meth:`Engine.handle`)."""
+    """What an adapter asks of the engine: the replies to one inbound message."""
 
     def handle(self, inbound: Inbound) -> list[Outbound]: ...
+
+    def answer(self, inbound: Inbound, deadline: float) -> Answer: ...
+
+
+@dataclass(frozen=True)
+class _Begun:
+    """One step's keys, lock token and moment, once ``dialog_begin.lua`` ran."""
+
+    acct: str
+    now: datetime
+    held: list[str]
+    seen: list[str]
+    token: str
 
 
 class Engine:
@@ -70,56 +119,112 @@ class Engine:
 
     # --- the pipeline ----------------------------------------------------------------------------------
     def handle(self, inbound: Inbound) -> list[Outbound]:
-        """The replies to one message; the same message delivered again gets the same replies, once processed.
+        """The replies to one message, for a caller that waits for them (console, simulator): the user's lock is
+        waited for up to :data:`LOCK_WAIT_S`, then the busy text; a retry gets the first delivery's replies."""
+        return self.answer(inbound, time.monotonic() + LOCK_WAIT_S + STEP_RESERVE_S, hand_off=False).replies
 
-        Two round trips in the usual case: claim the delivery, take the lock, load the session and count the
-        message for the rate limit (``dialog_begin.lua``); save the session, store the reply and release the lock
-        (``dialog_end.lua``).
+    def answer(self, inbound: Inbound, deadline: float, *, hand_off: bool = True) -> Answer:
+        """The answer to one message by ``deadline`` (``time.monotonic()``), on the calling thread.
+
+        Two round trips in the usual case: claim the delivery, take the lock, load the session and the account's
+        language and count the message for the rate limit (``dialog_begin.lua``); save the session, store the reply
+        and release the lock (``dialog_end.lua``). Every wait is bounded by the deadline: a lock still busy at
+        ``deadline - STEP_RESERVE_S`` hands the delivery to the worker (:data:`Fate.HAND_OFF`, the reply pushed
+        later), and so does a step that ends after the deadline (its reply is stored for the worker to push).
+        Without ``hand_off`` (no way to push later) a busy lock gets the busy text and the delivery is released.
         """
-        acct = account_id(self.deps.box, inbound.channel.value, inbound.user)
-        metrics().messages_in.labels(inbound.channel.value).inc()
-        now = self.deps.clock.now()
-        held = [keys.user_lock(acct), keys.session(acct), keys.rate(acct, int(now.timestamp() // 60))]
-        seen = [keys.inbound_seen(inbound.channel.value, f"{acct}:{inbound.message_id}")] if inbound.message_id else []
-        token = secrets.token_hex(8)
-        status = self._scripts.run("dialog_begin", [*held, *seen], [token, LOCK_TIMEOUT_MS, PENDING, PENDING_TTL_S])
+        begun, status = self._begin(inbound, "claim")
         outcome = text_of(status[0])
         if outcome == "seen":
-            return [Outbound(r) for r in self.ledger.replies_of(seen[0], status[1])]
+            return self._retry(begun.seen[0], status[1], deadline)
         if outcome == "locked":
-            status = self._wait_for_lock(held, token)
+            status = self._wait_for_lock(begun, deadline - STEP_RESERVE_S)
             if status is None:
-                log.warning("user lock not acquired", extra={"channel": inbound.channel.value})
-                if seen:
-                    self.ledger.release(seen[0])
-                return [Outbound(text("zh", "common.busy"))]
-        _, raw_session, sent_this_minute = status
-        box = self.deps.box
-        session = session_from_hash(dict(zip(raw_session[::2], raw_session[1::2], strict=True)), box, acct)
-        replies = self._process(inbound, acct, session, now, int(sent_this_minute))
-        sealed = self.ledger.seal(seen[0], replies) if seen else ""
-        args: list[Any] = [token, int(KEEP_FOR.total_seconds()), sealed, REPLY_TTL_S]
-        for name, value in session_fields(session, now, box, acct).items():
-            args += [name, value]
-        self._scripts.run("dialog_end", [keys.session(acct), held[0], *seen], args)
-        metrics().messages_out.labels(inbound.channel.value, "reply").inc(len(replies))
+                return self._give_up(inbound, begun, hand_off)
+        replies, pushed = self._run(inbound, begun, status, push_after=deadline if hand_off else math.inf)
+        return Answer(Fate.HAND_OFF if pushed else Fate.ANSWERED, [Outbound(r) for r in replies])
+
+    def finish_late(self, inbound: Inbound) -> list[Outbound]:
+        """The worker's side of a hand-off: run the step of a delivery handed over (or get the replies stored by a
+        step that ran late); run twice (an RQ retry), the step still runs once. Raises :class:`StepBusyError`
+        when the user's lock stays busy for :data:`LOCK_WAIT_S`."""
+        begun, status = self._begin(inbound, "resume")
+        if text_of(status[0]) == "seen":
+            return [Outbound(r) for r in self.ledger.settled(begun.seen[0], status[1], time.monotonic()).replies]
+        if text_of(status[0]) == "locked":
+            status = self._wait_for_lock(begun, time.monotonic() + LOCK_WAIT_S)
+            if status is None:
+                raise StepBusyError("the user's lock stayed busy")
+        replies, _ = self._run(inbound, begun, status, push_after=-math.inf)
         return [Outbound(r) for r in replies]
 
-    def _wait_for_lock(self, held: list[str], token: str) -> Any:
-        """Retry the lock until it is ours (then what ``dialog_begin.lua`` loaded with it), or None after a while.
+    def _begin(self, inbound: Inbound, mode: str) -> tuple[_Begun, Any]:
+        acct = account_id(self.deps.box, inbound.channel.value, inbound.user)
+        if mode == "claim":  # the worker resuming a handed-over message counts it no second time
+            metrics().messages_in.labels(inbound.channel.value).inc()
+        now = self.deps.clock.now()
+        held = [
+            keys.user_lock(acct),
+            keys.session(acct),
+            keys.rate(acct, int(now.timestamp() // 60)),
+            keys.account(acct),
+        ]
+        seen = [keys.inbound_seen(inbound.channel.value, f"{acct}:{inbound.message_id}")] if inbound.message_id else []
+        begun = _Begun(acct, now, held, seen, secrets.token_hex(8))
+        return begun, self._scripts.run("dialog_begin", [*held, *seen], [*self._begin_args(begun), mode])
+
+    @staticmethod
+    def _begin_args(begun: _Begun) -> list[Any]:
+        return [begun.token, LOCK_TIMEOUT_MS, PENDING, PENDING_TTL_S, DEFERRED]
+
+    def _retry(self, seen: str, stored: Any, deadline: float) -> Answer:
+        """A delivery already claimed: the first one's replies, or nothing when the worker pushes them (or the first
+        is still at work when this retry's own time is up)."""
+        settled = self.ledger.settled(seen, stored, deadline - STEP_RESERVE_S)
+        if settled.state == State.REPLIED:
+            return Answer(Fate.REPLAYED, [Outbound(r) for r in settled.replies])
+        return Answer(Fate.LATER, [])
+
+    def _give_up(self, inbound: Inbound, begun: _Begun, hand_off: bool) -> Answer:
+        log.warning("user lock not acquired in time", extra={"channel": inbound.channel.value, "handed_off": hand_off})
+        if hand_off:
+            if begun.seen:
+                self.ledger.hand_over(begun.seen[0])
+            return Answer(Fate.HAND_OFF, [])
+        if begun.seen:
+            self.ledger.release(begun.seen[0])
+        return Answer(Fate.ANSWERED, [Outbound(text("zh", "common.busy"))])
+
+    def _run(self, inbound: Inbound, begun: _Begun, status: Any, *, push_after: float) -> tuple[list[str], bool]:
+        """Load, step, save: the replies, and whether they were stored for the worker to push (the step ended after
+        ``push_after``, and the delivery has a key to store them under)."""
+        _, raw_session, sent_this_minute, language = status
+        box, acct, seen = self.deps.box, begun.acct, begun.seen
+        session = session_from_hash(dict(zip(raw_session[::2], raw_session[1::2], strict=True)), box, acct)
+        if session.is_new and language:
+            session.language = text_of(language)
+        replies = self._process(inbound, acct, session, begun.now, int(sent_this_minute))
+        pushed = bool(seen) and time.monotonic() > push_after
+        sealed = self.ledger.seal(seen[0], replies, pushed=pushed) if seen else ""
+        args: list[Any] = [begun.token, int(KEEP_FOR.total_seconds()), sealed, REPLY_TTL_S]
+        for name, value in session_fields(session, begun.now, box, acct).items():
+            args += [name, value]
+        self._scripts.run("dialog_end", [keys.session(acct), begun.held[0], *seen], args)
+        metrics().messages_out.labels(inbound.channel.value, "reply").inc(len(replies))
+        return replies, pushed
+
+    def _wait_for_lock(self, begun: _Begun, until: float) -> Any:
+        """Retry the lock until it is ours (then what ``dialog_begin.lua`` loaded with it), or None at ``until``.
 
         The delivery is already claimed: the retries pass no delivery key, so the script only locks and loads."""
-        deadline = time.monotonic() + LOCK_WAIT_S
-        while time.monotonic() < deadline:
-            time.sleep(0.005)
-            status = self._scripts.run("dialog_begin", held, [token, LOCK_TIMEOUT_MS, PENDING, PENDING_TTL_S])
+        while time.monotonic() < until:
+            time.sleep(_LOCK_POLL_S)
+            status = self._scripts.run("dialog_begin", begun.held, [*self._begin_args(begun), "claim"])
             if text_of(status[0]) == "ok":
                 return status
         return None
 
     def _process(self, inbound: Inbound, acct: str, session: Session, now: datetime, sent: int) -> list[str]:
-        if session.is_new:
-            session.language = self.deps.patients.account_language(acct) or session.language
         turn = Turn(self.deps, inbound, acct, session, now, self._switch)
         try:
             if sent > self.deps.config.policy.rate_limit_per_minute:

@@ -1,5 +1,6 @@
 """The one delivery ledger (bot/delivery.py), against a real redis-server: once per key, retries get the first
-delivery's reply (sealed at rest), a failed first delivery lets go, push markers are set once."""
+delivery's reply (sealed at rest), a failed first delivery lets go, a hand-over to the worker is
+seen by every retry."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 import redis
 
 from bot.crypto import SecretBox
-from bot.delivery import PENDING, PENDING_TTL_S, DeliveryLedger
+from bot.delivery import PENDING, PENDING_TTL_S, DeliveryLedger, State
 
 KEY = "test:seen:sms:SM0001"
 BOX = SecretBox("k" * 32)
@@ -88,8 +89,17 @@ def test_release_frees_a_pending_claim_only(ledger: DeliveryLedger, redis_db: re
     assert ledger.once(KEY, lambda: ["again"]) == ["kept"], "a stored reply is never released"
 
 
-def test_a_push_mark_is_set_once(ledger: DeliveryLedger) -> None:
-    assert ledger.mark("test:pushed") is None
-    assert ledger.set_mark("test:pushed", "deferred")
-    assert not ledger.set_mark("test:pushed", "overflow")
-    assert ledger.mark("test:pushed") == "deferred"
+def test_a_hand_over_turns_a_pending_claim_into_pushed(ledger: DeliveryLedger, redis_db: redis.Redis) -> None:
+    until = time.monotonic()
+    assert ledger.settled(KEY, None, until).state == State.GONE
+    redis_db.set(KEY, PENDING)
+    assert ledger.settled(KEY, PENDING, until).state == State.PENDING, "still pending when the retry's time is up"
+    assert ledger.hand_over(KEY)
+    assert ledger.settled(KEY, redis_db.get(KEY), until) == (State.PUSHED, [])
+    assert not ledger.hand_over(KEY), "only a pending claim is handed over"
+    redis_db.set(KEY, ledger.seal(KEY, ["稍后推送"], pushed=True))
+    assert ledger.settled(KEY, redis_db.get(KEY), until) == (State.PUSHED, ["稍后推送"])
+    assert ledger.replies_of(KEY, redis_db.get(KEY)) == [], "a retry never answers what the worker pushes"
+    assert not ledger.hand_over(KEY)
+    redis_db.set(KEY, ledger.seal(KEY, ["已回复"]))
+    assert ledger.settled(KEY, redis_db.get(KEY), until) == (State.REPLIED, ["已回复"])

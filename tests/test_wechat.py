@@ -31,14 +31,17 @@ from werkzeug.serving import make_server
 from adapters.wechat.parse import MAX_BODY_BYTES, REPLY_LIMIT_BYTES, split_reply
 from adapters.wechat.push import Followers
 from adapters.wechat.webhook import WeChatServices, wechat_blueprint
+from app.late_replies import LateReplies
 from app.services import build_engine
+from app.worker import run_worker
 from bot.clock import ManualClock
 from bot.config import WeChatConfig
 from bot.patients import account_id
 from bot.storage import keys
 from bot.storage.runtime import EmbeddedRedis
 from dialogs.engine import Engine
-from dialogs.message import Channel, Inbound, Outbound
+from dialogs.message import Channel, Inbound
+from dialogs.session import Session
 from tests.support import SHANGHAI, Services, id_number, make_services
 
 TOKEN = "guahao-wechat-token"
@@ -210,13 +213,16 @@ class Bot:
     services: Services
     engine: Engine
     platform: Platform
-    delivered: list[tuple[str, list[str]]] = field(default_factory=list)
+    handed: list[tuple[Inbound, int]] = field(default_factory=list)
+    """What the webhook handed to the worker (the real hand-off: an RQ job is enqueued for each)."""
 
-    def wait_delivered(self, count: int = 1, timeout: float = 5.0) -> list[tuple[str, list[str]]]:
-        deadline = time.monotonic() + timeout
-        while len(self.delivered) < count and time.monotonic() < deadline:
-            time.sleep(0.02)
-        return self.delivered
+    def work(self) -> None:
+        """Run guahao's worker until its queue is empty (the jobs really run)."""
+        run_worker(self.services, burst=True)
+
+    def pushed(self, openid: str) -> list[str]:
+        """The replies pushed to ``openid`` by the worker (the console outbox: no WeChat API is configured)."""
+        return [m["text"] for m in self.services.outbox.messages_for(openid) if m["kind"] == "reply"]
 
 
 def wechat_config(safe: bool, token: str = TOKEN) -> WeChatConfig:
@@ -225,25 +231,30 @@ def wechat_config(safe: bool, token: str = TOKEN) -> WeChatConfig:
 
 def webhook_services(svc: Services, engine: Engine) -> WeChatServices:
     """What the composition root hands the webhook."""
-    return WeChatServices(engine, engine.ledger, svc.box, svc.patients, Followers(svc.redis))
+    return WeChatServices(engine, svc.box, svc.patients, Followers(svc.redis))
 
 
 @contextmanager
 def running_bot(svc: Services, safe: bool, transport: str, **options: Any) -> Iterator[Bot]:
     """The webhook over the real engine, reached through the Flask test client or a real server."""
     engine = build_engine(svc)
-    delivered: list[tuple[str, list[str]]] = []
+    handed: list[tuple[Inbound, int]] = []
+    late = LateReplies(svc.redis, svc.box)
+
+    def hand_off(inbound: Inbound, answered: int) -> None:
+        handed.append((inbound, answered))
+        late(inbound, answered)
+
     app = Flask(__name__)
-    deliver: Callable[[str, list[str]], None] = lambda openid, texts: delivered.append((openid, texts))  # noqa: E731
-    app.register_blueprint(wechat_blueprint(webhook_services(svc, engine), wechat_config(safe), deliver, **options))
+    app.register_blueprint(wechat_blueprint(webhook_services(svc, engine), wechat_config(safe), hand_off, **options))
     if transport == "flask":
-        yield Bot(svc, engine, Platform(FlaskTransport(app), safe), delivered)
+        yield Bot(svc, engine, Platform(FlaskTransport(app), safe), handed)
         return
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
-        yield Bot(svc, engine, Platform(HttpTransport(f"http://127.0.0.1:{server.server_port}"), safe), delivered)
+        yield Bot(svc, engine, Platform(HttpTransport(f"http://127.0.0.1:{server.server_port}"), safe), handed)
     finally:
         server.shutdown()
         server.server_close()
@@ -282,13 +293,14 @@ def hold_user_lock(svc: Services, openid: str, seconds: float) -> None:
 
 
 def fixed_replies(engine: Engine, monkeypatch: pytest.MonkeyPatch, *texts: str) -> list[Inbound]:
+    """The engine's dialog step answers ``texts`` (claim, lock, save and the stored reply stay the engine's own)."""
     seen: list[Inbound] = []
 
-    def handle(inbound: Inbound) -> list[Outbound]:
+    def process(inbound: Inbound, acct: str, session: Session, now: datetime, sent: int) -> list[str]:
         seen.append(inbound)
-        return [Outbound(t) for t in texts]
+        return list(texts)
 
-    monkeypatch.setattr(engine, "handle", handle)
+    monkeypatch.setattr(engine, "_process", process)
     return seen
 
 
@@ -625,24 +637,21 @@ def test_same_msg_id_three_times_concurrently_is_one_step(bot: Bot) -> None:
         thread.join()
     assert steps_of(bot.services, "o-retry") == 1
     assert len(answers) == 3 and len(set(answers)) == 1 and "1. 预约挂号" in answers[0]
-    assert bot.delivered == []
+    assert bot.handed == []
 
 
-@pytest.mark.parametrize("safe", [False], ids=["plain"])  # the same path in safe mode: below, with a short deadline
-def test_slow_step_answers_success_and_pushes_the_reply(fbot: Bot, monkeypatch: pytest.MonkeyPatch) -> None:
-    original = fbot.engine.handle
-
-    def slow(inbound: Inbound) -> list[Outbound]:
-        time.sleep(4.5)
-        return original(inbound)
-
-    monkeypatch.setattr(fbot.engine, "handle", slow)
-    started = time.monotonic()
-    answer = fbot.platform.post(text_xml("o-slow", "菜单", "7100"))
-    assert (answer.status, answer.body) == (200, b"success")
-    assert time.monotonic() - started < 4.5, "answered within WeChat's 5 s"
-    [(openid, texts)] = fbot.wait_delivered()
-    assert openid == "o-slow" and "1. 预约挂号" in texts[0]
+def test_a_step_that_cannot_answer_in_time_answers_success_and_the_worker_pushes_it(svc: Services, safe: bool) -> None:
+    with running_bot(svc, safe, "flask", reply_deadline=0.6) as running:
+        hold_user_lock(svc, "o-slow", 1.0)  # another worker holds the user past this request's deadline
+        started = time.monotonic()
+        answer = running.platform.post(text_xml("o-slow", "菜单", "7100"))
+        assert (answer.status, answer.body) == (200, b"success")
+        assert time.monotonic() - started < 1.0, "answered by the deadline, not after the lock"
+        assert running.pushed("o-slow") == []
+        running.work()  # the job waits for the lock, runs the step and pushes its reply
+        [pushed] = running.pushed("o-slow")
+        assert "1. 预约挂号" in pushed
+        assert steps_of(svc, "o-slow") == 1
 
 
 def test_retries_of_a_late_message_push_its_reply_once(svc: Services, safe: bool) -> None:
@@ -650,13 +659,48 @@ def test_retries_of_a_late_message_push_its_reply_once(svc: Services, safe: bool
         hold_user_lock(svc, "o-late", 0.6)  # the step outlasts the reply deadline
         xml = text_xml("o-late", "菜单", "7200")
         assert running.platform.post(xml).body == b"success"  # too slow: answered success
-        assert running.platform.post(xml).body == b"success"  # WeChat's retry while it still runs
-        running.wait_delivered()
+        assert running.platform.post(xml).body == b"success"  # WeChat's retry: the worker has it
+        running.work()
         assert running.platform.post(xml).body == b"success"  # a retry after the push: not answered again
-        time.sleep(0.3)
+        running.work()
         assert steps_of(svc, "o-late") == 1
-        [(openid, texts)] = running.delivered
-        assert openid == "o-late" and "1. 预约挂号" in texts[0]
+        assert len(running.handed) == 1, "handed over by the delivery that gave up, not by its retries"
+        [pushed] = running.pushed("o-late")
+        assert "1. 预约挂号" in pushed
+
+
+def test_a_handed_over_job_run_twice_steps_and_pushes_once(svc: Services) -> None:
+    """RQ may run a job again (a worker killed after the push, a retry): the step runs once, the push goes once."""
+    with running_bot(svc, False, "flask", reply_deadline=0.2) as running:
+        hold_user_lock(svc, "o-twice", 0.4)
+        assert running.platform.post(text_xml("o-twice", "菜单", "7250")).body == b"success"
+        [(inbound, answered)] = running.handed
+        LateReplies(svc.redis, svc.box)(inbound, answered)  # the same job a second time
+        running.work()
+        assert steps_of(svc, "o-twice") == 1
+        assert len(running.pushed("o-twice")) == 1
+
+
+def test_a_step_that_ends_after_the_deadline_is_pushed_not_answered(
+    svc: Services, safe: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The lock came in time but the step itself ran past the deadline: WeChat has stopped listening, so the reply
+    is stored for the worker to push, and the late answer is ``success``."""
+    with running_bot(svc, safe, "flask", reply_deadline=0.2) as running:
+        real = running.engine._process
+
+        def slow(*args: Any) -> list[str]:
+            time.sleep(0.3)
+            return real(*args)
+
+        monkeypatch.setattr(running.engine, "_process", slow)
+        xml = text_xml("o-overrun", "菜单", "7260")
+        assert running.platform.post(xml).body == b"success"
+        assert running.platform.post(xml).body == b"success", "a retry does not answer what the worker pushes"
+        running.work()
+        [pushed] = running.pushed("o-overrun")
+        assert "1. 预约挂号" in pushed
+        assert steps_of(svc, "o-overrun") == 1
 
 
 # --- long replies -------------------------------------------------------------------------------------------
@@ -666,11 +710,12 @@ def test_long_replies_are_split_at_2048_bytes(bot: Bot, monkeypatch: pytest.Monk
     xml = text_xml("o-long", "1", "7300")
     passive = bot.platform.reply_of(bot.platform.post(xml))
     assert passive == "甲" * 500
-    [(openid, rest)] = bot.wait_delivered()
-    assert openid == "o-long" and rest == ["乙" * 500 + "\n\n" + "丙" * 100]
+    bot.work()
+    assert bot.pushed("o-long") == ["乙" * 500 + "\n\n" + "丙" * 100]
     assert bot.platform.reply_of(bot.platform.post(xml)) == passive  # a retry: same passive reply...
-    time.sleep(0.1)
-    assert len(bot.delivered) == 1  # ...and the rest is not pushed twice
+    bot.work()
+    assert len(bot.pushed("o-long")) == 1  # ...and the rest is not pushed twice
+    assert [answered for _, answered in bot.handed] == [1]
 
 
 def test_split_reply_cases() -> None:

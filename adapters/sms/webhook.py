@@ -11,6 +11,8 @@ opt the phone out of reminders, ``START``/``订阅`` back in; anything else is t
 are checked with twilio's ``RequestValidator`` against ``server.public_url`` + the path, so the check holds behind
 a proxy or a tunnel. A retried ``MessageSid`` is answered from what the first delivery replied, once processed: the
 engine's delivery ledger (:mod:`bot.delivery`) for a dialog step, the same ledger for what the adapter answers itself.
+The step runs on the request thread within :data:`REPLY_DEADLINE_S` (Twilio waits 15 s); one that cannot finish by
+then answers an empty ``<Response/>`` and is handed to the worker, which sends its reply as SMS, once.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from __future__ import annotations
 import logging
 import math
 import re
+import time
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -36,13 +39,15 @@ from bot.delivery import DeliveryLedger
 from bot.patients import PatientService, account_id
 from bot.storage import keys
 from bot.storage.runtime import REDIS_DOWN
-from dialogs.engine import Conversation
+from dialogs.engine import Conversation, Fate, HandOff
 from dialogs.message import Channel, Inbound
 from texts import text
 
 log = logging.getLogger(__name__)
 
 INBOUND_PATH = "/sms/twilio"
+REPLY_DEADLINE_S = 10.0
+"""From a request's arrival, how long its step may take before the reply goes by the worker (Twilio waits 15 s)."""
 MAX_FORM_BYTES = 64 * 1024
 """Twilio's forms are a few hundred bytes (an SMS body is at most 1,600 characters)."""
 
@@ -168,26 +173,48 @@ class SmsInbox:
     """Answers one inbound SMS, whatever the provider: opt-out/in here, everything else through the engine."""
 
     def __init__(
-        self, engine: Conversation, patients: PatientService, box: SecretBox, redis_client: redis.Redis
+        self,
+        engine: Conversation,
+        patients: PatientService,
+        box: SecretBox,
+        redis_client: redis.Redis,
+        hand_off: HandOff | None = None,
     ) -> None:
         self.engine = engine
+        self.hand_off = hand_off
         self.opt_outs = PhoneOptOuts(patients, box)
         self._patients = patients
         self._box = box
         self._ledger = DeliveryLedger(redis_client, box)
 
-    def handle(self, phone: str, body: str, message_id: str | None = None, carrier_opt: str | None = None) -> list[str]:
+    def handle(
+        self,
+        phone: str,
+        body: str,
+        message_id: str | None = None,
+        carrier_opt: str | None = None,
+        deadline: float | None = None,
+    ) -> list[str]:
         """The reply paragraphs to ``body`` from ``phone`` (E.164); a ``message_id`` seen before gets the same.
 
         ``carrier_opt`` is what the provider itself made of the message ("STOP"/"START", Twilio's ``OptOutType``
-        under Advanced Opt-Out, which may have keywords of its own configured): it wins over the text.
+        under Advanced Opt-Out, which may have keywords of its own configured): it wins over the text. With a
+        ``deadline`` (``time.monotonic()``) and a ``hand_off``, a step that cannot answer by then is handed to the
+        worker (no reply now); without, the step is waited for.
         """
         parsed = parse(body)
         if carrier_opt in ("STOP", "START"):
             parsed = Parsed(opt="out" if carrier_opt == "STOP" else "in", twilio_keyword=True)
         if parsed.opt is None:
             inbound = Inbound(Channel.sms, phone, body, message_id=message_id, command=parsed.command)
-            return [o.text for o in self.engine.handle(inbound)]
+            if deadline is None or self.hand_off is None:
+                return [o.text for o in self.engine.handle(inbound)]
+            answer = self.engine.answer(inbound, deadline)
+            if answer.fate == Fate.HAND_OFF:  # even when the step ran (late): its reply is the worker's to send
+                log.warning("sms step late: empty TwiML, the worker sends the reply")
+                self.hand_off(inbound, 0)
+                return []
+            return [o.text for o in answer.replies]
         seen = keys.sms_seen(message_id) if message_id else None
         return self._ledger.once(seen, lambda: self._opt(phone, parsed))
 
@@ -229,10 +256,13 @@ def sms_blueprint(
     redis_client: redis.Redis,
     clock: Clock,
     config: Config,
+    hand_off: HandOff | None = None,
+    reply_deadline: float = REPLY_DEADLINE_S,
 ) -> Blueprint:
-    """``POST /sms/twilio`` (inbound, TwiML reply) and ``POST /sms/twilio/status`` (delivery callbacks)."""
+    """``POST /sms/twilio`` (inbound, TwiML reply) and ``POST /sms/twilio/status`` (delivery callbacks); a step late
+    for ``reply_deadline`` goes to ``hand_off`` (the worker sends its reply)."""
     blueprint = Blueprint("sms", __name__)
-    inbox = SmsInbox(engine, patients, box, redis_client)
+    inbox = SmsInbox(engine, patients, box, redis_client, hand_off)
     deliveries = DeliveryLog(redis_client, clock)
 
     def checked_form() -> None:
@@ -244,6 +274,7 @@ def sms_blueprint(
 
     @blueprint.post(INBOUND_PATH)
     def inbound() -> Response:
+        deadline = time.monotonic() + reply_deadline
         checked_form()
         sender, body = request.form.get("From"), request.form.get("Body")
         phone = sender_phone(sender) if sender is not None else None
@@ -252,7 +283,7 @@ def sms_blueprint(
         message_id = request.form.get("MessageSid") or request.form.get("SmsSid") or None
         carrier_opt = (request.form.get("OptOutType") or "").strip().upper() or None
         try:
-            replies = inbox.handle(phone, body, message_id, carrier_opt)
+            replies = inbox.handle(phone, body, message_id, carrier_opt, deadline)
         except REDIS_DOWN:  # SPEC §7: the user is told, in TwiML, rather than Twilio getting an error page
             log.warning("sms answered busy: Redis unavailable")
             replies = [text("zh", "common.busy")]

@@ -5,10 +5,14 @@ mode (``encrypt_type=aes``). Every request is refused before its body is looked 
 its timestamp is more than 5 minutes from the real wall clock (403); the wire format is ``adapters.wechat.parse``'s.
 The message is parsed once, by wechatpy, and answered by its type (``TextMessage``, ``SubscribeEvent``...).
 
-WeChat waits 5 s for an answer, then retries the same message (up to 3 times). Each step runs on a bounded thread
-pool; when its reply is not ready after :data:`REPLY_DEADLINE_S` the answer is ``success`` and the reply goes to
-``deliver_later`` (customer-service messages) once ready. The engine dedupes retries by message id; a push marker
-in the delivery ledger (``keys.wechat_pushed``) makes sure what is pushed later is pushed once, whatever the retries.
+WeChat waits 5 s for an answer, then retries the same message (up to 3 times). The step runs on the request thread
+with every wait bounded by :data:`REPLY_DEADLINE_S` from the request's arrival (the user's lock, and Redis's socket
+timeouts, which the composition root sets): a step that cannot give its reply by then answers ``success`` at once and
+is handed to the worker (``hand_off``: an RQ job runs the step, or takes the reply it stored, and pushes it as
+customer-service messages, once). A reply longer than one passive reply goes the same way from its second message.
+The engine dedupes retries by message id in the delivery ledger, which also tells a retry whether the worker pushes
+the reply (then the retry answers ``success``): nothing is answered and pushed, nothing twice, with no Redis round
+trip beyond the engine's two.
 """
 
 from __future__ import annotations
@@ -16,8 +20,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -40,27 +42,21 @@ from adapters.wechat.parse import (
 from adapters.wechat.push import Followers
 from bot.config import WeChatConfig
 from bot.crypto import SecretBox
-from bot.delivery import DeliveryLedger
 from bot.patients import account_id
-from bot.storage import keys
 from bot.storage.runtime import REDIS_DOWN
-from dialogs.engine import Conversation
-from dialogs.message import Channel, Inbound, Outbound
+from dialogs.engine import Conversation, Fate, HandOff
+from dialogs.message import Channel, Inbound
 from texts import text
 
 log = logging.getLogger(__name__)
 
 REPLY_DEADLINE_S = 4.0
-"""How long a request waits for its step before answering ``success`` (WeChat gives up after 5 s)."""
-WORKERS = 16
+"""From a request's arrival, how long its step may take before it answers ``success`` (WeChat gives up after 5 s)."""
 CLICK_COMMANDS = {"BOOK": "book", "MY_APPOINTMENTS": "list", "MORE": "help", "HELP": "help"}
 """Custom menu keys (see ``adapters.wechat.push.MENU``) → the engine's one-shot commands."""
 SUBSCRIBED = (SubscribeEvent, SubscribeScanEvent, SubscribeScanProductEvent)
 """A follow, plain or through a QR code (wechatpy tells those apart)."""
 SUCCESS = "success"
-
-DeliverLater = Callable[[str, list[str]], None]
-"""``deliver_later(openid, texts)``: push texts as customer-service messages (the lead's wiring, via a Sender)."""
 
 
 class EventHook(Protocol):
@@ -77,10 +73,9 @@ class Languages(Protocol):
 
 @dataclass(frozen=True)
 class WeChatServices:
-    """The few services the webhook uses: the engine, the delivery ledger (push markers), accounts, followers."""
+    """The few services the webhook uses: the engine, accounts (their language), followers."""
 
     engine: Conversation
-    ledger: DeliveryLedger
     box: SecretBox
     languages: Languages
     followers: Followers
@@ -105,16 +100,14 @@ class WeChatWebhook:
         self,
         services: WeChatServices,
         config: WeChatConfig,
-        deliver_later: DeliverLater,
+        hand_off: HandOff,
         *,
         reply_deadline: float = REPLY_DEADLINE_S,
-        workers: int = WORKERS,
     ) -> None:
         self.services = services
         self.config = config
-        self.deliver_later = deliver_later
+        self.hand_off = hand_off
         self.reply_deadline = reply_deadline
-        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="wechat-step")
         self.crypto = WeChatCrypto(config.token, config.encoding_aes_key, config.app_id) if config.safe_mode else None
 
     # --- HTTP ------------------------------------------------------------------------------------------
@@ -125,13 +118,14 @@ class WeChatWebhook:
 
     def receive(self) -> Response:
         """``POST /wechat``: one message or event; the passive reply (encrypted in safe mode) or ``success``."""
+        deadline = time.monotonic() + self.reply_deadline
         query = self._checked_query()
         body = read_body(request)
         message = parse_wechat_message(
             self._decrypt(body, query) if self.crypto is not None else self._plain(query, body)
         )
         try:
-            reply = self.answer(message)
+            reply = self.answer(message, deadline)
         except REDIS_DOWN:  # a checked message while Redis is down: tell the user, in their chat (SPEC §7)
             log.warning("wechat message answered busy: Redis unavailable")
             reply = text("zh", "common.busy")
@@ -175,16 +169,16 @@ class WeChatWebhook:
             raise Refused(400, "undecryptable") from None
 
     # --- messages and events ---------------------------------------------------------------------------
-    def answer(self, message: BaseMessage) -> str:
-        """The passive reply text to one typed message ("" = answer ``success``)."""
+    def answer(self, message: BaseMessage, deadline: float) -> str:
+        """The passive reply text to one typed message by ``deadline`` (``time.monotonic()``; "" = ``success``)."""
         openid = message.source
         acct = account_id(self.services.box, Channel.wechat.value, openid)
         msg_id = str(message.id) if message.id else None
         if isinstance(message, TextMessage):
-            return self._step(acct, Inbound(Channel.wechat, openid, plain(message.content), msg_id))
+            return self._step(deadline, Inbound(Channel.wechat, openid, plain(message.content), msg_id))
         if isinstance(message, VoiceMessage) and plain(message.recognition).strip():
             # WeChat's own speech recognition (when the account turned it on) gives text we can use
-            return self._step(acct, Inbound(Channel.wechat, openid, plain(message.recognition), msg_id))
+            return self._step(deadline, Inbound(Channel.wechat, openid, plain(message.recognition), msg_id))
         if not _is_event(message):
             return self._unsupported(acct)  # image, voice, video, location, link, anything new
         # the time and the key too: two different menu clicks in one second are two events
@@ -193,66 +187,35 @@ class WeChatWebhook:
         if isinstance(hooked, Inbound):  # a department's QR code: a step (a follow through it is a follow too)
             if isinstance(message, SUBSCRIBED):
                 self.services.followers.followed(acct)
-            return self._step(acct, hooked)
+            return self._step(deadline, hooked)
         if hooked is not None:
             return hooked
         if isinstance(message, SUBSCRIBED):
             self.services.followers.followed(acct)
-            return self._step(acct, Inbound(Channel.wechat, openid, "", event_id, event="subscribe"))
+            return self._step(deadline, Inbound(Channel.wechat, openid, "", event_id, event="subscribe"))
         if isinstance(message, UnsubscribeEvent):
             self.services.followers.left(acct)
             return ""
         if isinstance(message, ClickEvent):
             command = CLICK_COMMANDS.get(plain(message.key).strip().upper(), "help")
-            return self._step(acct, Inbound(Channel.wechat, openid, "", event_id, command=command))
+            return self._step(deadline, Inbound(Channel.wechat, openid, "", event_id, command=command))
         return ""  # menu links, location reports, template delivery reports...: nothing to say
 
     def _unsupported(self, acct: str) -> str:
         language = self.services.languages.account_language(acct) or "zh"
         return text(language, "common.unsupported")
 
-    def _step(self, acct: str, inbound: Inbound) -> str:
-        """One engine step within the deadline: the passive reply; the rest (or all, when late) pushed once."""
-        ledger, openid = self.services.ledger, inbound.user
-        pushed = keys.wechat_pushed(f"{acct}:{inbound.message_id}")
-        if ledger.mark(pushed) == "deferred":
-            return ""  # an earlier delivery of this message answered `success`: its reply is (being) pushed
-        future = self.pool.submit(self.services.engine.handle, inbound)
-        try:
-            replies = future.result(timeout=self.reply_deadline)
-        except FutureTimeout:
-            if ledger.set_mark(pushed, "deferred"):
-                future.add_done_callback(lambda done: self._push_when_done(openid, done))
-            log.warning("wechat step late: answered success, reply to be pushed")
+    def _step(self, deadline: float, inbound: Inbound) -> str:
+        """One engine step by the deadline: the passive reply; the rest (or all, when late) pushed by the worker."""
+        answer = self.services.engine.answer(inbound, deadline)
+        if answer.fate == Fate.HAND_OFF:
+            log.warning("wechat step late: answered success, the worker pushes the reply")
+            self.hand_off(inbound, 0)
             return ""
-        messages = split_reply([r.text for r in replies])
-        if not messages:
-            return ""
-        state = ledger.mark(pushed)
-        if state == "deferred":
-            return ""  # a twin delivery of this message gave up waiting: it pushes the whole reply
-        if len(messages) > 1 and state is None:
-            if ledger.set_mark(pushed, "overflow"):
-                self.pool.submit(self._deliver, openid, messages[1:])  # off the request: the answer goes now
-            elif ledger.mark(pushed) == "deferred":
-                return ""
-        return messages[0]
-
-    def _push_when_done(self, openid: str, done: Future[list[Outbound]]) -> None:
-        try:
-            replies = done.result()
-        except Exception:
-            log.exception("wechat step failed after answering success")
-            return
-        self._deliver(openid, split_reply([r.text for r in replies]))
-
-    def _deliver(self, openid: str, messages: list[str]) -> None:
-        if not messages:
-            return
-        try:
-            self.deliver_later(openid, messages)
-        except Exception:
-            log.exception("wechat deliver_later failed", extra={"messages": len(messages)})
+        messages = split_reply([r.text for r in answer.replies])
+        if answer.fate == Fate.ANSWERED and len(messages) > 1:
+            self.hand_off(inbound, 1)  # only the delivery that ran the step: a retry's replay pushes nothing
+        return messages[0] if messages else ""
 
 
 def _is_event(message: BaseMessage) -> bool:
@@ -267,13 +230,12 @@ def _is_event(message: BaseMessage) -> bool:
 def wechat_blueprint(
     services: WeChatServices,
     config: WeChatConfig,
-    deliver_later: DeliverLater,
+    hand_off: HandOff,
     *,
     reply_deadline: float = REPLY_DEADLINE_S,
-    workers: int = WORKERS,
 ) -> Blueprint:
-    """``GET/POST /wechat`` over ``services``; replies that do not fit (or come late) go to ``deliver_later``."""
-    webhook = WeChatWebhook(services, config, deliver_later, reply_deadline=reply_deadline, workers=workers)
+    """``GET/POST /wechat`` over ``services``; replies that do not fit (or come late) go to ``hand_off``."""
+    webhook = WeChatWebhook(services, config, hand_off, reply_deadline=reply_deadline)
     blueprint = Blueprint("wechat", __name__)
 
     def guarded(handler: Callable[[], Response]) -> Response:

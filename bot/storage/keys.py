@@ -215,13 +215,6 @@ def wechat_unsubscribed(acct: str) -> str:
     return f"{PREFIX}wechat:unsubscribed:{acct}"
 
 
-def wechat_pushed(message_key: str) -> str:
-    """How the reply to one inbound WeChat message (``<acct>:<message id>``) left: ``deferred`` (all of it pushed
-    later, the answer was ``success``) or ``overflow`` (the rest after the passive reply pushed), so a retry never
-    pushes it twice."""
-    return f"{PREFIX}wechat:pushed:{message_key}"
-
-
 def wechat_access_token(app_id: str) -> str:
     """The official account's access token, shared by every process; expires a few minutes before WeChat's."""
     return f"{PREFIX}wechat:token:{app_id}"
@@ -249,7 +242,8 @@ def rate(acct: str, minute: int) -> str:
 
 
 def inbound_seen(channel: str, message_key: str) -> str:
-    """The stored reply (encrypted) of an inbound message already processed (dedupe of platform retries)."""
+    """The stored reply (encrypted) of an inbound message already processed (dedupe of platform retries), or what
+    became of it: pending, handed to the worker (``bot.delivery.DEFERRED``), pushed by it (``bot.delivery.LATE``)."""
     return f"{PREFIX}seen:{channel}:{message_key}"
 
 

@@ -344,29 +344,31 @@ def wait_until_reachable(client: redis.Redis, where: str, *, attempts: int | Non
             time.sleep(delay)
 
 
-def open_redis(config: RedisConfig, *, wait: bool = False) -> RedisRuntime:
+def open_redis(config: RedisConfig, *, wait: bool = False, socket_timeout: float | None = None) -> RedisRuntime:
     """Connect to the Sentinels' primary, ``config.url``, or start (or join) the embedded server of
-    ``config.data_dir``; ``wait``: an external Redis not reachable yet is waited for (:func:`wait_until_reachable`)."""
+    ``config.data_dir``; ``wait``: an external Redis not reachable yet is waited for (:func:`wait_until_reachable`);
+    ``socket_timeout``: a bound on each command of the client, for a web process (never for a worker's blocking
+    dequeue)."""
     if config.sentinels:
-        client = connect_sentinel(config.sentinel_addresses(), config.sentinel_service)
+        client = connect_sentinel(config.sentinel_addresses(), config.sentinel_service, socket_timeout=socket_timeout)
         url = sentinel_url(config)
     elif config.url:
-        client, url = connect(config.url), config.url
+        client, url = connect(config.url, socket_timeout=socket_timeout), config.url
     else:
-        return _open_embedded(config)
+        return _open_embedded(config, socket_timeout)
     if wait:
         wait_until_reachable(client, url)
     return RedisRuntime(client, url)
 
 
-def _open_embedded(config: RedisConfig) -> RedisRuntime:
+def _open_embedded(config: RedisConfig, socket_timeout: float | None) -> RedisRuntime:
     data_dir = _writable_dir(Path(config.data_dir))
     lock = (data_dir / _LOCK_NAME).open("a+")
     try:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         lock.close()
-        return _join_running(data_dir)
+        return _join_running(data_dir, socket_timeout)
     try:
         server = EmbeddedRedis.start(data_dir, appendfsync=config.appendfsync, lock=lock)
     except BaseException:
@@ -374,16 +376,16 @@ def _open_embedded(config: RedisConfig) -> RedisRuntime:
         raise
     (data_dir / _INFO_NAME).write_text(json.dumps({"url": server.url, "pid": os.getpid()}))
     log.info("embedded redis-server started", extra={"data_dir": str(data_dir)})
-    return RedisRuntime(server.client(), server.url, server)
+    return RedisRuntime(server.client(socket_timeout=socket_timeout), server.url, server)
 
 
-def _join_running(data_dir: Path) -> RedisRuntime:
+def _join_running(data_dir: Path, socket_timeout: float | None = None) -> RedisRuntime:
     """Another process owns this data directory's server: connect to it."""
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
         with contextlib.suppress(OSError, ValueError, KeyError):
             url = json.loads((data_dir / _INFO_NAME).read_text())["url"]
-            client = connect(url, socket_connect_timeout=1)
+            client = connect(url, socket_connect_timeout=1, socket_timeout=socket_timeout)
             with contextlib.suppress(redis.RedisError):
                 if client.ping():
                     return RedisRuntime(client, url)
