@@ -109,13 +109,44 @@ class BookBase(Flow):
         return [d for d in days if first <= d <= last]
 
     def open_slots(self, day: date) -> list[Slot]:
-        """The department's slots on ``day`` that have not started yet."""
+        """The department's slots on ``day`` that have not started yet (read once per message: see
+        :meth:`read_slots`)."""
         tz = self.policy.tz
-        slots = self.turn.deps.schedule.slots(self.hospital, self.department, day.isoformat())
-        return [s for s in slots if local_moment(s.date, s.start, tz) > self.turn.now]
+        read = self._slots_read.get((self.hospital, self.department, day))
+        if read is None:
+            read = self.read_slots([day])[day]
+        return [s for s in read if local_moment(s.date, s.start, tz) > self.turn.now]
+
+    def read_slots(self, days: list[date]) -> dict[date, list[Slot]]:
+        """The department's slots on ``days``, in two round trips, kept for the rest of this message's step (a step
+        that lists a week's dates, then checks the one chosen, reads each day once). A booking refusal forgets them
+        (:meth:`forget_reads`): the places it was refused for are read again."""
+        found = self.turn.deps.schedule.slots_on(self.hospital, self.department, [d.isoformat() for d in days])
+        read = {day: found[day.isoformat()] for day in days}
+        self._slots_read.update({(self.hospital, self.department, day): slots for day, slots in read.items()})
+        return read
+
+    @property
+    def _slots_read(self) -> dict[tuple[str, str, date], list[Slot]]:
+        memo: dict[tuple[str, str, date], list[Slot]] | None = self.__dict__.get("_slots_memo")
+        if memo is None:
+            memo = self.__dict__["_slots_memo"] = {}
+        return memo
+
+    def forget_reads(self) -> None:
+        """Forget the slots read in this step (after a booking changed or refused them)."""
+        self.__dict__.pop("_slots_memo", None)
+        self.__dict__.pop("_slot_memo", None)
+
+    def slot_of(self, slot_id: str) -> Slot | None:
+        """The stored slot ``slot_id``, read once per message's step (the slot chosen, then its confirmation)."""
+        memo: dict[str, Slot | None] = self.__dict__.setdefault("_slot_memo", {})
+        if slot_id not in memo:
+            memo[slot_id] = self.turn.deps.schedule.slot(slot_id)
+        return memo[slot_id]
 
     def chosen_slot(self) -> Slot | None:
-        return self.turn.deps.schedule.slot(str(self.turn.data["slot"]))
+        return self.slot_of(str(self.turn.data["slot"]))
 
     def _department_refusal(self, rule: str, values: dict[str, Any]) -> str:
         """The text key of a department age or sex refusal (RULES §9), its bounds put into ``values``."""

@@ -234,7 +234,9 @@ class BookWishes(BookBase):
             self.fire("reslot")
 
     def window_days(self) -> list[str]:
-        return [d.isoformat() for d in self.window_dates(self.hospital, self.department) if self.open_slots(d)]
+        window = self.window_dates(self.hospital, self.department)
+        self.read_slots(window)
+        return [d.isoformat() for d in window if self.open_slots(d)]
 
     def typed_filter(self) -> bool:
         """A time of day, a level or a doctor's name (``下午``, ``专家``, ``李娜 下午``) narrows the slots shown."""
