@@ -95,7 +95,7 @@ class BookFlow(BookWishes, BookLottery):
     def ask_department(self) -> None:
         turn = self.turn
         configured = turn.deps.schedule.hospital(self.hospital)
-        window = [day.isoformat() for day in self.window_dates(self.hospital)]
+        window = [day.isoformat() for day in self.every_window_day(self.hospital) or self.window_dates(self.hospital)]
         found = set(turn.deps.schedule.departments_within(self.hospital, window))
         departments = [d for d in (configured.departments if configured else ()) if d.id in found]
         if not departments:
@@ -125,7 +125,7 @@ class BookFlow(BookWishes, BookLottery):
         labels: list[str] = []
         values: list[str] = []
         window = self.window_dates(self.hospital, self.department)
-        self.read_slots(window)  # the week's slots in two round trips, not two a day
+        self.read_slots(window)  # the week's slots in two round trips, not two a day (read already if short)
         for day in window:
             slots = self.open_slots(day)
             if not slots:

@@ -8,7 +8,6 @@ a real redis-server; every request the client sends (a command, a pipeline, a sc
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -21,6 +20,7 @@ from adapters.wechat.webhook import wechat_blueprint
 from app.services import build_engine
 from bot.config import build_config
 from bot.patients import account_id
+from dialogs.book_base import SHORT_WINDOW_DAYS
 from tests.support import CONFIG_RAW, NOW, Services, id_number, make_services, patient_name, phone_number, schedule_csv
 
 CONVERSATION = [
@@ -31,7 +31,7 @@ CONVERSATION = [
     ("Y", "预约成功"),
 ]
 """The rush's conversation (bench/rush.py): each message and what its reply says."""
-BUDGET = [8, 6, 4, 4, 8]
+BUDGET = [7, 4, 4, 4, 8]
 """Round trips per message, the engine's two included (before issue 15's cuts: 14, 18, 6, 5, 12)."""
 
 
@@ -54,24 +54,27 @@ class Counter:
         monkeypatch.setattr(kind, "send_packed_command", counting)
 
 
-@pytest.fixture
-def one_hospital(redis_db: redis.Redis) -> Iterator[Services]:
-    raw = {**CONFIG_RAW, "hospitals": CONFIG_RAW["hospitals"][:1]}
-    services = make_services(redis_db, build_config(raw))
+def one_hospital(client: redis.Redis, **policy: Any) -> Services:
+    raw: dict[str, Any] = {**CONFIG_RAW, "hospitals": CONFIG_RAW["hospitals"][:1], "policy": policy}
+    services = make_services(client, build_config(raw))
     services.schedule.import_csv(schedule_csv(NOW.date() + timedelta(days=1), hospitals=("h1",)))
-    yield services
+    return services
+
+
+def webhook(svc: Services) -> wechat.Platform:
+    """The signed WeChat webhook over the real engine, through the Flask test client."""
+    app = Flask("round-trips")
+    app.register_blueprint(
+        wechat_blueprint(wechat.webhook_services(svc, build_engine(svc)), wechat.wechat_config(False), lambda *_: None)
+    )
+    return wechat.Platform(wechat.FlaskTransport(app), False)
 
 
 def test_each_booking_message_stays_within_its_round_trips(
-    one_hospital: Services, redis_db: redis.Redis, monkeypatch: pytest.MonkeyPatch
+    redis_db: redis.Redis, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    svc = one_hospital
-    engine = build_engine(svc)
-    app = Flask("round-trips")
-    app.register_blueprint(
-        wechat_blueprint(wechat.webhook_services(svc, engine), wechat.wechat_config(False), lambda *_: None)
-    )
-    platform = wechat.Platform(wechat.FlaskTransport(app), False)
+    svc = one_hospital(redis_db)
+    platform = webhook(svc)
     counter = Counter()
     counter.install(monkeypatch, redis_db)
     for n in range(3):  # the first conversation loads the scripts: the budget holds from the second on
@@ -87,3 +90,17 @@ def test_each_booking_message_stays_within_its_round_trips(
 
 def _person(n: int) -> tuple[str, str, str]:
     return patient_name(n), id_number(n), phone_number(n)
+
+
+def test_a_long_booking_window_offers_the_same_dates(redis_db: redis.Redis) -> None:
+    """A window longer than SHORT_WINDOW_DAYS is read through the hospital's stored dates, a short one from each
+    day's slot index: the same departments and dates either way."""
+    replies = []
+    for days_ahead in (SHORT_WINDOW_DAYS - 11, SHORT_WINDOW_DAYS + 29):  # both hold the 8 days of slots
+        redis_db.flushall()
+        svc = one_hospital(redis_db, booking_days_ahead=days_ahead)
+        platform, openid = webhook(svc), f"o-window-{days_ahead}"
+        svc.patients.add_patient(account_id(svc.box, "wechat", openid), "wechat", *_person(days_ahead))
+        replies.append([platform.send(openid, content) for content, _ in CONVERSATION[:3]])
+    assert replies[0] == replies[1]
+    assert replies[0][1].count("\n") == 8  # the 8 days of slots, one a line
