@@ -53,7 +53,8 @@ class BookFlow(BookWishes, BookLottery):
         turn = self.turn
         if "keep.wish" in turn.data:
             turn.data["wish"] = turn.data.pop("keep.wish")
-        patients = turn.deps.patients.patients_of(turn.acct)
+        managed, turn.managed = turn.managed, None  # read by the menu that opened the booking this step, if so
+        patients = turn.deps.patients.views(managed) if managed else turn.deps.patients.patients_of(turn.acct)
         if not patients:  # removed meanwhile: verify first, then come back here
             turn.say("verify.intro")
             turn.data["keep.after"] = "book"

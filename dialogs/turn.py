@@ -35,6 +35,9 @@ class Turn:
     switcher: Callable[[Turn, str], None]
     paragraphs: list[str] = field(default_factory=list)
     offers_held: bool | None = None
+    managed: list[str] | None = None
+    """The account's patients as :func:`dialogs.menu.open_dialog` read them, for the dialog it opens at once (its
+    first question need not read them again); None: not read, or no longer current."""
     """Whether the account held a waitlist offer when the step began (``dialog_begin.lua``); None: not known."""
 
     # --- input -----------------------------------------------------------------------------------------

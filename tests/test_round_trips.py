@@ -31,7 +31,7 @@ CONVERSATION = [
     ("Y", "预约成功"),
 ]
 """The rush's conversation (bench/rush.py): each message and what its reply says."""
-BUDGET = [7, 4, 4, 4, 6]
+BUDGET = [6, 4, 4, 4, 6]
 """Round trips per message, the engine's two included (before issue 15's cuts: 14, 18, 6, 5, 12)."""
 
 
