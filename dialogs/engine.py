@@ -126,8 +126,9 @@ class Engine:
     def answer(self, inbound: Inbound, deadline: float, *, hand_off: bool = True) -> Answer:
         """The answer to one message by ``deadline`` (``time.monotonic()``), on the calling thread.
 
-        Two round trips in the usual case: claim the delivery, take the lock, load the session and the account's
-        language and count the message for the rate limit (``dialog_begin.lua``); save the session, store the reply
+        Two round trips in the usual case: claim the delivery, take the lock, load the session, the account's
+        language and whether it holds a waitlist offer, and count the message for the rate limit
+        (``dialog_begin.lua``); save the session, store the reply
         and release the lock (``dialog_end.lua``). Every wait is bounded by the deadline: a lock still busy at
         ``deadline - STEP_RESERVE_S`` hands the delivery to the worker (:data:`Fate.HAND_OFF`, the reply pushed
         later), and so does a step that ends after the deadline (its reply is stored for the worker to push).
