@@ -489,7 +489,12 @@ class Rush:
         processes.append(worker)
         guahao = Gunicorn("app.wsgi:app", self.workers, guahao_env, logs / "guahao.log", self.app_root, self._hooks())
         processes.append(guahao)
+        cpu_before = _workers_cpu_s(guahao.process.pid), _redis_cpu_s(client)
         rush = run_wrk(guahao.port, at_max, self.connections)
+        cpu = {
+            "workers_cpu_ms": 1000 * (_workers_cpu_s(guahao.process.pid) - cpu_before[0]) / rush.messages,
+            "redis_cpu_ms": 1000 * (_redis_cpu_s(client) - cpu_before[1]) / rush.messages,
+        }
         booked_in_rush = _places(client)[0]
         completed = complete(guahao.port, at_max, self.connections, services.box, client)
         cycle_ms = 1000 * self.connections / (0.8 * rush.rate)  # each connection's time per message at 80 %
@@ -502,7 +507,7 @@ class Rush:
         processes.remove(guahao)
         echo_runs.append(self._echo(env, logs, at_max, "echo-2"))
         checks = self._check(client, [at_max, paced_dir / "a", paced_dir / "b"], services.box)
-        checks |= {"booked_in_rush": booked_in_rush, "completed_after": completed}
+        checks |= {"booked_in_rush": booked_in_rush, "completed_after": completed, **cpu}
         client.close()
         return self._report(echo_runs, rush, at_80, pause, checks)
 
@@ -539,7 +544,7 @@ class Rush:
         return {"sent": len(delivery_keys), **states, "booked": booked, "overbooked": overbooked, "pushed": pushed}
 
     def _report(
-        self, echo_runs: list[Load], rush: Load, at_80: Load, pause: int, checks: dict[str, int]
+        self, echo_runs: list[Load], rush: Load, at_80: Load, pause: int, checks: dict[str, Any]
     ) -> dict[str, Any]:
         echo_rate = statistics.mean(r.rate for r in echo_runs)
         lost = checks["sent"] - checks["replied"] - checks["late"]
@@ -556,6 +561,10 @@ class Rush:
             f"bookings/s: {booked_rate:.0f} ({checks['booked_in_rush']} booked in the {rush.seconds:.1f} s at max "
             f"rate; {checks['booked']} places booked in all; {checks['completed_after']} messages sent untimed after "
             "the timed runs, to finish every conversation)"
+        )
+        print(
+            f"CPU per message at max rate: gunicorn workers {checks['workers_cpu_ms']:.2f} ms, redis-server "
+            f"{checks['redis_cpu_ms']:.2f} ms (what the machine's load does not change much)"
         )
         print(f"messages/s ratio to bare Flask: {ratio:.3f}  (target >= 0.5)")
         print(f"p99 at 80 % of max: {at_80.p99_ms:.1f} ms  (target < 50 ms)")
@@ -576,6 +585,25 @@ class Rush:
             "failed": rush.failed + at_80.failed,
             **checks,
         }
+
+
+def _workers_cpu_s(master: int) -> float:
+    """The CPU time (user + system, seconds) of the processes whose parent is ``master`` (gunicorn's workers)."""
+    total, tick = 0.0, os.sysconf("SC_CLK_TCK")
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone meanwhile
+        if int(fields[1]) == master:  # after "pid (comm)": state, ppid, ..., utime (12th), stime (13th)
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+def _redis_cpu_s(client: Any) -> float:
+    """redis-server's CPU time so far (user + system, seconds)."""
+    cpu = client.info("cpu")
+    return float(cpu["used_cpu_user"]) + float(cpu["used_cpu_sys"])
 
 
 def _delivery_states(client: Any, delivery_keys: list[str]) -> dict[str, int]:

@@ -42,11 +42,12 @@ from bot.names import name_in
 from bot.notifications.notifier import UNREACHABLE, Address, Notifier, notice
 from bot.notifications.outbox import OutboundMessage, OutboxKind
 from bot.patients import PatientService, UnknownPatientError
-from bot.records import Slot, decode_hash, local_moment, text
+from bot.records import SLOT_ID_SEPARATOR, Slot, decode_hash, local_moment, text
 from bot.reminders import Reminders
 from bot.schedule import Schedule
 from bot.storage import keys
 from bot.storage.scripts import Scripts
+from rules.lottery import LOTTERY
 from texts import format as words
 
 log = logging.getLogger(__name__)
@@ -136,6 +137,9 @@ class Lottery:
     def admit(self, pid: str, acct: str, channel: str, to: str, slot_id: str) -> Registration | None:
         """Inside a lottery window: register (raises ``BookingRefused`` for an entry refused); else ``None`` for a
         first-come booking — after running the draw of the window just ended, if it has not run yet."""
+        hospital = slot_id.split(SLOT_ID_SEPARATOR, 1)[0]  # ids never hold the separator otherwise (bot.records)
+        if self.store.policy_for(hospital).release_mode != LOTTERY:
+            return None  # a first-come hospital: no window for any of its dates (the slot need not be read)
         slot = self.schedule.slot(slot_id)
         if slot is None:
             return None  # the booking says there is no such slot

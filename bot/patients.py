@@ -228,6 +228,10 @@ class PatientService:
             pipe.hgetall(keys.patient(pid))
         return [_view(pid, decode_hash(raw)) for pid, raw in zip(pids, pipe.execute(), strict=True) if raw]
 
+    def views(self, pids: Sequence[str]) -> list[PatientView]:
+        """The patients of ``pids`` (those that exist), in that order: one round trip (for pids just read)."""
+        return self._views(pids)
+
     def patient_ids(self, acct: str) -> list[str]:
         """The pids an account manages, in the order they were added."""
         return _linked(decode_hash(self._redis.hgetall(keys.account(acct))), MANAGED)

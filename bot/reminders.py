@@ -18,8 +18,10 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import redis
+from redis.client import Pipeline
 from rq import Queue
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
@@ -114,7 +116,7 @@ class Reminders:
         self.clock = clock
         self.queue = queue if queue is not None else job_queue(redis_client)
         self._wall = wall
-        self._scripts = Scripts(redis_client, "reminder_claim")
+        self._scripts = Scripts(redis_client, "reminder_claim", "reminders_booked")
 
     def _wall_now(self) -> float:
         if self._wall is not None:
@@ -124,19 +126,30 @@ class Reminders:
 
     # --- scheduling --------------------------------------------------------------------------------------
     def on_booked(self, appointment: Appointment, to: str, channel: str | None = None) -> None:
-        """Right after a booking: remember where to notify (``to``: the booking user's openid or phone), queue the
-        confirmation now and schedule the reminders."""
-        self.notifier.remember_address(appointment, to, channel)
-        self.schedule(appointment)
+        """Right after a booking: remember where to notify (``to``: the booking user's openid or phone), schedule the
+        reminders and claim the confirmation (one script, ``reminders_booked.lua``), then queue the confirmation's
+        job (one pipeline): two round trips."""
+        key, fields, until = self.notifier.address_record(appointment, to, channel)
         confirmation = ReminderDue(appointment.serial, CONFIRMATION, round(appointment.booked_at.timestamp()))
-        self.redis.zadd(keys.REMINDERS_CLAIMED, {confirmation.claim(): self._wall_now() + CLAIM_LEASE.total_seconds()})
-        self._enqueue(confirmation)
+        wall = "" if self._wall is None else self._wall.now().timestamp()  # "": the server's clock, in the script
+        args: list[Any] = [fields["channel"], fields["to_enc"], until, confirmation.claim()]
+        args += [CLAIM_LEASE.total_seconds(), wall]
+        for kind, at in self._due(appointment).items():
+            args += [at, ReminderDue.entry(appointment.serial, kind)]
+        self._scripts.run("reminders_booked", keys=[key, keys.REMINDERS_DUE, keys.REMINDERS_CLAIMED], args=args)
+        pipe = self.redis.pipeline(transaction=True)
+        self._enqueue(confirmation, pipeline=pipe)
+        pipe.execute()
+
+    def _due(self, appointment: Appointment) -> dict[str, float]:
+        """When each of an appointment's reminders falls due (epoch seconds), by kind."""
+        policy = self.store.policy_for(appointment.hospital)
+        times = rules.reminder_times(policy, appointment.slot_facts(policy.tz), appointment.booked_at)
+        return {kind.value: float(round(at.timestamp())) for kind, at in times.items()}
 
     def schedule(self, appointment: Appointment) -> dict[str, float]:
         """(Re)schedule the reminders of a booked appointment; the due times (epoch seconds) by kind."""
-        policy = self.store.policy_for(appointment.hospital)
-        times = rules.reminder_times(policy, appointment.slot_facts(policy.tz), appointment.booked_at)
-        due = {kind.value: float(round(at.timestamp())) for kind, at in times.items()}
+        due = self._due(appointment)
         if due:
             self.redis.zadd(keys.REMINDERS_DUE, {ReminderDue.entry(appointment.serial, k): at for k, at in due.items()})
         return due
@@ -179,7 +192,7 @@ class Reminders:
             return False
         return str(job.get_status(refresh=False)) in LIVE_JOB_STATES
 
-    def _enqueue(self, reminder: ReminderDue) -> None:
+    def _enqueue(self, reminder: ReminderDue, pipeline: Pipeline | None = None) -> None:
         self.queue.enqueue(
             "bot.jobs.send_reminder",
             reminder.serial,
@@ -189,6 +202,7 @@ class Reminders:
             job_timeout=JOB_TIMEOUT_S,
             result_ttl=RESULT_TTL_S,
             description=f"reminder {reminder.kind} of {reminder.serial}",
+            pipeline=pipeline,
         )
 
     def _finish(self, reminder: ReminderDue) -> None:

@@ -368,14 +368,27 @@ class Schedule:
 
     def slots(self, hospital: str, department: str, date: str) -> list[Slot]:
         """The slots of a department on a date, by start then doctor."""
-        ids = [_text(m) for m in self._redis.zrange(keys.slots_of_department_day(hospital, department, date), 0, -1)]
-        if not ids:
-            return []
+        return self.slots_on(hospital, department, [date])[date]
+
+    def slots_on(self, hospital: str, department: str, dates: Sequence[str]) -> dict[str, list[Slot]]:
+        """The slots of a department on each of ``dates`` (as :meth:`slots`), in two round trips whatever their
+        number: a booking dialog shows a week's dates with their places in one step."""
         pipe = self._redis.pipeline(transaction=False)
-        for one in ids:
-            pipe.hgetall(keys.slot(one))
-        found = [Slot.from_hash(one, raw) for one, raw in zip(ids, pipe.execute(), strict=True) if raw]
-        return sorted(found, key=lambda s: (s.start, s.doctor, s.id))
+        for day in dates:
+            pipe.zrange(keys.slots_of_department_day(hospital, department, day), 0, -1)
+        ids_of = [[_text(m) for m in ids] for ids in (pipe.execute() if dates else [])]
+        if not any(ids_of):
+            return {day: [] for day in dates}
+        pipe = self._redis.pipeline(transaction=False)
+        for ids in ids_of:
+            for one in ids:
+                pipe.hgetall(keys.slot(one))
+        raws = iter(pipe.execute())
+        found: dict[str, list[Slot]] = {}
+        for day, ids in zip(dates, ids_of, strict=True):
+            held = [Slot.from_hash(one, raw) for one, raw in zip(ids, raws, strict=False) if raw]
+            found[day] = sorted(held, key=lambda s: (s.start, s.doctor, s.id))
+        return found
 
     def dates(self, hospital: str, department: str | None = None) -> list[str]:
         """Sorted dates on which the hospital (or that department of it) has slots."""
@@ -389,13 +402,20 @@ class Schedule:
 
     def departments_on(self, hospital: str, date: str) -> list[str]:
         """Ids of the departments with slots on that date, in config order."""
+        return self.departments_within(hospital, [date])
+
+    def departments_within(self, hospital: str, dates: Sequence[str]) -> list[str]:
+        """Ids of the departments with slots on any of ``dates``, in config order: one round trip."""
         configured = self._config.hospital(hospital)
-        if configured is None or not configured.departments:
+        if configured is None or not configured.departments or not dates:
             return []
         pipe = self._redis.pipeline(transaction=False)
-        for department in configured.departments:
-            pipe.exists(keys.slots_of_department_day(hospital, department.id, date))
-        return [d.id for d, exists in zip(configured.departments, pipe.execute(), strict=True) if exists]
+        for day in dates:
+            for department in configured.departments:
+                pipe.exists(keys.slots_of_department_day(hospital, department.id, day))
+        held = pipe.execute()
+        width = len(configured.departments)
+        return [d.id for n, d in enumerate(configured.departments) if any(held[n::width])]
 
     # --- staff -------------------------------------------------------------------------------------------
     def set_slot_status(self, slot_id: str, status: str) -> bool:

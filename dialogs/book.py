@@ -53,7 +53,8 @@ class BookFlow(BookWishes, BookLottery):
         turn = self.turn
         if "keep.wish" in turn.data:
             turn.data["wish"] = turn.data.pop("keep.wish")
-        patients = turn.deps.patients.patients_of(turn.acct)
+        managed, turn.managed = turn.managed, None  # read by the menu that opened the booking this step, if so
+        patients = turn.deps.patients.views(managed) if managed else turn.deps.patients.patients_of(turn.acct)
         if not patients:  # removed meanwhile: verify first, then come back here
             turn.say("verify.intro")
             turn.data["keep.after"] = "book"
@@ -95,9 +96,8 @@ class BookFlow(BookWishes, BookLottery):
     def ask_department(self) -> None:
         turn = self.turn
         configured = turn.deps.schedule.hospital(self.hospital)
-        found: set[str] = set()
-        for day in self.window_dates(self.hospital):
-            found.update(turn.deps.schedule.departments_on(self.hospital, day.isoformat()))
+        window = [day.isoformat() for day in self.every_window_day(self.hospital) or self.window_dates(self.hospital)]
+        found = set(turn.deps.schedule.departments_within(self.hospital, window))
         departments = [d for d in (configured.departments if configured else ()) if d.id in found]
         if not departments:
             turn.say("book.no_departments", hospital=self.hospital_name())
@@ -125,7 +125,9 @@ class BookFlow(BookWishes, BookLottery):
         turn = self.turn
         labels: list[str] = []
         values: list[str] = []
-        for day in self.window_dates(self.hospital, self.department):
+        window = self.window_dates(self.hospital, self.department)
+        self.read_slots(window)  # the week's slots in two round trips, not two a day (read already if short)
+        for day in window:
             slots = self.open_slots(day)
             if not slots:
                 continue
@@ -269,7 +271,7 @@ class BookFlow(BookWishes, BookLottery):
         slot_id = self._pick()
         if slot_id is None:
             return False
-        slot = self.turn.deps.schedule.slot(str(slot_id))
+        slot = self.slot_of(str(slot_id))
         if slot is None:
             self.say_refusal(rules.Decision.refuse("no_slot"))
             return False
@@ -311,6 +313,7 @@ class BookFlow(BookWishes, BookLottery):
                 request_id=request_id(turn),  # a retry of this message gets this booking, never a second
             )
         except BookingRefused as refused:
+            self.forget_reads()  # what it was refused for is read again where the dialog goes back to
             self.after_refusal(refused.decision)
             return
         except OutcomeUnconfirmed as pending:  # the replicas did not confirm it: never a false "预约成功" (SPEC §7)

@@ -19,6 +19,9 @@ from texts import format as words
 
 LIMITS = frozenset({"limit_same_day_department", "limit_same_day", "limit_7_days", "limit_3_months"})
 """Rule codes that are also the name of the policy number they enforce."""
+SHORT_WINDOW_DAYS = 31
+"""A booking window up to this long is read from each day's slot index at once (one pipeline), not through the
+hospital's stored dates first: one round trip fewer per question of the booking dialog."""
 
 
 class BookBase(Flow):
@@ -102,20 +105,66 @@ class BookBase(Flow):
         return self.turn.t("book.cancel_closed", deadline=shown)
 
     # --- reads -----------------------------------------------------------------------------------------
+    def every_window_day(self, hospital: str) -> list[date] | None:
+        """Every day of the hospital's booking window now, when it is short enough (:data:`SHORT_WINDOW_DAYS`) to
+        ask the slot indexes of each day at once rather than the hospital's stored dates first; else None."""
+        first, last = rules.booking_window(self.turn.deps.store.policy_for(hospital), self.turn.now)
+        span = (last - first).days + 1
+        return [first + timedelta(days=n) for n in range(max(span, 0))] if span <= SHORT_WINDOW_DAYS else None
+
     def window_dates(self, hospital: str, department: str | None = None) -> list[date]:
         """Dates with slots of the hospital (or department) inside the booking window now."""
+        every = self.every_window_day(hospital) if department is not None else None
+        if every is not None and department is not None:  # a department's: its slots, read once for the step
+            read = self.read_slots(every, hospital, department)
+            return [day for day in every if read[day]]
         first, last = rules.booking_window(self.turn.deps.store.policy_for(hospital), self.turn.now)
         days = (date.fromisoformat(d) for d in self.turn.deps.schedule.dates(hospital, department))
         return [d for d in days if first <= d <= last]
 
     def open_slots(self, day: date) -> list[Slot]:
-        """The department's slots on ``day`` that have not started yet."""
+        """The department's slots on ``day`` that have not started yet (read once per message: see
+        :meth:`read_slots`)."""
         tz = self.policy.tz
-        slots = self.turn.deps.schedule.slots(self.hospital, self.department, day.isoformat())
-        return [s for s in slots if local_moment(s.date, s.start, tz) > self.turn.now]
+        read = self.read_slots([day])[day]
+        return [s for s in read if local_moment(s.date, s.start, tz) > self.turn.now]
+
+    def read_slots(
+        self, days: list[date], hospital: str | None = None, department: str | None = None
+    ) -> dict[date, list[Slot]]:
+        """The slots of the department (the chosen one unless given) on ``days``, in two round trips for those not
+        read yet, kept for the rest of this message's step (a step that lists a week's dates, then checks the one
+        chosen, reads each day once). A booking refusal forgets them (:meth:`forget_reads`): the places it was
+        refused for are read again."""
+        hospital, department = hospital or self.hospital, department or self.department
+        memo = self._slots_read
+        missing = [day for day in days if (hospital, department, day) not in memo]
+        if missing:
+            found = self.turn.deps.schedule.slots_on(hospital, department, [d.isoformat() for d in missing])
+            memo.update({(hospital, department, day): found[day.isoformat()] for day in missing})
+        return {day: memo[hospital, department, day] for day in days}
+
+    @property
+    def _slots_read(self) -> dict[tuple[str, str, date], list[Slot]]:
+        memo: dict[tuple[str, str, date], list[Slot]] | None = self.__dict__.get("_slots_memo")
+        if memo is None:
+            memo = self.__dict__["_slots_memo"] = {}
+        return memo
+
+    def forget_reads(self) -> None:
+        """Forget the slots read in this step (after a booking changed or refused them)."""
+        self.__dict__.pop("_slots_memo", None)
+        self.__dict__.pop("_slot_memo", None)
+
+    def slot_of(self, slot_id: str) -> Slot | None:
+        """The stored slot ``slot_id``, read once per message's step (the slot chosen, then its confirmation)."""
+        memo: dict[str, Slot | None] = self.__dict__.setdefault("_slot_memo", {})
+        if slot_id not in memo:
+            memo[slot_id] = self.turn.deps.schedule.slot(slot_id)
+        return memo[slot_id]
 
     def chosen_slot(self) -> Slot | None:
-        return self.turn.deps.schedule.slot(str(self.turn.data["slot"]))
+        return self.slot_of(str(self.turn.data["slot"]))
 
     def _department_refusal(self, rule: str, values: dict[str, Any]) -> str:
         """The text key of a department age or sex refusal (RULES §9), its bounds put into ``values``."""

@@ -38,9 +38,8 @@ class BookWishes(BookBase):
         if not plain:
             return False
         self.wish["doctor"] = plain
-        schedule = self.turn.deps.schedule
         found = {d.id for d in departments for day in self.window_dates(self.hospital, d.id)
-                 for s in schedule.slots(self.hospital, d.id, day.isoformat()) if self.is_doctor(s, plain)}  # fmt: skip
+                 for s in self.read_slots([day], self.hospital, d.id)[day] if self.is_doctor(s, plain)}  # fmt: skip
         if len(found) == 1:  # the doctor works in one department: that is the one
             self.turn.data["department"] = found.pop()
             return True
@@ -210,11 +209,10 @@ class BookWishes(BookBase):
 
     def works_here(self, typed: str) -> bool:
         """Whether ``typed`` names a doctor with slots of this department in the booking window."""
-        schedule = self.turn.deps.schedule
         return len(typed) > 1 and any(
             self.is_doctor(slot, typed)
             for day in self.window_dates(self.hospital, self.department)
-            for slot in schedule.slots(self.hospital, self.department, day.isoformat())
+            for slot in self.read_slots([day])[day]  # read once for the step
         )
 
     def typed_date(self) -> bool:
@@ -234,7 +232,9 @@ class BookWishes(BookBase):
             self.fire("reslot")
 
     def window_days(self) -> list[str]:
-        return [d.isoformat() for d in self.window_dates(self.hospital, self.department) if self.open_slots(d)]
+        window = self.window_dates(self.hospital, self.department)
+        self.read_slots(window)
+        return [d.isoformat() for d in window if self.open_slots(d)]
 
     def typed_filter(self) -> bool:
         """A time of day, a level or a doctor's name (``下午``, ``专家``, ``李娜 下午``) narrows the slots shown."""

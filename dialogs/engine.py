@@ -126,8 +126,9 @@ class Engine:
     def answer(self, inbound: Inbound, deadline: float, *, hand_off: bool = True) -> Answer:
         """The answer to one message by ``deadline`` (``time.monotonic()``), on the calling thread.
 
-        Two round trips in the usual case: claim the delivery, take the lock, load the session and the account's
-        language and count the message for the rate limit (``dialog_begin.lua``); save the session, store the reply
+        Two round trips in the usual case: claim the delivery, take the lock, load the session, the account's
+        language and whether it holds a waitlist offer, and count the message for the rate limit
+        (``dialog_begin.lua``); save the session, store the reply
         and release the lock (``dialog_end.lua``). Every wait is bounded by the deadline: a lock still busy at
         ``deadline - STEP_RESERVE_S`` hands the delivery to the worker (:data:`Fate.HAND_OFF`, the reply pushed
         later), and so does a step that ends after the deadline (its reply is stored for the worker to push).
@@ -168,6 +169,7 @@ class Engine:
             keys.session(acct),
             keys.rate(acct, int(now.timestamp() // 60)),
             keys.account(acct),
+            keys.account_offers(acct),
         ]
         seen = [keys.inbound_seen(inbound.channel.value, f"{acct}:{inbound.message_id}")] if inbound.message_id else []
         begun = _Begun(acct, now, held, seen, secrets.token_hex(8))
@@ -198,12 +200,12 @@ class Engine:
     def _run(self, inbound: Inbound, begun: _Begun, status: Any, *, push_after: float) -> tuple[list[str], bool]:
         """Load, step, save: the replies, and whether they were stored for the worker to push (the step ended after
         ``push_after``, and the delivery has a key to store them under)."""
-        _, raw_session, sent_this_minute, language = status
+        _, raw_session, sent_this_minute, language, offers = status
         box, acct, seen = self.deps.box, begun.acct, begun.seen
         session = session_from_hash(dict(zip(raw_session[::2], raw_session[1::2], strict=True)), box, acct)
         if session.is_new and language:
             session.language = text_of(language)
-        replies = self._process(inbound, acct, session, begun.now, int(sent_this_minute))
+        replies = self._process(inbound, acct, session, begun.now, int(sent_this_minute), bool(offers))
         pushed = bool(seen) and time.monotonic() > push_after
         sealed = self.ledger.seal(seen[0], replies, pushed=pushed) if seen else ""
         args: list[Any] = [begun.token, int(KEEP_FOR.total_seconds()), sealed, REPLY_TTL_S]
@@ -224,8 +226,10 @@ class Engine:
                 return status
         return None
 
-    def _process(self, inbound: Inbound, acct: str, session: Session, now: datetime, sent: int) -> list[str]:
-        turn = Turn(self.deps, inbound, acct, session, now, self._switch)
+    def _process(
+        self, inbound: Inbound, acct: str, session: Session, now: datetime, sent: int, offers: bool
+    ) -> list[str]:
+        turn = Turn(self.deps, inbound, acct, session, now, self._switch, offers_held=offers)
         try:
             if sent > self.deps.config.policy.rate_limit_per_minute:
                 # the count is per minute of the deployment clock (dialog_begin.lua): it starts again at the next one

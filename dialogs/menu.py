@@ -100,12 +100,17 @@ def open_dialog(
         turn.say("common.help")
         turn.say("common.menu")
         return
-    if needs_patient and not turn.deps.patients.patient_ids(turn.acct):
+    managed = turn.deps.patients.patient_ids(turn.acct) if needs_patient else None
+    if needs_patient and not managed:
         turn.say("verify.intro")
         turn.data["keep.after"] = dialog  # kept through the switch: where to go once verified
         turn.switch("verify")
         return
-    turn.switch(dialog)
+    turn.managed = managed  # the booking's first question lists them: not read twice in one step
+    try:
+        turn.switch(dialog)
+    finally:
+        turn.managed = None
 
 
 TRANSITIONS: list[dict[str, Any]] = [

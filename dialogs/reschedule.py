@@ -111,7 +111,9 @@ class RescheduleFlow(BookBase):
             doctor=self.doctor_name(old),
         )
         labels, values = [], []
-        for day in self.window_dates(self.hospital, self.department):
+        window = self.window_dates(self.hospital, self.department)
+        self.read_slots(window)  # the week's slots in two round trips
+        for day in window:
             slots = self.others(day)
             if slots:
                 full = not any(s.places_left for s in slots)
@@ -250,6 +252,7 @@ class RescheduleFlow(BookBase):
                 serial, str(turn.data["slot"]), patient_actor(turn.channel.value), pids=self.pids
             )
         except RescheduleRefused as refused:
+            self.forget_reads()  # what it was refused for is read again where the dialog goes back to
             self.refused(refused.decision)
             return
         except OutcomeUnconfirmed as pending:  # the replicas did not confirm it: the outcome follows (SPEC §7)

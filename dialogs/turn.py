@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import cached_property
 from typing import Any
 
 import rules
@@ -33,11 +34,16 @@ class Turn:
     now: datetime
     switcher: Callable[[Turn, str], None]
     paragraphs: list[str] = field(default_factory=list)
+    offers_held: bool | None = None
+    managed: list[str] | None = None
+    """The account's patients as :func:`dialogs.menu.open_dialog` read them, for the dialog it opens at once (its
+    first question need not read them again); None: not read, or no longer current."""
+    """Whether the account held a waitlist offer when the step began (``dialog_begin.lua``); None: not known."""
 
     # --- input -----------------------------------------------------------------------------------------
-    @property
+    @cached_property
     def text(self) -> str:
-        """What the user typed, normalised (full-width folded, spaces collapsed)."""
+        """What the user typed, normalised (full-width folded, spaces collapsed): once per step, however often read."""
         return parse.normalize(self.inbound.text)
 
     @property

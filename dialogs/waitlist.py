@@ -130,8 +130,8 @@ def leave_number(text: str) -> int | None:
 
 def answer_offer(turn: Turn) -> bool:
     """A ``Y`` while a place is held for this account claims it; False when the message is something else."""
-    if parse.normalize(turn.text).replace(" ", "") not in CLAIM_WORDS:
-        return False
+    if turn.offers_held is False or parse.normalize(turn.text).replace(" ", "") not in CLAIM_WORDS:
+        return False  # no offer when the step began (dialog_begin.lua): nothing to read
     offer = turn.deps.waitlist.pending_offer(turn.acct, lapsed=True)
     if offer is None:
         return False

@@ -296,7 +296,7 @@ def fixed_replies(engine: Engine, monkeypatch: pytest.MonkeyPatch, *texts: str) 
     """The engine's dialog step answers ``texts`` (claim, lock, save and the stored reply stay the engine's own)."""
     seen: list[Inbound] = []
 
-    def process(inbound: Inbound, acct: str, session: Session, now: datetime, sent: int) -> list[str]:
+    def process(inbound: Inbound, acct: str, session: Session, now: datetime, sent: int, *_: Any) -> list[str]:
         seen.append(inbound)
         return list(texts)
 

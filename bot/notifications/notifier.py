@@ -154,14 +154,20 @@ class Notifier:
     # --- addresses -------------------------------------------------------------------------------------
     def remember_address(self, appointment: Appointment, to: str, channel: str | None = None) -> None:
         """Keep where this appointment's notifications go (the booking account's openid or phone), encrypted."""
-        channel = channel or appointment.channel
-        policy = self._policy(appointment)
-        end = local_moment(appointment.date, appointment.end, policy.tz)
-        key = keys.appointment_notify(appointment.serial)
+        key, fields, until = self.address_record(appointment, to, channel)
         pipe = self.redis.pipeline(transaction=True)
-        pipe.hset(key, mapping={"channel": channel, "to_enc": self.box.encrypt(to, context=_ADDRESS_CONTEXT)})
-        pipe.expireat(key, int((end + ADDRESS_KEPT).timestamp()))
+        pipe.hset(key, mapping={"channel": fields["channel"], "to_enc": fields["to_enc"]})
+        pipe.expireat(key, until)
         pipe.execute()
+
+    def address_record(
+        self, appointment: Appointment, to: str, channel: str | None = None
+    ) -> tuple[str, dict[str, str], int]:
+        """What :meth:`remember_address` writes: the key, its fields (the address encrypted) and until when (epoch s)
+        it is kept; for a script that writes it with other things in one step (``reminders_booked.lua``)."""
+        end = local_moment(appointment.date, appointment.end, self._policy(appointment).tz)
+        fields = {"channel": channel or appointment.channel, "to_enc": self.box.encrypt(to, context=_ADDRESS_CONTEXT)}
+        return keys.appointment_notify(appointment.serial), fields, int((end + ADDRESS_KEPT).timestamp())
 
     def addresses(self, serials: Sequence[str]) -> dict[str, Address]:
         """The remembered addresses of these appointments (in one round trip); unknown ones left out."""
