@@ -155,6 +155,7 @@ def test_a_whole_appointment_life_through_the_simulator_api(server: Server) -> N
     done = server.say("wechat", openid, "Y")
     serial = re.search(r"识别码[::]?\s*(\d{8})", done)
     assert serial, done
+    assert f"{server.base}/calendar/" in done, "--demo points the calendar links at the server itself"
 
     # the evening before: the clock moves and the reminders that fell due are sent before the answer
     tomorrow = (now + timedelta(days=1)).date()
