@@ -4,13 +4,22 @@ The first hospital (beijing-114 rules) has four departments with general and exp
 afternoon; the second closes free cancellation at 14:00 the day before. The children's departments (儿科, 小儿内科,
 小儿外科) see patients aged 14 and under (RULES §9). Re-running the demo re-imports the same rows (capacity updates
 only), so nothing is duplicated and booked appointments stay.
+
+``guahao serve --demo`` also points the calendar links of confirmations at itself (:func:`with_demo_calendar`) when
+``server.calendar_base_url`` is set nowhere: the file and the environment win, as everywhere under ``--demo``.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
+from dataclasses import replace
 from datetime import date, timedelta
 from typing import Any
+
+from bot.config import Config
+
+CALENDAR_BASE_KEY = "server.calendar_base_url"
 
 DEMO_HOSPITALS: list[dict[str, Any]] = [
     {
@@ -65,6 +74,31 @@ def demo_config_layer() -> dict[str, Any]:
         "wechat": {"push": "console"},
         "security": {"staff_tokens": [{"name": "demo", "token": "demo-" + secrets.token_urlsafe(24)}]},
     }
+
+
+def with_demo_calendar(config: Config, host: str, port: int) -> Config:
+    """``config`` with ``server.calendar_base_url`` filled for a demo served on ``host:port`` — only when no layer
+    set it (an operator's explicit empty value stays: no links). ``server.public_url``, when set, is where patients
+    reach this server, so the links use it; else the listening address (a wildcard one as loopback)."""
+    if config.source(CALENDAR_BASE_KEY) != "default":
+        return config
+    base = config.server.public_url.rstrip("/") or f"http://{_reachable(host)}:{port}"
+    return replace(
+        config,
+        server=replace(config.server, calendar_base_url=base),
+        sources={**config.sources, CALENDAR_BASE_KEY: "demo"},
+    )
+
+
+def _reachable(host: str) -> str:
+    """The host part of a URL to this machine's server listening on ``host``."""
+    try:
+        address = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return host  # a name: as the operator wrote it
+    if address.is_unspecified:  # 0.0.0.0 / :: listen everywhere: loopback reaches them from here
+        address = ipaddress.ip_address("::1" if address.version == 6 else "127.0.0.1")
+    return f"[{address}]" if address.version == 6 else str(address)
 
 
 def demo_schedule_csv(today: date, days: int = 7) -> str:

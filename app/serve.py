@@ -25,11 +25,11 @@ from types import FrameType
 
 import waitress
 
-from app.demo import demo_schedule_csv
+from app.demo import CALENDAR_BASE_KEY, demo_schedule_csv, with_demo_calendar
 from app.services import build_services
 from app.supervisor import Supervisor
 from app.web import REDIS_SOCKET_TIMEOUT_S, create_app
-from bot.config import Config
+from bot.config import ENV_PREFIX, Config
 from bot.errors import GuahaoError
 from bot.services import Services
 from bot.storage.runtime import open_redis, probe
@@ -48,6 +48,8 @@ def serve(config: Config, *, demo: bool, host: str | None, port: int | None, con
     """Run until interrupted; the exit code (1 when a part kept dying)."""
     listen_host, listen_port = host or config.server.host, port if port is not None else config.server.port
     listener = listen(listen_host, listen_port)  # before Redis, demo slots or the worker: a busy port changes nothing
+    if demo:  # the calendar links point here unless configured (the port as bound: --port 0 too)
+        config = with_demo_calendar(config, listen_host, listener.getsockname()[1])
     runtime = open_redis(config.redis, wait=True, socket_timeout=REDIS_SOCKET_TIMEOUT_S)  # an external Redis not
     # up yet is waited for, one line a try; each command of the web process bounded
     metrics_dir = Path(config.redis.data_dir) / "metrics"
@@ -55,11 +57,12 @@ def serve(config: Config, *, demo: bool, host: str | None, port: int | None, con
     metrics_dir.mkdir(parents=True, exist_ok=True)
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
     services = build_services(config, runtime.redis)
+    handed_over = _demo_settings(config)
     services.runtime = runtime
     main_thread = threading.main_thread().ident
     assert main_thread is not None
     supervisor = Supervisor(
-        lambda: _start_worker(runtime.url if runtime.embedded else None, demo, config_path, metrics_dir),
+        lambda: _start_worker(runtime.url if runtime.embedded else None, demo, config_path, metrics_dir, handed_over),
         runtime.embedded,
         on_give_up=lambda: signal.pthread_kill(main_thread, signal.SIGTERM),  # wakes waitress's loop at once
         on_restart=lambda part: _take_over_broadcasts(services),
@@ -133,15 +136,23 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
+def _demo_settings(config: Config) -> dict[str, str]:
+    """What ``--demo`` filled in here that the worker child cannot work out itself (it does not listen), as the
+    ``GUAHAO_*`` variables that hand it over: only where no layer set it, so no setting of the operator is replaced."""
+    if config.source(CALENDAR_BASE_KEY) != "demo":
+        return {}
+    return {ENV_PREFIX + CALENDAR_BASE_KEY.replace(".", "_").upper(): config.server.calendar_base_url}
+
+
 def _start_worker(
-    redis_url: str | None, demo: bool, config_path: str | None, metrics_dir: Path
+    redis_url: str | None, demo: bool, config_path: str | None, metrics_dir: Path, settings: dict[str, str]
 ) -> subprocess.Popen[bytes]:
     """The worker child; ``redis_url``: the embedded server's socket (an external Redis or Sentinel deployment is
-    found by the child in the same configuration)."""
+    found by the child in the same configuration); ``settings``: what ``--demo`` filled in (:func:`_demo_settings`)."""
     command = [sys.executable, "-m", "app", "worker", *(["--demo"] if demo else [])]
     if config_path:
         command += ["--config", config_path]
-    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}
+    env = {**os.environ, **settings, "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}
     if redis_url is not None:
         env["GUAHAO_REDIS_URL"] = redis_url
     # a session of its own: Ctrl-C reaches serve only (which stops the worker warmly, once), and what the worker

@@ -8,6 +8,12 @@ jobs are idempotent, so one cut short is simply done again). Those signal handle
 thread; ``run_worker(services, burst=True)`` also works from any other thread (the simulator, after moving the clock,
 runs the due jobs in its request thread), with a timer instead of SIGALRM for job timeouts.
 
+A burst run returns only once guahao's queue is *settled* (:func:`_settled`): nothing queued, and no job in the hands of
+another worker. Beside it the long-running worker (``guahao serve``'s child) is blocked on the same queue and takes a
+job the moment it is queued — often the very reminder the burst's tick just dispatched, or a confirmation queued a
+moment before; returning while that worker still runs it would answer the simulator before the message is in the
+outbox. The wait is bounded (:data:`SETTLE_TIMEOUT_S`): a job held by a worker that died is never waited for long.
+
 The tick is a small thread of our own, not rq's ``CronScheduler`` (rq 3.0): that one enqueues with the default
 (pickle) serializer into a queue that is JSON here, takes whole-second intervals, installs signal handlers (main
 thread only) and sleeps up to a minute between checks — it is meant as a process of its own, which ``guahao serve``
@@ -25,6 +31,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
 from typing import Any
 
 from rq import Queue, SimpleWorker
@@ -47,6 +54,9 @@ PERIODIC_SECONDS = 15.0
 LEASE_TURNS = 3
 """The periodic lease lasts this many ticks: a holder that missed two ticks (dead, or stuck) loses it."""
 PERIODIC_DUTY = "periodic"
+SETTLE_TIMEOUT_S = 30.0
+"""How long a burst run waits, at most, for the jobs that other workers hold to finish."""
+SETTLE_POLL_S = 0.02
 
 
 class _Worker(SimpleWorker):
@@ -73,20 +83,13 @@ def _main_thread() -> bool:
 
 
 def run_worker(services: Services, *, burst: bool = False, periodic_seconds: float = PERIODIC_SECONDS) -> None:
-    """Work guahao's queue until SIGTERM/Ctrl-C (``burst``: one periodic tick, then until the queue is empty)."""
-    # a short worker TTL makes the blocking dequeue return every few seconds: a SIGTERM that the OS hands to
-    # another thread is then acted on promptly by the main thread (where Python runs signal handlers)
-    worker = _Worker(
-        services,
-        [job_queue(services.redis)],
-        connection=services.redis,
-        serializer=JSONSerializer,
-        worker_ttl=WORKER_TTL_S,
-    )
+    """Work guahao's queue until SIGTERM/Ctrl-C (``burst``: one periodic tick, then until the queue is settled:
+    empty, and no job of it still in another worker's hands)."""
     if burst:  # the simulator's or a test's explicit run: the tick now, whoever holds the lease
         _tick(services)
-        worker.work(burst=True, with_scheduler=True, logging_level="WARNING")
+        _work_until_settled(services)
         return
+    worker = _new_worker(services)
     lease = Lease(services.redis, PERIODIC_DUTY, round(periodic_seconds * LEASE_TURNS * 1000))
     _tick(services, lease)
     stop = threading.Event()
@@ -109,6 +112,41 @@ def run_worker(services: Services, *, burst: bool = False, periodic_seconds: flo
         ticker.join(timeout=periodic_seconds + 5)
         _release(lease)
         log.info("worker stopped")
+
+
+def _new_worker(services: Services) -> _Worker:
+    # a short worker TTL makes the blocking dequeue return every few seconds: a SIGTERM that the OS hands to
+    # another thread is then acted on promptly by the main thread (where Python runs signal handlers)
+    return _Worker(
+        services,
+        [job_queue(services.redis)],
+        connection=services.redis,
+        serializer=JSONSerializer,
+        worker_ttl=WORKER_TTL_S,
+    )
+
+
+def _work_until_settled(services: Services, timeout: float = SETTLE_TIMEOUT_S) -> None:
+    """Burst-work the queue, then wait while another worker holds one of its jobs (a job it runs may queue more:
+    those are worked too), up to ``timeout`` seconds."""
+    queue = job_queue(services.redis)
+    deadline = time.monotonic() + timeout
+    while True:
+        if queue.count:
+            _new_worker(services).work(burst=True, with_scheduler=True, logging_level="WARNING")
+        if _settled(queue):
+            return
+        if time.monotonic() >= deadline:
+            log.warning("jobs still running elsewhere after a burst run", extra={"waited_s": timeout})
+            return
+        time.sleep(SETTLE_POLL_S)
+
+
+def _settled(queue: Queue) -> bool:
+    """Nothing queued, nothing taken off the queue (rq's intermediate list) and nothing being run."""
+    if queue.count or queue.connection.llen(queue.intermediate_queue_key):
+        return False
+    return not queue.started_job_registry.get_job_ids()  # (after rq's clean-up of expired entries: dead workers)
 
 
 def _tick(services: Services, lease: Lease | None = None) -> None:

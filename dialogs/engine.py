@@ -334,6 +334,8 @@ class Engine:
 
     def _intent(self, turn: Turn) -> bool:
         """Follow what a message asks for in ordinary words (``我要挂号``, ``cancel my appointment``), from any step."""
+        if intents.answers_step(turn.session.state, turn.text):
+            return False  # the step reads it
         intent = intents.intent_at(turn.session.state, turn.text)  # a step's own answer is read by the step
         if intent in (intents.Intent.MENU, intents.Intent.HELP):
             self._command(turn, parse.Command(intent.value))

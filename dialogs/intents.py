@@ -22,9 +22,11 @@ __all__ = [
     "PERIODS",
     "STEP_ANSWERS",
     "Intent",
+    "answers_step",
     "Wish",
     "booking_sentence",
     "declines_booking",
+    "declines_move",
     "intent_at",
     "intent_of",
     "wish_of",
@@ -123,13 +125,23 @@ def intent_of(text: str) -> Intent | None:
 STEP_ANSWERS: dict[str, frozenset[Intent]] = {
     "book.confirm": frozenset({Intent.CANCEL, Intent.BOOK}),
     "cancel.confirm": frozenset({Intent.CANCEL}),
-    "reschedule.confirm": frozenset({Intent.CANCEL}),  # "Y 确认改约, N 保留原预约": 取消预约 is asked again
+    # "Y 确认改约, N 保留原预约": 取消预约 (the appointment, or the move?) and 改约 (yes, or start over?) asked again
+    "reschedule.confirm": frozenset({Intent.CANCEL, Intent.RESCHEDULE}),
     "waitlist.joining": frozenset({Intent.WAITLIST}),  # 候补 there answers the question: join
 }
 # what also says "no" to a booking's confirmation, besides the yes/no words (parse.parse_yes_no)
 _DECLINES = re.compile(
     rf"{_POLITE}(?:算了[ ,]?)?(?:取消|不约了?|不预约了?|不挂了?|不看了|不要了|不了|先不(?:约|挂|要)了?|以后再说|"
     rf"cancel(?: it| this| that)?|don't book(?: it)?|do not book|no thanks?|never ?mind){_END}"
+)
+
+
+# what also says "no" to a move's confirmation ("Y 确认改约, N 保留原预约": keep it as it is), besides the yes/no words
+_KEEPS = re.compile(
+    rf"{_POLITE}(?:那|还是|我)*(?:算了[ ,]?)?(?:我|还是)*"
+    rf"(?:(?:不|别|不用|不要|不想|先不)(?:改|换)(?:约|期|号|时间|预约)?|取消改(?:约|期)|算了|保留原(?:来的)?预约|"
+    rf"keep (?:it|the old one|my appointment|the appointment)|(?:don't|do not) (?:change|move|reschedule)(?: it)?|"
+    rf"no thanks?|never ?mind)(?:[ ,]?算了)?{_END}"
 )
 
 
@@ -140,10 +152,22 @@ def intent_at(state: str, text: str) -> Intent | None:
     return None if intent in STEP_ANSWERS.get(state, frozenset()) else intent
 
 
+def answers_step(state: str, text: str) -> bool:
+    """Whether a message is the step's own answer at ``state`` whatever else it might read as: the N of a move's
+    confirmation (``保留原预约`` names a booking, and keeps one)."""
+    return state == "reschedule.confirm" and declines_move(text)
+
+
 def declines_booking(text: str) -> bool:
     """Whether a message at a booking's confirmation says "do not book" (``取消``, ``取消预约``, ``不约了``...)."""
     query = _compact(text)
     return parse.parse_yes_no(text) is False or bool(_DECLINES.fullmatch(query)) or intent_of(text) == Intent.CANCEL
+
+
+def declines_move(text: str) -> bool:
+    """Whether a message at a move's confirmation says "keep the appointment as it is" (``N``, ``不改了``, ``不换了``,
+    ``算了``...)."""
+    return parse.parse_yes_no(text) is False or bool(_KEEPS.fullmatch(_compact(text)))
 
 
 # --- what a booking sentence names -----------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from bot.settle import OutcomeUnconfirmed
 from dialogs import parse
 from dialogs.appointments import department_name, moment_text, patient_label, upcoming, visit_text
 from dialogs.book_base import BookBase
+from dialogs.intents import declines_move
 from dialogs.machine import Dialog
 from dialogs.turn import Turn
 from dialogs.waitlist import booked_text
@@ -209,7 +210,7 @@ class RescheduleFlow(BookBase):
         return parse.parse_yes_no(self.turn.text) is True or self.turn.text.replace(" ", "") in YES_WORDS
 
     def said_no(self) -> bool:
-        return parse.parse_yes_no(self.turn.text) is False
+        return declines_move(self.turn.text)
 
     # --- actions ---------------------------------------------------------------------------------------
     def others(self, day: date) -> list[Any]:

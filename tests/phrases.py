@@ -3,14 +3,15 @@
 Steps (reached through the real dialog, see tests/test_phrases.py): ``menu``; ``date`` (心血管内科 chosen);
 ``slot`` (11月24日 chosen: 张伟 08:00 普通, 李娜 14:00 专家); ``confirm`` (the booking summary of 张伟 08:00);
 ``cancel`` (the terms of an appointment, "回复 Y 确认取消, N 保留"); ``department`` (the department
-question). The clock is Monday 23 November 2026, 08:00.
+question); ``move`` (a 改约 of the appointment of 张伟 08:00 tomorrow to 李娜 14:00, "回复 Y 确认改约, N 保留原预约").
+The clock is Monday 23 November 2026, 08:00.
 
 Outcomes: an intent (``book``, ``list``, ``cancel``, ``reschedule``, ``help``, ``menu``), ``nothing`` (to confirm),
 ``dates:<department>`` (the date question), ``slots:<day> <department>`` (the slot question),
 ``confirm:<day> <start>`` (the summary), ``past``, ``unreleased``, ``unknown`` / ``notfound`` / ``outofrange``
-(said so, with what to send), ``booked``/``declined``/``cancelled``/``kept``/``reask`` at a yes/no question,
-``which`` (a word that reads both ways at the cancellation's Y/N: asked again), ``noted`` (a sentence without a
-department, kept; the department asked).
+(said so, with what to send), ``booked``/``declined``/``cancelled``/``kept``/``moved``/``unmoved``/``reask`` at a
+yes/no question, ``which`` (a word that reads both ways at the cancellation's Y/N: asked again), ``noted`` (a
+sentence without a department, kept; the department asked).
 To add a phrasing, add one line below; a new kind of outcome is one entry of ``OUTCOMES`` in test_phrases.py.
 """
 
@@ -794,4 +795,30 @@ PHRASES: list[tuple[str, str, str]] = [
     ("date", "李娜明天", "confirm:11月24日 周二 14:00"),
     ("date", "后天 张伟", "confirm:11月25日 周三 08:00"),
     ("date", "明天神经内科", "unknown"),
+    # the move's confirmation ("回复 Y 确认改约, N 保留原预约"): keeping the appointment, in a patient's words, is N
+    ("move", "不改了", "unmoved"),
+    ("move", "不换了", "unmoved"),
+    ("move", "算了", "unmoved"),
+    ("move", "算了吧", "unmoved"),
+    ("move", "那算了", "unmoved"),
+    ("move", "算了，不改了", "unmoved"),
+    ("move", "还是不改了", "unmoved"),
+    ("move", "我不改了", "unmoved"),
+    ("move", "不改约了", "unmoved"),
+    ("move", "不用改了", "unmoved"),
+    ("move", "别改了", "unmoved"),
+    ("move", "不换时间了", "unmoved"),
+    ("move", "取消改约", "unmoved"),
+    ("move", "保留原预约", "unmoved"),
+    ("move", "不改了，谢谢", "unmoved"),
+    ("move", "N", "unmoved"),
+    ("move", "不", "unmoved"),
+    ("move", "no", "unmoved"),
+    ("move", "keep it", "unmoved"),
+    ("move", "never mind", "unmoved"),
+    ("move", "don't change it", "unmoved"),
+    ("move", "Y", "moved"),
+    ("move", "确认", "moved"),
+    ("move", "改约", "reask"),  # yes, or start over? asked again, the chosen slot kept
+    ("move", "取消预约", "reask"),  # the appointment, or the move? asked again, never guessed
 ]

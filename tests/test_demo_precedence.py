@@ -1,15 +1,19 @@
 """`guahao serve --demo --config F` as an operator runs it (SPEC §7): the demo fills only what F leaves out.
 
 Real `serve` processes: F's staff token works and no demo token is shown, F's Twilio auth token turns the SMS
-webhook on (signed with twilio's own RequestValidator); with F silent on each, the demo fills them in.
+webhook on (signed with twilio's own RequestValidator); with F silent on each, the demo fills them in — the calendar
+links of confirmations too, pointing at the server itself (in the web process's replies and in the confirmation its
+worker child sends).
 """
 
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -19,7 +23,10 @@ from pathlib import Path
 import pytest
 from twilio.request_validator import RequestValidator
 
-from tests.test_serve import Server, free_port, wait_healthy
+from app.demo import demo_config_layer, with_demo_calendar
+from bot.config import load_config
+from tests.support import make_config
+from tests.test_serve import Server, free_port, up_to_the_confirmation, wait_healthy
 
 OPERATOR_TOKEN = "operator-staff-token-0123456789"
 TWILIO_AUTH = "operator-twilio-auth-token-0123"
@@ -122,3 +129,61 @@ def test_with_the_file_silent_the_demo_fills_each_part(silent: Server) -> None:
     # console senders: the SMS code lands in the simulator's outbox; no auth token, so no Twilio webhook
     silent.say("sms", "13912340078", "1")
     assert silent.call("POST", "/sms/twilio", {"Body": "1"})[0] == 404
+
+    # the calendar links point at this server (no calendar_base_url in F): the booking reply, and the
+    # confirmation the worker child sends (the clock left alone: no burst run in the web process)
+    openid = "o-demo-calendar"
+    up_to_the_confirmation(silent, openid, "13912340079", 601)
+    done = silent.say("wechat", openid, "Y")
+    link = re.search(r"(http://\S+)/calendar/([\w-]+)\.ics", done)
+    assert link and link.group(1) == silent.base, done
+    status, ics = silent.call("GET", f"/calendar/{link.group(2)}.ics")
+    assert status == 200 and "BEGIN:VCALENDAR" in ics and "BEGIN:VEVENT" in ics, ics
+    deadline = time.monotonic() + 60
+    while not (sent := [m for m in silent.outbox(openid) if m["kind"] == "confirmation"]):
+        assert time.monotonic() < deadline, "the worker child sent no confirmation"
+        time.sleep(0.1)
+    assert link.group(0) in sent[0]["text"], sent
+
+
+CALENDAR = "server.calendar_base_url"
+
+
+@pytest.mark.parametrize(
+    ("host", "base"),
+    [
+        ("127.0.0.1", "http://127.0.0.1:8000"),
+        ("0.0.0.0", "http://127.0.0.1:8000"),  # listening everywhere: loopback reaches it from this machine
+        ("::", "http://[::1]:8000"),
+        ("::1", "http://[::1]:8000"),
+        ("guahao.local", "http://guahao.local:8000"),
+    ],
+)
+def test_the_demo_points_calendar_links_at_the_listening_address(host: str, base: str) -> None:
+    config = with_demo_calendar(make_config(), host, 8000)
+    assert config.server.calendar_base_url == base and config.source(CALENDAR) == "demo"
+
+
+def test_the_demo_points_calendar_links_at_the_public_url_when_set(tmp_path: Path) -> None:
+    mine = tmp_path / "mine.toml"
+    mine.write_text('[server]\npublic_url = "https://guahao.example.org/bot/"\n', encoding="utf-8")
+    config = with_demo_calendar(load_config(mine, env={}, demo=demo_config_layer()), "0.0.0.0", 8000)
+    assert config.server.calendar_base_url == "https://guahao.example.org/bot"
+
+
+@pytest.mark.parametrize(
+    ("file", "env", "expected"),
+    [
+        ('calendar_base_url = ""', {}, ""),  # an explicit empty value: no links, as the operator said
+        ('calendar_base_url = "https://cal.example.org"', {}, "https://cal.example.org"),
+        ("", {"GUAHAO_SERVER_CALENDAR_BASE_URL": "https://env.example.org"}, "https://env.example.org"),
+    ],
+)
+def test_a_configured_calendar_base_url_is_never_replaced_by_the_demo(
+    tmp_path: Path, file: str, env: dict[str, str], expected: str
+) -> None:
+    mine = tmp_path / "mine.toml"
+    mine.write_text(f"[server]\n{file}\n", encoding="utf-8")
+    loaded = load_config(mine, env=env, demo=demo_config_layer())
+    config = with_demo_calendar(loaded, "127.0.0.1", 8000)
+    assert config.server.calendar_base_url == expected and config.source(CALENDAR) == loaded.source(CALENDAR) != "demo"

@@ -25,6 +25,7 @@ STEPS: dict[str, tuple[str, ...]] = {
     "confirm": ("菜单", "1", "心内", "1", "1"),
     "cancel": ("菜单", "3"),
     "department": ("菜单", "1"),
+    "move": ("菜单", "改约", "1", "1"),  # the one appointment, tomorrow, the one other slot: the move's confirmation
 }
 MENU = "1. 预约挂号"
 # outcome -> what the reply must show (an outcome "name:detail" passes the detail)
@@ -50,6 +51,8 @@ OUTCOMES: dict[str, Callable[[str, str], bool]] = {
     "declined": lambda reply, _: "本次未预约" in reply,
     "cancelled": lambda reply, _: "已取消预约" in reply,
     "kept": lambda reply, _: "已保留预约" in reply,
+    "moved": lambda reply, _: "改约成功" in reply,
+    "unmoved": lambda reply, _: "未改约" in reply and "保留" in reply and "改约成功" not in reply,
     "reask": lambda reply, _: "请回复 Y(是)或 N(否)" in reply,
     "which": lambda reply, _: "可以理解为取消,也可以理解为不取消" in reply and "已取消" not in reply,
     "noted": lambda reply, _: "已记下" in reply and "请选择心脏病医院的科室" in reply,
@@ -77,7 +80,7 @@ def services(redis_server: EmbeddedRedis, request: pytest.FixtureRequest) -> Ite
 def test_phrase(services: Services, index: int, step: str, typed: str, outcome: str) -> None:
     user = f"phrase-{index}"
     acct, patient = services.patient(1000 + index, user=user)
-    if step == "cancel":
+    if step in ("cancel", "move"):
         services.booking.book(patient.pid, acct, "wechat", f"h9|xn|zw|{TOMORROW}|08:00")
     chat = Chat(services, user=user)
     for typed_before in STEPS[step]:

@@ -10,6 +10,7 @@ import socket
 import stat
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -115,32 +116,46 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             stop(process)
 
 
-def test_a_whole_appointment_life_through_the_simulator_api(server: Server) -> None:
-    status, info = server.call("GET", "/simulator/info")
-    assert status == 200 and len(info["hospitals"]) == 2 and info["staff_token"]
-    # a fixed morning, whatever the real time of day: booked after 19:00, the day-before reminder would be past
-    today = datetime.fromisoformat(info["now"]).astimezone(SHANGHAI).date()
-    status, moved = server.call("POST", "/simulator/clock", {"set": f"{today}T08:30:00+08:00"})
-    assert status == 200, moved
-    now = datetime.fromisoformat(moved["now"])
-
-    # verify and book over WeChat; the SMS code is read from the outbox
-    openid, phone = "o-serve-test", "13912340001"
+def up_to_the_confirmation(server: Server, openid: str, phone: str, patient: int) -> None:
+    """Verify a WeChat user (the SMS code read from the outbox) and choose tomorrow's first slot of 心内, up to the
+    booking's ``Y``."""
     assert "请输入就诊人姓名" in server.say("wechat", openid, "1")
     server.say("wechat", openid, "王小明")
-    server.say("wechat", openid, id_number(501))
+    server.say("wechat", openid, id_number(patient))
     assert "验证码已发送" in server.say("wechat", openid, phone)
     [otp] = [m for m in server.outbox(phone) if m["kind"] == "otp"]
     code = re.search(r"\d{6}", otp["text"]).group()  # type: ignore[union-attr]
-    assert otp["to"] == "+8613912340001"
+    assert otp["to"] == f"+86{phone}"
     server.say("wechat", openid, code)
     server.say("wechat", openid, "1")  # hospital
     server.say("wechat", openid, "心内")  # department, by part of its name
     server.say("wechat", openid, "1")  # the first date offered: tomorrow
     server.say("wechat", openid, "1")  # the first slot: 08:00
+
+
+def morning_of_today(server: Server) -> datetime:
+    """Set the simulated clock to 08:30 of its current day (whatever the real time of day: booked after 19:00,
+    the day-before reminder would be past); that moment."""
+    status, info = server.call("GET", "/simulator/clock")
+    assert status == 200, info
+    today = datetime.fromisoformat(info["now"]).astimezone(SHANGHAI).date()
+    status, moved = server.call("POST", "/simulator/clock", {"set": f"{today}T08:30:00+08:00"})
+    assert status == 200, moved
+    return datetime.fromisoformat(moved["now"])
+
+
+def test_a_whole_appointment_life_through_the_simulator_api(server: Server) -> None:
+    status, info = server.call("GET", "/simulator/info")
+    assert status == 200 and len(info["hospitals"]) == 2 and info["staff_token"]
+    now = morning_of_today(server)
+
+    # verify and book over WeChat; the SMS code is read from the outbox
+    openid, phone = "o-serve-test", "13912340001"
+    up_to_the_confirmation(server, openid, phone, 501)
     done = server.say("wechat", openid, "Y")
     serial = re.search(r"识别码[::]?\s*(\d{8})", done)
     assert serial, done
+    assert f"{server.base}/calendar/" in done, "--demo points the calendar links at the server itself"
 
     # the evening before: the clock moves and the reminders that fell due are sent before the answer
     tomorrow = (now + timedelta(days=1)).date()
@@ -157,6 +172,73 @@ def test_a_whole_appointment_life_through_the_simulator_api(server: Server) -> N
     assert status == 200 and standing["no_shows_this_year"] == 1, standing
     status, listing = server.call("GET", f"/api/staff/appointments?date={tomorrow}", token=token)
     assert [a["status"] for a in listing["appointments"] if a["serial"] == serial.group(1)] == ["no_show"]
+
+
+def serve_worker(server: Server) -> tuple[int, redis.Redis]:
+    """The PID of the worker child of ``guahao serve`` and a client of the embedded Redis it was handed."""
+    for task in Path(f"/proc/{server.process.pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            argv = Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")
+            if b"worker" in argv:
+                env = dict(e.split(b"=", 1) for e in Path(f"/proc/{child}/environ").read_bytes().split(b"\0") if e)
+                return int(child), redis.Redis.from_url(env[b"GUAHAO_REDIS_URL"].decode())
+    raise AssertionError("guahao serve has no worker child")
+
+
+def stopped_while_waiting_for_a_job(worker: int, client: redis.Redis) -> bool:
+    """SIGSTOP the worker while its dequeue (BLMOVE, a few seconds long) is blocked in Redis and fresh: Redis then
+    hands the next job queued to the stopped worker, which holds it until SIGCONT. False (and running again) when
+    it was not waiting just then."""
+    os.kill(worker, signal.SIGSTOP)
+    if any(c["cmd"] == "blmove" and int(c["idle"]) <= 1 for c in client.client_list()):
+        return True
+    os.kill(worker, signal.SIGCONT)
+    return False
+
+
+def booked_with_the_confirmation_held(server: Server, worker: int, client: redis.Redis, n: int) -> str | None:
+    """Book for a new WeChat user with the serve worker stopped while it waits for a job, so that it takes the
+    booking's confirmation and holds it; the user's openid, the worker left stopped. None, the worker running
+    again, when its dequeue timed out just before the booking (the confirmation then waits in the queue)."""
+    openid = f"o-serve-held-{n}"
+    up_to_the_confirmation(server, openid, f"1391234010{n}", 510 + n)
+    deadline = time.monotonic() + 30
+    while not stopped_while_waiting_for_a_job(worker, client):
+        assert time.monotonic() < deadline, "the serve worker never waited for a job"
+        time.sleep(0.05)
+    held = False
+    try:
+        serial = re.search(r"识别码[::]?\s*(\d{8})", server.say("wechat", openid, "Y"))
+        assert serial
+        job = f"reminder-{serial.group(1)}-confirmation".encode()
+        held = job in client.lrange("rq:queue:guahao:intermediate", 0, -1)
+    finally:
+        if not held:
+            os.kill(worker, signal.SIGCONT)
+    return openid if held else None
+
+
+def test_moving_the_clock_waits_for_the_job_the_serve_worker_holds(server: Server) -> None:
+    """The serve worker is blocked on the queue beside the simulator's burst run and takes jobs first (a
+    confirmation queued a moment before, or the reminder the burst's own tick dispatched): the clock's answer waits
+    until it has run them, or a tester reads an outbox that lacks them (the flake of the whole-life test above).
+    Here the serve worker is stopped (SIGSTOP) holding the confirmation while the clock moves."""
+    worker, client = serve_worker(server)
+    morning = morning_of_today(server)
+    openid = next(filter(None, (booked_with_the_confirmation_held(server, worker, client, n) for n in range(5))), None)
+    assert openid, "the stopped worker never held the confirmation"
+    answers: list[tuple[int, Any]] = []
+    evening = {"set": f"{morning.date()}T19:00:00+08:00"}
+    mover = threading.Thread(target=lambda: answers.append(server.call("POST", "/simulator/clock", evening)))
+    mover.start()
+    try:
+        mover.join(2.0)  # the burst run works the queue, then waits for the job the stopped worker holds
+    finally:
+        os.kill(worker, signal.SIGCONT)
+    mover.join(60)
+    assert answers and answers[0][0] == 200, answers
+    kinds = [m["kind"] for m in server.outbox(openid)]
+    assert "confirmation" in kinds and "reminder" in kinds, kinds
 
 
 def test_metrics_and_the_page(server: Server) -> None:

@@ -14,7 +14,7 @@ import pytest
 import redis
 
 from adapters.sms.webhook import sms_segments
-from app.demo import DEMO_HOSPITALS, demo_schedule_csv
+from app.demo import DEMO_HOSPITALS, demo_schedule_csv, with_demo_calendar
 from bot.broadcast_request import MAX_TEXT
 from bot.broadcasts import InvalidBroadcastError
 from bot.config import build_config
@@ -36,7 +36,9 @@ def demo_services(redis_db: redis.Redis) -> Services:
     raw = sms_config_raw()
     raw["hospitals"] = [*raw["hospitals"], *copy.deepcopy(DEMO_HOSPITALS)]  # the test hospitals first: h1, h2
     raw["sms"]["provider"] = "console"  # the webhook stays signed; what is pushed is read in the outbox
-    svc = with_console_codes(make_services(redis_db, build_config(raw)))
+    # the calendar link `guahao serve --demo` adds (to public_url here: longer than the listening address)
+    config = with_demo_calendar(build_config(raw), "127.0.0.1", 65535)
+    svc = with_console_codes(make_services(redis_db, config))
     svc.schedule.import_csv(demo_schedule_csv(NOW.date()))
     return svc
 
@@ -56,6 +58,7 @@ def test_every_reply_and_notice_with_the_longest_names_fits_two_segments(redis_d
     phone.send(id_number(66, birth="20200101"))  # a child: 小儿内科 takes them
     for typed in ("4", "1", "1", "1", "Y"):  # 北京儿童示范医院, 小儿内科, the first day, the first slot, yes
         phone.send(typed)
+    assert f"{svc.config.server.calendar_base_url}/calendar/" in "".join(phone.log[-1][1]), phone.log[-1]
     [patient] = svc.patients.patients_of_phone("+8613900000066")
     [appointment] = svc.store.of_patient(patient.pid)
     for typed in ("查询", "LIST", "帮助", "HELP", "取消", "1", "N", "菜单"):
