@@ -14,6 +14,8 @@ import redis
 from flask import Response
 from openapi_spec_validator import validate
 from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from adapters.staff.docs import openapi_document
 from app.services import build_services
@@ -173,7 +175,8 @@ def test_every_documented_response_is_produced_and_matches(env: Env, redis_db: r
         http.get(f"{path}?{good}&hospital=h2", headers=scoped)
     # every operation while Redis is down: 503
     raw = {**CONFIG_RAW, "security": {**CONFIG_RAW["security"]}}
-    down = build_services(build_config(raw), redis.Redis(unix_socket_path="/nonexistent/redis.sock"), env.clock)
+    nowhere = redis.Redis(unix_socket_path="/nonexistent/redis.sock", retry=Retry(NoBackoff(), 0))  # no back-off sleeps
+    down = build_services(build_config(raw), nowhere, env.clock)
     broken = create_app(down, expect_worker=False).test_client()
     for method, path in documented():
         if "503" in openapi_document()["paths"][path][method.lower()]["responses"]:
