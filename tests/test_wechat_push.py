@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from adapters.console.sender import ConsoleSender
-from adapters.wechat.push import MENU, UNREACHABLE, WeChatApi, WeChatSender, create_menu, reply_pusher, wechat_sender
+from adapters.wechat.push import MENU, UNREACHABLE, WeChatApi, WeChatSender, create_menu, wechat_sender
 from bot.config import WeChatConfig
 from bot.notifications.outbox import OutboundMessage, OutboxKind
 from bot.patients import account_id
@@ -172,15 +172,10 @@ def test_create_menu(svc: Services, standin: WeChatStandin) -> None:
     ]
 
 
-def test_reply_pusher_sends_customer_service_texts(svc: Services, standin: WeChatStandin) -> None:
-    reply_pusher(sender_for(svc, standin))(OPENID, ["第一段", "第二段"])
-    assert [r.body["text"]["content"] for r in standin.calls(CUSTOM) if r.body] == ["第一段", "第二段"]
-
-
 def test_console_push_records_in_the_outbox(svc: Services) -> None:
     sender = wechat_sender(WeChatConfig(token="t", push="console"), svc.redis, svc.box, svc.outbox)
     assert isinstance(sender, ConsoleSender)
-    reply_pusher(sender)(OPENID, ["稍后送达的回复"])
+    assert sender.send(OutboundMessage("wechat", OPENID, OutboxKind.reply, "稍后送达的回复")).ok
     [recorded] = svc.outbox.messages_for(OPENID)
     assert recorded["kind"] == "reply" and recorded["text"] == "稍后送达的回复"
 

@@ -227,19 +227,6 @@ def wechat_sender(config: WeChatConfig, redis_client: redis.Redis, box: SecretBo
     return WeChatSender(WeChatApi(config, redis_client), redis_client, box, config, ledger)
 
 
-def reply_pusher(sender: Sender) -> Callable[[str, list[str]], None]:
-    """A ``deliver_later`` for ``adapters.wechat.webhook.wechat_blueprint``: each text a customer-service message."""
-
-    def push(openid: str, texts: list[str]) -> None:
-        for text in texts:
-            result = sender.send(OutboundMessage("wechat", openid, OutboxKind.reply, text))
-            if not result.ok:
-                log.warning("wechat reply not delivered", extra={"error": result.error})
-                return  # the rest would fail alike (out of the window, unfollowed)
-
-    return push
-
-
 def create_menu(api: WeChatApi) -> None:
     """Post the custom menu (``guahao wechat-menu``): 预约挂号 / 我的预约 / 更多."""
     api.call(lambda: api.menu.create(MENU))
