@@ -30,6 +30,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -269,8 +270,9 @@ class Archive:
                         keys.slot_appointments(slot_id),
                         day_key,
                         keys.slots_of_department_day(hospital, text(department or ""), day),
+                        keys.SCHEDULE_VERSION,
                     ],
-                    args=[slot_id],
+                    args=[slot_id, secrets.token_hex(8)],
                 )
             )
         if not self.redis.exists(day_key):

@@ -13,6 +13,7 @@ import csv
 import io
 import json
 import re
+import secrets
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -27,6 +28,7 @@ from bot.clock import Clock, SystemClock
 from bot.config import Config, Department, Hospital, id_problem
 from bot.errors import GuahaoError
 from bot.records import SCHEDULED_FIELDS, RawHash, Slot, slot_id
+from bot.schedule_cache import LIVE_FIELDS, ScheduleCache, pinned_version, with_live
 from bot.storage import keys
 from bot.storage.scripts import Scripts
 from bot.validation import config_of, invalid, reasons
@@ -289,7 +291,8 @@ class Schedule:
         self._redis = redis_client
         self._config = config
         self._clock = clock or SystemClock()
-        self._scripts = Scripts(redis_client, "import_slots", "schedule_set_status")
+        self._scripts = Scripts(redis_client, "import_slots", "schedule_set_status", "slots_live")
+        self._cache = ScheduleCache()
         self.on_imported: Callable[[list[str]], object] | None = None
         """Called with the slot ids of every accepted import (the waitlist offers places staff added)."""
 
@@ -337,12 +340,13 @@ class Schedule:
         slot_keys = [keys.slot(r.slot_id) for r in rows]
         result = self._scripts.run(
             "import_slots",
-            keys=[*slot_keys, *index_keys, keys.AUDIT],
+            keys=[*slot_keys, *index_keys, keys.AUDIT, keys.SCHEDULE_VERSION],
             args=[
                 json.dumps(payload, ensure_ascii=False, separators=(",", ":")),
                 actor,
                 at or self._clock.now().astimezone(self._config.policy.tz).isoformat(timespec="seconds"),
                 ",".join(sorted({r.hospital for r in rows})),
+                secrets.token_hex(8),
             ],
         )
         if int(result[0]) == 1:
@@ -361,10 +365,16 @@ class Schedule:
         )
 
     # --- reads -------------------------------------------------------------------------------------------
+    # With a schedule version pinned (bot.schedule_cache: the dialog engine's steps), the slots a department has on
+    # a day and their fixed fields come from the process's cache, and only places and status from Redis.
     def slot(self, slot_id: str) -> Slot | None:
         """The stored slot, or ``None``."""
+        version = pinned_version()
+        kept = self._cache.slot(version, slot_id) if version is not None else None
+        if kept is not None:
+            return with_live(kept, cast(list[Any], self._redis.hmget(keys.slot(slot_id), LIVE_FIELDS)))
         raw = cast(RawHash, self._redis.hgetall(keys.slot(slot_id)))
-        return Slot.from_hash(slot_id, raw) if raw else None
+        return self._kept(version, Slot.from_hash(slot_id, raw)) if raw else None
 
     def slots(self, hospital: str, department: str, date: str) -> list[Slot]:
         """The slots of a department on a date, by start then doctor."""
@@ -372,50 +382,102 @@ class Schedule:
 
     def slots_on(self, hospital: str, department: str, dates: Sequence[str]) -> dict[str, list[Slot]]:
         """The slots of a department on each of ``dates`` (as :meth:`slots`), in two round trips whatever their
-        number: a booking dialog shows a week's dates with their places in one step."""
+        number (one when the days are cached): a booking dialog shows a week's dates with their places in one step."""
+        version = pinned_version()
+        ids_of = self._day_ids(version, hospital, department, dates)
+        every = [one for ids in ids_of.values() for one in ids]
+        cached = {one: kept for one in every if version and (kept := self._cache.slot(version, one)) is not None}
+        unknown = [one for one in every if one not in cached]
         pipe = self._redis.pipeline(transaction=False)
-        for day in dates:
-            pipe.zrange(keys.slots_of_department_day(hospital, department, day), 0, -1)
-        ids_of = [[_text(m) for m in ids] for ids in (pipe.execute() if dates else [])]
-        if not any(ids_of):
-            return {day: [] for day in dates}
-        pipe = self._redis.pipeline(transaction=False)
-        for ids in ids_of:
-            for one in ids:
-                pipe.hgetall(keys.slot(one))
-        raws = iter(pipe.execute())
-        found: dict[str, list[Slot]] = {}
-        for day, ids in zip(dates, ids_of, strict=True):
-            held = [Slot.from_hash(one, raw) for one, raw in zip(ids, raws, strict=False) if raw]
-            found[day] = sorted(held, key=lambda s: (s.start, s.doctor, s.id))
-        return found
+        for one in unknown:
+            pipe.hgetall(keys.slot(one))
+        if cached:
+            self._scripts.queue(pipe, "slots_live", [keys.slot(one) for one in cached], list(LIVE_FIELDS))
+        replies = self._scripts.execute(pipe) if every else []
+        read = {
+            one: self._kept(version, Slot.from_hash(one, raw))
+            for one, raw in zip(unknown, replies, strict=False)
+            if raw
+        }
+        live = replies[-1] if cached else []
+        width = len(LIVE_FIELDS)
+        for n, (one, kept) in enumerate(cached.items()):
+            found = with_live(kept, live[n * width : (n + 1) * width])
+            if found is not None:
+                read[one] = found
+        return {
+            day: sorted((read[one] for one in ids if one in read), key=lambda s: (s.start, s.doctor, s.id))
+            for day, ids in ids_of.items()
+        }
+
+    def _kept(self, version: str | None, slot: Slot) -> Slot:
+        """``slot`` just read whole, kept for ``version`` (if any)."""
+        if version is not None:
+            self._cache.keep_slot(version, slot)
+        return slot
+
+    def _day_ids(
+        self, version: str | None, hospital: str, department: str, dates: Sequence[str]
+    ) -> dict[str, tuple[str, ...]]:
+        """The slot ids of the department on each date: from the cache at ``version``, the rest in one round trip."""
+        known = {day: self._cache.day_ids(version, (hospital, department, day)) for day in dates} if version else {}
+        missing = [day for day in dates if known.get(day) is None]
+        if missing:
+            pipe = self._redis.pipeline(transaction=False)
+            for day in missing:
+                pipe.zrange(keys.slots_of_department_day(hospital, department, day), 0, -1)
+            for day, ids in zip(missing, pipe.execute(), strict=True):
+                known[day] = tuple(_text(m) for m in ids)
+                if version is not None:
+                    self._cache.keep_day(version, (hospital, department, day), known[day] or ())
+        return {day: known[day] or () for day in dates}
 
     def dates(self, hospital: str, department: str | None = None) -> list[str]:
         """Sorted dates on which the hospital (or that department of it) has slots."""
-        days = sorted(_text(d) for d in self._redis.smembers(keys.schedule_dates(hospital)))
+        version = pinned_version()
+        cached = self._cache.dates(version, hospital) if version is not None else None
+        if cached is None:
+            cached = tuple(sorted(_text(d) for d in self._redis.smembers(keys.schedule_dates(hospital))))
+            if version is not None:
+                self._cache.keep_dates(version, hospital, cached)
+        days = list(cached)
         if department is None or not days:
             return days
-        pipe = self._redis.pipeline(transaction=False)
-        for day in days:
-            pipe.exists(keys.slots_of_department_day(hospital, department, day))
-        return [day for day, exists in zip(days, pipe.execute(), strict=True) if exists]
+        ids_of = self._day_ids(version, hospital, department, days)
+        return [day for day in days if ids_of[day]]
 
     def departments_on(self, hospital: str, date: str) -> list[str]:
         """Ids of the departments with slots on that date, in config order."""
         return self.departments_within(hospital, [date])
 
     def departments_within(self, hospital: str, dates: Sequence[str]) -> list[str]:
-        """Ids of the departments with slots on any of ``dates``, in config order: one round trip."""
+        """Ids of the departments with slots on any of ``dates``, in config order: one round trip (none cached)."""
         configured = self._config.hospital(hospital)
         if configured is None or not configured.departments or not dates:
             return []
-        pipe = self._redis.pipeline(transaction=False)
-        for day in dates:
-            for department in configured.departments:
-                pipe.exists(keys.slots_of_department_day(hospital, department.id, day))
-        held = pipe.execute()
-        width = len(configured.departments)
-        return [d.id for n, d in enumerate(configured.departments) if any(held[n::width])]
+        version = pinned_version()
+        if version is None:
+            pipe = self._redis.pipeline(transaction=False)
+            for day in dates:
+                for department in configured.departments:
+                    pipe.exists(keys.slots_of_department_day(hospital, department.id, day))
+            held = pipe.execute()
+            width = len(configured.departments)
+            return [d.id for n, d in enumerate(configured.departments) if any(held[n::width])]
+        known = {
+            (d.id, day): self._cache.day_ids(version, (hospital, d.id, day))
+            for d in configured.departments
+            for day in dates
+        }
+        missing = [pair for pair, ids in known.items() if ids is None]
+        if missing:
+            pipe = self._redis.pipeline(transaction=False)
+            for department_id, day in missing:
+                pipe.zrange(keys.slots_of_department_day(hospital, department_id, day), 0, -1)
+            for (department_id, day), ids in zip(missing, pipe.execute(), strict=True):
+                known[department_id, day] = tuple(_text(m) for m in ids)
+                self._cache.keep_day(version, (hospital, department_id, day), known[department_id, day] or ())
+        return [d.id for d in configured.departments if any(known[d.id, day] for day in dates)]
 
     # --- staff -------------------------------------------------------------------------------------------
     def set_slot_status(self, slot_id: str, status: str) -> bool:

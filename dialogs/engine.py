@@ -29,6 +29,7 @@ from bot.delivery import DEFERRED, PENDING, PENDING_TTL_S, REPLY_TTL_S, Delivery
 from bot.metrics import metrics
 from bot.patients import account_id
 from bot.records import text as text_of
+from bot.schedule_cache import pinned
 from bot.storage import keys
 from bot.storage.scripts import Scripts
 from dialogs import intents, parse, reschedule, waitlist
@@ -127,8 +128,8 @@ class Engine:
         """The answer to one message by ``deadline`` (``time.monotonic()``), on the calling thread.
 
         Two round trips in the usual case: claim the delivery, take the lock, load the session, the account's
-        language and whether it holds a waitlist offer, and count the message for the rate limit
-        (``dialog_begin.lua``); save the session, store the reply
+        language and whether it holds a waitlist offer, count the message for the rate limit, and read the schedule's
+        version, pinned for the step (``dialog_begin.lua``; bot.schedule_cache); save the session, store the reply
         and release the lock (``dialog_end.lua``). Every wait is bounded by the deadline: a lock still busy at
         ``deadline - STEP_RESERVE_S`` hands the delivery to the worker (:data:`Fate.HAND_OFF`, the reply pushed
         later), and so does a step that ends after the deadline (its reply is stored for the worker to push).
@@ -170,6 +171,7 @@ class Engine:
             keys.rate(acct, int(now.timestamp() // 60)),
             keys.account(acct),
             keys.account_offers(acct),
+            keys.SCHEDULE_VERSION,
         ]
         seen = [keys.inbound_seen(inbound.channel.value, f"{acct}:{inbound.message_id}")] if inbound.message_id else []
         begun = _Begun(acct, now, held, seen, secrets.token_hex(8))
@@ -200,12 +202,13 @@ class Engine:
     def _run(self, inbound: Inbound, begun: _Begun, status: Any, *, push_after: float) -> tuple[list[str], bool]:
         """Load, step, save: the replies, and whether they were stored for the worker to push (the step ended after
         ``push_after``, and the delivery has a key to store them under)."""
-        _, raw_session, sent_this_minute, language, offers = status
+        _, raw_session, sent_this_minute, language, offers, schedule_version = status
         box, acct, seen = self.deps.box, begun.acct, begun.seen
         session = session_from_hash(dict(zip(raw_session[::2], raw_session[1::2], strict=True)), box, acct)
         if session.is_new and language:
             session.language = text_of(language)
-        replies = self._process(inbound, acct, session, begun.now, int(sent_this_minute), bool(offers))
+        with pinned(text_of(schedule_version)):
+            replies = self._process(inbound, acct, session, begun.now, int(sent_this_minute), bool(offers))
         pushed = bool(seen) and time.monotonic() > push_after
         sealed = self.ledger.seal(seen[0], replies, pushed=pushed) if seen else ""
         args: list[Any] = [begun.token, int(KEEP_FOR.total_seconds()), sealed, REPLY_TTL_S]

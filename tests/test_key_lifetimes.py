@@ -29,6 +29,7 @@ KEPT = {
     "gh:slot:*:appts",
     "gh:slots:*",
     "gh:schedule-dates:*",
+    "gh:schedule:version",
     "gh:outbox",  # the console outbox (simulator and demo): a capped stream
     "gh:outbox:*",
     "gh:reminders:due",

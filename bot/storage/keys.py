@@ -39,6 +39,11 @@ def slots_of_department_day(hospital: str, department: str, date: str) -> str:
     return f"{PREFIX}slots:{part(hospital)}:{part(department)}:{date}"
 
 
+SCHEDULE_VERSION = f"{PREFIX}schedule:version"
+"""String: a random token written anew by every script that adds, changes or drops slots (``import_slots.lua``,
+``archive_slot.lua``); what a process cached of the schedule is valid while it stays (bot.schedule_cache)."""
+
+
 def schedule_dates(hospital: str) -> str:
     """Set of the dates (YYYY-MM-DD) on which a hospital has slots."""
     return f"{PREFIX}schedule-dates:{part(hospital)}"
