@@ -11,13 +11,13 @@ round trip. Its :class:`Commit` says whether enough replicas hold the change; wh
 say "done" (``bot.settle`` tells the patient the outcome is being confirmed and sends it once known).
 
 **Preludes.** A script cannot call another, so the steps several scripts share (taking a place and writing the
-appointment, an audit entry) are local functions in ``bot/storage/lua/lib/<prelude>.lua``. A script whose first line
-is ``-- uses: audit, booking`` is run as those preludes, in that order, followed by its own text unchanged
-(:func:`source`): still one script, atomic, registered and called by the SHA of that composed text. A prelude only
-defines local functions (each before the ones that call it), so it changes nothing by itself and keeps the script's
-KEYS, ARGV and replies; it counts towards Lua's limit of 200 locals. An error's ``user_script:N`` is line ``N`` of
-the composed text, ``source(name).splitlines()[N - 1]``; in the script's own file it is line ``N`` minus the number of
-lines of the preludes it uses.
+appointment, an audit entry, where a freed place goes) are local functions in ``bot/storage/lua/lib/<prelude>.lua``.
+A script whose first line is ``-- uses: audit, booking`` is run as those preludes, in that order, followed by its own
+text unchanged (:func:`source`): still one script, atomic, registered and called by the SHA of that composed text. A
+prelude only defines local functions (each before the ones that call it), so it changes nothing by itself and keeps
+the script's KEYS, ARGV and replies; it counts towards Lua's limit of 200 locals. An error's ``user_script:N`` is line
+``N`` of the composed text, ``source(name).splitlines()[N - 1]``; in the script's own file it is line ``N`` minus the
+number of lines of the preludes it uses.
 """
 
 from __future__ import annotations

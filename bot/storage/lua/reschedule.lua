@@ -1,4 +1,4 @@
--- uses: audit, booking
+-- uses: audit, booking, waitlist
 -- Move an appointment (改约) in one step: take a place in the new slot (book.lua's checks and writes), release the old
 -- one (to the old slot's waiters while some wait, as transition.lua does), move the reminders (the old ones dropped,
 -- the new ones scheduled), append both to the audit trail. Either all of it happens or none: the patient never holds
@@ -31,11 +31,7 @@ local queue_no, name_masked = write_appointment(call)
 redis.call('HSET', KEYS[1], 'status', 'cancelled', 'cancelled_at', call.audited_at, 'refund_cents', ARGV[6],
            'rescheduled_to', serial)
 redis.call('HINCRBY', KEYS[2], 'taken', -1)
-local free = tonumber(redis.call('HGET', KEYS[2], 'wl_free') or '0')
-if ARGV[2] == '1' and redis.call('HGET', KEYS[2], 'status') == 'open' and redis.call('ZCARD', KEYS[3]) > free then
-  redis.call('HINCRBY', KEYS[2], 'wl_free', 1)
-  redis.call('SADD', KEYS[4], ARGV[3])
-end
+to_waiters(KEYS[2], KEYS[3], KEYS[4], ARGV[3], ARGV[2] == '1')
 redis.call('ZREM', call.no_show_due, ARGV[1])
 -- the reminders: the old ones never fire, the new ones are due at the new time
 for _, kind in ipairs(cjson.decode(ARGV[5])) do
