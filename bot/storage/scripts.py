@@ -9,10 +9,20 @@ waitlist claim — is committed with :meth:`Scripts.run_durable` (or a pipeline 
 which sends ``WAIT min_replicas_ack ack_timeout_ms`` on the same connection right after the script(s), in the same
 round trip. Its :class:`Commit` says whether enough replicas hold the change; when they do not, the caller must not
 say "done" (``bot.settle`` tells the patient the outcome is being confirmed and sends it once known).
+
+**Preludes.** A script cannot call another, so the steps several scripts share (taking a place and writing the
+appointment, an audit entry, where a freed place goes) are local functions in ``bot/storage/lua/lib/<prelude>.lua``.
+A script whose first line is ``-- uses: audit, booking`` is run as those preludes, in that order, followed by its own
+text unchanged (:func:`source`): still one script, atomic, registered and called by the SHA of that composed text. A
+prelude only defines local functions (each before the ones that call it), so it changes nothing by itself and keeps
+the script's KEYS, ARGV and replies; it counts towards Lua's limit of 200 locals. An error's ``user_script:N`` is line
+``N`` of the composed text, ``source(name).splitlines()[N - 1]``; in the script's own file it is line ``N`` minus the
+number of lines of the preludes it uses.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -25,11 +35,21 @@ from redis.exceptions import NoScriptError
 
 from bot.config import RedisConfig
 
+USES = re.compile(r"--\s*uses:(.*)")
+"""The first line of a script that runs after preludes: their names, in order (see the module's "Preludes")."""
+
 
 @cache
 def source(name: str) -> str:
-    """The text of ``bot/storage/lua/<name>.lua``."""
-    return resources.files("bot.storage").joinpath("lua", f"{name}.lua").read_text(encoding="utf-8")
+    """The text run as script ``name``: ``bot/storage/lua/<name>.lua`` after the preludes its first line names."""
+    text = _lua(f"{name}.lua")
+    uses = USES.fullmatch(text.partition("\n")[0])
+    preludes = re.findall(r"\w+", uses[1]) if uses else []
+    return "".join(_lua("lib", f"{prelude}.lua") for prelude in preludes) + text
+
+
+def _lua(*path: str) -> str:
+    return resources.files("bot.storage").joinpath("lua", *path).read_text(encoding="utf-8")
 
 
 @dataclass(frozen=True)

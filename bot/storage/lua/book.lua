@@ -1,3 +1,4 @@
+-- uses: audit, booking
 -- Commit one booking atomically: re-check what can change concurrently, take a place, write and index.
 -- KEYS: 1 slot, 2 patient version, 3 patient appointments, 4 slot appointments, 5 date appointments,
 --       6 all appointments, 7 no-show due, 8 audit stream, 9 patient hash, 10.. appointment key candidates
@@ -7,61 +8,28 @@
 -- The request's id travels in the fields as '_request' (not stored on the appointment): the same request committed
 -- again (a command retried after a failover lost its reply, a webhook retry of the same message) returns the booking
 -- it made, writing only its marker ('lb' in the patient hash) again, so that a WAIT after it covers the booking too.
-local given = cjson.decode(ARGV[7])
-local request = given['_request'] or ''
-given['_request'] = nil
+local call = book_call(0, 0)
+call.fields = cjson.decode(call.fields_json)
+local request = call.fields['_request'] or ''
+call.fields['_request'] = nil
 if request ~= '' then
-  local last = redis.call('HGET', KEYS[9], 'lb')
+  local last = redis.call('HGET', call.patient, 'lb')
   if last then
     local made, made_serial, made_queue = string.match(last, '^(%S+) (%S+) (%S+)$')
     if made == request then
-      redis.call('HSET', KEYS[9], 'lb', last)
-      return {'ok', made_serial, tonumber(made_queue), redis.call('HGET', KEYS[9], 'nm') or ''}
+      redis.call('HSET', call.patient, 'lb', last)
+      return {'ok', made_serial, tonumber(made_queue), redis.call('HGET', call.patient, 'nm') or ''}
     end
   end
 end
-if (redis.call('GET', KEYS[2]) or '0') ~= ARGV[1] then
-  return {'moved'}
+local refused = refusal(call)
+if refused then
+  return refused
 end
-local slot = redis.call('HMGET', KEYS[1], 'capacity', 'taken', 'status', 'wl_free', 'wl_held')
-if not slot[1] then
-  return {'no_slot'}
-end
-if slot[3] ~= 'open' then
-  return {'closed'}
-end
--- a place freed for the waitlist, or held for a waiter, is not for sale (bot.waitlist)
-if tonumber(slot[2]) + tonumber(slot[4] or '0') + tonumber(slot[5] or '0') >= tonumber(slot[1]) then
-  return {'full'}
-end
-local serial, key
-for i = 8, #ARGV do
-  if redis.call('EXISTS', KEYS[i + 2]) == 0 then
-    serial, key = ARGV[i], KEYS[i + 2]
-    break
-  end
-end
-if not serial then
-  return {'serial_clash'}
-end
-redis.call('HINCRBY', KEYS[1], 'taken', 1)
-local queue_no = redis.call('HINCRBY', KEYS[1], 'next_queue', 1)
-local name_masked = redis.call('HGET', KEYS[9], 'nm') or ''  -- the patient's masked name (bot.patients.Field)
-local fields = {'serial', serial, 'queue_no', queue_no, 'status', 'booked', 'patient_name_masked', name_masked}
-for name, value in pairs(given) do
-  fields[#fields + 1] = name
-  fields[#fields + 1] = value
-end
-redis.call('HSET', key, unpack(fields))
-redis.call('ZADD', KEYS[3], ARGV[2], serial)
-redis.call('ZADD', KEYS[4], queue_no, serial)
-redis.call('SADD', KEYS[5], serial)
-redis.call('ZADD', KEYS[6], ARGV[3], serial)
-redis.call('ZADD', KEYS[7], ARGV[4], serial)
-redis.call('INCR', KEYS[2])
+local queue_no, name_masked = write_appointment(call)
 if request ~= '' then
-  redis.call('HSET', KEYS[9], 'lb', request .. ' ' .. serial .. ' ' .. queue_no)
+  redis.call('HSET', call.patient, 'lb', request .. ' ' .. call.serial .. ' ' .. queue_no)
 end
-redis.call('XADD', KEYS[8], '*', 'at', ARGV[6], 'actor', ARGV[5], 'action', 'booked', 'serial', serial,
-           'pid', redis.call('HGET', key, 'pid'), 'detail', 'queue_no=' .. queue_no)
-return {'ok', serial, queue_no, name_masked}
+audit(call.audit, call.audited_at, call.actor, 'booked', call.serial, redis.call('HGET', call.key, 'pid'),
+      'queue_no=' .. queue_no)
+return {'ok', call.serial, queue_no, name_masked}

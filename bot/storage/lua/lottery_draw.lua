@@ -1,3 +1,4 @@
+-- uses: audit, booking
 -- Commit a lottery draw at its window's end, all or nothing (bot.lottery, RULES §12): the places in draw order,
 -- each re-checked as book.lua re-checks a booking (the patient's record unchanged since the decision, the slot open
 -- with a place left, a free serial), every registrant's outcome kept and marked untold, the draw audited (seed,
@@ -14,13 +15,15 @@ if redis.call('HEXISTS', KEYS[1], 'drawn_at') == 1 then
   return {'done'}
 end
 local C, W = tonumber(ARGV[5]), tonumber(ARGV[6])
-local function key_of(i, n) return KEYS[6 + (i - 1) * (6 + C) + n] end
-local function arg_of(i, n) return ARGV[8 + (i - 1) * (5 + C) + n] end
+local function key_index(i, n) return 6 + (i - 1) * (6 + C) + n end
+local function arg_index(i, n) return 8 + (i - 1) * (5 + C) + n end
+local function key_of(i, n) return KEYS[key_index(i, n)] end
+local function arg_of(i, n) return ARGV[arg_index(i, n)] end
 
 -- check everything first: nothing is written unless every winner still fits
-local wanted, chosen, serials = {}, {}, {}
+local wanted, chosen, picked = {}, {}, {}
 for i = 1, W do
-  if (redis.call('GET', key_of(i, 2)) or '0') ~= arg_of(i, 2) then
+  if not version_unchanged(key_of(i, 2), arg_of(i, 2)) then
     return {'moved', i}
   end
   local slot = redis.call('HMGET', key_of(i, 1), 'capacity', 'taken', 'status')
@@ -28,42 +31,27 @@ for i = 1, W do
   if not slot[1] or slot[3] ~= 'open' or tonumber(slot[2]) + wanted[key_of(i, 1)] > tonumber(slot[1]) then
     return {'full', i}
   end
-  for n = 1, C do
-    local serial = arg_of(i, 5 + n)
-    if not chosen[serial] and redis.call('EXISTS', key_of(i, 6 + n)) == 0 then
-      chosen[serial], serials[i] = true, n
-      break
-    end
-  end
-  if not serials[i] then
+  local serial, key = free_serial(key_index(i, 7), arg_index(i, 6), C, chosen)
+  if not serial then
     return {'serial_clash', i}
   end
+  chosen[serial], picked[i] = true, {serial = serial, key = key}
 end
 
 local outcomes = cjson.decode(ARGV[4])
 local reply = {'ok'}
 for i = 1, W do
-  local slot_key, n = key_of(i, 1), serials[i]
-  local serial, key, pid = arg_of(i, 5 + n), key_of(i, 6 + n), arg_of(i, 1)
-  redis.call('HINCRBY', slot_key, 'taken', 1)
-  local queue_no = redis.call('HINCRBY', slot_key, 'next_queue', 1)
-  local name_masked = redis.call('HGET', key_of(i, 6), 'nm') or ''
-  local fields = {'serial', serial, 'queue_no', queue_no, 'status', 'booked', 'patient_name_masked', name_masked}
-  for name, value in pairs(cjson.decode(arg_of(i, 5))) do
-    fields[#fields + 1] = name
-    fields[#fields + 1] = value
-  end
-  redis.call('HSET', key, unpack(fields))
-  redis.call('ZADD', key_of(i, 3), ARGV[3], serial)
-  redis.call('ZADD', key_of(i, 4), queue_no, serial)
-  redis.call('SADD', key_of(i, 5), serial)
-  redis.call('ZADD', KEYS[4], arg_of(i, 3), serial)
-  redis.call('ZADD', KEYS[5], arg_of(i, 4), serial)
-  redis.call('INCR', key_of(i, 2))
+  local pid, serial = arg_of(i, 1), picked[i].serial
+  local queue_no = write_appointment({
+    slot = key_of(i, 1), version = key_of(i, 2), patient_appointments = key_of(i, 3),
+    slot_appointments = key_of(i, 4), date_appointments = key_of(i, 5), all_appointments = KEYS[4],
+    no_show_due = KEYS[5], patient = key_of(i, 6), key = picked[i].key, serial = serial, booked_at = ARGV[3],
+    visit_start = arg_of(i, 3), no_show_at = arg_of(i, 4), fields = cjson.decode(arg_of(i, 5)),
+  })
   outcomes[pid]['serial'] = serial
   outcomes[pid]['queue_no'] = queue_no
-  redis.call('XADD', KEYS[6], '*', 'at', ARGV[1], 'actor', 'system', 'action', 'booked', 'serial', serial,
-             'pid', pid, 'detail', 'queue_no=' .. queue_no .. ' lottery position=' .. outcomes[pid]['position'])
+  audit(KEYS[6], ARGV[1], 'system', 'booked', serial, pid,
+        'queue_no=' .. queue_no .. ' lottery position=' .. outcomes[pid]['position'])
   reply[#reply + 1] = serial
   reply[#reply + 1] = queue_no
 end
@@ -77,6 +65,5 @@ redis.call('HSET', KEYS[1], 'drawn_at', ARGV[1], 'seed', ARGV[8], 'winners', W, 
 for i = 1, 3 do
   redis.call('EXPIRE', KEYS[i], ARGV[7])
 end
-redis.call('XADD', KEYS[6], '*', 'at', ARGV[1], 'actor', 'system', 'action', 'lottery_drawn', 'serial', '',
-           'pid', '', 'detail', ARGV[2])
+audit(KEYS[6], ARGV[1], 'system', 'lottery_drawn', '', '', ARGV[2])
 return reply

@@ -1,3 +1,4 @@
+-- uses: waitlist
 -- Move one appointment from an expected status to a new one, with its side effects, atomically.
 -- Used for cancellation (patient or hospital), check-in, no-show and waiver.
 -- KEYS: 1 appointment, 2 slot, 3 patient version, 4 no-show due, 5 audit stream, 6 violations (zset),
@@ -30,11 +31,7 @@ end
 redis.call('HSET', KEYS[1], unpack(fields))
 if ARGV[3] == '1' then
   redis.call('HINCRBY', KEYS[2], 'taken', -1)
-  local free = tonumber(redis.call('HGET', KEYS[2], 'wl_free') or '0')
-  if ARGV[11] == '1' and redis.call('HGET', KEYS[2], 'status') == 'open' and redis.call('ZCARD', KEYS[8]) > free then
-    redis.call('HINCRBY', KEYS[2], 'wl_free', 1)
-    redis.call('SADD', KEYS[9], ARGV[12])
-  end
+  to_waiters(KEYS[2], KEYS[8], KEYS[9], ARGV[12], ARGV[11] == '1')
 end
 redis.call('ZREM', KEYS[4], serial)
 if ARGV[4] == '1' then

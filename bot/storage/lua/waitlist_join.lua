@@ -1,3 +1,4 @@
+-- uses: audit, booking
 -- Join a slot's waitlist (候补), atomically with the checks that can change concurrently.
 -- KEYS: 1 the new entry, 2 the slot, 3 the slot's queue, 4 the slot's every-entry index, 5 the patient's live entries,
 --       6 the account's entries, 7 the date's waitlisted slots, 8 waitlist ends, 9 the patient version, 10 audit,
@@ -6,18 +7,12 @@
 --       5 audit actor, 6 at (ISO), 7 the entry's fields (JSON), 8 the slot id, 9 the entry key prefix, 10 the date
 -- Returns {'ok', position} or {'moved'} / {'available'} (a place is for sale: book it) / {'closed'} / {'no_slot'}
 --         / {'already'} / {'max'}
-if (redis.call('GET', KEYS[9]) or '0') ~= ARGV[2] then
+if not version_unchanged(KEYS[9], ARGV[2]) then
   return {'moved'}
 end
-local slot = redis.call('HMGET', KEYS[2], 'capacity', 'taken', 'status', 'wl_free', 'wl_held')
-if not slot[1] then
-  return {'no_slot'}
-end
-if slot[3] ~= 'open' then
-  return {'closed'}
-end
-if tonumber(slot[2]) + tonumber(slot[4] or '0') + tonumber(slot[5] or '0') < tonumber(slot[1]) then
-  return {'available'}
+local slot = slot_for_sale(KEYS[2])
+if slot ~= 'full' then
+  return {slot}
 end
 local live = redis.call('SMEMBERS', KEYS[5])
 for _, id in ipairs(live) do
@@ -42,6 +37,6 @@ redis.call('ZADD', KEYS[6], seq, ARGV[1])
 redis.call('SADD', KEYS[7], ARGV[8])
 redis.call('SADD', KEYS[12], ARGV[10])
 redis.call('ZADD', KEYS[8], ARGV[4], ARGV[8])
-redis.call('XADD', KEYS[10], '*', 'at', ARGV[6], 'actor', ARGV[5], 'action', 'waitlist_joined', 'serial', '',
-           'pid', redis.call('HGET', KEYS[1], 'pid'), 'detail', 'slot=' .. ARGV[8] .. ' entry=' .. ARGV[1])
+audit(KEYS[10], ARGV[6], ARGV[5], 'waitlist_joined', '', redis.call('HGET', KEYS[1], 'pid'),
+      'slot=' .. ARGV[8] .. ' entry=' .. ARGV[1])
 return {'ok', redis.call('ZRANK', KEYS[3], ARGV[1]) + 1}

@@ -1,3 +1,4 @@
+-- uses: waitlist
 -- End an offer that was not taken (its hold lapsed, or the claim was refused by a rule) and pass the place on:
 -- to the slot's next waiters while some wait (and waiting is open), else back to sale; atomically.
 -- KEYS: 1 the entry, 2 the slot, 3 the slot's queue, 4 offers, 5 slots with freed places, 6 the patient's live
@@ -16,13 +17,7 @@ redis.call('ZREM', KEYS[4], ARGV[1])
 redis.call('SREM', KEYS[6], ARGV[1])
 redis.call('SREM', KEYS[7], ARGV[1])
 redis.call('HINCRBY', KEYS[2], 'wl_held', -1)
-local to = 'sale'
-local free = tonumber(redis.call('HGET', KEYS[2], 'wl_free') or '0')
-if ARGV[7] == '1' and redis.call('HGET', KEYS[2], 'status') == 'open' and redis.call('ZCARD', KEYS[3]) > free then
-  redis.call('HINCRBY', KEYS[2], 'wl_free', 1)
-  redis.call('SADD', KEYS[5], ARGV[5])
-  to = 'waitlist'
-end
+local to = to_waiters(KEYS[2], KEYS[3], KEYS[5], ARGV[5], ARGV[7] == '1') and 'waitlist' or 'sale'
 redis.call('XADD', KEYS[8], '*', 'at', ARGV[4], 'actor', 'system', 'action', 'waitlist_passed', 'serial', '',
            'pid', redis.call('HGET', KEYS[1], 'pid'), 'detail', 'slot=' .. ARGV[5] .. ' entry=' .. ARGV[1] ..
            ' reason=' .. ARGV[6] .. ' to=' .. to)
