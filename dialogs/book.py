@@ -25,6 +25,7 @@ from dialogs.book_lottery import BookLottery
 from dialogs.book_wishes import BookWishes
 from dialogs.confirm import YesNoFlow, yes_no
 from dialogs.machine import Dialog, stays
+from dialogs.parse_dates import parse_date
 from dialogs.turn import Turn
 from texts import format as words
 
@@ -250,7 +251,7 @@ class BookFlow(BookWishes, BookLottery, YesNoFlow):
         turn = self.turn
         options = turn.data.get("options") or {"values": []}
         choices = [date.fromisoformat(v) for v in options["values"]]
-        day = parse.parse_date(turn.text, turn.today(self.hospital), choices)
+        day = parse_date(turn.text, turn.today(self.hospital), choices)
         day = day or self.day_with_filters()
         if day is None:  # a label typed back ("Tue 24 Nov"), or a part of one
             match: parse.Match[Any] = turn.chosen()

@@ -26,6 +26,7 @@ from dialogs.book_base import BookBase
 from dialogs.confirm import YesNoFlow, yes_no
 from dialogs.intents import declines_move
 from dialogs.machine import Dialog
+from dialogs.parse_dates import parse_date
 from dialogs.turn import Turn
 from dialogs.waitlist import booked_text
 from texts import format as words
@@ -185,7 +186,7 @@ class RescheduleFlow(BookBase, YesNoFlow):
         turn = self.turn
         options = turn.data.get("options") or {"values": []}
         choices = [date.fromisoformat(v) for v in options["values"]]
-        day = parse.parse_date(turn.text, turn.today(self.hospital), choices)
+        day = parse_date(turn.text, turn.today(self.hospital), choices)
         if day is None:
             match: parse.Match[Any] = turn.chosen()
             day = date.fromisoformat(str(match.value)) if match.ok else None
