@@ -7,7 +7,8 @@ messages of different users never share anything mutable.
 
 Every state is a question: entering it calls ``Flow.prompt``, which calls ``ask_<state>``. Transitions for
 ``answer`` are tried in order; the first whose conditions hold is taken, so a dialog lists the good answers first
-and ends each state with a fallback that explains the mistake and stays (``dest: None``, built by :func:`stays`).
+and ends each state with a fallback that explains the mistake and stays (``dest: None``; :func:`stays` builds such a
+row with its callback).
 """
 
 from __future__ import annotations
