@@ -23,7 +23,9 @@ from bot.settle import OutcomeUnconfirmed
 from dialogs import intents, parse
 from dialogs.book_lottery import BookLottery
 from dialogs.book_wishes import BookWishes
-from dialogs.machine import Dialog
+from dialogs.confirm import YesNoFlow, yes_no
+from dialogs.machine import Dialog, stays
+from dialogs.parse_dates import parse_date
 from dialogs.turn import Turn
 from texts import format as words
 
@@ -45,7 +47,7 @@ REDATE = frozenset({"window_past", "window_too_far", "window_too_early", "limit_
 RETRY = frozenset({"busy"})
 
 
-class BookFlow(BookWishes, BookLottery):
+class BookFlow(BookWishes, BookLottery, YesNoFlow):
     """Questions, guards and actions of the booking dialog."""
 
     # --- questions -------------------------------------------------------------------------------------
@@ -249,7 +251,7 @@ class BookFlow(BookWishes, BookLottery):
         turn = self.turn
         options = turn.data.get("options") or {"values": []}
         choices = [date.fromisoformat(v) for v in options["values"]]
-        day = parse.parse_date(turn.text, turn.today(self.hospital), choices)
+        day = parse_date(turn.text, turn.today(self.hospital), choices)
         day = day or self.day_with_filters()
         if day is None:  # a label typed back ("Tue 24 Nov"), or a part of one
             match: parse.Match[Any] = turn.chosen()
@@ -286,16 +288,10 @@ class BookFlow(BookWishes, BookLottery):
         self.turn.data["slot"] = slot.id
         return True
 
-    def said_yes(self) -> bool:
-        return parse.parse_yes_no(self.turn.text) is True
-
     def said_no(self) -> bool:
         return intents.declines_booking(self.turn.text)
 
     # --- actions ---------------------------------------------------------------------------------------
-    def ask_yes_no(self) -> None:
-        self.say("common.yes_no", text=self.turn.echo)
-
     def decline(self) -> None:
         self.say("book.declined")
         self.turn.switch("menu")
@@ -371,34 +367,16 @@ def request_id(turn: Turn) -> str | None:
 
 TRANSITIONS: list[dict[str, Any]] = [
     {"trigger": "skip", "source": State.patient, "dest": State.hospital},
-    {
-        "trigger": "answer",
-        "source": State.patient,
-        "dest": None,
-        "conditions": "typed_sentence_at_hospital",
-        "after": "take_sentence_at_patient",
-    },
+    stays(State.patient, "take_sentence_at_patient", when="typed_sentence_at_hospital"),
     {"trigger": "answer", "source": State.patient, "dest": State.hospital, "conditions": "patient_chosen"},
     {"trigger": "answer", "source": State.patient, "dest": None},
     {"trigger": "skip", "source": State.hospital, "dest": State.department},
-    {
-        "trigger": "answer",
-        "source": State.hospital,
-        "dest": None,
-        "conditions": "typed_sentence_at_hospital",
-        "after": "take_sentence_at_hospital",
-    },
+    stays(State.hospital, "take_sentence_at_hospital", when="typed_sentence_at_hospital"),
     {"trigger": "answer", "source": State.hospital, "dest": State.department, "conditions": "hospital_chosen"},
     {"trigger": "answer", "source": State.hospital, "dest": None},
     {"trigger": "back", "source": State.department, "dest": State.hospital},
     {"trigger": "skip", "source": State.department, "dest": State.date},
-    {
-        "trigger": "answer",
-        "source": State.department,
-        "dest": None,
-        "conditions": "typed_sentence",
-        "after": "take_sentence",
-    },
+    stays(State.department, "take_sentence", when="typed_sentence"),
     {"trigger": "answer", "source": State.department, "dest": State.date, "conditions": "department_chosen"},
     {"trigger": "answer", "source": State.department, "dest": None},
     {"trigger": "skip", "source": State.date, "dest": State.slot},
@@ -407,16 +385,14 @@ TRANSITIONS: list[dict[str, Any]] = [
     {"trigger": "back", "source": State.slot, "dest": State.date},
     {"trigger": "reslot", "source": State.slot, "dest": State.slot},
     {"trigger": "picked", "source": State.slot, "dest": State.confirm},
-    {"trigger": "answer", "source": State.slot, "dest": None, "conditions": "typed_date", "after": "change_day"},
-    {"trigger": "answer", "source": State.slot, "dest": None, "conditions": "typed_filter", "after": "filter_slots"},
+    stays(State.slot, "change_day", when="typed_date"),
+    stays(State.slot, "filter_slots", when="typed_filter"),
     {"trigger": "answer", "source": State.slot, "dest": State.confirm, "conditions": "slot_chosen"},
     {"trigger": "answer", "source": State.slot, "dest": None},
     {"trigger": "back", "source": State.confirm, "dest": State.slot},
     {"trigger": "reslot", "source": State.confirm, "dest": State.slot},
     {"trigger": "redate", "source": State.confirm, "dest": State.date},
-    {"trigger": "answer", "source": State.confirm, "dest": None, "conditions": "said_yes", "after": "book"},
-    {"trigger": "answer", "source": State.confirm, "dest": None, "conditions": "said_no", "after": "decline"},
-    {"trigger": "answer", "source": State.confirm, "dest": None, "after": "ask_yes_no"},
+    *yes_no(State.confirm, yes="book", no="decline"),
 ]
 
 

@@ -29,7 +29,8 @@ from dialogs.appointments import (
     upcoming,
     visit_text,
 )
-from dialogs.machine import Dialog, Flow
+from dialogs.confirm import YesNoFlow, yes_no
+from dialogs.machine import Dialog
 from dialogs.turn import Turn
 from texts.format import money
 
@@ -74,8 +75,10 @@ def offer_freed_place(turn: Turn, slot_id: str) -> None:
         log.exception("waitlist offer after a cancellation failed", extra={"slot": slot_id})
 
 
-class CancelFlow(Flow):
+class CancelFlow(YesNoFlow):
     """Guards, questions and actions of the cancellation dialog."""
+
+    yes_words = YES_WORDS
 
     # --- questions -------------------------------------------------------------------------------------
     def ask_choose(self) -> None:
@@ -133,12 +136,6 @@ class CancelFlow(Flow):
         else:
             self.say("common.not_an_option", text=self.turn.echo)
         return False
-
-    def said_yes(self) -> bool:
-        return parse.parse_yes_no(self.turn.text) is True or self.turn.text in YES_WORDS
-
-    def said_no(self) -> bool:
-        return parse.parse_yes_no(self.turn.text) is False
 
     # --- actions ---------------------------------------------------------------------------------------
     @property
@@ -242,9 +239,7 @@ TRANSITIONS: list[dict[str, Any]] = [
     {"trigger": "skip", "source": State.choose, "dest": State.confirm},
     {"trigger": "answer", "source": State.choose, "dest": State.confirm, "conditions": "picked"},
     {"trigger": "answer", "source": State.choose, "dest": None},
-    {"trigger": "answer", "source": State.confirm, "dest": None, "conditions": "said_yes", "after": "cancel_now"},
-    {"trigger": "answer", "source": State.confirm, "dest": None, "conditions": "said_no", "after": "keep"},
-    {"trigger": "answer", "source": State.confirm, "dest": None, "after": "ask_yes_no"},
+    *yes_no(State.confirm, yes="cancel_now", no="keep"),
 ]
 
 

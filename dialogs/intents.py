@@ -15,7 +15,8 @@ from datetime import date
 from enum import StrEnum
 
 from dialogs import parse
-from dialogs.parse import find_dates, normalize, strip_symbols
+from dialogs.parse import normalize, strip_symbols
+from dialogs.parse_dates import find_dates
 
 __all__ = [
     "LEVELS",

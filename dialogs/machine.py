@@ -7,7 +7,8 @@ messages of different users never share anything mutable.
 
 Every state is a question: entering it calls ``Flow.prompt``, which calls ``ask_<state>``. Transitions for
 ``answer`` are tried in order; the first whose conditions hold is taken, so a dialog lists the good answers first
-and ends each state with a fallback that explains the mistake and stays (``dest: None``).
+and ends each state with a fallback that explains the mistake and stays (``dest: None``; :func:`stays` builds such a
+row with its callback).
 """
 
 from __future__ import annotations
@@ -24,6 +25,15 @@ from dialogs.turn import Turn
 
 class UnknownStateError(GuahaoError):
     """A stored state this version of the dialog does not have (an upgrade renamed it)."""
+
+
+def stays(source: StrEnum, after: str, *, when: str | None = None) -> dict[str, Any]:
+    """An ``answer`` at ``source`` that keeps the state: ``after`` runs (when the guard ``when`` holds, else always)
+    and says what follows, or moves the dialog on itself."""
+    transition: dict[str, Any] = {"trigger": "answer", "source": source, "dest": None, "after": after}
+    if when is not None:
+        transition["conditions"] = when
+    return transition
 
 
 class Flow:

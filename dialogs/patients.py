@@ -12,9 +12,10 @@ from enum import StrEnum
 from typing import Any
 
 from bot.patients import PatientService, PatientView, UnknownPatientError
-from dialogs.machine import Dialog, Flow
+from dialogs.confirm import YesNoFlow
+from dialogs.machine import Dialog
 from dialogs.message import Channel
-from dialogs.parse import MatchKind, parse_yes_no
+from dialogs.parse import MatchKind
 
 ACTIONS = ("add", "switch", "remove", "back")
 
@@ -26,7 +27,7 @@ class State(StrEnum):
     confirm_remove = "confirm_remove"
 
 
-class PatientsFlow(Flow):
+class PatientsFlow(YesNoFlow):
     """Guards and questions of patient management."""
 
     @property
@@ -96,12 +97,6 @@ class PatientsFlow(Flow):
             self.turn.data["pid"] = pids[0]
             return True
         return False
-
-    def said_yes(self) -> bool:
-        return parse_yes_no(self.turn.text) is True
-
-    def said_no(self) -> bool:
-        return parse_yes_no(self.turn.text) is False
 
     def others_remain(self) -> bool:
         pid = self.turn.data.get("pid")

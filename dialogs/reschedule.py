@@ -23,8 +23,10 @@ from bot.settle import OutcomeUnconfirmed
 from dialogs import parse
 from dialogs.appointments import department_name, moment_text, patient_label, upcoming, visit_text
 from dialogs.book_base import BookBase
+from dialogs.confirm import YesNoFlow, yes_no
 from dialogs.intents import declines_move
 from dialogs.machine import Dialog
+from dialogs.parse_dates import parse_date
 from dialogs.turn import Turn
 from dialogs.waitlist import booked_text
 from texts import format as words
@@ -53,7 +55,7 @@ def start_with_serial(turn: Turn, serial: str) -> None:
     RescheduleDialog().start(turn, State.date)
 
 
-class RescheduleFlow(BookBase):
+class RescheduleFlow(BookBase, YesNoFlow):
     """Questions, guards and actions of rescheduling."""
 
     @property
@@ -184,7 +186,7 @@ class RescheduleFlow(BookBase):
         turn = self.turn
         options = turn.data.get("options") or {"values": []}
         choices = [date.fromisoformat(v) for v in options["values"]]
-        day = parse.parse_date(turn.text, turn.today(self.hospital), choices)
+        day = parse_date(turn.text, turn.today(self.hospital), choices)
         if day is None:
             match: parse.Match[Any] = turn.chosen()
             day = date.fromisoformat(str(match.value)) if match.ok else None
@@ -207,6 +209,7 @@ class RescheduleFlow(BookBase):
         return True
 
     def said_yes(self) -> bool:
+        """Y, or the prompt's own words typed with any spacing (``确认 改约``)."""
         return parse.parse_yes_no(self.turn.text) is True or self.turn.text.replace(" ", "") in YES_WORDS
 
     def said_no(self) -> bool:
@@ -287,9 +290,6 @@ class RescheduleFlow(BookBase):
         self.say("reschedule.kept", serial=str(self.turn.data.get("serial", "")))
         self.turn.switch("menu")
 
-    def ask_yes_no(self) -> None:
-        self.say("common.yes_no", text=self.turn.echo)
-
 
 TRANSITIONS: list[dict[str, Any]] = [
     {"trigger": "skip", "source": State.choose, "dest": State.date},
@@ -300,9 +300,7 @@ TRANSITIONS: list[dict[str, Any]] = [
     {"trigger": "answer", "source": State.slot, "dest": State.confirm, "conditions": "slot_chosen"},
     {"trigger": "answer", "source": State.slot, "dest": None},
     {"trigger": "back", "source": State.confirm, "dest": State.slot},
-    {"trigger": "answer", "source": State.confirm, "dest": None, "conditions": "said_yes", "after": "move"},
-    {"trigger": "answer", "source": State.confirm, "dest": None, "conditions": "said_no", "after": "keep"},
-    {"trigger": "answer", "source": State.confirm, "dest": None, "after": "ask_yes_no"},
+    *yes_no(State.confirm, yes="move", no="keep"),
 ]
 
 

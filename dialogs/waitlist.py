@@ -31,7 +31,8 @@ from dialogs.appointments import department_name, doctor_name, hospital_name, mo
 from dialogs.book import BookDialog
 from dialogs.book import State as BookState
 from dialogs.book_base import BookBase
-from dialogs.machine import Dialog, Flow
+from dialogs.confirm import YesNoFlow, yes_no
+from dialogs.machine import Dialog
 from dialogs.turn import Turn
 from texts import format as words
 
@@ -252,8 +253,11 @@ def say_refusal(turn: Turn, decision: rules.Decision, entry: Entry | Slot) -> No
     BookBase(turn, State.joining, WaitlistDialog.machine()).say_refusal(decision)
 
 
-class WaitlistFlow(Flow):
+class WaitlistFlow(YesNoFlow):
     """The listing, and the question whether to join a full slot's waitlist."""
+
+    yes_words = JOIN_WORDS
+    no_words = BACK_WORDS
 
     def ask_listing(self) -> None:
         if answer_invitations(self.turn):
@@ -270,14 +274,6 @@ class WaitlistFlow(Flow):
             turn.switch("menu")
             return
         turn.say("waitlist.slot_full", doctor=doctor_name(turn, slot), start=slot.start)
-
-    def said_join(self) -> bool:
-        typed = parse.normalize(self.turn.text)
-        return typed in JOIN_WORDS or parse.parse_yes_no(typed) is True
-
-    def said_back(self) -> bool:
-        typed = parse.normalize(self.turn.text)
-        return typed in BACK_WORDS or parse.parse_yes_no(typed) is False
 
     def join(self) -> None:
         turn = self.turn
@@ -314,15 +310,10 @@ class WaitlistFlow(Flow):
             turn.data.pop("slot", None)
         BookDialog().start(turn, BookState(state))
 
-    def ask_again(self) -> None:
-        self.say("common.yes_no", text=self.turn.echo)
-
 
 TRANSITIONS: list[dict[str, Any]] = [
     {"trigger": "answer", "source": State.listing, "dest": None},
-    {"trigger": "answer", "source": State.joining, "dest": None, "conditions": "said_join", "after": "join"},
-    {"trigger": "answer", "source": State.joining, "dest": None, "conditions": "said_back", "after": "back"},
-    {"trigger": "answer", "source": State.joining, "dest": None, "after": "ask_again"},
+    *yes_no(State.joining, yes="join", no="back"),
 ]
 
 

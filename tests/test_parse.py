@@ -1,4 +1,5 @@
-"""dialogs.parse: what a patient typed, in Chinese or English, full-width or not, relative to a fixed today."""
+"""dialogs.parse and dialogs.parse_dates: what a patient typed, in Chinese or English, full-width or not, relative
+to a fixed today."""
 
 from __future__ import annotations
 
@@ -17,10 +18,10 @@ from dialogs.parse import (
     match_option,
     normalize,
     parse_command,
-    parse_date,
     parse_number,
     parse_yes_no,
 )
+from dialogs.parse_dates import parse_date
 
 TODAY = date(2026, 11, 23)  # a Monday
 assert TODAY.weekday() == 0
