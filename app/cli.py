@@ -318,6 +318,30 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
 
 
+class _Commands:
+    """Declares the commands of one level of the tree, each with the handler it runs and, unless told otherwise, the
+    options of ``parents``."""
+
+    def __init__(self, commands: argparse._SubParsersAction[_Parser], parents: list[_Parser]) -> None:
+        self._commands = commands
+        self._parents = parents
+
+    def __call__(
+        self,
+        name: str,
+        handler: Handler,
+        summary: str,
+        *,
+        description: str | None = None,
+        parents: list[_Parser] | None = None,
+    ) -> _Parser:
+        command = self._commands.add_parser(
+            name, parents=parents or self._parents, help=summary, description=description
+        )
+        command.set_defaults(handler=handler)
+        return command
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The full command tree of SPEC §2, each command with ``--config``."""
     common = _Parser(add_help=False)
@@ -331,31 +355,28 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="guahao", description="挂号 guahao — a hospital booking chat bot (WeChat + SMS).")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
-    serve = commands.add_parser("serve", parents=[demo], help="web server and background worker in one process group")
+    command = _Commands(commands, [demo])
+    serve = command("serve", _serve, "web server and background worker in one process group")
     serve.add_argument("--host", type=_host, help="listen address (default server.host)")
     serve.add_argument("--port", type=_port, help="listen port, 1-65535 (default server.port)")
-    serve.set_defaults(handler=_serve)
 
-    worker = commands.add_parser("worker", parents=[demo], help="the background worker alone (for production)")
-    worker.set_defaults(handler=_worker)
+    command("worker", _worker, "the background worker alone (for production)")
 
-    chat = commands.add_parser("chat", parents=[demo], help="talk to the bot in the terminal")
+    chat = command("chat", _chat, "talk to the bot in the terminal")
     chat.add_argument("--user", metavar="ID", help="console user id (default: your login name)")
-    chat.set_defaults(handler=_chat)
 
     schedule = commands.add_parser("schedule", help="manage the schedule of slots")
     schedule_commands = schedule.add_subparsers(dest="schedule_command", metavar="ACTION", parser_class=_Parser)
     schedule_commands.required = True
-    schedule_import = schedule_commands.add_parser(
-        "import", parents=[demo], help="load slots from a CSV file (idempotent)"
+    schedule_import = _Commands(schedule_commands, [demo])(
+        "import", _schedule_import, "load slots from a CSV file (idempotent)"
     )
     schedule_import.add_argument("file", metavar="FILE.csv")
-    schedule_import.set_defaults(handler=_schedule_import)
 
-    broadcast = commands.add_parser(
+    broadcast = command(
         "broadcast",
-        parents=[demo],
-        help="notify every patient booked there",
+        _broadcast,
+        "notify every patient booked there",
         description="Notify every patient booked at the hospital (+ department, + doctor) on the date, in this "
         "process, with a progress bar. Resumable: if interrupted, run the same command again and the same broadcast "
         "continues; every patient is notified once. (POST /api/staff/broadcasts queues one for 'guahao worker'.)",
@@ -366,24 +387,17 @@ def build_parser() -> argparse.ArgumentParser:
     broadcast.add_argument("--date", required=True, metavar="YYYY-MM-DD")
     broadcast.add_argument("--text", required=True, metavar="T")
     broadcast.add_argument("--cancel", action="store_true", help="also cancel those appointments (by the hospital)")
-    broadcast.set_defaults(handler=_broadcast)
 
-    checkin = commands.add_parser("checkin", parents=[demo], help="mark an appointment attended")
+    checkin = command("checkin", _checkin, "mark an appointment attended")
     checkin.add_argument("serial", metavar="SERIAL")
-    checkin.set_defaults(handler=_checkin)
 
-    sweep = commands.add_parser("sweep", parents=[demo], help="mark missed appointments as no-shows now")
-    sweep.set_defaults(handler=_sweep)
+    command("sweep", _sweep, "mark missed appointments as no-shows now")
+    command("archive", _archive, "move aged appointments and audit entries to the archive files ([retention])")
 
-    archive = commands.add_parser(
-        "archive", parents=[demo], help="move aged appointments and audit entries to the archive files ([retention])"
-    )
-    archive.set_defaults(handler=_archive)
-
-    export = commands.add_parser(
+    export = command(
         "export",
-        parents=[demo],
-        help="read the archive back as JSON lines (personal data masked unless --unmasked)",
+        _export,
+        "read the archive back as JSON lines (personal data masked unless --unmasked)",
         description="Appointments by visit date, or audit entries by date, from the archive files (and with "
         "--include-redis what Redis still holds). Patients are masked; --unmasked shows them in clear and needs "
         "--reason, which is written to the audit trail first.",
@@ -395,25 +409,21 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--include-redis", action="store_true", help="add what is not archived yet")
     export.add_argument("--unmasked", action="store_true", help="names, ID and phone numbers in clear (audited)")
     export.add_argument("--reason", metavar="TEXT", help="why an unmasked export is needed (required with it)")
-    export.set_defaults(handler=_export)
 
-    menu = commands.add_parser("wechat-menu", parents=[common], help="create the official account's custom menu")
-    menu.set_defaults(handler=_wechat_menu)
+    command("wechat-menu", _wechat_menu, "create the official account's custom menu", parents=[common])
 
-    qr = commands.add_parser(
+    qr = command(
         "wechat-qrcode",
-        parents=[demo],
-        help="create a department's QR code (scanning it opens booking there)",
+        _wechat_qrcode,
+        "create a department's QR code (scanning it opens booking there)",
         description="Create a permanent QR code of the official account with the scene dept:<hospital>:<department>: "
         "a patient who scans it (following the account or not yet) is taken straight to booking in that department.",
     )
     qr.add_argument("--department", required=True, metavar="D", help="department id")
     qr.add_argument("--hospital", metavar="H", help="hospital id (needed when several have that department)")
     qr.add_argument("--save", metavar="FILE", help="also save the code's picture (JPEG) there")
-    qr.set_defaults(handler=_wechat_qrcode)
 
-    check = commands.add_parser("check-config", parents=[demo], help="validate the configuration and exit")
-    check.set_defaults(handler=_check_config)
+    command("check-config", _check_config, "validate the configuration and exit")
     return parser
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import redis
 
-from bot.records import decode_hash, text
+from bot.records import decode_hash, text, texts_or_empty
 from bot.storage import keys
 
 SYSTEM = "system"
@@ -48,14 +48,6 @@ def read_audit(redis_client: redis.Redis, *, serial: str | None = None, count: i
         if serial is not None and fields.get("serial") != serial:
             continue
         entries.append(
-            AuditEntry(
-                id=text(entry_id),
-                at=fields.get("at", ""),
-                actor=fields.get("actor", ""),
-                action=fields.get("action", ""),
-                serial=fields.get("serial", ""),
-                pid=fields.get("pid", ""),
-                detail=fields.get("detail", ""),
-            )
+            AuditEntry(id=text(entry_id), **texts_or_empty(fields, "at", "actor", "action", "serial", "pid", "detail"))
         )
     return entries

@@ -23,6 +23,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import rules
 from bot.appointments import AppointmentStore, Transition
@@ -84,6 +85,47 @@ def new_serials(count: int) -> list[str]:
     showed up under load); uniqueness is checked by the booking script."""
     raw = secrets.token_bytes(5 * count)
     return [str(10_000_000 + int.from_bytes(raw[i : i + 5], "big") % 90_000_000) for i in range(0, 5 * count, 5)]
+
+
+def appointment_fields(slot: Slot, pid: str, acct: str, channel: str, stamp: str) -> dict[str, str]:
+    """A new appointment of ``slot`` as a script taking a place writes it (the script adds the serial, the queue
+    number, the status and the masked name)."""
+    return {
+        "slot": slot.id,
+        "hospital": slot.hospital,
+        "department": slot.department,
+        "doctor": slot.doctor,
+        "doctor_name": slot.doctor_name,
+        "level": slot.level.value,
+        "date": slot.date,
+        "start": slot.start,
+        "end": slot.end,
+        "fee_cents": str(slot.fee_cents),
+        "pid": pid,
+        "acct": acct,
+        "channel": channel,
+        "booked_at": stamp,
+    }
+
+
+def place_keys(slot: Slot, pid: str) -> list[str]:
+    """The keys a script taking a place in ``slot`` for ``pid`` starts with: the slot, the patient's record version
+    and appointments, the slot's and the day's appointments."""
+    return [
+        keys.slot(slot.id),
+        keys.patient_version(pid),
+        keys.patient_appointments(pid),
+        keys.slot_appointments(slot.id),
+        keys.date_appointments(slot.date),
+    ]
+
+
+def visit_epochs(slot: Slot, tz: ZoneInfo) -> tuple[int, int]:
+    """When the visit of ``slot`` starts and ends (epoch seconds), in the hospital's time zone ``tz``."""
+    return (
+        int(local_moment(slot.date, slot.start, tz).timestamp()),
+        int(local_moment(slot.date, slot.end, tz).timestamp()),
+    )
 
 
 @dataclass(frozen=True)
@@ -289,43 +331,19 @@ class BookingService:
         self, request: _BookRequest, slot: Slot, version: str, now: datetime, stamp: str
     ) -> tuple[list[str], list[Any]]:
         policy = self.store.policy_for(slot.hospital)
-        start = local_moment(slot.date, slot.start, policy.tz)
-        end = local_moment(slot.date, slot.end, policy.tz)
         candidates = new_serials(SERIAL_CANDIDATES)
-        fields = {
-            "slot": slot.id,
-            "hospital": slot.hospital,
-            "department": slot.department,
-            "doctor": slot.doctor,
-            "doctor_name": slot.doctor_name,
-            "level": slot.level.value,
-            "date": slot.date,
-            "start": slot.start,
-            "end": slot.end,
-            "fee_cents": str(slot.fee_cents),
-            "pid": request.pid,
-            "acct": request.acct,
-            "channel": request.channel,
-            "booked_at": stamp,
-        }
+        fields = appointment_fields(slot, request.pid, request.acct, request.channel, stamp)
         args = [
             version,
             now.timestamp(),
-            int(start.timestamp()),
-            int(end.timestamp()),
+            *visit_epochs(slot, policy.tz),
             f"patient:{request.channel}",
             stamp,
-            json.dumps(
-                {**fields, **({"_request": request.request_id} if request.request_id else {})}, ensure_ascii=False
-            ),
+            json.dumps({**fields, **_request_field(request.request_id)}, ensure_ascii=False),
             *candidates,
         ]
         commit_keys = [
-            keys.slot(slot.id),
-            keys.patient_version(request.pid),
-            keys.patient_appointments(request.pid),
-            keys.slot_appointments(slot.id),
-            keys.date_appointments(slot.date),
+            *place_keys(slot, request.pid),
             keys.ALL_APPOINTMENTS,
             keys.NO_SHOW_DUE,
             keys.AUDIT,

@@ -9,9 +9,9 @@ to at most once (send-once key ``broadcast:<id>:<serial>``) and counted once (``
 ``broadcast_mark.lua``), so a batch can be run again, concurrently or after a crash, without doubling anything.
 Progress (``keys.broadcast``) carries a heartbeat: a broadcast that stopped progressing for :data:`STALE_AFTER`
 (its worker was killed) is re-enqueued by :meth:`Broadcasts.resume_abandoned`, which the worker's periodic tick
-runs. Failed sends are retried with backoff within the batch, then counted as ``failed``. Sends on a rate-limited
-channel take tokens from a bucket in Redis shared by all workers (``broadcast_rate.lua``). The staff's text is
-stored encrypted (it may name someone) and the request's fingerprint is a keyed hash.
+runs. A batch's work (the sends, their retries, the shared rate limits) is
+:class:`bot.broadcast_sends.BroadcastSends`; where a broadcast stands, :mod:`bot.broadcast_progress`.
+The staff's text is stored encrypted (it may name someone) and the request's fingerprint is a keyed hash.
 """
 
 from __future__ import annotations
@@ -21,29 +21,35 @@ import logging
 import secrets
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
 
 import redis
 from pydantic import ValidationError
 from rq import Queue
-from tenacity import Retrying, retry_if_result, stop_after_attempt, wait_chain, wait_fixed
 
 import rules
 from bot.appointments import AppointmentStore
 from bot.booking import BookingService
+from bot.broadcast_progress import FINISHED, BroadcastProgress, BroadcastStatus
 from bot.broadcast_request import BroadcastRequest
+from bot.broadcast_sends import SEND_RATES, BroadcastSends, text_context
 from bot.clock import Clock
-from bot.errors import GuahaoError, InvalidRequestError, NotFoundError
-from bot.notifications.notifier import Address, Notifier, Outgoing
-from bot.notifications.outbox import OutboxKind
-from bot.records import Appointment, decode_hash, text
+from bot.errors import GuahaoError
+from bot.notifications.notifier import Notifier
+from bot.records import Appointment, text
 from bot.reminders import Reminders, job_queue
 from bot.schedule import Schedule
 from bot.storage import keys
 from bot.storage.scripts import Scripts
 from bot.validation import reasons
+
+__all__ = [
+    "SEND_RATES",
+    "BroadcastProgress",
+    "BroadcastStatus",
+    "Broadcasts",
+    "InvalidBroadcastError",
+]
 
 log = logging.getLogger(__name__)
 
@@ -51,87 +57,17 @@ Status = rules.AppointmentStatus
 
 BATCH_SIZE = 500
 """Serials per batch job."""
-CHUNK = 50
-"""Recipients between two progress marks (and rate-limit token takes) within a batch."""
 STALE_AFTER_S = 60.0
 """A broadcast without progress for this long (wall clock) is considered abandoned and re-enqueued."""
 MAX_RESUMES = 10
 """An abandoned broadcast is re-enqueued at most this many times, then marked failed."""
 RETRY_DELAYS_S = (1.0, 5.0)
 """Backoff before each retry of the failed sends of a batch; after the last, they are counted failed."""
-SEND_RATES: Mapping[str, float] = {"wechat": 200.0, "sms": 20.0}
-"""Sends per second per channel, all workers together, for real providers (the console outbox is not limited)."""
 BATCH_TIMEOUT_S = 3600
-
-
-class BroadcastStatus(StrEnum):
-    """Where a broadcast stands (SPEC §6)."""
-
-    queued = "queued"
-    running = "running"
-    done = "done"
-    failed = "failed"
-
-
-FINISHED = (BroadcastStatus.done.value, BroadcastStatus.failed.value)
 
 
 class InvalidBroadcastError(GuahaoError):
     """The broadcast request is not acceptable; the message names the field and why."""
-
-
-def _text_context(broadcast_id: str) -> str:
-    return f"broadcast.text:{broadcast_id}"
-
-
-@dataclass(frozen=True)
-class BroadcastProgress:
-    """The state of a broadcast: ``total`` appointments selected; ``sent``, ``failed`` and ``skipped`` (no longer
-    booked when their turn came) add up to ``total`` once it is finished."""
-
-    id: str
-    status: BroadcastStatus
-    total: int
-    sent: int
-    failed: int
-    skipped: int
-    cancel: bool
-    hospital: str = ""
-    """Whose appointments: what a staff token's scope is checked against (SPEC §7)."""
-
-    @property
-    def processed(self) -> int:
-        """Recipients dealt with so far."""
-        return self.sent + self.failed + self.skipped
-
-    @property
-    def finished(self) -> bool:
-        """Whether nothing is left to do."""
-        return self.status.value in FINISHED
-
-    def to_json(self) -> dict[str, Any]:
-        """The staff API's answer (SPEC §4), with ``skipped`` beside."""
-        return {
-            "id": self.id,
-            "status": self.status.value,
-            "total": self.total,
-            "sent": self.sent,
-            "failed": self.failed,
-            "skipped": self.skipped,
-        }
-
-
-def _progress(broadcast_id: str, fields: Mapping[str, str]) -> BroadcastProgress:
-    return BroadcastProgress(
-        id=broadcast_id,
-        status=BroadcastStatus(fields.get("status", "queued")),
-        total=int(fields.get("total", "0")),
-        sent=int(fields.get("sent", "0")),
-        failed=int(fields.get("failed", "0")),
-        skipped=int(fields.get("skipped", "0")),
-        cancel=fields.get("cancel") == "1",
-        hospital=fields.get("hospital", ""),
-    )
 
 
 def _audit_detail(broadcast_id: str, request: BroadcastRequest, total: int) -> str:
@@ -142,7 +78,7 @@ def _audit_detail(broadcast_id: str, request: BroadcastRequest, total: int) -> s
     )
 
 
-class Broadcasts:
+class Broadcasts(BroadcastSends):
     """Creates broadcasts and does their work, in RQ batch jobs or in-process."""
 
     def __init__(
@@ -219,7 +155,7 @@ class Broadcasts:
             "department": request.department or "",
             "doctor": request.doctor or "",
             "date": request.date,
-            "text_enc": self.notifier.box.encrypt(request.text, context=_text_context(broadcast_id)),
+            "text_enc": self.notifier.box.encrypt(request.text, context=text_context(broadcast_id)),
             "cancel": "1" if request.cancel else "0",
             "actor": actor,
             "created_at": self.store.stamp(),
@@ -265,13 +201,6 @@ class Broadcasts:
         return suspended
 
     # --- reading -----------------------------------------------------------------------------------------
-    def get(self, broadcast_id: str) -> BroadcastProgress:
-        """The progress of a broadcast, or :class:`NotFoundError`."""
-        fields = decode_hash(self.redis.hgetall(keys.broadcast(broadcast_id))) if broadcast_id else {}
-        if not fields:
-            raise NotFoundError(f"no broadcast {broadcast_id!r}")
-        return _progress(broadcast_id, fields)
-
     def _batch_size(self, broadcast_id: str) -> int:
         """The batch size fixed when the broadcast was created (every process cuts the same batches)."""
         return int(text(self.redis.hget(keys.broadcast(broadcast_id), "batch_size") or self.batch_size))
@@ -310,158 +239,7 @@ class Broadcasts:
             on_progress(progress)
         return progress
 
-    def run_batch(
-        self, broadcast_id: str, batch: int, on_progress: Callable[[BroadcastProgress], None] | None = None
-    ) -> str:
-        """Do one batch: cancel (if asked) and notify each of its recipients not yet counted. Idempotent."""
-        meta = decode_hash(self.redis.hgetall(keys.broadcast(broadcast_id)))
-        if not meta:
-            return "gone"
-        if meta.get("status") in FINISHED:
-            return "finished"
-        if self.redis.sismember(keys.broadcast_batches(broadcast_id), str(batch)):
-            return "already"
-        if "text_enc" in meta:  # (a broadcast created before texts were encrypted keeps its "text")
-            meta["text"] = self.notifier.box.decrypt(meta.pop("text_enc"), context=_text_context(broadcast_id))
-        size = int(meta.get("batch_size") or self.batch_size)
-        first = batch * size
-        last = first + size - 1
-        serials = [text(s) for s in self.redis.lrange(keys.broadcast_serials(broadcast_id), first, last)]
-        seen = self.redis.smismember(keys.broadcast_done(broadcast_id), serials) if serials else []
-        todo = [s for s, done in zip(serials, seen, strict=True) if not done]
-        self._mark(broadcast_id, meta, [])
-        self._send_rounds(broadcast_id, meta, todo, on_progress)
-        self.redis.sadd(keys.broadcast_batches(broadcast_id), batch)
-        return f"batch {batch}: {len(todo)} recipients"
-
-    def _send_rounds(
-        self,
-        broadcast_id: str,
-        meta: Mapping[str, str],
-        todo: list[str],
-        on_progress: Callable[[BroadcastProgress], None] | None,
-    ) -> None:
-        """Send to ``todo``, then again to those whose send failed after each of ``retry_delays``; the last round
-        counts the ones still failing as failed.
-
-        tenacity, not rq's ``Retry``: the CLI runs batches in-process (no worker to re-queue into), and a batch
-        marks itself done only once its last round counted everyone (each send is once-only by its key anyway).
-        """
-        rounds = len(self.retry_delays) + 1
-        pending, done = todo, 0
-
-        def one_round() -> list[str]:
-            nonlocal pending, done
-            done += 1
-            failed: list[str] = []
-            for start in range(0, len(pending), CHUNK):
-                failed += self._chunk(broadcast_id, meta, pending[start : start + CHUNK], final=done == rounds)
-                if on_progress is not None and done == 1:
-                    on_progress(self.get(broadcast_id))
-            pending = failed
-            return failed
-
-        Retrying(
-            stop=stop_after_attempt(rounds),
-            wait=wait_chain(*(wait_fixed(delay) for delay in self.retry_delays)),
-            retry=retry_if_result(bool),  # some sends failed and may go through later
-            sleep=self._sleep,
-        )(one_round)
-
-    def _chunk(self, broadcast_id: str, meta: Mapping[str, str], serials: list[str], *, final: bool) -> list[str]:
-        """Deal with some recipients; the serials whose send failed (counted as failed when ``final``)."""
-        appointments = {a.serial: a for a in self.store.many(serials)}
-        addresses = self.notifier.addresses(serials)
-        self._throttle(addresses, len(serials))
-        outcomes: list[str] = []
-        ready: list[tuple[Appointment, OutboxKind, str]] = []
-        for serial in serials:
-            found = appointments.get(serial)
-            prepared = None if found is None else self._prepare(meta, found)
-            if prepared is None:
-                outcomes += [serial, "skipped"]
-            else:
-                ready.append(prepared)
-        languages = self.notifier.languages([appointment for appointment, _, _ in ready])
-        outgoing = [
-            Outgoing(
-                appointment,
-                kind,
-                self.notifier.compose(
-                    appointment, notice, lang=languages[appointment.acct], message=meta.get("text", "")
-                ),
-                f"broadcast:{broadcast_id}:{appointment.serial}",
-                addresses.get(appointment.serial),
-            )
-            for appointment, kind, notice in ready
-        ]
-        retry: list[str] = []
-        for item, delivery in zip(outgoing, self.notifier.deliver_many(outgoing), strict=True):
-            serial = item.appointment.serial
-            if delivery.ok:
-                outcomes += [serial, "sent"]
-            elif final or delivery.final:
-                outcomes += [serial, "failed"]
-            else:
-                retry.append(serial)
-        self._mark(broadcast_id, meta, outcomes)
-        return retry
-
-    def _prepare(self, meta: Mapping[str, str], appointment: Appointment) -> tuple[Appointment, OutboxKind, str] | None:
-        """Cancel the appointment if asked; what to send about it, or None when it is no longer booked (skipped)."""
-        if meta.get("cancel") == "1":
-            if appointment.status == Status.booked:
-                try:
-                    appointment = self.booking.cancel_by_hospital(
-                        appointment.serial, meta.get("actor", "system"), release_place=False
-                    )
-                except InvalidRequestError:  # changed a moment ago (another worker, the patient)
-                    appointment = self.store.require(appointment.serial)
-                self.reminders.unschedule(appointment.serial)
-            if appointment.status != Status.cancelled_by_hospital:
-                return None
-            return appointment, OutboxKind.cancellation, "cancellation"
-        if appointment.status != Status.booked:
-            return None
-        return appointment, OutboxKind.broadcast, "broadcast"
-
-    def _mark(self, broadcast_id: str, meta: Mapping[str, str], outcomes: list[str]) -> str:
-        return text(
-            self._scripts.run(
-                "broadcast_mark",
-                keys=[
-                    keys.broadcast(broadcast_id),
-                    keys.broadcast_done(broadcast_id),
-                    keys.BROADCASTS_ACTIVE,
-                    keys.broadcast_fingerprint(meta.get("fingerprint", "-")),
-                ],
-                args=[repr(self._wall_now()), broadcast_id, *outcomes],
-            )
-        )
-
-    def _throttle(self, addresses: Mapping[str, Address], count: int) -> None:
-        """Take tokens for these sends from each rate-limited channel's bucket; wait as long as the slowest says."""
-        if not self.rates:
-            return
-        per_channel: dict[str, int] = {}
-        for address in addresses.values():
-            per_channel[address.channel] = per_channel.get(address.channel, 0) + 1
-        per_channel["sms"] = per_channel.get("sms", 0) + count - len(addresses)  # no address: SMS to the patient
-        wait = 0.0
-        for channel, n in per_channel.items():
-            rate = self.rates.get(channel)
-            if rate and n:
-                answer = self._scripts.run(
-                    "broadcast_rate", keys=[keys.send_rate(channel)], args=[rate, rate, self._wall_now(), n]
-                )
-                wait = max(wait, float(text(answer)))
-        if wait > 0:
-            self._sleep(wait)
-
     # --- watching ----------------------------------------------------------------------------------------
-    def _wall_now(self) -> float:
-        seconds, micros = self.redis.time()
-        return seconds + micros / 1e6
 
     def resume_abandoned(self) -> list[str]:
         """Re-enqueue the unfinished broadcasts that made no progress for ``stale_after`` seconds (their worker

@@ -33,7 +33,15 @@ import redis
 
 import rules
 from bot.appointments import AppointmentStore
-from bot.booking import BookingRefused, BookingService, new_serials
+from bot.booking import (
+    SERIAL_CANDIDATES,
+    BookingRefused,
+    BookingService,
+    appointment_fields,
+    new_serials,
+    place_keys,
+    visit_epochs,
+)
 from bot.clock import Clock
 from bot.crypto import SecretBox
 from bot.errors import GuahaoError
@@ -42,7 +50,7 @@ from bot.names import name_in
 from bot.notifications.notifier import UNREACHABLE, Address, Notifier, notice
 from bot.notifications.outbox import OutboundMessage, OutboxKind
 from bot.patients import PatientService, UnknownPatientError
-from bot.records import SLOT_ID_SEPARATOR, Slot, decode_hash, local_moment, text
+from bot.records import SLOT_ID_SEPARATOR, Slot, decode_hash, text
 from bot.reminders import Reminders
 from bot.schedule import Schedule
 from bot.storage import keys
@@ -53,7 +61,6 @@ from texts import format as words
 log = logging.getLogger(__name__)
 
 DRAW_ATTEMPTS = 8
-SERIAL_CANDIDATES = 3
 KEPT = timedelta(days=40)
 """How long a draw's registrations and outcomes are kept (its day has long left the booking window by then)."""
 _TO_CONTEXT = "lottery.to"
@@ -584,36 +591,16 @@ class _DrawCall:
         slot = self.slots[entry.slot_id]
         policy = self.lottery.store.policy_for(slot.hospital)
         candidates = new_serials(SERIAL_CANDIDATES)
-        fields = {
-            "slot": slot.id,
-            "hospital": slot.hospital,
-            "department": slot.department,
-            "doctor": slot.doctor,
-            "doctor_name": slot.doctor_name,
-            "level": slot.level.value,
-            "date": slot.date,
-            "start": slot.start,
-            "end": slot.end,
-            "fee_cents": str(slot.fee_cents),
-            "pid": entry.pid,
-            "acct": entry.acct,
-            "channel": registrant.channel,
-            "booked_at": stamp,
-        }
+        fields = appointment_fields(slot, entry.pid, entry.acct, registrant.channel, stamp)
         winner_keys = [
-            keys.slot(slot.id),
-            keys.patient_version(entry.pid),
-            keys.patient_appointments(entry.pid),
-            keys.slot_appointments(slot.id),
-            keys.date_appointments(slot.date),
+            *place_keys(slot, entry.pid),
             keys.patient(entry.pid),
             *(keys.appointment(c) for c in candidates),
         ]
         winner_args = [
             entry.pid,
             self.versions[entry.pid],
-            int(local_moment(slot.date, slot.start, policy.tz).timestamp()),
-            int(local_moment(slot.date, slot.end, policy.tz).timestamp()),
+            *visit_epochs(slot, policy.tz),
             json.dumps(fields, ensure_ascii=False),
             *candidates,
         ]

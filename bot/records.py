@@ -46,6 +46,11 @@ def decode_hash(raw: RawHash) -> dict[str, str]:
     }
 
 
+def texts_or_empty(stored: Mapping[str, str], *names: str) -> dict[str, str]:
+    """The named fields of a decoded hash, ``""`` for each one it lacks."""
+    return {name: stored.get(name, "") for name in names}
+
+
 def _none_if_empty(value: Any) -> Any:
     return None if value == "" else value
 

@@ -17,9 +17,26 @@ import redis
 import rules
 from bot.clock import Clock
 from bot.crypto import SecretBox
-from bot.records import decode_hash, local_moment, text
+from bot.records import decode_hash, local_moment, text, texts_or_empty
 from bot.storage import keys
 
+_TEXTS = (
+    "pid",
+    "acct",
+    "channel",
+    "status",
+    "serial",
+    "reason",
+    "patient_name_masked",
+    "hospital",
+    "department",
+    "doctor",
+    "doctor_name",
+    "date",
+    "start",
+    "end",
+)
+"""The fields of an entry's hash read as they are, ``""`` when missing."""
 LIVE = ("waiting", "offered")
 STATUSES = ("waiting", "offered", "booked", "expired", "left")
 TO_CONTEXT = "waitlist.to"
@@ -57,22 +74,9 @@ class Entry:
         return cls(
             id=f["id"],
             slot=f["slot"],
-            pid=f.get("pid", ""),
-            acct=f.get("acct", ""),
-            channel=f.get("channel", ""),
-            status=f.get("status", ""),
             seq=int(f.get("seq", "0")),
             hold_until=datetime.fromtimestamp(float(hold), tz) if hold else None,
-            serial=f.get("serial", ""),
-            reason=f.get("reason", ""),
-            patient_name_masked=f.get("patient_name_masked", ""),
-            hospital=f.get("hospital", ""),
-            department=f.get("department", ""),
-            doctor=f.get("doctor", ""),
-            doctor_name=f.get("doctor_name", ""),
-            date=f.get("date", ""),
-            start=f.get("start", ""),
-            end=f.get("end", ""),
+            **texts_or_empty(f, *_TEXTS),
         )
 
     @property

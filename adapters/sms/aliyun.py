@@ -25,13 +25,11 @@ from alibabacloud_tea_openapi import models as openapi_models
 from darabonba.runtime import RuntimeOptions
 
 from adapters.sms.mainland import (
-    INVALID_NUMBER,
-    RATE_LIMITED,
     REQUEST_TIMEOUT_S,
-    TEMPLATE_INVALID,
     THROTTLED,
     UNREACHABLE,
     Answer,
+    ErrorCodes,
     MainlandSender,
     refused,
 )
@@ -40,17 +38,20 @@ from bot.config import SmsConfig
 from bot.notifications.outbox import SendResult
 
 ENDPOINT = "dysmsapi.aliyuncs.com"
-RATE_CODES = frozenset({"isv.BUSINESS_LIMIT_CONTROL", "isv.DAY_LIMIT_CONTROL"})
-TEMPLATE_CODES = frozenset(
-    {
-        "isv.SMS_TEMPLATE_ILLEGAL",
-        "isv.TEMPLATE_MISSING_PARAMETERS",
-        "isv.TEMPLATE_PARAMS_ILLEGAL",
-        "isv.PARAM_LENGTH_LIMIT",
-        "isv.SMS_SIGNATURE_ILLEGAL",
-    }
+CODES = ErrorCodes(
+    "aliyun",
+    rate_limited=frozenset({"isv.BUSINESS_LIMIT_CONTROL", "isv.DAY_LIMIT_CONTROL"}),
+    template_invalid=frozenset(
+        {
+            "isv.SMS_TEMPLATE_ILLEGAL",
+            "isv.TEMPLATE_MISSING_PARAMETERS",
+            "isv.TEMPLATE_PARAMS_ILLEGAL",
+            "isv.PARAM_LENGTH_LIMIT",
+            "isv.SMS_SIGNATURE_ILLEGAL",
+        }
+    ),
+    invalid_number=frozenset({"isv.MOBILE_NUMBER_ILLEGAL"}),
 )
-NUMBER_CODES = frozenset({"isv.MOBILE_NUMBER_ILLEGAL"})
 
 
 def aliyun_client(config: SmsConfig) -> Client:
@@ -104,15 +105,9 @@ class AliyunSender(MainlandSender):
 
 
 def _code_answer(code: str) -> Answer:
-    if code in RATE_CODES:
-        return refused(RATE_LIMITED)
-    if code in TEMPLATE_CODES:
-        return refused(TEMPLATE_INVALID)
-    if code in NUMBER_CODES:
-        return refused(INVALID_NUMBER)
     if code.startswith("Throttling"):
         return refused(THROTTLED, retry=True)
-    return refused(f"aliyun_{code or 'unknown'}")
+    return CODES.answer(code)
 
 
 def _exception_answer(failed: Exception) -> Answer:

@@ -4,11 +4,12 @@ retry with backoff (tenacity) of what may pass on a second try — plus what tem
 rendered as its kind's approved template (``templates.py``) and the per-phone limits checked first (``ratelimit.py``).
 
 A provider module supplies :meth:`MainlandSender._try_once`: one request through the provider's own SDK, answered
-as a :class:`Answer` — the result, and whether trying again may help. Errors keep one vocabulary across providers
-(``SendResult.error``): ``rate_limited`` (a per-phone quota: a retry within seconds meets it again), ``throttled``
-(the API's own request rate: retried), ``template_invalid`` (the template code, its variables or the signature were
-refused: a configuration mistake, logged as an error), ``invalid_number`` (the number cannot receive SMS),
-``opted_out`` (the phone unsubscribed with the provider), ``unreachable`` (no answer), ``provider_<code>`` otherwise.
+as a :class:`Answer` — the result, and whether trying again may help — and its :class:`ErrorCodes`. Errors keep one
+vocabulary across providers (``SendResult.error``): ``rate_limited`` (a per-phone quota: a retry within seconds
+meets it again), ``throttled`` (the API's own request rate: retried), ``template_invalid`` (the template code, its
+variables or the signature were refused: a configuration mistake, logged as an error), ``invalid_number`` (the
+number cannot receive SMS), ``opted_out`` (the phone unsubscribed with the provider), ``unreachable`` (no answer),
+``provider_<code>`` otherwise.
 """
 
 from __future__ import annotations
@@ -49,6 +50,28 @@ class Answer:
 def refused(error: str, retry: bool = False) -> Answer:
     """A refused send."""
     return Answer(SendResult(ok=False, error=error), retry)
+
+
+@dataclass(frozen=True)
+class ErrorCodes:
+    """A provider's error codes that mean one of the shared errors; any other code is ``<provider>_<code>``."""
+
+    provider: str
+    rate_limited: frozenset[str]
+    template_invalid: frozenset[str]
+    invalid_number: frozenset[str]
+    opted_out: frozenset[str] = frozenset()
+
+    def answer(self, code: str) -> Answer:
+        """The refusal ``code`` stands for (never retried: a second try meets the same refusal)."""
+        shared = (
+            (RATE_LIMITED, self.rate_limited),
+            (TEMPLATE_INVALID, self.template_invalid),
+            (INVALID_NUMBER, self.invalid_number),
+            (OPTED_OUT, self.opted_out),
+        )
+        error = next((error for error, codes in shared if code in codes), f"{self.provider}_{code or 'unknown'}")
+        return refused(error)
 
 
 def _last_answer(state: RetryCallState) -> Answer:

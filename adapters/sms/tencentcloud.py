@@ -27,44 +27,44 @@ from tencentcloud.common.profile.http_profile import HttpProfile
 from tencentcloud.sms.v20210111 import models, sms_client
 
 from adapters.sms.mainland import (
-    INVALID_NUMBER,
-    RATE_LIMITED,
     REQUEST_TIMEOUT_S,
-    TEMPLATE_INVALID,
     THROTTLED,
     UNREACHABLE,
     Answer,
+    ErrorCodes,
     MainlandSender,
     refused,
 )
 from adapters.sms.templates import Rendered
-from adapters.sms.twilio import OPTED_OUT
 from bot.config import SmsConfig
 from bot.notifications.outbox import SendResult
 
 ENDPOINT = "sms.tencentcloudapi.com"
-RATE_CODES = frozenset(
-    {
-        "LimitExceeded.PhoneNumberThirtySecondLimit",
-        "LimitExceeded.PhoneNumberOneHourLimit",
-        "LimitExceeded.PhoneNumberDailyLimit",
-        "LimitExceeded.DeliveryFrequencyLimit",
-        "LimitExceeded.PhoneNumberSameContentDailyLimit",
-    }
+CODES = ErrorCodes(
+    "tencentcloud",
+    rate_limited=frozenset(
+        {
+            "LimitExceeded.PhoneNumberThirtySecondLimit",
+            "LimitExceeded.PhoneNumberOneHourLimit",
+            "LimitExceeded.PhoneNumberDailyLimit",
+            "LimitExceeded.DeliveryFrequencyLimit",
+            "LimitExceeded.PhoneNumberSameContentDailyLimit",
+        }
+    ),
+    template_invalid=frozenset(
+        {
+            "FailedOperation.TemplateIncorrectOrUnapproved",
+            "FailedOperation.SignatureIncorrectOrUnapproved",
+            "FailedOperation.MissingTemplateToModify",
+            "InvalidParameterValue.TemplateParameterFormatError",
+            "InvalidParameterValue.TemplateParameterLengthLimit",
+            "InvalidParameterValue.ContentLengthLimit",
+            "InvalidParameterValue.ProhibitedUseUrlInTemplateParameter",
+        }
+    ),
+    invalid_number=frozenset({"InvalidParameterValue.IncorrectPhoneNumber", "FailedOperation.InvalidPhoneNumber"}),
+    opted_out=frozenset({"FailedOperation.PhoneNumberInBlacklist"}),
 )
-TEMPLATE_CODES = frozenset(
-    {
-        "FailedOperation.TemplateIncorrectOrUnapproved",
-        "FailedOperation.SignatureIncorrectOrUnapproved",
-        "FailedOperation.MissingTemplateToModify",
-        "InvalidParameterValue.TemplateParameterFormatError",
-        "InvalidParameterValue.TemplateParameterLengthLimit",
-        "InvalidParameterValue.ContentLengthLimit",
-        "InvalidParameterValue.ProhibitedUseUrlInTemplateParameter",
-    }
-)
-NUMBER_CODES = frozenset({"InvalidParameterValue.IncorrectPhoneNumber", "FailedOperation.InvalidPhoneNumber"})
-OPT_OUT_CODES = frozenset({"FailedOperation.PhoneNumberInBlacklist"})
 
 
 def tencent_client(config: SmsConfig) -> sms_client.SmsClient:
@@ -106,19 +106,7 @@ class TencentCloudSender(MainlandSender):
         status = statuses[0]
         if status.Code == "Ok":
             return Answer(SendResult(ok=True, provider_id=str(status.SerialNo)))
-        return _code_answer(str(status.Code or ""))
-
-
-def _code_answer(code: str) -> Answer:
-    if code in RATE_CODES:
-        return refused(RATE_LIMITED)
-    if code in TEMPLATE_CODES:
-        return refused(TEMPLATE_INVALID)
-    if code in NUMBER_CODES:
-        return refused(INVALID_NUMBER)
-    if code in OPT_OUT_CODES:
-        return refused(OPTED_OUT)
-    return refused(f"tencentcloud_{code or 'unknown'}")
+        return CODES.answer(str(status.Code or ""))
 
 
 def _request_answer(code: str, message: str) -> Answer:
@@ -128,4 +116,4 @@ def _request_answer(code: str, message: str) -> Answer:
         return refused(UNREACHABLE, retry=True)
     if code == "RequestLimitExceeded" or code.startswith("InternalError"):
         return refused(THROTTLED if code == "RequestLimitExceeded" else UNREACHABLE, retry=True)
-    return _code_answer(code)
+    return CODES.answer(code)

@@ -200,6 +200,43 @@ def is_day(value: str) -> bool:
         return False
 
 
+def checked_day(day: str) -> str:
+    """``day`` when it is a real YYYY-MM-DD date, else :class:`BadInputError`."""
+    if not is_day(day):
+        raise BadInputError(f"date: expected YYYY-MM-DD, got {day!r}")
+    return day
+
+
+def checked_hospital(config: Config, hospital: str) -> str:
+    """``hospital`` when it is configured (else :class:`BadInputError`) and the token may act for it (else
+    :class:`OutOfScopeError`)."""
+    if config.hospital(hospital) is None:
+        raise BadInputError(f"hospital: unknown hospital {hospital!r}")
+    require_hospital(hospital)
+    return hospital
+
+
+@dataclass(frozen=True)
+class ListingFilter:
+    """What a listing asks for (``?date=&hospital=&department=``, each optional), checked."""
+
+    day: str | None
+    hospital: str | None
+    department: str | None
+
+    @classmethod
+    def of_request(cls, config: Config) -> ListingFilter:
+        """The request's filter; a malformed date or an unknown hospital is a :class:`BadInputError`, another
+        hospital than the token's an :class:`OutOfScopeError`."""
+        day = request.args.get("date") or None
+        hospital = request.args.get("hospital") or None
+        return cls(
+            checked_day(day) if day is not None else None,
+            checked_hospital(config, hospital) if hospital is not None else None,
+            request.args.get("department") or None,
+        )
+
+
 class StaffRoutes:
     """The staff API's endpoints over one :class:`StaffDesk`."""
 
@@ -208,34 +245,18 @@ class StaffRoutes:
 
     def list_appointments(self) -> Any:
         """Appointments, filtered by any of date, hospital and department."""
-        day = request.args.get("date") or None
-        hospital = request.args.get("hospital") or None
-        department = request.args.get("department") or None
-        if day is not None and not is_day(day):
-            return error(400, f"date: expected YYYY-MM-DD, got {day!r}")
         config = self.desk.config
-        if hospital is not None:
-            if config.hospital(hospital) is None:
-                return error(400, f"hospital: unknown hospital {hospital!r}")
-            require_hospital(hospital)
-        found = self.desk.store.listing(day=day, hospital=hospital, department=department)
+        wanted = ListingFilter.of_request(config)
+        found = self.desk.store.listing(day=wanted.day, hospital=wanted.hospital, department=wanted.department)
         token = staff_token()
         # without a hospital filter, a scoped token lists its own hospitals' appointments and nothing else
         return {"appointments": [appointment_json(config, a) for a in found if token.may_act_for(a.hospital)]}
 
     def list_waitlist(self) -> Any:
         """Waitlist entries (候补), filtered by any of date, hospital and department; a scoped token sees its own."""
-        day = request.args.get("date") or None
-        hospital = request.args.get("hospital") or None
-        department = request.args.get("department") or None
-        if day is not None and not is_day(day):
-            return error(400, f"date: expected YYYY-MM-DD, got {day!r}")
-        if hospital is not None:
-            if self.desk.config.hospital(hospital) is None:
-                return error(400, f"hospital: unknown hospital {hospital!r}")
-            require_hospital(hospital)
+        wanted = ListingFilter.of_request(self.desk.config)
         token = staff_token()
-        found = self.desk.waitlist.listing(day=day, hospital=hospital, department=department)
+        found = self.desk.waitlist.listing(day=wanted.day, hospital=wanted.hospital, department=wanted.department)
         return {
             "entries": [
                 waitlist_json(self.desk.config, entry, position)
@@ -312,15 +333,9 @@ class StaffRoutes:
     def lottery(self) -> Any:
         """Who registered for the release lottery of a hospital's date (names masked), whether each was entered and
         drawn, their position in the draw, and the audited seed once drawn (RULES §12)."""
-        day = request.args.get("date") or ""
-        hospital = request.args.get("hospital") or ""
-        department = request.args.get("department") or None
-        if not is_day(day):
-            return error(400, f"date: expected YYYY-MM-DD, got {day!r}")
-        if self.desk.config.hospital(hospital) is None:
-            return error(400, f"hospital: unknown hospital {hospital!r}")
-        require_hospital(hospital)
-        return self.desk.lottery.view(hospital, day, department)
+        day = checked_day(request.args.get("date") or "")
+        hospital = checked_hospital(self.desk.config, request.args.get("hospital") or "")
+        return self.desk.lottery.view(hospital, day, request.args.get("department") or None)
 
     def broadcast_progress(self, broadcast_id: str) -> Any:
         """How far a broadcast got."""
