@@ -48,6 +48,8 @@ class Entry:
     date: str
     start: str
     end: str
+    skipped: bool = False
+    """Passed over when a place was offered: the booking rules no longer allowed this waiter (``reason``)."""
 
     @classmethod
     def from_hash(cls, raw: Any, tz: Any) -> Entry:
@@ -73,6 +75,7 @@ class Entry:
             date=f.get("date", ""),
             start=f.get("start", ""),
             end=f.get("end", ""),
+            skipped=f.get("skipped") == "1",
         )
 
     @property
