@@ -115,6 +115,14 @@ def send_offer(entry_id: str) -> str:
     return delivery.skipped or ("sent" if delivery.ok else f"failed: {delivery.error}")
 
 
+def send_skip_notice(entry_id: str) -> str:
+    """Job: tell a waiter skipped at an offer (the booking rules no longer allowed them the place), once."""
+    delivery = _services().waitlist_push.send_skip_notice(entry_id)
+    if not delivery.ok and not delivery.final:
+        raise NoticeFailed(f"skip notice of waitlist entry {entry_id}: {delivery.error}")
+    return delivery.skipped or ("sent" if delivery.ok else f"failed: {delivery.error}")
+
+
 def send_rescheduled(serial: str, old_serial: str) -> str:
     """Job: push the ``rescheduled`` notice of a moved appointment."""
     delivery = _services().reschedule.send_notice(serial, old_serial)

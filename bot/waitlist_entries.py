@@ -65,6 +65,8 @@ class Entry:
     date: str
     start: str
     end: str
+    skipped: bool = False
+    """Passed over when a place was offered: the booking rules no longer allowed this waiter (``reason``)."""
 
     @classmethod
     def from_hash(cls, raw: Any, tz: Any) -> Entry:
@@ -77,6 +79,7 @@ class Entry:
             seq=int(f.get("seq", "0")),
             hold_until=datetime.fromtimestamp(float(hold), tz) if hold else None,
             **texts_or_empty(f, *_TEXTS),
+            skipped=f.get("skipped") == "1",
         )
 
     @property

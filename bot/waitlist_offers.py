@@ -2,7 +2,8 @@
 offers again when their push was lost: the periodic side of :class:`bot.waitlist.WaitlistService`.
 
 A place freed for waiters (``wl_free`` of a slot) is offered to the first waiter the booking rules still allow
-(``waitlist_offer.lua``: held as ``wl_held``), or the waiter is skipped with no place lost. Offering reads the first
+(``waitlist_offer.lua``: held as ``wl_held``), or the waiter is skipped with no place lost — and told so, once
+(``bot.jobs.send_skip_notice``, tracked for a push like an offer). Offering reads the first
 waiters of a slot, as many as there are places, decides them with one pipelined read and runs their offer scripts in
 one round trip — each still its own atomic script, re-checking the place and the waiter.
 """
@@ -10,7 +11,7 @@ one round trip — each still its own atomic script, re-checking the place and t
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -27,9 +28,11 @@ from bot.waitlist_entries import Entry, WaitlistReads
 log = logging.getLogger(__name__)
 
 RESEND_AFTER = timedelta(minutes=2)
-"""An offer whose push is not known to be sent this long after it was queued is queued again."""
+"""A push (an offer, a skip notice) not known to be sent this long after it was queued is queued again."""
 OFFER_BATCH = 64
 """At most this many waiters of a slot are decided and offered in one round trip."""
+PUSHED = ("offered", "skipped")
+"""The outcomes of offering that push something to the waiter: the offer, or the notice that they were skipped."""
 SWEEP_LIMIT = 1_000
 """At most this many lapsed offers or ended waitlists are handled per periodic call (the next call goes on)."""
 
@@ -69,13 +72,16 @@ class WaitlistOffers(WaitlistReads):
 
     def offer_pending(self, slot_ids: Iterable[str] | None = None) -> int:
         """Offer every place freed for waiters (of ``slot_ids``, else of every slot that has some); the offers made.
-        Each offer's push is queued as a job (``bot.jobs.send_offer``)."""
+        Each offer's push is queued as a job (``bot.jobs.send_offer``), and each skipped waiter's notice
+        (``bot.jobs.send_skip_notice``)."""
         ids = list(slot_ids) if slot_ids is not None else [text(s) for s in self.redis.smembers(keys.WAITLIST_PENDING)]
-        offered = [entry_id for slot_id in ids for entry_id in self._offer_slot(slot_id)]
-        self._enqueue_sends(offered)
+        done = [pair for slot_id in ids for pair in self._offer_slot(slot_id)]
+        offered = [entry_id for entry_id, outcome in done if outcome == "offered"]
+        self._enqueue_sends(offered, [entry_id for entry_id, outcome in done if outcome == "skipped"])
         return len(offered)
 
-    def _offer_slot(self, slot_id: str) -> list[str]:
+    def _offer_slot(self, slot_id: str) -> list[tuple[str, str]]:
+        """Offer the places freed in one slot: (entry id, ``offered`` or ``skipped``) for each waiter decided."""
         raw = self.redis.hgetall(keys.slot(slot_id))
         if not raw:
             return []
@@ -86,7 +92,7 @@ class WaitlistOffers(WaitlistReads):
         if until is None:  # waiting ended: the places go back to the hospital's desk
             self._close(slot_id, now)
             return []
-        offered: list[str] = []
+        done: list[tuple[str, str]] = []
         free = slot.wl_free
         for _ in range(SWEEP_LIMIT):
             if free <= 0:
@@ -98,11 +104,11 @@ class WaitlistOffers(WaitlistReads):
                 break
             decisions = self.booking.decide_many([(entry.pid, slot_id) for entry in entries])
             outcomes = self._offer_batch(entries, decisions, until, now)
-            offered += [entry.id for entry, outcome in zip(entries, outcomes, strict=True) if outcome == "offered"]
+            done += [(e.id, outcome) for e, outcome in zip(entries, outcomes, strict=True) if outcome in PUSHED]
             if "none" in outcomes:
                 break
             free = int(self.redis.hget(keys.slot(slot_id), "wl_free") or 0)
-        return offered
+        return done
 
     def _offer_batch(
         self,
@@ -150,18 +156,23 @@ class WaitlistOffers(WaitlistReads):
             )
         return outcomes
 
-    def _enqueue_sends(self, entry_ids: list[str]) -> None:
-        """Queue the push of each offer as a job (``bot.jobs.send_offer``), in one round trip."""
-        if self.queue is None or not entry_ids:
+    def _enqueue_sends(self, offered: Sequence[str], skipped: Sequence[str] = ()) -> None:
+        """Queue the push of each offer (``bot.jobs.send_offer``) and of each skipped waiter's notice
+        (``bot.jobs.send_skip_notice``) as jobs, in one round trip."""
+        if self.queue is None or not (offered or skipped):
             return
         jobs = [
             Queue.prepare_data(
-                "bot.jobs.send_offer",
+                function,
                 (entry_id,),
-                job_id=f"offer-{entry_id}",
+                job_id=f"{name}-{entry_id}",
                 timeout=120,
                 result_ttl=24 * 3600,
-                description=f"waitlist offer {entry_id}",
+                description=f"waitlist {name} {entry_id}",
+            )
+            for function, name, entry_ids in (
+                ("bot.jobs.send_offer", "offer", offered),
+                ("bot.jobs.send_skip_notice", "skipped", skipped),
             )
             for entry_id in entry_ids
         ]
@@ -227,25 +238,29 @@ class WaitlistOffers(WaitlistReads):
         return Tick(closed=closed, expired=expired, offered=offered)
 
     def resend_unsent(self) -> int:
-        """Queue again the push of every held offer whose push was queued over :data:`RESEND_AFTER` ago and is not
-        known to be sent (its job lost with a process, or failed); the pushes queued. A push is sent once anyway."""
+        """Queue again the push of every held offer, and of every skipped waiter's notice, queued over
+        :data:`RESEND_AFTER` ago and not known to be sent (its job lost with a process, or failed); the pushes
+        queued. A push is sent once anyway."""
         now = self.clock.now().timestamp()
         due = [
             text(i) for i in self.redis.zrangebyscore(keys.WAITLIST_UNSENT, "-inf", now - RESEND_AFTER.total_seconds())
         ]
         if not due:
             return 0
-        held = [e.id for e in self.many(due) if e.status == "offered"]
+        entries = self.many(due)
+        held = [e.id for e in entries if e.status == "offered"]
+        skipped = [e.id for e in entries if e.skipped]
         pipe = self.redis.pipeline(transaction=False)
-        ended = [entry_id for entry_id in due if entry_id not in held]  # claimed, lapsed or left: nothing to push
+        ended = [i for i in due if i not in held and i not in skipped]  # claimed, lapsed or left: nothing to push
         if ended:
             pipe.zrem(keys.WAITLIST_UNSENT, *ended)
-        if held:
-            pipe.zadd(keys.WAITLIST_UNSENT, dict.fromkeys(held, now))
+        if held or skipped:
+            pipe.zadd(keys.WAITLIST_UNSENT, dict.fromkeys([*held, *skipped], now))
         pipe.execute()
-        self._enqueue_sends(held)
-        return len(held)
+        self._enqueue_sends(held, skipped)
+        return len(held) + len(skipped)
 
     def sent(self, entry_id: str) -> None:
-        """The offer of ``entry_id`` was pushed (or needs no push any more): not queued again."""
+        """The push of ``entry_id`` (its offer, or its skip notice) was sent (or needs none any more): not queued
+        again."""
         self.redis.zrem(keys.WAITLIST_UNSENT, entry_id)

@@ -1,9 +1,11 @@
 """The pushes of the waitlist and of rescheduling: an offer (outbox kind ``offer``) to the channel the patient joined
-on, and the ``rescheduled`` notice where a push is due (WeChat; over SMS the reply already said it).
+on, the notice of a waiter skipped at an offer (kind ``waitlist_skipped``: the booking rules no longer allowed them
+the freed place, and their wait ended), and the ``rescheduled`` notice where a push is due (WeChat; over SMS the
+reply already said it).
 
-Sent by jobs (``bot.jobs.send_offer``, ``bot.jobs.send_rescheduled``), once per key (``offer-<entry>``,
-``rescheduled-<serial>``); a WeChat user out of reach falls back to an SMS to the patient's verified phone, as the
-appointment notices do (:class:`bot.notifications.notifier.Notifier`).
+Sent by jobs (``bot.jobs.send_offer``, ``bot.jobs.send_skip_notice``, ``bot.jobs.send_rescheduled``), once per key
+(``offer-<entry>``, ``skipped-<entry>``, ``rescheduled-<serial>``); a WeChat user out of reach falls back to an SMS to
+the patient's verified phone, as the appointment notices do (:class:`bot.notifications.notifier.Notifier`).
 """
 
 from __future__ import annotations
@@ -18,6 +20,18 @@ from bot.patients import UnknownPatientError
 from bot.waitlist import Entry, WaitlistService
 from texts import format as words
 from texts import text
+
+SKIP_REASONS = {
+    "limit_same_day_department": "same_day",
+    "limit_same_day": "same_day",
+    "already_booked": "same_day",
+    "limit_7_days": "recent",
+    "limit_3_months": "recent",
+    "suspended": "suspended",
+    "flagged": "suspended",
+}
+"""The rule that skipped a waiter -> the words of its notice (``notice.waitlist_skipped_<words>``); any other rule
+is said as the booking rules not allowing it (``notice.waitlist_skipped``)."""
 
 
 class WaitlistPush:
@@ -52,6 +66,22 @@ class WaitlistPush:
             "deadline": hold.astimezone(self._policy(entry).tz).isoformat() if hold else "",
         }
 
+    def skip_text(self, entry: Entry, lang: str) -> str:
+        """The notice of a skipped waiter in ``lang``: which place came up, why it was not theirs, that waiting
+        ended."""
+        words = SKIP_REASONS.get(entry.reason)
+        return text(
+            lang,
+            f"notice.waitlist_skipped_{words}" if words else "notice.waitlist_skipped",
+            **self._values(entry, lang),
+        )
+
+    def skip_facts(self, entry: Entry, lang: str) -> dict[str, str]:
+        """The skip notice as data, for a template-only SMS provider (``sms_template.waitlist_skipped``)."""
+        values = self._values(entry, lang)
+        facts = {name: values[name] for name in ("patient", "hospital", "department", "doctor")}
+        return {"lang": lang, "date": entry.date, "start": entry.start, "end": entry.end, **facts}
+
     def _policy(self, entry: Entry) -> rules.Policy:
         hospital = self.config.hospital(entry.hospital)
         return hospital.policy if hospital else self.config.policy
@@ -78,6 +108,27 @@ class WaitlistPush:
             self.waitlist.sent(entry_id)
         return delivery
 
+    def send_skip_notice(self, entry_id: str) -> Delivery:
+        """Tell the waiter of ``entry_id`` once that they were skipped (nothing when they were not); not queued
+        again once sent, skipped or final."""
+        delivery = self._send_skip_notice(entry_id)
+        if delivery.ok or delivery.final:
+            self.waitlist.sent(entry_id)
+        return delivery
+
+    def _send_skip_notice(self, entry_id: str) -> Delivery:
+        entry = self.waitlist.get(entry_id)
+        address = self.waitlist.address(entry_id)
+        if entry is None or address is None:
+            return Delivery(ok=True, skipped="gone")
+        if not entry.skipped:
+            return Delivery(ok=True, skipped="not_skipped")
+        lang = self.notifier.patients.account_language(entry.acct) or "zh"
+        body = self.skip_text(entry, lang)
+        return self._push(
+            entry, address, OutboxKind.waitlist_skipped, body, f"skipped-{entry_id}", self.skip_facts(entry, lang)
+        )
+
     def _send(self, entry_id: str) -> Delivery:
         entry = self.waitlist.get(entry_id)
         address = self.waitlist.address(entry_id)
@@ -87,12 +138,16 @@ class WaitlistPush:
         body = self.offer_text(entry_id, lang)
         if body is None:
             return Delivery(ok=True, skipped="not_offered")
+        return self._push(entry, address, OutboxKind.offer, body, f"offer-{entry_id}", self.offer_facts(entry, lang))
+
+    def _push(
+        self, entry: Entry, address: tuple[str, str], kind: OutboxKind, body: str, key: str, facts: dict[str, str]
+    ) -> Delivery:
+        """Push ``body`` once (``key``) on the channel the waiter joined on; by SMS to the patient's verified phone
+        when WeChat cannot reach them."""
         channel, to = address
-        key = f"offer-{entry_id}"
-        facts = self.offer_facts(entry, lang)
         [result] = self.notifier.send_on(
-            channel,
-            [OutboundMessage(channel, to, OutboxKind.offer, body, key, facts=facts if channel == "sms" else {})],
+            channel, [OutboundMessage(channel, to, kind, body, key, facts=facts if channel == "sms" else {})]
         )
         if result.ok:
             return Delivery(ok=True, channel=channel)
@@ -102,6 +157,6 @@ class WaitlistPush:
             phone = self.notifier.patients.phone_of(entry.pid)
         except UnknownPatientError:
             return Delivery(ok=False, error=UNREACHABLE, final=True)
-        message = OutboundMessage("sms", phone, OutboxKind.offer, body, f"{key}:sms", facts=facts)
+        message = OutboundMessage("sms", phone, kind, body, f"{key}:sms", facts=facts)
         [fallback] = self.notifier.send_on("sms", [message])
         return Delivery(ok=fallback.ok, channel="sms", error=fallback.error)

@@ -1,22 +1,15 @@
-"""我的预约: the upcoming appointments of every patient of the account, each with how to reschedule (改约) or cancel
-it, then each patient's standing (RULES §5).
-
-One short paragraph per appointment (SMS: within two segments), then one line per patient: no-shows this year and,
-when suspended, until when. The helpers here (which appointments are upcoming, their day and
-time as ``texts.format`` writes them for chat and pushes alike) are shared with the cancellation dialog.
+"""How the dialogs show appointments: which are upcoming, their day and time as ``texts.format`` writes them for
+chat and pushes alike, names in the conversation's language, one appointment in a line or two, a patient's standing
+(RULES §5). Shared by 我的预约 (``dialogs.my_appointments``), cancelling, rescheduling, booking and the waitlist.
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from enum import StrEnum
-from typing import Any
 
 import rules
 from bot.names import name_in
 from bot.records import Appointment, Slot
-from dialogs.machine import Dialog, Flow
-from dialogs.message import Channel
 from dialogs.turn import Turn
 from texts import format as words
 
@@ -105,44 +98,3 @@ def standing_line(turn: Turn, name_masked: str, standing: rules.Standing) -> str
         # said as the day booking is possible again, as the booking dialog's refusal says it
         line += turn.t(key, until=full_date_text(turn, standing.suspended_until + timedelta(days=1)))
     return line
-
-
-class State(StrEnum):
-    listing = "listing"
-
-
-class AppointmentsFlow(Flow):
-    """Shows the listing and goes back to the menu: there is nothing to answer."""
-
-    def ask_listing(self) -> None:
-        turn = self.turn
-        found = upcoming(turn)
-        if found:
-            turn.say("appointments.header", count=len(found))
-            sms = turn.channel == Channel.sms
-            for appointment in found:  # each with 改约 beside cancel (SPEC §8); over SMS said once, after them
-                manage = "" if sms else "\n" + turn.t("appointments.manage", serial=appointment.serial)
-                turn.paragraphs.append(describe(turn, appointment) + manage)
-            if sms:
-                turn.say("appointments.manage_sms")
-        else:
-            turn.say("appointments.none")
-        lines = [
-            standing_line(turn, patient.name_masked, turn.deps.standing.standing(patient.pid))
-            for patient in turn.deps.patients.patients_of(turn.acct)
-        ]
-        if lines:
-            turn.paragraphs.append("\n".join(lines))
-        turn.switch("menu")
-
-
-TRANSITIONS: list[dict[str, Any]] = [{"trigger": "answer", "source": State.listing, "dest": None}]
-
-
-class AppointmentsDialog(Dialog):
-    """我的预约."""
-
-    name = "appointments"
-    states = State
-    transitions = TRANSITIONS
-    flow = AppointmentsFlow

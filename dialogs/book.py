@@ -97,10 +97,7 @@ class BookFlow(BookWishes, BookLottery, YesNoFlow):
 
     def ask_department(self) -> None:
         turn = self.turn
-        configured = turn.deps.schedule.hospital(self.hospital)
-        window = [day.isoformat() for day in self.every_window_day(self.hospital) or self.window_dates(self.hospital)]
-        found = set(turn.deps.schedule.departments_within(self.hospital, window))
-        departments = [d for d in (configured.departments if configured else ()) if d.id in found]
+        departments = self.bookable_departments()
         if not departments:
             turn.say("book.no_departments", hospital=self.hospital_name())
             if len(turn.deps.schedule.hospitals()) > 1:
@@ -380,6 +377,13 @@ TRANSITIONS: list[dict[str, Any]] = [
     {"trigger": "answer", "source": State.department, "dest": State.date, "conditions": "department_chosen"},
     {"trigger": "answer", "source": State.department, "dest": None},
     {"trigger": "skip", "source": State.date, "dest": State.slot},
+    {
+        "trigger": "answer",
+        "source": State.date,
+        "dest": None,
+        "conditions": "names_other_department",
+        "after": "switch_department",
+    },
     {"trigger": "answer", "source": State.date, "dest": State.slot, "conditions": "date_chosen"},
     {"trigger": "answer", "source": State.date, "dest": None},
     {"trigger": "back", "source": State.slot, "dest": State.date},

@@ -10,6 +10,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import rules
+from bot.config import Department
 from bot.records import Appointment, Slot, local_moment
 from dialogs.appointments import department_name, doctor_name, hospital_name, patient_label
 from dialogs.machine import Flow
@@ -111,6 +112,13 @@ class BookBase(Flow):
         first, last = rules.booking_window(self.turn.deps.store.policy_for(hospital), self.turn.now)
         span = (last - first).days + 1
         return [first + timedelta(days=n) for n in range(max(span, 0))] if span <= SHORT_WINDOW_DAYS else None
+
+    def bookable_departments(self) -> list[Department]:
+        """The chosen hospital's departments with slots in the booking window now, in the configured order."""
+        configured = self.turn.deps.schedule.hospital(self.hospital)
+        window = [day.isoformat() for day in self.every_window_day(self.hospital) or self.window_dates(self.hospital)]
+        found = set(self.turn.deps.schedule.departments_within(self.hospital, window))
+        return [d for d in (configured.departments if configured else ()) if d.id in found]
 
     def window_dates(self, hospital: str, department: str | None = None) -> list[date]:
         """Dates with slots of the hospital (or department) inside the booking window now."""

@@ -30,6 +30,7 @@ __all__ = [
     "declines_move",
     "intent_at",
     "intent_of",
+    "switch_wish",
     "wish_of",
 ]
 
@@ -247,3 +248,13 @@ def wish_of(text: str, today: date) -> Wish:
     level, plain = _take(rest, _LEVEL_PATTERNS)
     day = found[0].day if found else None
     return Wish(day, bool(found) and day is None, period, level, _clean(rest), _clean(plain))
+
+
+# what says "that department instead" at a booking's date question (改挂神经内科, 换成外科, switch to neurology)
+_SWITCH = re.compile(r"改挂|换挂|改成|改为|换成|换到|改到|转到|转挂|(?<![a-z])(?:switch to|change to|instead)(?![a-z])")
+
+
+def switch_wish(text: str, today: date) -> Wish:
+    """What a sentence at the date question names, the words of switching left out: ``改挂神经内科 后天`` → the day
+    after tomorrow, words ``神经内科``."""
+    return wish_of(_SWITCH.sub(" ", _compact(text)), today)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from dialogs.appointments import AppointmentsDialog
 from dialogs.book import BookDialog
 from dialogs.cancel import CancelDialog
 from dialogs.machine import Dialog
 from dialogs.menu import MenuDialog
+from dialogs.my_appointments import AppointmentsDialog
 from dialogs.patients import PatientsDialog
 from dialogs.reschedule import RescheduleDialog
 from dialogs.verify import VerifyDialog

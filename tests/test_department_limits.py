@@ -75,6 +75,21 @@ def test_an_adult_choosing_paediatrics_is_told_why_and_asked_again(svc: Services
     assert svc.store.of_patient(pid) == []
 
 
+def test_another_department_named_at_the_date_question_is_checked_then_taken(svc: Services) -> None:
+    chat, pid = _patient(svc, ADULT_MALE)
+    chat.send("1")
+    assert "请选择内科的就诊日期" in chat.send("内科")
+    refused = chat.send("改挂妇科")
+    assert "妇科仅接诊女性患者,请为王**选择其他科室。" in refused and "请选择内科的就诊日期" in refused
+    assert "儿科仅接诊14岁及以下患者" in chat.send("明天儿科")
+    child, _ = _patient(svc, CHILD, user="openid-b")
+    child.send("1")
+    child.send("内科")
+    assert "11月24日 周二 儿科,请选择时段" in child.send("明天儿科")
+    assert "请确认预约" in child.send("1")
+    assert svc.store.of_patient(pid) == []
+
+
 def test_the_refusal_in_english(svc: Services) -> None:
     chat, _ = _patient(svc, ADULT_MALE)
     chat.send("English")

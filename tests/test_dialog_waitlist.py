@@ -93,6 +93,29 @@ def test_list_and_leave(svc: Services) -> None:
     assert "您目前没有候补" in chat.send("我的候补")
 
 
+def test_my_appointments_lists_the_waitlist_entries_and_how_to_leave(svc: Services) -> None:
+    fill(svc, MORNING)
+    chat = waiting(svc)
+    listing = chat.send("我的预约")
+    assert "您目前没有待就诊的预约。" in listing and "您的候补(1个)" in listing
+    assert "1. 张* 11月24日 周二 08:00-12:00 内科 dr-nk 排第1位" in listing
+    assert "退出候补请回复「退出候补 序号」" in listing
+    chat.send("English")
+    listing = chat.send("my appointments")
+    assert "Your waitlist (1):" in listing and "1. Zhang* Tue 24 Nov 08:00-12:00 Neike dr-nk number 1" in listing
+    assert "To leave one, send LEAVE and its number" in listing
+    assert "已退出候补" not in chat.send("中文") and "已退出候补" in chat.send("退出候补 1")
+    assert "您的候补" not in chat.send("我的预约")
+
+
+def test_my_appointments_over_sms_lists_a_held_offer(svc: Services) -> None:
+    fill(svc, MORNING)
+    chat = waiting(svc, "+8613900000001", 1, Channel.sms)
+    cancel_by_the_other(svc)
+    listing = chat.send("查询")
+    assert "您的候补(1个)" in listing and "已为您保留至" in listing and "回复 Y 确认" in listing
+
+
 def test_declining_the_waitlist_goes_back_to_the_slots(svc: Services) -> None:
     fill(svc, MORNING)
     chat, _ = ready(svc)

@@ -338,6 +338,25 @@ def test_an_sms_registrant_is_told_by_sms(redis_db: redis.Redis) -> None:
     assert_no_pii(svc.redis, [patient_name(1), id_number(1), phone_number(1)])
 
 
+def test_my_appointments_lists_registrations_awaiting_the_draw(redis_db: redis.Redis) -> None:
+    svc = lottery_services(redis_db)
+    add_patients(svc, 2)
+    engine = build_engine(svc)
+    assert "已登记抽签" in talk(engine, "openid-1")
+    talk(engine, "openid-2", ("English",))
+    assert "Entered in the draw" in talk(engine, "openid-2", ("1", "1", "1", "1", "2", "Y"))
+    listing = talk(engine, "openid-1", ("我的预约",))
+    assert "您目前没有待就诊的预约。" in listing and "待抽签(1个):" in listing, listing
+    assert "张* 11月30日 周一 08:00-12:00 内科 dr-nk,11月23日 周一 07:31 后公布结果" in listing
+    listing = talk(engine, "openid-2", ("my appointments",))
+    assert "Awaiting the draw (1):" in listing, listing
+    assert "Zhang* Mon 30 Nov 14:00-17:00 Neike dr-nk-x: result after Mon 23 Nov 07:31" in listing
+    end_window(svc)
+    run_periodic(svc)
+    listing = talk(engine, "openid-1", ("我的预约",))
+    assert "待抽签" not in listing and "您有1个待就诊预约:" in listing, "drawn: the appointment instead"
+
+
 @pytest.mark.parametrize("lang", ["zh", "en"])
 def test_every_lottery_text_fits_two_sms_segments_with_the_longest_names(lang: str) -> None:
     values = {
@@ -354,6 +373,7 @@ def test_every_lottery_text_fits_two_sms_segments_with_the_longest_names(lang: s
         "position": 12345,
         "queue": 999,
         "serial": "12345678",
+        "count": 99,
     }
     too_long = [
         (key, sms_segments(t), t)

@@ -490,6 +490,27 @@ def test_a_lottery_outcome_and_a_refund_are_written_in_words(mainland: Mainland)
         assert mainland.variables(mainland.standin.sent[1])["result"].startswith("未约到")
 
 
+def test_a_waiter_skipped_at_an_offer_is_told_by_its_template(mainland: Mainland) -> None:
+    svc = mainland.svc
+    morning = slot_of("h1", "nk", TOMORROW)
+    svc.redis.hset(keys.slot(morning), "capacity", 1)
+    first = book(svc, 1)
+    acct, patient = svc.patient(5, "sms", e164(5))
+    svc.waitlist.join(patient.pid, acct, "sms", e164(5), morning)
+    svc.booking.book(patient.pid, acct, "sms", slot_of("h1", "nk", TOMORROW, afternoon=True))  # the same day
+    svc.booking.cancel(first.serial, "patient:wechat")
+    run_periodic(svc)
+    run_worker(svc, burst=True)
+    assert "waitlist_skipped" in mainland.kinds()
+    [told] = [s for s in mainland.standin.sent if s.template == CODES[mainland.provider]["waitlist_skipped"]]
+    assert mainland.variables(told) == {
+        "patient": "张*",
+        "date": f"{TOMORROW.month}月{TOMORROW.day}日",
+        "time": "08:00-12:00",
+        "department": "内科",
+    }
+
+
 def test_a_kind_without_a_template_is_not_sent(mainland: Mainland) -> None:
     odd = OutboundMessage("sms", phone_number(1), "welcome", "x", facts={"code": "1"})  # type: ignore[arg-type]
     assert mainland.sender().send(odd).error == "template_facts_missing" and mainland.standin.requests == 0

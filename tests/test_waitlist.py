@@ -164,6 +164,41 @@ def test_a_waiter_who_may_no_longer_take_it_is_skipped_with_no_place_lost(svc: S
     assert slot_counts(svc) == (1, 0, 1, 0)
 
 
+def test_a_skipped_waiter_is_told_once_why(svc: Services, full: list[str]) -> None:
+    skipped, next_one = join(svc, 10), join(svc, 11)
+    book(svc, 10, slot_of("h1", "nk", TOMORROW))  # booked that day elsewhere meanwhile
+    svc.booking.cancel(full[0], "patient:wechat")
+    assert svc.waitlist_push.send_skip_notice(next_one.id).skipped == "not_skipped"
+    run_worker(svc, burst=True)  # the tick offers the place (skipping patient 10), the jobs push
+    [told] = svc.outbox.messages_for("openid-10")
+    assert told["kind"] == "waitlist_skipped" and told["channel"] == "wechat"
+    assert "候补未成功" in told["text"] and "09:00" in told["text"] and "同日已有预约" in told["text"]
+    assert [m["kind"] for m in svc.outbox.messages_for("openid-11")] == ["offer"]
+    clock(svc).advance(timedelta(minutes=3))
+    run_worker(svc, burst=True)
+    assert len(svc.outbox.messages_for("openid-10")) == 1, "told once"
+    assert svc.redis.zcard(keys.WAITLIST_UNSENT) == 0
+    assert (status(svc, skipped), status(svc, next_one)) == ("expired", "offered")
+
+
+def test_a_skip_notice_whose_push_was_lost_is_pushed_again_in_english(svc: Services, full: list[str]) -> None:
+    acct, patient = svc.patient(10, channel="sms", user="+8613900000010")
+    svc.patients.set_account_language(acct, "en")
+    entry = svc.waitlist.join(patient.pid, acct, "sms", "+8613900000010", SMALL).entry
+    svc.booking.book(patient.pid, acct, "sms", slot_of("h1", "nk", TOMORROW))
+    queue, svc.waitlist.queue = svc.waitlist.queue, None  # the process dies between the skip and queueing the push
+    svc.booking.cancel(full[0], "patient:wechat")
+    svc.waitlist.offer_pending()
+    svc.waitlist.queue = queue
+    assert status(svc, entry) == "expired"
+    clock(svc).advance(timedelta(minutes=3))
+    run_worker(svc, burst=True)
+    [told] = svc.outbox.messages_for("+8613900000010")
+    assert told["kind"] == "waitlist_skipped" and told["channel"] == "sms"
+    assert told["text"].startswith("[Waitlist] ") and "already has an appointment that day" in told["text"]
+    assert sms_segments(told["text"]) <= 2
+
+
 def test_skipping_the_last_waiter_puts_the_place_back_on_sale(svc: Services, full: list[str]) -> None:
     join(svc, 10)
     book(svc, 10, slot_of("h1", "nk", TOMORROW))

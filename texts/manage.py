@@ -20,6 +20,11 @@ TEXTS: dict[str, tuple[str, str]] = {
         "识别码{serial} {patient} {visit}\n{hospital} {department} {doctor} 第{queue}号 {status}",
         "Serial {serial} {patient} {visit}\n{hospital} {department} {doctor} No. {queue} {status}",
     ),
+    "appointments.lottery_header": ("待抽签({count}个):", "Awaiting the draw ({count}):"),
+    "appointments.lottery_item": (
+        "{patient} {visit} {department} {doctor},{results} 后公布结果",
+        "{patient} {visit} {department} {doctor}: result after {results}",
+    ),
     "appointments.standing": ("{patient}:本年度爽约{count}次", "{patient}: {count} no-show(s) this year"),
     "appointments.suspended_no_show": (
         ",因爽约暂停预约,{until}起可再预约",

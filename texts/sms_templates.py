@@ -55,6 +55,12 @@ TEXTS: dict[str, tuple[str, str]] = {
         "No-show: ${patient}'s appointment on ${date}, ${department} (serial ${serial}) was missed; no-show "
         "${count} this year. Contact the hospital if this is wrong.",
     ),
+    "sms_template.waitlist_skipped": (
+        "候补未成功:${patient}候补的${date} ${time} ${department}有空位,但按预约规则现在不能为其预约(如同日已有预约),"
+        "名额已让出,候补已结束。",
+        "Waitlist: a place came up for ${patient}, ${date} ${time}, ${department}, but the booking rules do not allow "
+        "it now (say, one that day already), so it was passed on and the wait has ended.",
+    ),
     "sms_template.reply_short": (
         "${reply}(短信仅显示摘要,回复 帮助 查看指令,完整内容请查看医院微信公众号)",
         "${reply} (a summary; reply HELP for the commands, or read it in full on the hospital's WeChat account)",

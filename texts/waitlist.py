@@ -65,6 +65,31 @@ TEXTS: dict[str, tuple[str, str]] = {
         "[Waitlist] A place is free for {patient}: {visit}, {hospital}, {department}, {doctor}. Held until "
         "{until}. Reply Y to book it; after that it goes to the next person.",
     ),
+    # a waiter passed over at an offer (bot.waitlist_push.SKIP_REASONS: which rule, in words)
+    "notice.waitlist_skipped_same_day": (
+        "【候补未成功】{patient} 候补的 {visit} {hospital} {department} {doctor} 有空位,但该就诊人同日已有预约,"
+        "按预约规则不能再约,名额已让出,本候补已结束。",
+        "[Waitlist] A place came up: {visit}, {hospital}, {department}, {doctor}, but {patient} already has an "
+        "appointment that day and the booking rules allow no other, so it was passed on and this wait has ended.",
+    ),
+    "notice.waitlist_skipped_recent": (
+        "【候补未成功】{patient} 候补的 {visit} {hospital} {department} {doctor} 有空位,但该就诊人近期预约次数已达"
+        "上限,名额已让出,本候补已结束。",
+        "[Waitlist] A place came up: {visit}, {hospital}, {department}, {doctor}, but {patient} has made as many "
+        "bookings lately as the rules allow, so it was passed on and this wait has ended.",
+    ),
+    "notice.waitlist_skipped_suspended": (
+        "【候补未成功】{patient} 候补的 {visit} {hospital} {department} {doctor} 有空位,但该就诊人的预约已被暂停,"
+        "名额已让出,本候补已结束。",
+        "[Waitlist] A place came up: {visit}, {hospital}, {department}, {doctor}, but booking is suspended for "
+        "{patient}, so it was passed on and this wait has ended.",
+    ),
+    "notice.waitlist_skipped": (
+        "【候补未成功】{patient} 候补的 {visit} {hospital} {department} {doctor} 有空位,但按预约规则现在不能为该就诊人"
+        "预约,名额已让出,本候补已结束。",
+        "[Waitlist] A place came up: {visit}, {hospital}, {department}, {doctor}, but the booking rules no longer "
+        "allow {patient} to book it, so it was passed on and this wait has ended.",
+    ),
     "notice.rescheduled": (
         "【改约成功】{patient} {visit}\n{place} {department} {doctor}\n就诊序号 {queue},新识别码 {serial}"
         "(原 {old} 已释放)。\n{deadline}",

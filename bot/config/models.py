@@ -279,6 +279,7 @@ TEMPLATE_KINDS = (
     "rescheduled",
     "lottery",
     "no_show",
+    "waitlist_skipped",
     "reply_short",
 )
 """Every kind of outbound SMS (SPEC §6, §8; ``reply_short`` carries a reply to an inbound SMS), each of which needs

@@ -48,6 +48,7 @@ class OutboxKind(StrEnum):
     no_show = "no_show"  # a no-show was recorded (SPEC §8)
     lottery = "lottery"  # the outcome of a release lottery (SPEC §8): booked with details, or not drawn
     offer = "offer"  # a waitlist place held for the patient: reply Y in time (SPEC §8)
+    waitlist_skipped = "waitlist_skipped"  # a freed place passed over a waiter the booking rules no longer allow
     rescheduled = "rescheduled"  # an appointment moved (SPEC §8)
     reply = "reply"  # a reply pushed later as a customer-service message
 

@@ -361,9 +361,9 @@ WAITLIST_ENDS = f"{PREFIX}waitlist:ends"
 """Sorted set of the slot ids with a waitlist, scored by when waiting ends (the cancellation deadline, epoch)."""
 
 WAITLIST_UNSENT = f"{PREFIX}waitlist:unsent"
-"""Sorted set of offered entry ids whose offer is not known to be pushed yet, scored by when its push was last
-queued (epoch seconds, deployment clock): the periodic duty queues it again after a while (a process that died
-between holding the place and queueing the push loses no offer)."""
+"""Sorted set of the entry ids whose push is not known to be sent yet — an offer, or the notice of a waiter skipped
+— scored by when it was last queued (epoch seconds, deployment clock): the periodic duty queues it again after a
+while (a process that died between holding the place, or skipping the waiter, and queueing the push loses none)."""
 
 WAITLIST_DATES = f"{PREFIX}waitlist:dates"
 """Set of the visit dates (YYYY-MM-DD) that have (had) a waitlist (the staff listing without a date)."""

@@ -172,6 +172,7 @@
     "kind.broadcast": ["医院通知", "broadcast"],
     "kind.cancellation": ["取消通知", "cancellation"],
     "kind.offer": ["候补有号", "waitlist offer"],
+    "kind.waitlist_skipped": ["候补未成功", "waitlist: passed over"],
     "kind.rescheduled": ["改约成功", "rescheduled"],
     "kind.reply": ["回复", "reply"],
     "kind.no_show": ["爽约记录", "no-show"],
