@@ -164,14 +164,17 @@ def test_acknowledged_bookings_survive_a_redis_crash(tmp_path: Path) -> None:
     svc.schedule.import_csv(schedule_csv(TOMORROW, capacity=500, hospitals=("h1",)))
     patients = [svc.patient(n) for n in range(1, 401)]
     acknowledged: list[str] = []
-    enough = threading.Event()
+    enough, killed = threading.Event(), threading.Event()
 
     def keep_booking() -> None:
         for acct, patient in patients:
             try:
-                acknowledged.append(svc.booking.book(patient.pid, acct, "wechat", SLOT).serial)
+                serial = svc.booking.book(patient.pid, acct, "wechat", SLOT).serial
             except (redis.ConnectionError, redis.TimeoutError, OSError):
                 return
+            if killed.is_set():  # answered by the server started below (the client reconnects): not this run's
+                return
+            acknowledged.append(serial)
             if len(acknowledged) >= 150:
                 enough.set()
         enough.set()
@@ -180,7 +183,9 @@ def test_acknowledged_bookings_survive_a_redis_crash(tmp_path: Path) -> None:
     booker.start()
     assert enough.wait(60)
     server.kill()  # SIGKILL mid-run
+    killed.set()
     booker.join(30)
+    assert not booker.is_alive(), "the booker stopped before the restart (else it books on the new server)"
     client.close()
 
     restarted = EmbeddedRedis.start(tmp_path / "data", appendonly=True)
