@@ -138,7 +138,7 @@ class WeChatWebhook:
         return Response(rendered, mimetype="application/xml")
 
     def _checked_query(self) -> _Query:
-        args = request.args
+        args = request.args.to_dict()  # the first of each; a missing key costs no KeyError
         query = _Query(
             signature=args.get("signature", ""),
             timestamp=args.get("timestamp", ""),
