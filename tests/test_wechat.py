@@ -19,7 +19,7 @@ from typing import Any
 from xml.etree import ElementTree
 
 import pytest
-import xmltodict  # type: ignore[import-untyped]  # wechatpy's parser, spied on
+import xmltodict  # type: ignore[import-untyped]  # wechatpy's parser, never the webhook's
 from flask import Flask
 from hypothesis import given
 from hypothesis import strategies as st
@@ -28,6 +28,7 @@ from wechatpy.crypto import WeChatCrypto
 from wechatpy.utils import WeChatSigner
 from werkzeug.serving import make_server
 
+from adapters.wechat import parse
 from adapters.wechat.parse import MAX_BODY_BYTES, REPLY_LIMIT_BYTES, split_reply
 from adapters.wechat.push import Followers
 from adapters.wechat.webhook import WeChatServices, wechat_blueprint
@@ -457,19 +458,22 @@ def test_forged_signature_is_refused(bot: Bot) -> None:
     assert steps_of(bot.services, "o-f") == 0
 
 
-def test_the_message_is_parsed_once_by_wechatpy(fbot: Bot, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_each_document_is_parsed_once_by_one_parser(fbot: Bot, monkeypatch: pytest.MonkeyPatch) -> None:
     parsed: list[str] = []
-    real = xmltodict.parse
+    real = parse.xml_dict
 
-    def spy(xml: Any, *args: Any, **kwargs: Any) -> Any:
+    def spy(xml: str) -> Any:
         parsed.append(xml)
-        return real(xml, *args, **kwargs)
+        return real(xml)
 
-    monkeypatch.setattr(xmltodict, "parse", spy)  # what wechatpy's parse_message (and decrypt_message) parse with
+    monkeypatch.setattr(parse, "xml_dict", spy)
+    monkeypatch.setattr(xmltodict, "parse", lambda *_, **__: pytest.fail("the webhook parses with xml_dict only"))
     answer = fbot.platform.post(text_xml("o-once", "菜单", fbot.platform.msg_id()))
-    server_side = list(parsed)  # before this test reads the reply (with wechatpy too)
+    monkeypatch.undo()  # this test reads the reply with wechatpy (xmltodict)
     assert "1. 预约挂号" in fbot.platform.reply_of(answer)
-    assert len(server_side) == 1 and "<MsgType>" in server_side[0], "the message itself, once; never the envelope"
+    envelope = ["<Encrypt>" in xml for xml in parsed[:-1]]
+    assert envelope == ([True] if fbot.platform.safe else []), "the envelope once, in safe mode"
+    assert "<MsgType>" in parsed[-1], "then the message itself, once"
 
 
 def test_signatures_are_compared_in_constant_time(fbot: Bot, monkeypatch: pytest.MonkeyPatch) -> None:

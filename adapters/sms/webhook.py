@@ -24,10 +24,11 @@ import time
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
+from urllib.parse import urlparse
 
 import redis
 from flask import Blueprint, Response, abort, request
-from twilio.request_validator import RequestValidator
+from twilio.request_validator import RequestValidator, add_port, compare, remove_port
 from twilio.twiml.messaging_response import MessagingResponse
 
 import rules
@@ -232,20 +233,40 @@ class SmsInbox:
 
 
 # --- the web side --------------------------------------------------------------------------------------------
-def signed_by_twilio(auth_token: str, public_url: str) -> bool:
-    """Whether the current request carries a valid ``X-Twilio-Signature`` for ``public_url`` + its path.
+class TwilioSignatures:
+    """Checks ``X-Twilio-Signature`` with twilio's own ``RequestValidator`` (built once: it holds only the token)
+    against ``public_url`` + the request's path.
 
     Twilio signs the URL it was configured with, which is the public one (behind a proxy or tunnel the app sees
     another host). No auth token configured → nothing can be checked → nothing is accepted.
     """
-    signature = request.headers.get("X-Twilio-Signature", "")
-    if not auth_token or not signature:
-        return False
-    base = public_url.rstrip("/") if public_url else request.host_url.rstrip("/")
-    url = base + request.path
-    if request.query_string:
-        url += "?" + request.query_string.decode("latin-1")
-    return bool(RequestValidator(auth_token).validate(url, request.form, signature))
+
+    def __init__(self, auth_token: str, public_url: str) -> None:
+        self._validator = RequestValidator(auth_token) if auth_token else None
+        self._base = public_url.rstrip("/")
+
+    def signed(self) -> bool:
+        """Whether the current request carries a valid signature: ``RequestValidator.validate``'s answer, the URL
+        with its port signed only when the URL without it is not (``validate`` signs both every time)."""
+        signature = request.headers.get("X-Twilio-Signature", "")
+        if self._validator is None or not signature:
+            return False
+        url = (self._base or request.host_url.rstrip("/")) + request.path
+        if request.query_string:
+            url += "?" + request.query_string.decode("latin-1")
+        parsed, form = urlparse(url), _Form(request.form.lists())
+        return any(
+            compare(self._validator.compute_signature(variant(parsed), form), signature)
+            for variant in (remove_port, add_port)
+        )
+
+
+class _Form(dict[str, list[str]]):
+    """A form's values by name, read by ``RequestValidator.get_values`` through its first accessor (it tries
+    ``getall``, then ``getlist``, then indexing: a werkzeug form costs it an exception per field)."""
+
+    def getall(self, name: str) -> list[str]:
+        return self[name]
 
 
 def sms_blueprint(
@@ -264,11 +285,12 @@ def sms_blueprint(
     blueprint = Blueprint("sms", __name__)
     inbox = SmsInbox(engine, patients, box, redis_client, hand_off)
     deliveries = DeliveryLog(redis_client, clock)
+    signatures = TwilioSignatures(config.sms.auth_token, config.server.public_url)
 
     def checked_form() -> None:
         if (request.content_length or 0) > MAX_FORM_BYTES:
             abort(413)
-        if not signed_by_twilio(config.sms.auth_token, config.server.public_url):
+        if not signatures.signed():
             log.warning("sms webhook: bad or missing signature", extra={"path": request.path})
             abort(403)
 

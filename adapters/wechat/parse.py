@@ -1,6 +1,9 @@
 """WeChat's wire format: request signatures, bounded bodies, the safe-mode envelope, the pushed message parsed once
 into wechatpy's typed message, the passive text reply, and long replies split to WeChat's limit.
 
+The envelope and the message are read by one parser (:func:`adapters.wechat.xmldict.xml_dict`, the dict wechatpy
+builds its messages from); the envelope's cipher (wechatpy's ``PrpCrypto``) is built once per webhook.
+
 Bodies are at most 64 KiB (413) and must be UTF-8 XML without any DTD (400): a ``<!DOCTYPE``/``<!ENTITY`` is
 refused before a parser sees it, so nothing is ever expanded.
 """
@@ -10,13 +13,17 @@ from __future__ import annotations
 import hmac
 import re
 import time
-from xml.etree import ElementTree
+from typing import Any
+from xml.parsers import expat
 
 import flask
-from wechatpy import parse_message
-from wechatpy.messages import BaseMessage
+from wechatpy.crypto import PrpCrypto, WeChatCrypto
+from wechatpy.events import EVENT_TYPES
+from wechatpy.messages import MESSAGE_TYPES, BaseMessage, UnknownMessage
 from wechatpy.replies import TextReply
 from wechatpy.utils import WeChatSigner
+
+from adapters.wechat.xmldict import xml_dict
 
 MAX_BODY_BYTES = 64 * 1024
 MAX_CLOCK_SKEW_S = 300
@@ -84,11 +91,11 @@ def checked_xml(raw: bytes | str) -> str:
 def envelope_encrypt(raw: bytes) -> str:
     """The ``<Encrypt>`` text of a safe-mode envelope (all the envelope holds that is signed); 400 without one."""
     try:
-        root = ElementTree.fromstring(checked_xml(raw))  # expat never sees a DTD (refused above)
-    except (ElementTree.ParseError, ValueError):  # ValueError: a declared encoding expat cannot take
+        root = xml_dict(checked_xml(raw)).get("xml")  # expat never sees a DTD (refused above)
+    except (expat.ExpatError, ValueError):
         raise Refused(400, "malformed XML") from None
-    encrypted = root.findtext("Encrypt") if root.tag == "xml" else None
-    if not encrypted:
+    encrypted = root.get("Encrypt") if isinstance(root, dict) else None
+    if not encrypted or not isinstance(encrypted, str):
         raise Refused(400, "no Encrypt")
     return encrypted
 
@@ -97,9 +104,11 @@ def parse_wechat_message(raw: bytes | str) -> BaseMessage:
     """wechatpy's typed message of a pushed XML text (``TextMessage``, ``ClickEvent``... ``UnknownMessage``); 400
     when it is not XML, or lacks a sender, an addressee, a time or a type, or its fields are not what they say."""
     xml = checked_xml(raw)
+    if not xml:
+        raise Refused(400, "missing fields")
     try:
-        message = parse_message(xml)  # a str is parsed as UTF-8 whatever its declaration says
-        complete = message is not None and bool(message.source.strip() and message.target.strip())
+        message = typed_message(xml_dict(xml)["xml"])
+        complete = bool(message.source.strip() and message.target.strip())
         # the integer fields convert when read, or raise; an event's MsgId may be absent (None)
         complete = complete and isinstance(message.time, int) and message.time >= 0 and (message.id or 0) >= 0
     except Exception:  # expat's errors; a missing MsgType (KeyError); a CreateTime or MsgId that is no number
@@ -107,6 +116,52 @@ def parse_wechat_message(raw: bytes | str) -> BaseMessage:
     if not complete:
         raise Refused(400, "missing fields")
     return message
+
+
+def typed_message(fields: dict[str, Any]) -> BaseMessage:
+    """wechatpy's typed message of the fields of a pushed XML, told apart as ``wechatpy.parse_message`` does."""
+    message_type = fields["MsgType"].lower()
+    if message_type != "event" and not message_type.startswith("device_"):
+        return MESSAGE_TYPES.get(message_type, UnknownMessage)(fields)
+    event_type = fields["Event"].lower() if "Event" in fields else None
+    if event_type is None and message_type.startswith("device_"):
+        event_type = message_type
+    elif message_type.startswith("device_"):
+        event_type = f"device_{event_type}"
+    if event_type == "subscribe" and fields.get("EventKey"):
+        event_key = fields["EventKey"]
+        if event_key.startswith(("scanbarcode|", "scanimage|")):
+            event_type = fields["Event"] = "subscribe_scan_product"
+        elif event_key.startswith("qrscene_"):
+            event_type = fields["Event"] = "subscribe_scan"
+            fields["EventKey"] = event_key[len("qrscene_") :]
+    return EVENT_TYPES.get(event_type, UnknownMessage)(fields)
+
+
+class Envelope:
+    """Safe mode's AES envelope with wechatpy's own cipher (``PrpCrypto``, built once: it keeps no state between
+    messages) and signature: the pushed message opened, the reply sealed as ``WeChatCrypto.encrypt_message`` does."""
+
+    _SEALED = (
+        "<xml>\n<Encrypt><![CDATA[{encrypt}]]></Encrypt>\n<MsgSignature><![CDATA[{signature}]]></MsgSignature>\n"
+        "<TimeStamp>{timestamp}</TimeStamp>\n<Nonce><![CDATA[{nonce}]]></Nonce>\n</xml>"
+    )
+
+    def __init__(self, token: str, encoding_aes_key: str, app_id: str) -> None:
+        self._token = token
+        self._app_id = app_id
+        self._cipher = PrpCrypto(WeChatCrypto(token, encoding_aes_key, app_id).key)
+
+    def open(self, encrypted: str) -> str:
+        """The XML text in an ``<Encrypt>`` whose signature was checked; raises when it is not ours to read (bad
+        base64, padding, app id or UTF-8)."""
+        return str(self._cipher.decrypt(encrypted, self._app_id))
+
+    def seal(self, xml: str, nonce: str, timestamp: str) -> str:
+        """The envelope of a reply, signed for ``timestamp`` and ``nonce``."""
+        encrypted = self._cipher.encrypt(xml, self._app_id).decode()
+        signature = sign(self._token, timestamp, nonce, encrypted)
+        return self._SEALED.format(encrypt=encrypted, signature=signature, timestamp=timestamp, nonce=nonce)
 
 
 def plain(value: object) -> str:

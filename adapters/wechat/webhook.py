@@ -3,7 +3,8 @@
 ``GET /wechat`` answers WeChat's server URL check; ``POST /wechat`` receives messages and events, plain or in safe
 mode (``encrypt_type=aes``). Every request is refused before its body is looked at when the signature is wrong or
 its timestamp is more than 5 minutes from the real wall clock (403); the wire format is ``adapters.wechat.parse``'s.
-The message is parsed once, by wechatpy, and answered by its type (``TextMessage``, ``SubscribeEvent``...).
+The message is parsed once into wechatpy's typed message and answered by its type (``TextMessage``,
+``SubscribeEvent``...).
 
 WeChat waits 5 s for an answer, then retries the same message (up to 3 times). The step runs on the request thread
 with every wait bounded by :data:`REPLY_DEADLINE_S` from the request's arrival (the user's lock, and Redis's socket
@@ -24,11 +25,11 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from flask import Blueprint, Response, request
-from wechatpy.crypto import WeChatCrypto
 from wechatpy.events import ClickEvent, SubscribeEvent, SubscribeScanEvent, SubscribeScanProductEvent, UnsubscribeEvent
 from wechatpy.messages import BaseMessage, TextMessage, UnknownMessage, VoiceMessage
 
 from adapters.wechat.parse import (
+    Envelope,
     Refused,
     check_request_signature,
     check_signature,
@@ -108,7 +109,7 @@ class WeChatWebhook:
         self.config = config
         self.hand_off = hand_off
         self.reply_deadline = reply_deadline
-        self.crypto = WeChatCrypto(config.token, config.encoding_aes_key, config.app_id) if config.safe_mode else None
+        self.envelope = Envelope(config.token, config.encoding_aes_key, config.app_id) if config.safe_mode else None
 
     # --- HTTP ------------------------------------------------------------------------------------------
     def url_check(self) -> Response:
@@ -122,7 +123,7 @@ class WeChatWebhook:
         query = self._checked_query()
         body = read_body(request)
         message = parse_wechat_message(
-            self._decrypt(body, query) if self.crypto is not None else self._plain(query, body)
+            self._decrypt(body, query) if self.envelope is not None else self._plain(query, body)
         )
         try:
             reply = self.answer(message, deadline)
@@ -132,12 +133,12 @@ class WeChatWebhook:
         if not reply:
             return Response(SUCCESS, mimetype="text/plain")
         rendered = render_text_reply(message, reply)
-        if self.crypto is not None:
-            rendered = str(self.crypto.encrypt_message(rendered, query.nonce, str(int(time.time()))))
+        if self.envelope is not None:
+            rendered = self.envelope.seal(rendered, query.nonce, str(int(time.time())))
         return Response(rendered, mimetype="application/xml")
 
     def _checked_query(self) -> _Query:
-        args = request.args
+        args = request.args.to_dict()  # the first of each; a missing key costs no KeyError
         query = _Query(
             signature=args.get("signature", ""),
             timestamp=args.get("timestamp", ""),
@@ -155,16 +156,15 @@ class WeChatWebhook:
         return body
 
     def _decrypt(self, body: bytes, query: _Query) -> str:
-        assert self.crypto is not None
+        assert self.envelope is not None
         if not query.encrypted:
             # in safe mode a plain body is not covered by any signature: never act on one
             raise Refused(403, "safe mode expects encrypt_type=aes")
         encrypted = envelope_encrypt(body)
         if not check_signature(query.msg_signature, self.config.token, query.timestamp, query.nonce, encrypted):
             raise Refused(403, "bad msg_signature")
-        try:  # the XML text of the message (wechatpy checks the signature again, then decrypts)
-            envelope = {"Encrypt": encrypted}
-            return str(self.crypto.decrypt_message(envelope, query.msg_signature, query.timestamp, query.nonce))
+        try:  # the XML text of the message
+            return self.envelope.open(encrypted)
         except Exception:  # bad base64, padding, app id or UTF-8: signed, yet not a message of ours
             raise Refused(400, "undecryptable") from None
 
