@@ -29,7 +29,7 @@ from app.demo import CALENDAR_BASE_KEY, demo_schedule_csv, with_demo_calendar
 from app.services import build_services
 from app.supervisor import Supervisor
 from app.web import REDIS_SOCKET_TIMEOUT_S, create_app
-from bot.config import ENV_PREFIX, Config
+from bot.config import ENV_PREFIX, Config, mainland_warnings
 from bot.errors import GuahaoError
 from bot.services import Services
 from bot.storage.runtime import open_redis, probe
@@ -79,6 +79,8 @@ def serve(config: Config, *, demo: bool, host: str | None, port: int | None, con
         server = waitress.create_server(app, sockets=[listener], threads=WEB_THREADS, ident="guahao")
         bound_port = listener.getsockname()[1]
         log.info("serving", extra={"url": f"http://{listen_host}:{bound_port}/", "simulator": config.server.simulator})
+        for warning in mainland_warnings(config.sms):
+            log.warning("config: %s", warning)
         server.run()  # returns on SIGTERM/Ctrl-C (waitress closes itself on KeyboardInterrupt)
     except KeyboardInterrupt:
         pass

@@ -60,7 +60,7 @@ def build_services(config: Config, client: redis.Redis, clock: Clock | None = No
             )
         except TwilioConfigError as missing:  # the channel stays off; messages land in the outbox only
             log.warning("SMS sending off (%s): messages go to the console outbox", missing)
-    elif config.sms.provider in MAINLAND_SENDERS:  # SPEC §9; check-config made sure its templates are all there
+    elif config.sms.provider in MAINLAND_SENDERS:  # SPEC §9; check-config made sure its required templates are there
         sms_sender = MAINLAND_SENDERS[config.sms.provider](
             config.sms,
             ledger=ledger,

@@ -152,11 +152,11 @@ class WaitlistPush:
         if result.ok:
             return Delivery(ok=True, channel=channel)
         if channel != "wechat" or result.error != UNREACHABLE:
-            return Delivery(ok=False, channel=channel, error=result.error)
+            return Delivery(ok=False, channel=channel, error=result.error, final=result.final)
         try:
             phone = self.notifier.patients.phone_of(entry.pid)
         except UnknownPatientError:
             return Delivery(ok=False, error=UNREACHABLE, final=True)
         message = OutboundMessage("sms", phone, kind, body, f"{key}:sms", facts=facts)
         [fallback] = self.notifier.send_on("sms", [message])
-        return Delivery(ok=fallback.ok, channel="sms", error=fallback.error)
+        return Delivery(ok=fallback.ok, channel="sms", error=fallback.error, final=fallback.final)

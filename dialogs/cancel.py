@@ -35,8 +35,6 @@ from dialogs.turn import Turn
 from texts.format import money
 
 log = logging.getLogger(__name__)
-YES_WORDS = frozenset({"确认取消", "y确认取消", "y 确认取消"})
-"""Also "yes" here: the prompt's own words ("回复 Y 确认取消")."""
 _SERIAL = re.compile(r"(?:取消|cancel)? ?([0-9]{8})")
 
 
@@ -77,8 +75,6 @@ def offer_freed_place(turn: Turn, slot_id: str) -> None:
 
 class CancelFlow(YesNoFlow):
     """Guards, questions and actions of the cancellation dialog."""
-
-    yes_words = YES_WORDS
 
     # --- questions -------------------------------------------------------------------------------------
     def ask_choose(self) -> None:
@@ -227,6 +223,10 @@ class CancelFlow(YesNoFlow):
     def keep(self) -> None:
         self.say("cancel.kept", serial=str(self.turn.data.get("serial", "")))
         self.turn.switch("menu")
+
+    def said_yes(self) -> bool:
+        """Y, or the question's own words typed back (``确认取消``, ``确认取消预约<serial>``)."""
+        return super().said_yes() or intents.confirms_cancel(self.turn.text, str(self.turn.data.get("serial", "")))
 
     def ask_yes_no(self) -> None:
         if intents.declines_booking(self.turn.text):  # 取消, 取消预约, 不要了: either answer; asked, never guessed

@@ -24,6 +24,7 @@ __all__ = [
     "STEP_ANSWERS",
     "Intent",
     "answers_step",
+    "confirms_cancel",
     "Wish",
     "booking_sentence",
     "declines_booking",
@@ -156,8 +157,23 @@ def intent_at(state: str, text: str) -> Intent | None:
 
 def answers_step(state: str, text: str) -> bool:
     """Whether a message is the step's own answer at ``state`` whatever else it might read as: the N of a move's
-    confirmation (``保留原预约`` names a booking, and keeps one)."""
+    confirmation (``保留原预约`` names a booking, and keeps one), the cancellation's own yes typed back
+    (``确认取消预约`` names a booking too)."""
+    if state == "cancel.confirm":
+        return _CONFIRMS_CANCEL.fullmatch(_compact(text)) is not None
     return state == "reschedule.confirm" and declines_move(text)
+
+
+_CONFIRMS_CANCEL = re.compile(r"y?确认取消(?:预约)?#?([0-9]{8})?")
+"""The yes the cancellation's question suggests, typed back: ``确认取消`` ("回复 Y 确认取消, N 保留"), ``确认取消预约
+12345678`` (asked again: "回复 Y 确认取消预约12345678"), with or without its Y."""
+
+
+def confirms_cancel(text: str, serial: str) -> bool:
+    """Whether a message says yes to cancelling the appointment ``serial`` in the question's own words; a serial
+    typed with them must be that one."""
+    found = _CONFIRMS_CANCEL.fullmatch(_compact(text))
+    return found is not None and found[1] in (None, serial)
 
 
 def declines_booking(text: str) -> bool:

@@ -2,7 +2,8 @@
 
 Steps (reached through the real dialog, see tests/test_phrases.py): ``menu``; ``date`` (心血管内科 chosen);
 ``slot`` (11月24日 chosen: 张伟 08:00 普通, 李娜 14:00 专家); ``confirm`` (the booking summary of 张伟 08:00);
-``cancel`` (the terms of an appointment, "回复 Y 确认取消, N 保留"); ``department`` (the department
+``cancel`` (the terms of an appointment, "回复 Y 确认取消, N 保留"); ``which`` (the same question asked again
+after a word that reads both ways, "回复 Y 确认取消预约<serial>, 回复 N 保留"); ``department`` (the department
 question); ``move`` (a 改约 of the appointment of 张伟 08:00 tomorrow to 李娜 14:00, "回复 Y 确认改约, N 保留原预约").
 The clock is Monday 23 November 2026, 08:00.
 
@@ -12,6 +13,7 @@ Outcomes: an intent (``book``, ``list``, ``cancel``, ``reschedule``, ``help``, `
 (said so, with what to send), ``booked``/``declined``/``cancelled``/``kept``/``moved``/``unmoved``/``reask`` at a
 yes/no question, ``which`` (a word that reads both ways at the cancellation's Y/N: asked again), ``noted`` (a
 sentence without a department, kept; the department asked).
+``{serial}`` in what is typed stands for the serial of the appointment at that step.
 To add a phrasing, add one line below; a new kind of outcome is one entry of ``OUTCOMES`` in test_phrases.py.
 """
 
@@ -696,6 +698,17 @@ PHRASES: list[tuple[str, str, str]] = [
     ("cancel", "是的", "cancelled"),
     ("cancel", "confirm", "cancelled"),
     ("cancel", "确认取消", "cancelled"),
+    ("cancel", "确认取消预约", "cancelled"),
+    ("cancel", "Y 确认取消预约", "cancelled"),
+    ("cancel", "y确认取消预约", "cancelled"),
+    ("cancel", "确认取消预约{serial}", "cancelled"),
+    ("cancel", "Y 确认取消预约 {serial}", "cancelled"),
+    ("cancel", "确认取消预约12345678", "reask"),  # another serial than the one asked about: not a yes
+    ("which", "确认取消", "cancelled"),
+    ("which", "确认取消预约", "cancelled"),
+    ("which", "Y 确认取消预约{serial}", "cancelled"),
+    ("which", "Y", "cancelled"),
+    ("which", "N", "kept"),
     ("cancel", "N", "kept"),
     ("cancel", "n", "kept"),
     ("cancel", "no", "kept"),

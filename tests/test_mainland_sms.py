@@ -34,7 +34,7 @@ from adapters.sms.tencentcloud import TencentCloudSender
 from adapters.sms.twilio import OPTED_OUT, DeliveryLog, PhoneOptOuts
 from app.web import create_app
 from app.worker import run_worker
-from bot.config import TEMPLATE_KINDS, build_config, load_config
+from bot.config import OPTIONAL_TEMPLATE_KINDS, TEMPLATE_KINDS, build_config, load_config
 from bot.errors import ConfigError
 from bot.jobs import run_periodic
 from bot.notifications.outbox import OutboundMessage, OutboxKind, SendLedger
@@ -511,6 +511,38 @@ def test_a_waiter_skipped_at_an_offer_is_told_by_its_template(mainland: Mainland
     }
 
 
+@pytest.mark.parametrize("provider", ["aliyun", "tencentcloud"])
+def test_a_later_kind_without_its_template_is_logged_and_given_up_not_retried(
+    provider: str, redis_db: redis.Redis, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An upgraded hospital has not filed ``waitlist_skipped`` yet: the SMS-only waiter is not told, and the notice
+    is recorded as undeliverable (not queued again); the log line says which kind, never whom."""
+    standin = (
+        AliyunStandIn(KEY_ID, SECRET) if provider == "aliyun" else TencentStandIn(KEY_ID, SECRET, sdk_app_id=SDK_APP_ID)
+    )
+    with standin:
+        filed = {kind: code for kind, code in CODES[provider].items() if kind not in OPTIONAL_TEMPLATE_KINDS}
+        svc = make_services(redis_db, build_config(mainland_raw(provider, standin.base_url, templates=filed)))
+        svc.schedule.import_csv(schedule_csv(TOMORROW))
+        morning = slot_of("h1", "nk", TOMORROW)
+        svc.redis.hset(keys.slot(morning), "capacity", 1)
+        first = book(svc, 1)
+        acct, patient = svc.patient(5, "sms", e164(5))
+        joined = svc.waitlist.join(patient.pid, acct, "sms", e164(5), morning)
+        svc.booking.book(patient.pid, acct, "sms", slot_of("h1", "nk", TOMORROW, afternoon=True))  # the same day
+        svc.booking.cancel(first.serial, "patient:wechat")
+        with caplog.at_level(logging.INFO):
+            run_periodic(svc)
+            run_worker(svc, burst=True)
+        ended = svc.waitlist.get(joined.entry.id)
+        assert ended is not None and ended.skipped
+        assert standin.sent == [] and svc.redis.zcard(keys.WAITLIST_UNSENT) == 0
+        [line] = [r for r in caplog.records if "waitlist_skipped" in r.getMessage()]
+        assert line.levelno == logging.WARNING and "no template" in line.getMessage()
+        logged = "\n".join(f"{r.getMessage()} {r.__dict__}" for r in caplog.records).encode()
+        assert_no_pii_in_bytes(logged, [phone_number(5), id_number(5), patient_name(5)], "the log")
+
+
 def test_a_kind_without_a_template_is_not_sent(mainland: Mainland) -> None:
     odd = OutboundMessage("sms", phone_number(1), "welcome", "x", facts={"code": "1"})  # type: ignore[arg-type]
     assert mainland.sender().send(odd).error == "template_facts_missing" and mainland.standin.requests == 0
@@ -526,6 +558,32 @@ def test_check_config_refuses_a_kind_without_its_template(provider: str) -> None
     raw["sms"]["templates"]["offer"] = "not-a-code"
     with pytest.raises(ConfigError, match=r"sms\.templates\.offer"):
         build_config(raw)
+
+
+@pytest.mark.parametrize("kind", [k for k in TEMPLATE_KINDS if k not in OPTIONAL_TEMPLATE_KINDS])
+def test_every_kind_of_the_first_release_stays_required(kind: str) -> None:
+    raw = mainland_raw("tencentcloud", "")
+    del raw["sms"]["templates"][kind]
+    with pytest.raises(ConfigError, match=rf"sms\.templates\.{kind}: expected the template code"):
+        build_config(raw)
+
+
+def test_check_config_warns_of_a_later_kind_without_its_template_and_exits_zero(tmp_path: Path) -> None:
+    """An upgrade must not wait days for a new template's approval: the config of the release before still runs."""
+    config = tmp_path / "config.toml"
+    filed = "".join(f'{kind} = "{code}"\n' for kind, code in CODES["aliyun"].items() if kind != "waitlist_skipped")
+    config.write_text(
+        '[sms]\nprovider = "aliyun"\naccess_key_id = "k"\naccess_key_secret = "s"\nsign_name = "院"\n'
+        f"[sms.templates]\n{filed}"
+    )
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("GUAHAO_")}
+    result = subprocess.run(
+        [sys.executable, "-m", "app", "check-config", "--config", str(config)],
+        env=clean, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    [warning] = [line for line in result.stdout.splitlines() if line.startswith("warning:")]
+    assert "sms.templates.waitlist_skipped" in warning and "docs/sms-templates.md" in warning
 
 
 def test_check_config_says_it_in_one_line_and_exits_non_zero(tmp_path: Path) -> None:

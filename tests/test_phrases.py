@@ -24,6 +24,7 @@ STEPS: dict[str, tuple[str, ...]] = {
     "slot": ("菜单", "1", "心内", "1"),
     "confirm": ("菜单", "1", "心内", "1", "1"),
     "cancel": ("菜单", "3"),
+    "which": ("菜单", "3", "取消"),  # the cancellation's question asked again (取消 reads both ways)
     "department": ("菜单", "1"),
     "move": ("菜单", "改约", "1", "1"),  # the one appointment, tomorrow, the one other slot: the move's confirmation
 }
@@ -80,12 +81,13 @@ def services(redis_server: EmbeddedRedis, request: pytest.FixtureRequest) -> Ite
 def test_phrase(services: Services, index: int, step: str, typed: str, outcome: str) -> None:
     user = f"phrase-{index}"
     acct, patient = services.patient(1000 + index, user=user)
-    if step in ("cancel", "move"):
-        services.booking.book(patient.pid, acct, "wechat", f"h9|xn|zw|{TOMORROW}|08:00")
+    serial = ""
+    if step in ("cancel", "which", "move"):
+        serial = services.booking.book(patient.pid, acct, "wechat", f"h9|xn|zw|{TOMORROW}|08:00").serial
     chat = Chat(services, user=user)
     for typed_before in STEPS[step]:
         chat.send(typed_before)
-    reply = chat.send(typed)
+    reply = chat.send(typed.replace("{serial}", serial))
     name, _, detail = outcome.partition(":")
     ok = OUTCOMES[name](reply, detail)
     _results.append(ok)

@@ -14,8 +14,9 @@ import redis
 from app.web import create_app
 from bot.clock import RedisClock
 from bot.config import build_config
+from bot.notifications.outbox import OutboxKind
 from tests.support import CONFIG_RAW, STAFF_TOKEN, make_services
-from tests.test_simulator_page import HTML, JS
+from tests.test_simulator_page import CSS, HTML, JS
 
 SOURCE = JS.read_text(encoding="utf-8")
 ENTRY = re.compile(r'^\s*"([a-z_]+\.[a-z_]+)": \[\s*("(?:[^"\\]|\\.)*"),\s*("(?:[^"\\]|\\.)*"),?\s*\],?$', re.M)
@@ -44,6 +45,15 @@ def test_every_key_the_page_uses_is_in_the_catalog() -> None:
     used = set(re.findall(r'\bt\("([a-z_]+\.[a-z_]+)"', SOURCE))
     used |= set(re.findall(r'data-t(?:-placeholder|-label)?="([a-z_]+\.[a-z_]+)"', HTML.read_text(encoding="utf-8")))
     assert used and not used - texts.keys(), sorted(used - texts.keys())
+
+
+def test_every_kind_the_outbox_holds_has_its_label_in_both_languages_and_its_badge() -> None:
+    texts = catalog()
+    styles = CSS.read_text(encoding="utf-8")
+    unlabelled = [kind.value for kind in OutboxKind if f"kind.{kind.value}" not in texts]
+    assert not unlabelled, f"outbox kinds without a label on the simulator page: {unlabelled}"
+    unstyled = [kind.value for kind in OutboxKind if f".badge-{kind.value} {{" not in styles]
+    assert not unstyled, f"outbox kinds without a badge style: {unstyled}"
 
 
 def test_no_staff_message_is_a_raw_status_or_two_languages_at_once() -> None:

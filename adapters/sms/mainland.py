@@ -9,6 +9,7 @@ vocabulary across providers (``SendResult.error``): ``rate_limited`` (a per-phon
 meets it again), ``throttled`` (the API's own request rate: retried), ``template_invalid`` (the template code, its
 variables or the signature were refused: a configuration mistake, logged as an error), ``invalid_number`` (the
 number cannot receive SMS), ``opted_out`` (the phone unsubscribed with the provider), ``unreachable`` (no answer),
+``no_template`` (an optional kind whose template is not filed: nothing sent, the notice given up),
 ``provider_<code>`` otherwise.
 """
 
@@ -23,10 +24,10 @@ from tenacity import RetryCallState, Retrying, retry_if_result, stop_after_attem
 
 import rules
 from adapters.sms.ratelimit import PhoneRateLimit
-from adapters.sms.templates import Rendered, TemplateFactsError, render
+from adapters.sms.templates import Rendered, TemplateFactsError, render, template_kind
 from adapters.sms.twilio import OPTED_OUT, OPTIONAL_KINDS, PhoneOptOuts, default_backoff
-from bot.config import SmsConfig
-from bot.notifications.outbox import OutboundMessage, SendLedger, SendResult, recipient
+from bot.config import OPTIONAL_TEMPLATE_KINDS, SmsConfig
+from bot.notifications.outbox import NO_TEMPLATE, OutboundMessage, SendLedger, SendResult, recipient
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +108,12 @@ class MainlandSender:
         self._sleep = sleep
 
     def send(self, message: OutboundMessage) -> SendResult:
-        """Send ``message`` as its kind's template, once per idempotency key; reminders not to an opted-out phone."""
+        """Send ``message`` as its kind's template, once per idempotency key; reminders not to an opted-out phone;
+        nothing for an optional kind whose template is not filed (``no_template``)."""
+        kind = template_kind(message)
+        if kind in OPTIONAL_TEMPLATE_KINDS and kind not in self._config.templates:
+            log.warning("sms not sent: no template for %s filed", kind, extra={"provider": self.provider, "kind": kind})
+            return SendResult(ok=False, error=NO_TEMPLATE)
         to = recipient("sms", message.to)
         if message.kind in OPTIONAL_KINDS and self._opt_outs.is_opted_out(to):
             return SendResult(ok=False, error=OPTED_OUT)

@@ -97,7 +97,7 @@ def render(
     """``message`` as template code + variables for ``provider``: the English template (``codes_en``) when the
     notice is in English (``facts["lang"]``) and one is filed for its kind, else the Chinese one.
     :class:`TemplateFactsError` when a fact is missing; ``KeyError`` for a kind without a template (check-config
-    refuses that configuration)."""
+    refuses that configuration, but for an optional kind, which the sender does not render)."""
     kind = template_kind(message)
     if kind not in TEMPLATE_KINDS:
         raise KeyError(kind)

@@ -14,6 +14,7 @@ from bot.config.models import (
     ID_RULE,
     MAINLAND_PROVIDERS,
     MAX_ID,
+    OPTIONAL_TEMPLATE_KINDS,
     SECTIONS,
     TEMPLATE_KINDS,
     Config,
@@ -28,6 +29,7 @@ from bot.config.models import (
     StaffToken,
     WeChatConfig,
     id_problem,
+    mainland_warnings,
 )
 
 __all__ = [
@@ -38,6 +40,7 @@ __all__ = [
     "MAX_ID",
     "PATH_VARIABLE",
     "SECTIONS",
+    "OPTIONAL_TEMPLATE_KINDS",
     "TEMPLATE_KINDS",
     "Config",
     "Department",
@@ -54,4 +57,5 @@ __all__ = [
     "describe_config",
     "id_problem",
     "load_config",
+    "mainland_warnings",
 ]

@@ -283,7 +283,10 @@ TEMPLATE_KINDS = (
     "reply_short",
 )
 """Every kind of outbound SMS (SPEC §6, §8; ``reply_short`` carries a reply to an inbound SMS), each of which needs
-a template code under a mainland provider."""
+a template code under a mainland provider (an optional one: a warning without it)."""
+OPTIONAL_TEMPLATE_KINDS = ("waitlist_skipped",)
+"""The kinds added after mainland SMS first shipped: a configuration without their template still loads (a new
+template waits days for the provider's approval, an upgrade should not), and such a notice is not sent by SMS."""
 _TEMPLATE_CODE = {"aliyun": re.compile(r"SMS_[0-9]{3,20}"), "tencentcloud": re.compile(r"[0-9]{1,20}")}
 _TEMPLATE_EXAMPLE = {"aliyun": '"SMS_" and digits, as the console shows it', "tencentcloud": "the template ID (digits)"}
 
@@ -345,6 +348,8 @@ def mainland_problems(sms: SmsConfig) -> list[str]:
     pattern = _TEMPLATE_CODE[sms.provider]
     for kind in TEMPLATE_KINDS:
         code = sms.templates.get(kind)
+        if code is None and kind in OPTIONAL_TEMPLATE_KINDS:
+            continue
         if code is None:
             missing.append((f"templates.{kind}", f"the template code of {kind} messages (provider {sms.provider})"))
         elif not pattern.fullmatch(code):
@@ -358,6 +363,19 @@ def mainland_problems(sms: SmsConfig) -> list[str]:
         if kind in TEMPLATE_KINDS and not pattern.fullmatch(code)
     ]
     return [f"sms.{key}: expected {what}" for key, what in missing]
+
+
+def mainland_warnings(sms: SmsConfig) -> list[str]:
+    """The optional kinds (``OPTIONAL_TEMPLATE_KINDS``) a mainland provider has no template for, as
+    ``sms.templates.<kind>: ...`` lines: those notices reach WeChat users only."""
+    if sms.provider not in MAINLAND_PROVIDERS:
+        return []
+    return [
+        f"sms.templates.{kind}: no template code; {kind} notices go by WeChat only, not by SMS, until one is filed "
+        "(docs/sms-templates.md)"
+        for kind in OPTIONAL_TEMPLATE_KINDS
+        if kind not in sms.templates
+    ]
 
 
 def _age(value: Any) -> str | None:

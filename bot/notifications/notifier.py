@@ -77,7 +77,8 @@ class Address:
 @dataclass(frozen=True)
 class Delivery:
     """What became of one notification: sent (on ``channel``), skipped (``skipped`` says why), or failed (``final``
-    when trying again cannot help: no address and no phone, unreachable on WeChat and no phone)."""
+    when trying again cannot help: no address and no phone, unreachable on WeChat and no phone, no SMS template for
+    its kind)."""
 
     ok: bool
     channel: str | None = None
@@ -255,7 +256,7 @@ class Notifier:
                 elif channel == "wechat" and result.error == UNREACHABLE:
                     results[i] = self._fallback(items[i], UNREACHABLE)
                 else:
-                    results[i] = Delivery(ok=False, channel=channel, error=result.error)
+                    results[i] = Delivery(ok=False, channel=channel, error=result.error, final=result.final)
         if self.reports is not None:
             self.reports.remember(pushed)
         return [r if r is not None else Delivery(ok=False, error="lost") for r in results]
@@ -288,7 +289,7 @@ class Notifier:
             facts=self._sms_facts(item, "sms"),
         )
         [result] = self._send_many("sms", [message])
-        return Delivery(ok=result.ok, channel="sms", error=None if result.ok else result.error)
+        return Delivery(ok=result.ok, channel="sms", error=None if result.ok else result.error, final=result.final)
 
     def send_on(self, channel: str, messages: list[OutboundMessage]) -> list[SendResult]:
         """Send messages on one channel as they are (no address lookup, no fallback): a failure is a result."""

@@ -35,6 +35,9 @@ SENT_TTL = timedelta(days=3)
 _TO_CONTEXT = "outbox.to"
 _TEXT_CONTEXT = "outbox.text"
 _PENDING = "pending"
+NO_TEMPLATE = "no_template"
+"""A send refused before any request: the SMS provider has no template for the message's kind (an optional kind
+not filed yet, ``bot.config.OPTIONAL_TEMPLATE_KINDS``)."""
 
 
 class OutboxKind(StrEnum):
@@ -77,6 +80,11 @@ class SendResult:
     ok: bool
     provider_id: str | None = None
     error: str | None = None
+
+    @property
+    def final(self) -> bool:
+        """Whether trying again cannot help (no template for its kind): the notice is given up, undeliverable."""
+        return self.error == NO_TEMPLATE
 
 
 class Sender(Protocol):

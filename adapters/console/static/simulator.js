@@ -176,6 +176,7 @@
     "kind.rescheduled": ["改约成功", "rescheduled"],
     "kind.reply": ["回复", "reply"],
     "kind.no_show": ["爽约记录", "no-show"],
+    "kind.lottery": ["抽签结果", "lottery result"],
     "channel.wechat": ["微信", "WeChat"],
     "channel.sms": ["短信", "SMS"],
     "clock.pick": ["请先选择日期和时间。", "Pick a date and time first."],
