@@ -1,10 +1,10 @@
 """What a booking sentence asked for, used by the booking dialog: a department or doctor, a day, a time of day, a level.
 
 A sentence typed at the menu (``明天上午心内科``, ``挂李娜下周三的专家号``) leaves a *wish* in the session; each
-question takes what it can from it and asks only what is still unknown. At the date question another department's
-name (``改挂神经内科``, ``明天神经内科``) is that department instead, once it sees the patient (RULES §9). At the slot
-step a date is a change of day (never an option number: ``12/5``), and a time of day, a level or a doctor's name
-narrows the slots shown.
+question takes what it can from it and asks only what is still unknown. At the date and slot questions another
+department's name (``改挂神经内科``, ``明天神经内科``) is that department instead, once it sees the patient (RULES §9)
+and has dates. At the slot step a date is a change of day (never an option number: ``12/5``), and a time of day, a
+level or a doctor's name narrows the slots shown.
 """
 
 from __future__ import annotations
@@ -186,10 +186,11 @@ class BookWishes(BookBase):
             self.say("waitlist.day_full", day=self.day(day), department=self.department_name())
         return True
 
-    # --- the date question also takes another department ---------------------------------------------------
-    def other_department(self) -> str | None:
-        """The department of this hospital, other than the chosen one, that a sentence at the date question names
-        (``神经内科``, ``改挂神经内科``, ``明天神经内科``, ``switch to neurology``), if it names exactly one."""
+    # --- the date and slot questions also take another department --------------------------------------------
+    def other_department(self) -> tuple[str, bool] | None:
+        """The department of this hospital, other than the chosen one, that a sentence at the date or slot question
+        names (``神经内科``, ``改挂神经内科``, ``明天神经内科``, ``switch to neurology``), if it names exactly one;
+        with whether it has slots in the booking window (one without is named only when no bookable one is)."""
         turn = self.turn
         if parse.parse_number(turn.text) is not None or turn.chosen().kind != parse.MatchKind.NONE:
             return None
@@ -197,33 +198,48 @@ class BookWishes(BookBase):
         typed = [w for w in (wish.words, wish.plain) if w and parse.parse_number(w) is None]
         if not typed:
             return None
-        options = [parse.Option(d.name, d.id, (d.name_en,) if d.name_en else ()) for d in self.bookable_departments()]
-        for words in typed:
-            match = parse.match_option(words, options)
-            if match.ok:
-                return None if match.value == self.department else str(match.value)
+        bookable = self.bookable_departments()
+        configured = turn.deps.schedule.hospital(self.hospital)
+        others = [d for d in (configured.departments if configured else ()) if d not in bookable]
+        for departments, has_slots in ((bookable, True), (others, False)):
+            options = [parse.Option(d.name, d.id, (d.name_en,) if d.name_en else ()) for d in departments]
+            for words in typed:
+                match = parse.match_option(words, options)
+                if match.ok:
+                    return None if match.value == self.department else (str(match.value), has_slots)
         return None
 
     def names_other_department(self) -> bool:
-        """Whether a sentence at the date question names another department (kept for :meth:`switch_department`)."""
+        """Whether a sentence at the date or slot question names another department (kept for
+        :meth:`switch_department`)."""
         named = self.__dict__["_named_department"] = self.other_department()
         return named is not None
 
     def switch_department(self) -> None:
-        """Take the department named instead, when it sees this patient (RULES §9; else say why and ask the date
-        again), and ask its date — or take the day, time of day and level the sentence named too."""
+        """Take the department named instead, when it has dates (else say it has none) and sees this patient (RULES
+        §9; else say why): its date is asked, or the day, time of day and level the sentence named are taken — at
+        the slot question the day chosen is kept when the sentence names none and the department has slots then.
+        A department not taken leaves the question asked open."""
         turn = self.turn
-        current, named = self.department, str(self.__dict__["_named_department"])
+        current, (named, has_slots) = self.department, self.__dict__["_named_department"]
+        if not has_slots:
+            self.say("book.no_dates", department=self.department_name(named))
+            self.prompt()
+            return
         refusal = self.department_refusal(named)
         turn.data["department"] = named
-        if not refusal.allowed:  # a child's department for an adult: said, and the date of the one chosen asked again
+        if not refusal.allowed:  # a child's department for an adult: said, and the question of the one chosen asked
             self.say_refusal(refusal)
             turn.data["department"] = current
             self.prompt()
             return
         wish = intents.switch_wish(turn.text, turn.today(self.hospital))
-        turn.data["wish"] = {k: v for k, v in wish.to_data().items() if k in ("date", "period", "level")}
-        self.prompt()
+        kept = {k: v for k, v in wish.to_data().items() if k in ("date", "period", "level")}
+        chosen = str(turn.data["date"]) if self.state.value == "slot" else None
+        if chosen and "date" not in kept and self.open_slots(date.fromisoformat(chosen)):
+            kept["date"] = chosen
+        turn.data["wish"] = kept
+        self.fire("redate")
 
     # --- the slot step also takes another day, a time of day, a level or a doctor ------------------------
     def day_with_filters(self) -> date | None:

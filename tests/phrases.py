@@ -9,7 +9,8 @@ The clock is Monday 23 November 2026, 08:00.
 
 Outcomes: an intent (``book``, ``list``, ``cancel``, ``reschedule``, ``help``, ``menu``), ``nothing`` (to confirm),
 ``dates:<department>`` (the date question), ``slots:<day> <department>`` (the slot question),
-``confirm:<day> <start>`` (the summary), ``past``, ``unreleased``, ``unknown`` / ``notfound`` / ``outofrange``
+``confirm:<day> <start>`` (the summary), ``nodates:<department>`` (that department has no bookable date; the
+question asked stays open), ``past``, ``unreleased``, ``unknown`` / ``notfound`` / ``outofrange``
 (said so, with what to send), ``booked``/``declined``/``cancelled``/``kept``/``moved``/``unmoved``/``reask`` at a
 yes/no question, ``which`` (a word that reads both ways at the cancellation's Y/N: asked again), ``noted`` (a
 sentence without a department, kept; the department asked).
@@ -604,6 +605,27 @@ PHRASES: list[tuple[str, str, str]] = [
     ("slot", "晚上", "notfound"),
     ("slot", "王芳", "notfound"),
     ("slot", "眼科", "notfound"),
+    ("slot", "改挂外科", "notfound"),
+    # another department named at the slot question: that department instead, the day kept when it has slots then
+    ("slot", "神经内科", "slots:11月24日 周二 神经内科"),
+    ("slot", "改挂神经内科", "slots:11月24日 周二 神经内科"),
+    ("slot", "明天神经内科", "slots:11月24日 周二 神经内科"),
+    ("slot", "换成神经内科", "slots:11月24日 周二 神经内科"),
+    ("slot", "我要改挂神经内科", "slots:11月24日 周二 神经内科"),
+    ("slot", "后天神经内科", "slots:11月25日 周三 神经内科"),
+    ("slot", "改挂神经内科 后天", "slots:11月25日 周三 神经内科"),
+    ("slot", "改挂神经内科 上午", "confirm:11月24日 周二 08:00"),
+    ("slot", "neurology", "slots:11月24日 周二 神经内科"),
+    ("slot", "switch to neurology", "slots:11月24日 周二 神经内科"),
+    ("slot", "neurology instead", "slots:11月24日 周二 神经内科"),
+    ("slot", "tomorrow neurology", "slots:11月24日 周二 神经内科"),
+    ("slot", "neurology thursday", "slots:11月26日 周四 神经内科"),
+    # a department without slots in the booking window: said so, the slot question kept
+    ("slot", "皮肤科", "nodates:皮肤科"),
+    ("slot", "改挂皮肤科", "nodates:皮肤科"),
+    ("slot", "明天皮肤科", "nodates:皮肤科"),
+    ("slot", "dermatology", "nodates:皮肤科"),
+    ("slot", "switch to dermatology", "nodates:皮肤科"),
     ("slot", "asdf", "notfound"),
     ("slot", "3", "outofrange"),
     ("slot", "0", "outofrange"),
@@ -826,6 +848,14 @@ PHRASES: list[tuple[str, str, str]] = [
     ("date", "tomorrow neurology", "slots:11月24日 周二 神经内科"),
     ("date", "明天外科", "unknown"),
     ("date", "改挂外科", "unknown"),
+    # a department of the hospital without slots in the booking window: said so, the date question kept
+    ("date", "皮肤科", "nodates:皮肤科"),
+    ("date", "改挂皮肤科", "nodates:皮肤科"),
+    ("date", "明天皮肤科", "nodates:皮肤科"),
+    ("date", "换成皮肤科", "nodates:皮肤科"),
+    ("date", "dermatology", "nodates:皮肤科"),
+    ("date", "switch to dermatology", "nodates:皮肤科"),
+    ("date", "tomorrow dermatology", "nodates:皮肤科"),
     # the move's confirmation ("回复 Y 确认改约, N 保留原预约"): keeping the appointment, in a patient's words, is N
     ("move", "不改了", "unmoved"),
     ("move", "不换了", "unmoved"),

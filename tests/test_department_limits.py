@@ -90,6 +90,22 @@ def test_another_department_named_at_the_date_question_is_checked_then_taken(svc
     assert svc.store.of_patient(pid) == []
 
 
+def test_another_department_named_at_the_slot_question_is_checked_then_taken(svc: Services) -> None:
+    chat, pid = _patient(svc, ADULT_MALE)
+    chat.send("1")
+    chat.send("内科")
+    assert "11月24日 周二 内科,请选择时段" in chat.send("明天")
+    refused = chat.send("改挂妇科")
+    assert "妇科仅接诊女性患者,请为王**选择其他科室。" in refused and "11月24日 周二 内科,请选择时段" in refused
+    child, _ = _patient(svc, CHILD, user="openid-b")
+    child.send("1")
+    child.send("内科")
+    child.send("明天")
+    assert "11月24日 周二 儿科,请选择时段" in child.send("改挂儿科")
+    assert "请确认预约" in child.send("1")
+    assert svc.store.of_patient(pid) == []
+
+
 def test_the_refusal_in_english(svc: Services) -> None:
     chat, _ = _patient(svc, ADULT_MALE)
     chat.send("English")

@@ -250,6 +250,24 @@ def test_a_day_without_clinic_and_a_day_not_yet_released(redis_db: redis.Redis) 
     assert "11月30日的号源将于11月23日 周一 07:30放出,请届时再约。" in chat.send("11月30日")
 
 
+def test_another_department_named_at_the_slot_question(redis_db: redis.Redis) -> None:
+    svc = make_services(redis_db)
+    rows = schedule_csv(TOMORROW, hospitals=("h1",)).splitlines(keepends=True)
+    # 外科 has no clinic on the 24th; 儿科 none in the booking window
+    svc.schedule.import_csv("".join(r for r in rows if ",ek," not in r and not (",wk," in r and f",{TOMORROW}," in r)))
+    chat, _ = ready(svc)
+    to_dates(chat)
+    assert "11月24日 周二 内科,请选择时段" in chat.send("1")
+    assert "请选择外科的就诊日期:\n1. 11月25日 周三" in chat.send("改挂外科"), "no 外科 on the 24th: its dates"
+    assert "11月24日 周二 内科,请选择时段" in chat.send("明天内科")
+    no_dates = chat.send("儿科")
+    assert "儿科近期暂无可预约的日期。" in no_dates and "没看懂" not in no_dates and "没有找到" not in no_dates
+    assert "11月24日 周二 内科,请选择时段" in no_dates, "the slot question stays open"
+    assert "11月26日 周四 外科,请选择时段" in chat.send("外科 周四"), "the day named is taken"
+    assert "儿科近期暂无可预约的日期。\n\n11月26日 周四 外科,请选择时段" in chat.send("switch to 儿科")
+    assert "11月26日 周四 14:00-17:00\n第一医院 外科 dr-wk-x 专家 ¥50" in chat.send("2")
+
+
 def test_sms_pages_long_lists(svc: Services) -> None:
     day = TOMORROW.isoformat()
     rows = [

@@ -31,6 +31,7 @@ def heart_services(client: redis.Redis, capacity: int = 20) -> Services:
             "departments": [
                 {"id": "xn", "name": "心血管内科", "name_en": "Cardiology"},
                 {"id": "sn", "name": "神经内科", "name_en": "Neurology"},
+                {"id": "pf", "name": "皮肤科", "name_en": "Dermatology"},  # configured, no slots
             ],
         }
     ]
@@ -97,6 +98,16 @@ def test_one_sentence_fills_department_date_and_time_of_day(heart: Services) -> 
 def test_one_sentence_in_english(heart: Services) -> None:
     reply = chat_of(heart, english=True).send("tomorrow morning cardiology")
     assert "Please confirm:" in reply and "08:00-11:30" in reply and "Cardiology, Zhang Wei" in reply
+
+
+def test_other_departments_named_at_the_date_and_slot_questions_in_english(heart: Services) -> None:
+    chat = chat_of(heart, english=True)
+    chat.send("book")
+    assert "Choose a date for Cardiology" in chat.send("cardiology")
+    reply = chat.send("switch to dermatology")
+    assert "Dermatology has no bookable date in the coming days." in reply and "Choose a date for Cardiology" in reply
+    assert "Tue 24 Nov, Cardiology: choose a time:" in chat.send("tomorrow")
+    assert "Tue 24 Nov, Neurology: choose a time:" in chat.send("switch to neurology")
 
 
 def test_doctor_level_and_weekday_in_one_sentence(heart: Services) -> None:

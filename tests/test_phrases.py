@@ -43,6 +43,10 @@ OUTCOMES: dict[str, Callable[[str, str], bool]] = {
     "dates": lambda reply, department: f"请选择{department}的就诊日期" in reply,
     "slots": lambda reply, day: f"{day},请选择时段" in reply,
     "confirm": lambda reply, when: "请确认预约" in reply and when in reply,
+    "nodates": lambda reply, department: (
+        f"{department}近期暂无可预约的日期" in reply
+        and ("请选择心血管内科的就诊日期" in reply or "心血管内科,请选择时段" in reply)
+    ),
     "past": lambda reply, _: "已经过去了" in reply and "请确认预约" not in reply,
     "unreleased": lambda reply, _: "尚未放号" in reply and "2027" not in reply and "请确认预约" not in reply,
     "unknown": lambda reply, _: "没看懂" in reply,
