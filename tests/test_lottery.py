@@ -235,6 +235,29 @@ def test_draws_racing_each_other_commit_once(redis_db: redis.Redis) -> None:
     assert len(drawn_entries(svc)) == 1 and len(booked_in(svc)) == CAPACITY
 
 
+def test_places_taken_by_the_waitlist_while_the_draw_is_decided_are_not_given(redis_db: redis.Redis) -> None:
+    """The draw decides on one read of the slots and commits in a script: a place that went to the waitlist in
+    between (freed for a waiter or held for one) is not for sale, so the script refuses and the draw decides again."""
+    svc = lottery_services(redis_db)
+    add_patients(svc, 60)
+    register(svc, build_engine(svc), range(1, 61))
+    end_window(svc)
+    read_slots = svc.lottery._slots
+    reads = itertools.count()
+
+    def slots_then_the_waitlist_moves(slot_ids: set[str]) -> dict[str, Any]:
+        found = read_slots(slot_ids)
+        if next(reads) == 0:  # another process, between this draw's read and its commit
+            svc.redis.hset(keys.slot(SLOT), mapping={"wl_free": 4, "wl_held": 6})
+        return found
+
+    svc.lottery._slots = slots_then_the_waitlist_moves  # type: ignore[method-assign]
+    assert svc.lottery.draw("h1", VISIT.isoformat())
+    assert next(reads) == 2  # decided twice: the first commit was refused
+    assert len(booked_in(svc)) == CAPACITY - 10
+    assert svc.schedule.slot(SLOT).taken == CAPACITY - 10  # type: ignore[union-attr]
+
+
 def test_the_first_request_after_the_window_runs_the_draw_first(redis_db: redis.Redis) -> None:
     svc = lottery_services(redis_db)
     add_patients(svc, 61)

@@ -26,9 +26,11 @@ for i = 1, W do
   if not version_unchanged(key_of(i, 2), arg_of(i, 2)) then
     return {'moved', i}
   end
-  local slot = redis.call('HMGET', key_of(i, 1), 'capacity', 'taken', 'status')
+  -- the places for sale, as slot_for_sale counts them: a place freed for the waitlist or held for a waiter is not
+  local slot = redis.call('HMGET', key_of(i, 1), 'capacity', 'taken', 'status', 'wl_free', 'wl_held')
   wanted[key_of(i, 1)] = (wanted[key_of(i, 1)] or 0) + 1
-  if not slot[1] or slot[3] ~= 'open' or tonumber(slot[2]) + wanted[key_of(i, 1)] > tonumber(slot[1]) then
+  local held = tonumber(slot[4] or '0') + tonumber(slot[5] or '0')
+  if not slot[1] or slot[3] ~= 'open' or tonumber(slot[2]) + held + wanted[key_of(i, 1)] > tonumber(slot[1]) then
     return {'full', i}
   end
   local serial, key = free_serial(key_index(i, 7), arg_index(i, 6), C, chosen)
