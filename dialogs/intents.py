@@ -164,16 +164,22 @@ def answers_step(state: str, text: str) -> bool:
     return state == "reschedule.confirm" and declines_move(text)
 
 
-_CONFIRMS_CANCEL = re.compile(r"y?确认取消(?:预约)?#?([0-9]{8})?")
+_CONFIRMS_CANCEL = re.compile(
+    r"y?确认取消(?:预约)?#?([0-9]{8})?"
+    r"|(?:(?:y|yes),? (?:to )?)?cancel (?:the )?appointment ?#?([0-9]{8})"
+    r"|(?:y|yes),? (?:to )?cancel(?: it| (?:the |my )?appointment)?"
+)
 """The yes the cancellation's question suggests, typed back: ``确认取消`` ("回复 Y 确认取消, N 保留"), ``确认取消预约
-12345678`` (asked again: "回复 Y 确认取消预约12345678"), with or without its Y."""
+12345678`` (asked again: "回复 Y 确认取消预约12345678"), with or without its Y; in English, ``Y to cancel appointment
+12345678`` ("reply Y to cancel appointment 12345678"), with or without its Y, or a bare ``cancel`` after a Y
+(``yes, cancel it``; without the Y, ``cancel it`` reads both ways)."""
 
 
 def confirms_cancel(text: str, serial: str) -> bool:
     """Whether a message says yes to cancelling the appointment ``serial`` in the question's own words; a serial
     typed with them must be that one."""
     found = _CONFIRMS_CANCEL.fullmatch(_compact(text))
-    return found is not None and found[1] in (None, serial)
+    return found is not None and (found[1] or found[2]) in (None, serial)
 
 
 def declines_booking(text: str) -> bool:
