@@ -12,6 +12,7 @@ import itertools
 import json
 import logging
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -584,6 +585,37 @@ def test_check_config_warns_of_a_later_kind_without_its_template_and_exits_zero(
     assert result.returncode == 0, result.stderr
     [warning] = [line for line in result.stdout.splitlines() if line.startswith("warning:")]
     assert "sms.templates.waitlist_skipped" in warning and "docs/sms-templates.md" in warning
+
+
+def test_serve_logs_a_later_kind_without_its_template_as_a_warning_and_serves(tmp_path: Path) -> None:
+    """The same configuration under ``serve``: it starts, and its log says once, as a warning, which notices go by
+    WeChat only (an operator reads the log, not check-config's output, after an upgrade)."""
+    from tests.test_serve import free_port, wait_healthy
+
+    config = tmp_path / "config.toml"
+    filed = "".join(f'{kind} = "{code}"\n' for kind, code in CODES["aliyun"].items() if kind != "waitlist_skipped")
+    config.write_text(
+        f'[redis]\ndata_dir = "{tmp_path / "data"}"\n'
+        '[sms]\nprovider = "aliyun"\naccess_key_id = "k"\naccess_key_secret = "s"\nsign_name = "院"\n'
+        f"[sms.templates]\n{filed}"
+    )
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("GUAHAO_")}
+    port, log = free_port(), tmp_path / "serve.log"
+    with log.open("w") as sink:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "app", "serve", "--config", str(config), "--host", "127.0.0.1", "--port", str(port)],
+            env=clean, stdout=sink, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+        )  # fmt: skip
+    try:
+        wait_healthy(f"http://127.0.0.1:{port}", process, 30)  # type: ignore[arg-type]
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(40)
+    lines = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
+    [warning] = [line for line in lines if "waitlist_skipped" in json.dumps(line, ensure_ascii=False)]
+    assert warning["level"] == "warning", warning
+    assert "sms.templates.waitlist_skipped" in warning["event"] and "docs/sms-templates.md" in warning["event"]
+    assert process.returncode == 0
 
 
 def test_check_config_says_it_in_one_line_and_exits_non_zero(tmp_path: Path) -> None:
