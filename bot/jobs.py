@@ -82,6 +82,11 @@ def send_reminder(serial: str, kind: str, due: int | str) -> str:
     return _services().reminders.send(ReminderDue(serial, kind, int(due)))
 
 
+def send_confirmations() -> str:
+    """Job: send the booking confirmations waiting in line (``Reminders.on_booked`` queues it when none is)."""
+    return _services().reminders.send_confirmations()
+
+
 class NoticeFailed(RuntimeError):
     """A notice could not be sent now: the job fails and RQ retries it."""
 

@@ -8,6 +8,11 @@ never claim the same) into ``keys.REMINDERS_CLAIMED`` with a wall-clock lease, a
 (job id :attr:`ReminderDue.id`). A job that finishes removes its claim; a claim whose
 job died is handed out again when its lease lapses.
 
+A booking's confirmation is claimed at once and put in line (``keys.CONFIRMATIONS_WAITING``) for one batch job that
+sends every confirmation waiting (:meth:`Reminders.send_confirmations`), queued only when none is queued or running:
+at a release rush the worker would otherwise spend more on RQ's bookkeeping of a job per booking than on the
+confirmations. A confirmation that job fails to send, or that a dying job took, lapses into a single job as above.
+
 When its job runs, a reminder re-reads the appointment and sends nothing if it was cancelled, attended or moved
 (a moved one is rescheduled at its new time), nor when it is too late to be useful, nor to a patient who opted out
 (the confirmation ignores opt-outs). The same id, as the send-once key, makes a retried job a no-op.
@@ -16,6 +21,8 @@ When its job runs, a reminder re-reads the appointment and sends nothing if it w
 from __future__ import annotations
 
 import logging
+import uuid
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -50,6 +57,14 @@ DISPATCH_LIMIT = 5_000
 """At most this many entries are claimed per :meth:`Reminders.dispatch_due` call."""
 JOB_TIMEOUT_S = 120
 RESULT_TTL_S = 24 * 3600
+CONFIRMATION_BATCH = 50
+"""The batch job takes this many waiting confirmations from Redis at a time."""
+CONFIRMATION_JOB_BATCHES = 40
+"""After this many batches a job queues its successor and ends, well within :data:`JOB_TIMEOUT_S`."""
+CONFIRMATIONS_WAITING_TTL = timedelta(days=1)
+CONFIRMATION_JOB_FLAG_TTL = timedelta(minutes=1)
+"""A batch job that died leaves its flag: new confirmations queue a job again after this long (and their claims lapse
+into single jobs anyway)."""
 LIVE_JOB_STATES = ("queued", "started", "scheduled", "deferred")
 
 
@@ -116,7 +131,7 @@ class Reminders:
         self.clock = clock
         self.queue = queue if queue is not None else job_queue(redis_client)
         self._wall = wall
-        self._scripts = Scripts(redis_client, "reminder_claim", "reminders_booked")
+        self._scripts = Scripts(redis_client, "reminder_claim", "reminders_booked", "confirmations_take")
 
     def _wall_now(self) -> float:
         if self._wall is not None:
@@ -127,18 +142,33 @@ class Reminders:
     # --- scheduling --------------------------------------------------------------------------------------
     def on_booked(self, appointment: Appointment, to: str, channel: str | None = None) -> None:
         """Right after a booking: remember where to notify (``to``: the booking user's openid or phone), schedule the
-        reminders and claim the confirmation (one script, ``reminders_booked.lua``), then queue the confirmation's
-        job (one pipeline): two round trips."""
+        reminders, claim the confirmation and put it in line for the batch job that sends confirmations (one script,
+        ``reminders_booked.lua``); queue that job only when none is queued or running (a second round trip then).
+
+        At a release rush one RQ job per booking cost the worker more than the confirmations themselves (some twenty
+        round trips of RQ's own bookkeeping per job): the batch job sends what has gathered while it waited."""
         key, fields, until = self.notifier.address_record(appointment, to, channel)
         confirmation = ReminderDue(appointment.serial, CONFIRMATION, round(appointment.booked_at.timestamp()))
         wall = "" if self._wall is None else self._wall.now().timestamp()  # "": the server's clock, in the script
         args: list[Any] = [fields["channel"], fields["to_enc"], until, confirmation.claim()]
         args += [CLAIM_LEASE.total_seconds(), wall]
+        args += [int(CONFIRMATIONS_WAITING_TTL.total_seconds()), int(CONFIRMATION_JOB_FLAG_TTL.total_seconds())]
         for kind, at in self._due(appointment).items():
             args += [at, ReminderDue.entry(appointment.serial, kind)]
-        self._scripts.run("reminders_booked", keys=[key, keys.REMINDERS_DUE, keys.REMINDERS_CLAIMED], args=args)
-        pipe = self.redis.pipeline(transaction=True)
-        self._enqueue(confirmation, pipeline=pipe)
+        held = [key, keys.REMINDERS_DUE, keys.REMINDERS_CLAIMED, keys.CONFIRMATIONS_WAITING, keys.CONFIRMATIONS_JOB]
+        if self._scripts.run("reminders_booked", keys=held, args=args):
+            self._enqueue_confirmations()
+
+    def _enqueue_confirmations(self) -> None:
+        pipe = self.redis.pipeline(transaction=True)  # one round trip (RQ's own enqueue takes two)
+        self.queue.enqueue(
+            "bot.jobs.send_confirmations",
+            job_id=f"confirmations-{uuid.uuid4().hex}",
+            job_timeout=JOB_TIMEOUT_S,
+            result_ttl=RESULT_TTL_S,
+            description="confirmations waiting",
+            pipeline=pipe,
+        )
         pipe.execute()
 
     def _due(self, appointment: Appointment) -> dict[str, float]:
@@ -208,7 +238,36 @@ class Reminders:
     def _finish(self, reminder: ReminderDue) -> None:
         self.redis.zrem(keys.REMINDERS_CLAIMED, reminder.claim())
 
-    # --- sending (the job) -------------------------------------------------------------------------------
+    # --- sending (the jobs) ------------------------------------------------------------------------------
+    def send_confirmations(self) -> str:
+        """The batch job: send the confirmations waiting in line, :data:`CONFIRMATION_BATCH` at a time, until none is
+        left (then the job flag is gone: the next booking queues a new job) or :data:`CONFIRMATION_JOB_BATCHES` went
+        (then a successor is queued, the flag kept). A confirmation that fails keeps its claim, which lapses into a
+        single job (:meth:`dispatch_due`); so does every one taken by a job that dies. Each is sent once whatever
+        runs it (its id is its send-once key). What happened, counted."""
+        outcomes: Counter[str] = Counter()
+        for _ in range(CONFIRMATION_JOB_BATCHES):
+            taken, emptied = self._scripts.run(
+                "confirmations_take",
+                keys=[keys.CONFIRMATIONS_WAITING, keys.CONFIRMATIONS_JOB],
+                args=[CONFIRMATION_BATCH],
+            )
+            for member in taken:
+                reminder = ReminderDue.from_claim(member)
+                try:
+                    outcomes[self.send(reminder)] += 1
+                except ReminderFailed:
+                    log.warning(
+                        "confirmation not sent, retried once its claim lapses", extra={"serial": reminder.serial}
+                    )
+                    outcomes["failed"] += 1
+            if emptied:
+                break
+        else:
+            self._enqueue_confirmations()
+            outcomes["successor queued"] += 1
+        return ", ".join(f"{what} {n}" for what, n in sorted(outcomes.items())) or "none waiting"
+
     def send(self, reminder: ReminderDue) -> str:
         """Send one reminder if it still makes sense; what happened (``sent``, ``opted_out``, ``not_booked``,
         ``moved``, ``too_late``, ...). Raises :class:`ReminderFailed` when the send failed (retried later)."""

@@ -171,6 +171,14 @@ REMINDERS_CLAIMED = f"{PREFIX}reminders:claimed"
 """Sorted set of reminder entries handed to a job, scored by the wall-clock moment the claim lapses (then they are
 handed out again, unless the job finished and removed them)."""
 
+CONFIRMATIONS_WAITING = f"{PREFIX}reminders:confirmations"
+"""List of the claims (``keys.REMINDERS_CLAIMED`` members) of confirmations waiting for the batch job that sends
+them (bot.reminders); expires a day after the last one joined (their claims lapse long before)."""
+
+CONFIRMATIONS_JOB = f"{PREFIX}reminders:confirmations:job"
+"""String: set while a batch job is queued or running that will send every confirmation waiting (deleted by the job
+that finds none left; expires in case that job died)."""
+
 
 def broadcast(broadcast_id: str) -> str:
     """Hash of a broadcast: id, status, total, sent, failed, skipped, hospital, department, doctor, date, text_enc
