@@ -59,8 +59,10 @@ JOB_TIMEOUT_S = 120
 RESULT_TTL_S = 24 * 3600
 CONFIRMATION_BATCH = 50
 """The batch job takes this many waiting confirmations from Redis at a time."""
-CONFIRMATION_JOB_BATCHES = 40
-"""After this many batches a job queues its successor and ends, well within :data:`JOB_TIMEOUT_S`."""
+CONFIRMATION_JOB_BATCHES = 100
+"""After this many takes a job queues its successor and ends, well within :data:`JOB_TIMEOUT_S`."""
+CONFIRMATION_LINGER_S = 0.2
+"""How long the batch job waits for more once the line is empty, before it ends."""
 CONFIRMATIONS_WAITING_TTL = timedelta(days=1)
 CONFIRMATION_JOB_FLAG_TTL = timedelta(minutes=1)
 """A batch job that died leaves its flag: new confirmations queue a job again after this long (and their claims lapse
@@ -131,7 +133,8 @@ class Reminders:
         self.clock = clock
         self.queue = queue if queue is not None else job_queue(redis_client)
         self._wall = wall
-        self._scripts = Scripts(redis_client, "reminder_claim", "reminders_booked", "confirmations_take")
+        self.linger_s = CONFIRMATION_LINGER_S
+        self._scripts = Scripts(redis_client, "reminder_claim", "reminders_booked", "confirmations_done")
 
     def _wall_now(self) -> float:
         if self._wall is not None:
@@ -240,29 +243,31 @@ class Reminders:
 
     # --- sending (the jobs) ------------------------------------------------------------------------------
     def send_confirmations(self) -> str:
-        """The batch job: send the confirmations waiting in line, :data:`CONFIRMATION_BATCH` at a time, until none is
-        left (then the job flag is gone: the next booking queues a new job) or :data:`CONFIRMATION_JOB_BATCHES` went
-        (then a successor is queued, the flag kept). A confirmation that fails keeps its claim, which lapses into a
-        single job (:meth:`dispatch_due`); so does every one taken by a job that dies. Each is sent once whatever
-        runs it (its id is its send-once key). What happened, counted."""
+        """The batch job: send the confirmations waiting in line, :data:`CONFIRMATION_BATCH` at a time. When the line
+        is empty it lingers (:attr:`linger_s`, a blocking pop): in a rush more come within moments, and one job sends
+        them all instead of a job per booking or two. It ends when nothing came, its flag deleted in the same step as
+        the check that none is waiting (the next booking then queues a new job), or after
+        :data:`CONFIRMATION_JOB_BATCHES` takes (a successor queued, the flag kept). A confirmation that fails keeps
+        its claim, which lapses into a single job (:meth:`dispatch_due`); so does every one a job that dies had taken.
+        Each is sent once whatever runs it (its id is its send-once key). What happened, counted."""
         outcomes: Counter[str] = Counter()
+        held = [keys.CONFIRMATIONS_WAITING, keys.CONFIRMATIONS_JOB]
         for _ in range(CONFIRMATION_JOB_BATCHES):
-            taken, emptied = self._scripts.run(
-                "confirmations_take",
-                keys=[keys.CONFIRMATIONS_WAITING, keys.CONFIRMATIONS_JOB],
-                args=[CONFIRMATION_BATCH],
-            )
+            popped = self.redis.lpop(keys.CONFIRMATIONS_WAITING, CONFIRMATION_BATCH)
+            taken = list(popped) if isinstance(popped, list) else []
+            if not taken:
+                came = self.redis.blpop([keys.CONFIRMATIONS_WAITING], timeout=self.linger_s)
+                taken = [came[1]] if came else []
+            if not taken and self._scripts.run("confirmations_done", keys=held, args=[]):
+                break
             for member in taken:
                 reminder = ReminderDue.from_claim(member)
                 try:
                     outcomes[self.send(reminder)] += 1
                 except ReminderFailed:
-                    log.warning(
-                        "confirmation not sent, retried once its claim lapses", extra={"serial": reminder.serial}
-                    )
+                    serial = {"serial": reminder.serial}
+                    log.warning("confirmation not sent, retried once its claim lapses", extra=serial)
                     outcomes["failed"] += 1
-            if emptied:
-                break
         else:
             self._enqueue_confirmations()
             outcomes["successor queued"] += 1

@@ -2,7 +2,7 @@
 -- schedule its reminders, claim its confirmation and put it in line for the batch job that sends confirmations,
 -- so the job always finds the address and a lapsed claim re-dispatches it. Members are spelled by
 -- bot.reminders.ReminderDue. Whether the caller must queue a batch job: only when none is queued or running (the
--- job flag was not set; the job that empties the line deletes it, in confirmations_take.lua).
+-- job flag was not set; the job that finds the line empty deletes it, in confirmations_done.lua).
 -- KEYS: 1 keys.appointment_notify(serial), 2 keys.REMINDERS_DUE, 3 keys.REMINDERS_CLAIMED,
 --       4 keys.CONFIRMATIONS_WAITING, 5 keys.CONFIRMATIONS_JOB
 -- ARGV: 1 channel, 2 the address (encrypted), 3 the address is kept until (epoch s), 4 the confirmation's claim
