@@ -271,11 +271,12 @@ class Archive:
                         day_key,
                         keys.slots_of_department_day(hospital, text(department or ""), day),
                         keys.SCHEDULE_VERSION,
+                        keys.schedule_dates(hospital),
                     ],
-                    args=[slot_id, secrets.token_hex(8)],
+                    args=[slot_id, secrets.token_hex(8), day],
                 )
             )
-        if not self.redis.exists(day_key):
+        if not slot_ids:  # a day whose index is already gone (a run cut short before): only its date is left
             self.redis.srem(keys.schedule_dates(hospital), day)
         return dropped
 

@@ -82,9 +82,10 @@ def send_reminder(serial: str, kind: str, due: int | str) -> str:
     return _services().reminders.send(ReminderDue(serial, kind, int(due)))
 
 
-def send_confirmations() -> str:
-    """Job: send the booking confirmations waiting in line (``Reminders.on_booked`` queues it when none is)."""
-    return _services().reminders.send_confirmations()
+def send_confirmations(job_id: str) -> str:
+    """Job: send the booking confirmations waiting in line (bot.confirmations; ``Reminders.on_booked`` queues it when
+    none is queued or running)."""
+    return _services().reminders.send_confirmations(job_id)
 
 
 class NoticeFailed(RuntimeError):

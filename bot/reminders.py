@@ -8,10 +8,9 @@ never claim the same) into ``keys.REMINDERS_CLAIMED`` with a wall-clock lease, a
 (job id :attr:`ReminderDue.id`). A job that finishes removes its claim; a claim whose
 job died is handed out again when its lease lapses.
 
-A booking's confirmation is claimed at once and put in line (``keys.CONFIRMATIONS_WAITING``) for one batch job that
-sends every confirmation waiting (:meth:`Reminders.send_confirmations`), queued only when none is queued or running:
-at a release rush the worker would otherwise spend more on RQ's bookkeeping of a job per booking than on the
-confirmations. A confirmation that job fails to send, or that a dying job took, lapses into a single job as above.
+A booking's confirmation is claimed at once and put in line for one batch job that sends every confirmation waiting
+(bot.confirmations), queued only when none is queued or running. A confirmation that job fails to send, or that a
+dying job took, lapses into a single job as above.
 
 When its job runs, a reminder re-reads the appointment and sends nothing if it was cancelled, attended or moved
 (a moved one is rescheduled at its new time), nor when it is too late to be useful, nor to a patient who opted out
@@ -21,8 +20,6 @@ When its job runs, a reminder re-reads the appointment and sends nothing if it w
 from __future__ import annotations
 
 import logging
-import uuid
-from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -37,6 +34,7 @@ from rq.serializers import JSONSerializer
 import rules
 from bot.appointments import AppointmentStore
 from bot.clock import Clock
+from bot.confirmations import ConfirmationJob, new_job_id
 from bot.notifications.notifier import Notifier
 from bot.notifications.outbox import OutboxKind
 from bot.records import Appointment, local_moment, text
@@ -57,16 +55,6 @@ DISPATCH_LIMIT = 5_000
 """At most this many entries are claimed per :meth:`Reminders.dispatch_due` call."""
 JOB_TIMEOUT_S = 120
 RESULT_TTL_S = 24 * 3600
-CONFIRMATION_BATCH = 50
-"""The batch job takes this many waiting confirmations from Redis at a time."""
-CONFIRMATION_JOB_BATCHES = 100
-"""After this many takes a job queues its successor and ends, well within :data:`JOB_TIMEOUT_S`."""
-CONFIRMATION_LINGER_S = 0.2
-"""How long the batch job waits for more once the line is empty, before it ends."""
-CONFIRMATIONS_WAITING_TTL = timedelta(days=1)
-CONFIRMATION_JOB_FLAG_TTL = timedelta(minutes=1)
-"""A batch job that died leaves its flag: new confirmations queue a job again after this long (and their claims lapse
-into single jobs anyway)."""
 LIVE_JOB_STATES = ("queued", "started", "scheduled", "deferred")
 
 
@@ -133,8 +121,8 @@ class Reminders:
         self.clock = clock
         self.queue = queue if queue is not None else job_queue(redis_client)
         self._wall = wall
-        self.linger_s = CONFIRMATION_LINGER_S
-        self._scripts = Scripts(redis_client, "reminder_claim", "reminders_booked", "confirmations_done")
+        self.confirmations = ConfirmationJob(redis_client, self.queue, self._send_claimed, ReminderFailed)
+        self._scripts = Scripts(redis_client, "reminder_claim", "reminders_booked")
 
     def _wall_now(self) -> float:
         if self._wall is not None:
@@ -153,26 +141,14 @@ class Reminders:
         key, fields, until = self.notifier.address_record(appointment, to, channel)
         confirmation = ReminderDue(appointment.serial, CONFIRMATION, round(appointment.booked_at.timestamp()))
         wall = "" if self._wall is None else self._wall.now().timestamp()  # "": the server's clock, in the script
+        job_id = new_job_id()  # queued only if no confirmations' job is
         args: list[Any] = [fields["channel"], fields["to_enc"], until, confirmation.claim()]
-        args += [CLAIM_LEASE.total_seconds(), wall]
-        args += [int(CONFIRMATIONS_WAITING_TTL.total_seconds()), int(CONFIRMATION_JOB_FLAG_TTL.total_seconds())]
+        args += [CLAIM_LEASE.total_seconds(), wall, *self.confirmations.flag_args(job_id)]
         for kind, at in self._due(appointment).items():
             args += [at, ReminderDue.entry(appointment.serial, kind)]
         held = [key, keys.REMINDERS_DUE, keys.REMINDERS_CLAIMED, keys.CONFIRMATIONS_WAITING, keys.CONFIRMATIONS_JOB]
         if self._scripts.run("reminders_booked", keys=held, args=args):
-            self._enqueue_confirmations()
-
-    def _enqueue_confirmations(self) -> None:
-        pipe = self.redis.pipeline(transaction=True)  # one round trip (RQ's own enqueue takes two)
-        self.queue.enqueue(
-            "bot.jobs.send_confirmations",
-            job_id=f"confirmations-{uuid.uuid4().hex}",
-            job_timeout=JOB_TIMEOUT_S,
-            result_ttl=RESULT_TTL_S,
-            description="confirmations waiting",
-            pipeline=pipe,
-        )
-        pipe.execute()
+            self.confirmations.enqueue(job_id)
 
     def _due(self, appointment: Appointment) -> dict[str, float]:
         """When each of an appointment's reminders falls due (epoch seconds), by kind."""
@@ -242,36 +218,12 @@ class Reminders:
         self.redis.zrem(keys.REMINDERS_CLAIMED, reminder.claim())
 
     # --- sending (the jobs) ------------------------------------------------------------------------------
-    def send_confirmations(self) -> str:
-        """The batch job: send the confirmations waiting in line, :data:`CONFIRMATION_BATCH` at a time. When the line
-        is empty it lingers (:attr:`linger_s`, a blocking pop): in a rush more come within moments, and one job sends
-        them all instead of a job per booking or two. It ends when nothing came, its flag deleted in the same step as
-        the check that none is waiting (the next booking then queues a new job), or after
-        :data:`CONFIRMATION_JOB_BATCHES` takes (a successor queued, the flag kept). A confirmation that fails keeps
-        its claim, which lapses into a single job (:meth:`dispatch_due`); so does every one a job that dies had taken.
-        Each is sent once whatever runs it (its id is its send-once key). What happened, counted."""
-        outcomes: Counter[str] = Counter()
-        held = [keys.CONFIRMATIONS_WAITING, keys.CONFIRMATIONS_JOB]
-        for _ in range(CONFIRMATION_JOB_BATCHES):
-            popped = self.redis.lpop(keys.CONFIRMATIONS_WAITING, CONFIRMATION_BATCH)
-            taken = list(popped) if isinstance(popped, list) else []
-            if not taken:
-                came = self.redis.blpop([keys.CONFIRMATIONS_WAITING], timeout=self.linger_s)
-                taken = [came[1]] if came else []
-            if not taken and self._scripts.run("confirmations_done", keys=held, args=[]):
-                break
-            for member in taken:
-                reminder = ReminderDue.from_claim(member)
-                try:
-                    outcomes[self.send(reminder)] += 1
-                except ReminderFailed:
-                    serial = {"serial": reminder.serial}
-                    log.warning("confirmation not sent, retried once its claim lapses", extra=serial)
-                    outcomes["failed"] += 1
-        else:
-            self._enqueue_confirmations()
-            outcomes["successor queued"] += 1
-        return ", ".join(f"{what} {n}" for what, n in sorted(outcomes.items())) or "none waiting"
+    def send_confirmations(self, job_id: str) -> str:
+        """The confirmations' batch job ``job_id`` (bot.confirmations): what happened, counted."""
+        return self.confirmations.run(job_id)
+
+    def _send_claimed(self, claim: bytes | str) -> str:
+        return self.send(ReminderDue.from_claim(claim))
 
     def send(self, reminder: ReminderDue) -> str:
         """Send one reminder if it still makes sense; what happened (``sent``, ``opted_out``, ``not_booked``,

@@ -35,6 +35,7 @@ _TEXTS = (
     "date",
     "start",
     "end",
+    "ended_at",
 )
 """The fields of an entry's hash read as they are, ``""`` when missing."""
 LIVE = ("waiting", "offered")
@@ -65,6 +66,8 @@ class Entry:
     date: str
     start: str
     end: str
+    ended_at: str
+    """When it stopped waiting (ISO, deployment clock), ``""`` while live."""
     skipped: bool = False
     """Passed over when a place was offered: the booking rules no longer allowed this waiter (``reason``)."""
 

@@ -29,6 +29,9 @@ log = logging.getLogger(__name__)
 
 RESEND_AFTER = timedelta(minutes=2)
 """A push (an offer, a skip notice) not known to be sent this long after it was queued is queued again."""
+SKIP_NOTICE_TRIES_FOR = timedelta(days=1)
+"""A skip notice still not sent this long after the skip is given up (an offer ends with its hold; a notice would
+otherwise be tried every :data:`RESEND_AFTER` for as long as its entry lives)."""
 OFFER_BATCH = 64
 """At most this many waiters of a slot are decided and offered in one round trip."""
 PUSHED = ("offered", "skipped")
@@ -249,7 +252,10 @@ class WaitlistOffers(WaitlistReads):
             return 0
         entries = self.many(due)
         held = [e.id for e in entries if e.status == "offered"]
-        skipped = [e.id for e in entries if e.skipped]
+        too_old = (self.clock.now() - SKIP_NOTICE_TRIES_FOR).isoformat()
+        skipped = [e.id for e in entries if e.skipped and not _before(e.ended_at, too_old)]
+        if given_up := sum(1 for e in entries if e.skipped) - len(skipped):
+            log.warning("waitlist skip notices given up, a day after the skip", extra={"entries": given_up})
         pipe = self.redis.pipeline(transaction=False)
         ended = [i for i in due if i not in held and i not in skipped]  # claimed, lapsed or left: nothing to push
         if ended:
@@ -264,3 +270,8 @@ class WaitlistOffers(WaitlistReads):
         """The push of ``entry_id`` (its offer, or its skip notice) was sent (or needs none any more): not queued
         again."""
         self.redis.zrem(keys.WAITLIST_UNSENT, entry_id)
+
+
+def _before(moment: str, other: str) -> bool:
+    """Whether the ISO moment ``moment`` (``""``: unknown, never before) is before the ISO moment ``other``."""
+    return bool(moment) and datetime.fromisoformat(moment) < datetime.fromisoformat(other)

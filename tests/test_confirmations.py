@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import redis
-from rq.registry import FinishedJobRegistry
+from rq.registry import FailedJobRegistry, FinishedJobRegistry
 
 from app.worker import run_worker
 from bot.clock import ManualClock, RedisClock
@@ -69,6 +69,45 @@ def test_a_rush_of_bookings_queues_one_job_that_confirms_everyone_once(redis_db:
     assert len(queued_jobs(svc)) == 1, "the job ended with nothing left: the next booking queued a new one"
 
 
+def finished_jobs(svc: Services) -> list[str]:
+    registry = FinishedJobRegistry(queue=svc.reminders.queue)
+    return [job_id for job_id in registry.get_job_ids() if job_id.startswith("confirmations-")]
+
+
+def test_a_job_whose_time_is_up_hands_the_rest_to_a_successor(redis_db: redis.Redis) -> None:
+    svc = rush_services(redis_db, capacity=100)
+    book(svc, range(1, 121))
+    svc.reminders.confirmations.job_seconds = 0  # each job sends one batch (50), then hands over
+    run_worker(svc, burst=True)
+    assert confirmations(svc) == Counter({f"openid-{n}": 1 for n in range(1, 121)})
+    assert len(finished_jobs(svc)) == 4, "50, 50 and 20, each then handing over; the fourth finds none"
+    assert not redis_db.exists(keys.CONFIRMATIONS_WAITING, keys.CONFIRMATIONS_JOB)
+
+
+def test_an_unexpected_error_puts_the_untried_rest_back_for_a_successor(redis_db: redis.Redis) -> None:
+    """One appointment's record is malformed (its queue number), so its confirmation raises: that one keeps its claim
+    for the single-job retry; the rest of its batch is not left to the claims' 10-minute lapse."""
+    svc = rush_services(redis_db, capacity=100)
+    book(svc, range(1, 31), threads=1)
+    broken = svc.store.many(redis_db.zrange(keys.ALL_APPOINTMENTS, 0, -1))[4]
+    redis_db.hset(keys.appointment(broken.serial), "queue_no", "first")
+    run_worker(svc, burst=True)
+    told = confirmations(svc)
+    assert sum(told.values()) == 29 and set(told.values()) == {1}
+    [claim] = redis_db.zrange(keys.REMINDERS_CLAIMED, 0, -1)
+    assert claim.decode().startswith(f"{broken.serial}|confirmation|")
+    failed = FailedJobRegistry(queue=svc.reminders.queue).get_job_ids()
+    assert len([j for j in failed if j.startswith("confirmations-")]) == 1
+    assert not redis_db.exists(keys.CONFIRMATIONS_WAITING, keys.CONFIRMATIONS_JOB)
+
+
+def test_a_job_that_outlived_its_flag_leaves_the_next_jobs_flag_alone(redis_db: redis.Redis) -> None:
+    svc = rush_services(redis_db, capacity=100)
+    redis_db.set(keys.CONFIRMATIONS_JOB, "confirmations-next", ex=60)  # set by a booking after this job's expired
+    assert svc.reminders.send_confirmations("confirmations-late") == "none waiting"
+    assert redis_db.get(keys.CONFIRMATIONS_JOB) == b"confirmations-next"
+
+
 def test_bookings_beside_a_real_worker_are_each_confirmed_once_by_fewer_jobs(
     redis_db: redis.Redis, redis_server: EmbeddedRedis, tmp_path: Path
 ) -> None:
@@ -83,7 +122,7 @@ def test_bookings_beside_a_real_worker_are_each_confirmed_once_by_fewer_jobs(
         worker.send_signal(signal.SIGTERM)
         assert worker.wait(timeout=30) == 0, log.read_text()[-3000:]
     assert confirmations(svc) == Counter({f"openid-{n}": 1 for n in people})
-    jobs = [j for j in FinishedJobRegistry(queue=svc.reminders.queue).get_job_ids() if j.startswith("confirmations-")]
+    jobs = finished_jobs(svc)
     assert 1 <= len(jobs) < len(people), f"{len(jobs)} jobs for {len(people)} bookings"
     assert not redis_db.exists(keys.CONFIRMATIONS_WAITING, keys.CONFIRMATIONS_JOB)
 

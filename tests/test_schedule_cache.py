@@ -12,6 +12,7 @@ import redis
 from bot.archive import Archive
 from bot.schedule_cache import pinned
 from bot.storage import keys
+from bot.storage.scripts import Scripts
 from tests.dialog_support import Chat
 from tests.support import NOW, Services, clock, make_services, schedule_csv, slot_of
 
@@ -73,6 +74,22 @@ def test_a_slot_dropped_by_the_archive_is_not_read_from_the_cache(svc: Services,
     with pinned(version.decode()):  # a step that began before the archive ran: the slots are gone all the same
         assert svc.schedule.slots("h1", "nk", day) == []
         assert svc.schedule.slot(slot_of("h1", "nk", TOMORROW)) is None
+
+
+def test_the_last_slot_of_a_day_takes_the_day_off_the_dates_with_the_version(svc: Services) -> None:
+    """The archive's script drops a day's last slot, its date and the version in one step: a step that read the new
+    version can never cache a date list that still has the day."""
+    day = TOMORROW.isoformat()
+    day_slots = [s.decode() for s in svc.redis.zrange(keys.slots_of_day("h1", day), 0, -1)]
+    assert day.encode() in svc.redis.smembers(keys.schedule_dates("h1"))
+    scripts = Scripts(svc.redis, "archive_slot")
+    for n, slot_id in enumerate(day_slots, 1):
+        department = svc.redis.hget(keys.slot(slot_id), "department").decode()  # type: ignore[union-attr]
+        held = [keys.slot(slot_id), keys.slot_appointments(slot_id), keys.slots_of_day("h1", day)]
+        held += [keys.slots_of_department_day("h1", department, day), keys.SCHEDULE_VERSION]
+        assert scripts.run("archive_slot", [*held, keys.schedule_dates("h1")], [slot_id, f"v{n}", day]) == 1
+        left = day.encode() in svc.redis.smembers(keys.schedule_dates("h1"))
+        assert left == (n < len(day_slots)), f"after slot {n} of {len(day_slots)}"
 
 
 def test_a_redis_that_lost_its_data_and_was_imported_again(svc: Services, redis_db: redis.Redis) -> None:

@@ -199,6 +199,24 @@ def test_a_skip_notice_whose_push_was_lost_is_pushed_again_in_english(svc: Servi
     assert sms_segments(told["text"]) <= 2
 
 
+def test_a_skip_notice_never_sent_is_given_up_a_day_after_the_skip(svc: Services, full: list[str]) -> None:
+    """An offer's push ends with its hold; a skip notice has no such end, so one that could not be sent (its push
+    lost, or refused again and again) is tried for a day, not for as long as its entry lives."""
+    acct, patient = svc.patient(10, channel="sms", user="+8613900000010")
+    entry = svc.waitlist.join(patient.pid, acct, "sms", "+8613900000010", SMALL).entry
+    svc.booking.book(patient.pid, acct, "sms", slot_of("h1", "nk", TOMORROW))
+    queue, svc.waitlist.queue = svc.waitlist.queue, None  # the push is lost
+    svc.booking.cancel(full[0], "patient:wechat")
+    svc.waitlist.offer_pending()
+    svc.waitlist.queue = queue
+    assert status(svc, entry) == "expired" and svc.redis.zcard(keys.WAITLIST_UNSENT) == 1
+    clock(svc).advance(timedelta(days=1, minutes=3))
+    assert svc.waitlist.resend_unsent() == 0
+    run_worker(svc, burst=True)
+    assert svc.outbox.messages_for("+8613900000010") == []
+    assert svc.redis.zcard(keys.WAITLIST_UNSENT) == 0
+
+
 def test_skipping_the_last_waiter_puts_the_place_back_on_sale(svc: Services, full: list[str]) -> None:
     join(svc, 10)
     book(svc, 10, slot_of("h1", "nk", TOMORROW))
