@@ -173,11 +173,12 @@ handed out again, unless the job finished and removed them)."""
 
 CONFIRMATIONS_WAITING = f"{PREFIX}reminders:confirmations"
 """List of the claims (``keys.REMINDERS_CLAIMED`` members) of confirmations waiting for the batch job that sends
-them (bot.reminders); expires a day after the last one joined (their claims lapse long before)."""
+them (bot.confirmations); expires a day after the last one joined (their claims lapse long before)."""
 
 CONFIRMATIONS_JOB = f"{PREFIX}reminders:confirmations:job"
-"""String: set while a batch job is queued or running that will send every confirmation waiting (deleted by the job
-that finds none left; expires in case that job died)."""
+"""String: the id of the confirmations' batch job queued or running (bot.confirmations), set by the booking that
+queues it; renewed by that job while it works, deleted by it when it finds none waiting (if still its own), handed
+to its successor; expires in case the job died."""
 
 
 def broadcast(broadcast_id: str) -> str:
