@@ -136,7 +136,9 @@ def test_a_worker_killed_mid_batch_loses_and_doubles_no_confirmation(
     config = tmp_path / "config.toml"
     config.write_text(config_toml(redis_server.url))
     log = tmp_path / "worker.log"
-    with process(["-m", "app", "worker", "--config", str(config)], log) as worker:
+    # guahao worker's own run_worker, each confirmation 2 ms slower: the kill lands mid-batch even on a loaded machine
+    launcher = ["-m", "tests.worker_process", str(config), '{"confirmation_delay_s": 0.002}']
+    with process(launcher, log) as worker:
         wait_for(lambda: sum(confirmations(svc).values()) >= 50, 30, "the first confirmations", log)
         os.kill(worker.pid, signal.SIGKILL)
         worker.wait()
