@@ -9,8 +9,8 @@ each); a few jobs now confirm thousands.
 The job (:meth:`ConfirmationJob.run`) takes :data:`BATCH` at a time and keeps its flag alive while it works
 (``confirmations_take.lua``); on an empty line it lingers (a blocking pop) for more, and ends only through
 ``confirmations_done.lua``, which deletes the flag — if still its own — in the same step as the check that none is
-waiting, so a booking landing after that queues the next job and none waits without one. After :data:`JOB_SECONDS` it
-hands the flag and the rest to a successor job, well within RQ's timeout. A confirmation whose send fails keeps its
+waiting, so a booking landing after that queues the next job and none waits without one. After half its RQ timeout it
+hands the flag and the rest to a successor job. A confirmation whose send fails keeps its
 claim, which lapses into a single job (:meth:`bot.reminders.Reminders.dispatch_due`); so does what a killed job had
 taken. An unexpected error puts the untried rest back in line for a successor first. Every confirmation is sent once
 whatever sends it (its id is its send-once key).
@@ -35,10 +35,6 @@ log = logging.getLogger(__name__)
 
 BATCH = 50
 """Confirmations taken from Redis at a time."""
-JOB_SECONDS = 60.0
-"""A job that has worked this long hands over to a successor (RQ's timeout for it is twice that)."""
-JOB_TIMEOUT_S = 120
-RESULT_TTL_S = 24 * 3600
 LINGER_S = 0.2
 """How long a job waits for more once the line is empty, before it ends."""
 WAITING_TTL = timedelta(days=1)
@@ -54,19 +50,28 @@ def new_job_id() -> str:
 
 
 class ConfirmationJob:
-    """Queues and runs the confirmations' batch job; ``send`` sends one claimed confirmation (what happened), raising
-    ``failed`` when it could not be sent now."""
+    """Queues and runs the confirmations' batch job. ``send`` sends one claimed confirmation and says what happened
+    (``failed`` when it could not be sent now: its claim stays, to lapse into a single job); ``job_timeout_s`` and
+    ``result_ttl_s`` are RQ's settings of guahao's jobs."""
 
     def __init__(
-        self, redis_client: redis.Redis, queue: Queue, send: Callable[[bytes | str], str], failed: type[Exception]
+        self,
+        redis_client: redis.Redis,
+        queue: Queue,
+        send: Callable[[bytes | str], str],
+        *,
+        job_timeout_s: int,
+        result_ttl_s: int,
     ) -> None:
         self.redis = redis_client
         self.queue = queue
         self._send = send
-        self._failed = failed
+        self._job_timeout_s = job_timeout_s
+        self._result_ttl_s = result_ttl_s
         self._scripts = Scripts(redis_client, "confirmations_take", "confirmations_done")
         self.linger_s = LINGER_S
-        self.job_seconds = JOB_SECONDS
+        self.job_seconds = job_timeout_s / 2
+        """A job that has worked this long hands over to a successor."""
 
     def flag_args(self, job_id: str) -> list[int | str]:
         """What ``reminders_booked.lua`` needs to put a confirmation in line and set the flag for ``job_id``."""
@@ -79,8 +84,8 @@ class ConfirmationJob:
             "bot.jobs.send_confirmations",
             job_id,
             job_id=job_id,
-            job_timeout=JOB_TIMEOUT_S,
-            result_ttl=RESULT_TTL_S,
+            job_timeout=self._job_timeout_s,
+            result_ttl=self._result_ttl_s,
             description="confirmations waiting",
             pipeline=pipe,
         )
@@ -116,9 +121,6 @@ class ConfirmationJob:
         for n, claim in enumerate(taken):
             try:
                 outcomes[self._send(claim)] += 1
-            except self._failed:
-                log.warning("confirmation not sent, retried once its claim lapses", extra={"claim": _serial(claim)})
-                outcomes["failed"] += 1
             except Exception:
                 self._put_back(taken[n + 1 :])
                 raise
@@ -132,8 +134,3 @@ class ConfirmationJob:
             self.enqueue(new_job_id(), hand_over=True)
         except redis.RedisError:
             log.warning("confirmations not handed over; their claims lapse into single jobs", extra={"left": len(rest)})
-
-
-def _serial(claim: bytes | str) -> str:
-    """The serial of a claim (``<serial>|confirmation|<due>``), for a log line (no personal data)."""
-    return (claim.decode() if isinstance(claim, bytes) else claim).split("|")[0]

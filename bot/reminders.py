@@ -121,7 +121,9 @@ class Reminders:
         self.clock = clock
         self.queue = queue if queue is not None else job_queue(redis_client)
         self._wall = wall
-        self.confirmations = ConfirmationJob(redis_client, self.queue, self._send_claimed, ReminderFailed)
+        self.confirmations = ConfirmationJob(
+            redis_client, self.queue, self._send_claimed, job_timeout_s=JOB_TIMEOUT_S, result_ttl_s=RESULT_TTL_S
+        )
         self._scripts = Scripts(redis_client, "reminder_claim", "reminders_booked")
 
     def _wall_now(self) -> float:
@@ -223,7 +225,14 @@ class Reminders:
         return self.confirmations.run(job_id)
 
     def _send_claimed(self, claim: bytes | str) -> str:
-        return self.send(ReminderDue.from_claim(claim))
+        """The batch job's send of one claimed confirmation: ``failed`` when it could not be sent now (its claim stays
+        and lapses into a single job)."""
+        reminder = ReminderDue.from_claim(claim)
+        try:
+            return self.send(reminder)
+        except ReminderFailed:
+            log.warning("confirmation not sent, retried once its claim lapses", extra={"serial": reminder.serial})
+            return "failed"
 
     def send(self, reminder: ReminderDue) -> str:
         """Send one reminder if it still makes sense; what happened (``sent``, ``opted_out``, ``not_booked``,

@@ -253,8 +253,9 @@ class WaitlistOffers(WaitlistReads):
         entries = self.many(due)
         held = [e.id for e in entries if e.status == "offered"]
         too_old = (self.clock.now() - SKIP_NOTICE_TRIES_FOR).isoformat()
-        skipped = [e.id for e in entries if e.skipped and not _before(e.ended_at, too_old)]
-        if given_up := sum(1 for e in entries if e.skipped) - len(skipped):
+        notices = [e for e in entries if e.skipped]
+        skipped = [e.id for e in notices if not _before(e.ended_at, too_old)]
+        if given_up := len(notices) - len(skipped):
             log.warning("waitlist skip notices given up, a day after the skip", extra={"entries": given_up})
         pipe = self.redis.pipeline(transaction=False)
         ended = [i for i in due if i not in held and i not in skipped]  # claimed, lapsed or left: nothing to push
