@@ -10,8 +10,10 @@ with ``guahao worker`` beside it for any reply handed over. The load generator i
 script: every request is generated and signed beforehand into one file per connection, which that connection replays
 in order (one thread per connection, one request in flight), so each patient's conversation is sequential and the
 client only copies bytes. The baseline is a bare Flask XML echo under the same gunicorn, the same wrk, the same
-requests, measured in the same run (before and after; their mean). Printed: messages/s, bookings/s, p50/p99 per
-message, the ratio to the echo (target >= 0.5); then p99 at 80 % of guahao's measured maximum (target < 50 ms), with
+requests, measured in the same run (before and after; their mean). Between them, the same for the floor
+(``bench/floor.py``): the least per message that any webhook keeping SPEC's promises does (signatures, safe-mode
+crypto, a sealed session, the engine's two Redis scripts, a fixed reply), the ceiling of any design from these parts.
+Printed: messages/s, bookings/s, p50/p99 per message, the ratio to the echo (target >= 0.5) and to the floor; then p99 at 80 % of guahao's measured maximum (target < 50 ms), with
 wrk's ``delay()`` pacing each connection (wrk has no rate option and wrk2 is not packaged here; the pacing is
 calibrated on a first half and measured on the second); then what Redis holds: every message answered (none lost,
 none pending), bookings, places overbooked.
@@ -479,6 +481,13 @@ class Rush:
         logs.mkdir()
 
         echo_runs = [self._echo(env, logs, at_max, "echo-1")]
+        floor_env = {**env, "GUAHAO_FLOOR": "|".join((server.url, SECRET, TOKEN, AES_KEY, APP_ID, TWILIO_TOKEN))}
+        floor = self._echo({**floor_env, "GUAHAO_FLOOR_URL": PUBLIC_URL}, logs, at_max, "floor", "floor:floor_app()")
+        floor_answered = sum(1 for _ in client.scan_iter("floor:seen:*", count=1000))
+        # the floor's own check: it answered (stored a reply for) each message; a connection that ends its file may
+        # send its last request once more before wrk stops it (a retry, answered ``success``)
+        if floor.failed or floor_answered < floor.messages - self.connections:
+            raise SystemExit(f"the floor answered {floor_answered} of {floor.messages} messages, {floor.failed} failed")
         metrics_dir = self.workdir / "metrics"
         metrics_dir.mkdir()
         guahao_env = {**env, "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir), "PYTHONPATH": str(self.app_root)}
@@ -510,10 +519,11 @@ class Rush:
         checks = self._check(client, [at_max, paced_dir / "a", paced_dir / "b"], services.box)
         checks |= {"booked_in_rush": booked_in_rush, "completed_after": completed, **cpu}
         client.close()
-        return self._report(echo_runs, rush, at_80, pause, checks)
+        return self._report(echo_runs, floor, rush, at_80, pause, checks)
 
-    def _echo(self, env: dict[str, str], logs: Path, directory: Path, name: str) -> Load:
-        echo = Gunicorn("rush:echo_app()", self.workers, env, logs / f"{name}.log", ROOT / "bench")
+    def _echo(self, env: dict[str, str], logs: Path, directory: Path, name: str, app: str = "rush:echo_app()") -> Load:
+        """A baseline app (the echo, or the floor) under the same gunicorn and wrk."""
+        echo = Gunicorn(app, self.workers, env, logs / f"{name}.log", ROOT / "bench")
         try:
             return run_wrk(echo.port, directory, self.connections)
         finally:
@@ -545,7 +555,7 @@ class Rush:
         return {"sent": len(delivery_keys), **states, "booked": booked, "overbooked": overbooked, "pushed": pushed}
 
     def _report(
-        self, echo_runs: list[Load], rush: Load, at_80: Load, pause: int, checks: dict[str, Any]
+        self, echo_runs: list[Load], floor: Load, rush: Load, at_80: Load, pause: int, checks: dict[str, Any]
     ) -> dict[str, Any]:
         echo_rate = statistics.mean(r.rate for r in echo_runs)
         lost = checks["sent"] - checks["replied"] - checks["late"]
@@ -554,6 +564,7 @@ class Rush:
         print(f"{'':28}{'msg/s':>9}{'p50 ms':>9}{'p99 ms':>9}")
         for n, run in enumerate(echo_runs, 1):
             print(f"{'bare Flask XML echo #' + str(n):28}{run.rate:9.0f}{run.p50_ms:9.2f}{run.p99_ms:9.2f}")
+        print(f"{'floor (see bench/floor.py)':28}{floor.rate:9.0f}{floor.p50_ms:9.2f}{floor.p99_ms:9.2f}")
         print(f"{'guahao rush (max)':28}{rush.rate:9.0f}{rush.p50_ms:9.2f}{rush.p99_ms:9.2f}")
         share = at_80.rate / rush.rate
         print(f"{'guahao at 80 % (' + f'{share:.0%} got)':28}{at_80.rate:9.0f}{at_80.p50_ms:9.2f}{at_80.p99_ms:9.2f}")
@@ -569,6 +580,10 @@ class Rush:
             "does not change much)"
         )
         print(f"messages/s ratio to bare Flask: {ratio:.3f}  (target >= 0.5)")
+        print(
+            f"the floor's ratio to bare Flask: {floor.rate / echo_rate:.3f} (the ceiling of any design from these "
+            f"parts; {floor.failed} failed requests); guahao's ratio to the floor: {rush.rate / floor.rate:.3f}"
+        )
         print(f"p99 at 80 % of max: {at_80.p99_ms:.1f} ms  (target < 50 ms)")
         print(
             f"checks: sent {checks['sent']}, answered {checks['replied']}, handed to the worker {checks['late']}, "
@@ -578,6 +593,8 @@ class Rush:
             "echo_rate": echo_rate,
             "rate": rush.rate,
             "ratio": ratio,
+            "floor_rate": floor.rate,
+            "floor_ratio": floor.rate / echo_rate,
             "p50_ms": rush.p50_ms,
             "p99_ms": rush.p99_ms,
             "rate_80": at_80.rate,

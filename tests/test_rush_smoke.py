@@ -35,3 +35,4 @@ def test_the_rush_bench_runs_with_a_few_patients(tmp_path: Path) -> None:
     assert result["missing"] == result["pending"] == result["deferred"] == result["lost"] == result["failed"] == 0
     assert result["overbooked"] == 0 and 0 < result["booked"] <= PATIENTS + PACED
     assert "ratio to bare Flask" in run.stdout and "p99 at 80 % of max" in run.stdout
+    assert "the floor's ratio to bare Flask" in run.stdout and result["floor_rate"] > 0
