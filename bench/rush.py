@@ -13,10 +13,10 @@ client only copies bytes. The baseline is a bare Flask XML echo under the same g
 requests, measured in the same run (before and after; their mean). Between them, the same for the floor
 (``bench/floor.py``): the least per message that any webhook keeping SPEC's promises does (signatures, safe-mode
 crypto, a sealed session, the engine's two Redis scripts, a fixed reply), the ceiling of any design from these parts.
-Printed: messages/s, bookings/s, p50/p99 per message, the ratio to the echo (target >= 0.5) and to the floor; then p99 at 80 % of guahao's measured maximum (target < 50 ms), with
-wrk's ``delay()`` pacing each connection (wrk has no rate option and wrk2 is not packaged here; the pacing is
-calibrated on a first half and measured on the second); then what Redis holds: every message answered (none lost,
-none pending), bookings, places overbooked.
+Printed: messages/s, bookings/s, p50/p99 per message, the ratio to the echo (target >= 0.5) and to the floor; then
+p99 at 80 % of guahao's measured maximum (target < 50 ms), with wrk's ``delay()`` pacing each connection (wrk has no
+rate option and wrk2 is not packaged here; the pacing is calibrated on a first half and measured on the second); then
+what Redis holds: every message answered (none lost, none pending), bookings, places overbooked.
 
 ``--menu``: every message is ``菜单`` (the menu, from new users first: the webhook path itself, as issue 15 first
 measured it) instead of the booking conversation. ``--app-root DIR`` serves another checkout of guahao (say the

@@ -66,14 +66,20 @@ def show_lottery(turn: Turn, patients: list[PatientView]) -> None:
         return
     turn.say("appointments.lottery_header", count=len(shown))
     for registration, slot in shown:
-        turn.say(
-            "appointments.lottery_item",
-            patient=patient_label(turn, own[registration.pid].name_masked),
-            visit=words.visit(slot.date, slot.start, turn.lang, slot.end),
-            department=department_name(turn, slot.hospital, slot.department),
-            doctor=doctor_name(turn, slot),
-            results=moment_text(turn, registration.results_at, slot.hospital),
-        )
+        described = {
+            "patient": patient_label(turn, own[registration.pid].name_masked),
+            "visit": words.visit(slot.date, slot.start, turn.lang, slot.end),
+            "department": department_name(turn, slot.hospital, slot.department),
+            "doctor": doctor_name(turn, slot),
+        }
+        if registration.results_at <= turn.now:  # the window has ended; the draw runs at the next tick
+            turn.say("appointments.lottery_item_drawing", **described)
+        else:
+            turn.say(
+                "appointments.lottery_item",
+                **described,
+                results=moment_text(turn, registration.results_at, slot.hospital),
+            )
 
 
 class State(StrEnum):

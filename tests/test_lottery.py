@@ -375,6 +375,9 @@ def test_my_appointments_lists_registrations_awaiting_the_draw(redis_db: redis.R
     assert "Awaiting the draw (1):" in listing, listing
     assert "Zhang* Mon 30 Nov 14:00-17:00 Neike dr-nk-x: result after Mon 23 Nov 07:31" in listing
     end_window(svc)
+    listing = talk(engine, "openid-1", ("我的预约",))  # the window over, the draw not run yet: no time in the past
+    assert "张* 11月30日 周一 08:00-12:00 内科 dr-nk,正在抽签,结果稍后通知您" in listing, listing
+    assert "being drawn now, you will be told the result shortly" in talk(engine, "openid-2", ("my appointments",))
     run_periodic(svc)
     listing = talk(engine, "openid-1", ("我的预约",))
     assert "待抽签" not in listing and "您有1个待就诊预约:" in listing, "drawn: the appointment instead"

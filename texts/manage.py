@@ -25,6 +25,10 @@ TEXTS: dict[str, tuple[str, str]] = {
         "{patient} {visit} {department} {doctor},{results} 后公布结果",
         "{patient} {visit} {department} {doctor}: result after {results}",
     ),
+    "appointments.lottery_item_drawing": (
+        "{patient} {visit} {department} {doctor},正在抽签,结果稍后通知您",
+        "{patient} {visit} {department} {doctor}: being drawn now, you will be told the result shortly",
+    ),
     "appointments.standing": ("{patient}:本年度爽约{count}次", "{patient}: {count} no-show(s) this year"),
     "appointments.suspended_no_show": (
         ",因爽约暂停预约,{until}起可再预约",
