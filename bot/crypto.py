@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 
 _VERSION = "v1"
 _NONCE_BYTES = 12
+_COMPACT_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+"""One encoder for every sealed record: ``json.dumps`` with options builds a new one per call."""
 SECRET_FILE = "secret.key"
 
 
@@ -68,7 +70,7 @@ class SecretBox:
 
     def encrypt_json(self, value: Any, *, context: str) -> str:
         """:meth:`encrypt` of ``value`` written as compact JSON (a whole record sealed as one blob)."""
-        return self.encrypt(json.dumps(value, ensure_ascii=False, separators=(",", ":")), context=context)
+        return self.encrypt(_COMPACT_JSON.encode(value), context=context)
 
     def decrypt_json(self, token: str, *, context: str) -> Any:
         """The value sealed by :meth:`encrypt_json` with the same context."""
