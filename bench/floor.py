@@ -15,6 +15,9 @@ parts, whatever its dialog does. Per message it does only what the contract cann
 
 Its dialog is one fixed reply (the menu's length): no rules, no schedule, no booking. guahao's conversation needs
 more than this floor by nature (the schedule read, the booking script, the patients' records).
+
+``bare_floor_app()`` is lower still: the echo plus only the two scripts and the sealed session (no signature, no
+safe-mode crypto, no message parsed: the user is a hash of the body), to show what the Redis round trips alone cost.
 """
 
 from __future__ import annotations
@@ -91,10 +94,30 @@ class Floor:
         return REPLY
 
 
-def floor_app() -> Flask:
-    """The floor as a Flask app over ``GUAHAO_FLOOR`` (``redis_url|secret|token|aes_key|app_id|twilio_token``)."""
+def _floor() -> Floor:
+    """The floor over ``GUAHAO_FLOOR`` (``redis_url|secret|token|aes_key|app_id|twilio_token``)."""
     redis_url, secret, token, aes_key, app_id, twilio_token = os.environ["GUAHAO_FLOOR"].split("|")
-    floor = Floor(redis_url, secret, token, aes_key, app_id, twilio_token)
+    return Floor(redis_url, secret, token, aes_key, app_id, twilio_token)
+
+
+def bare_floor_app() -> Flask:
+    """The echo plus the two scripts and the sealed session, nothing else."""
+    floor = _floor()
+    app = Flask("bare-floor")
+
+    @app.post("/<path:path>")
+    def echo(path: str) -> Response:
+        body = request.get_data()
+        user = hashlib.sha1(body).hexdigest()  # each request a message of its own
+        floor.step("bare", user, user)
+        return Response(body, mimetype="application/xml")
+
+    return app
+
+
+def floor_app() -> Flask:
+    """The floor as a Flask app (WeChat safe mode and Twilio, as guahao serves them)."""
+    floor = _floor()
     public_url = os.environ["GUAHAO_FLOOR_URL"]
     app = Flask("floor")
 

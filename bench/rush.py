@@ -483,10 +483,12 @@ class Rush:
         echo_runs = [self._echo(env, logs, at_max, "echo-1")]
         floor_env = {**env, "GUAHAO_FLOOR": "|".join((server.url, SECRET, TOKEN, AES_KEY, APP_ID, TWILIO_TOKEN))}
         floor = self._echo({**floor_env, "GUAHAO_FLOOR_URL": PUBLIC_URL}, logs, at_max, "floor", "floor:floor_app()")
-        floor_answered = sum(1 for _ in client.scan_iter("floor:seen:*", count=1000))
+        bare_floor = self._echo(floor_env, logs, at_max, "bare-floor", "floor:bare_floor_app()")
+        floor_answered = sum(1 for _ in client.scan_iter("floor:seen:wechat:*", count=1000))
+        floor_answered += sum(1 for _ in client.scan_iter("floor:seen:sms:*", count=1000))
         # the floor's own check: it answered (stored a reply for) each message; a connection that ends its file may
         # send its last request once more before wrk stops it (a retry, answered ``success``)
-        if floor.failed or floor_answered < floor.messages - self.connections:
+        if floor.failed or bare_floor.failed or floor_answered < floor.messages - self.connections:
             raise SystemExit(f"the floor answered {floor_answered} of {floor.messages} messages, {floor.failed} failed")
         metrics_dir = self.workdir / "metrics"
         metrics_dir.mkdir()
@@ -519,7 +521,7 @@ class Rush:
         checks = self._check(client, [at_max, paced_dir / "a", paced_dir / "b"], services.box)
         checks |= {"booked_in_rush": booked_in_rush, "completed_after": completed, **cpu}
         client.close()
-        return self._report(echo_runs, floor, rush, at_80, pause, checks)
+        return self._report(echo_runs, (floor, bare_floor), rush, at_80, pause, checks)
 
     def _echo(self, env: dict[str, str], logs: Path, directory: Path, name: str, app: str = "rush:echo_app()") -> Load:
         """A baseline app (the echo, or the floor) under the same gunicorn and wrk."""
@@ -555,8 +557,15 @@ class Rush:
         return {"sent": len(delivery_keys), **states, "booked": booked, "overbooked": overbooked, "pushed": pushed}
 
     def _report(
-        self, echo_runs: list[Load], floor: Load, rush: Load, at_80: Load, pause: int, checks: dict[str, Any]
+        self,
+        echo_runs: list[Load],
+        floors: tuple[Load, Load],
+        rush: Load,
+        at_80: Load,
+        pause: int,
+        checks: dict[str, Any],
     ) -> dict[str, Any]:
+        floor, bare_floor = floors
         echo_rate = statistics.mean(r.rate for r in echo_runs)
         lost = checks["sent"] - checks["replied"] - checks["late"]
         booked_rate = checks["booked_in_rush"] / rush.seconds
@@ -564,6 +573,7 @@ class Rush:
         print(f"{'':28}{'msg/s':>9}{'p50 ms':>9}{'p99 ms':>9}")
         for n, run in enumerate(echo_runs, 1):
             print(f"{'bare Flask XML echo #' + str(n):28}{run.rate:9.0f}{run.p50_ms:9.2f}{run.p99_ms:9.2f}")
+        print(f"{'echo + 2 scripts + seal':28}{bare_floor.rate:9.0f}{bare_floor.p50_ms:9.2f}{bare_floor.p99_ms:9.2f}")
         print(f"{'floor (see bench/floor.py)':28}{floor.rate:9.0f}{floor.p50_ms:9.2f}{floor.p99_ms:9.2f}")
         print(f"{'guahao rush (max)':28}{rush.rate:9.0f}{rush.p50_ms:9.2f}{rush.p99_ms:9.2f}")
         share = at_80.rate / rush.rate
@@ -582,7 +592,8 @@ class Rush:
         print(f"messages/s ratio to bare Flask: {ratio:.3f}  (target >= 0.5)")
         print(
             f"the floor's ratio to bare Flask: {floor.rate / echo_rate:.3f} (the ceiling of any design from these "
-            f"parts; {floor.failed} failed requests); guahao's ratio to the floor: {rush.rate / floor.rate:.3f}"
+            f"parts; {floor.failed} failed requests); guahao's ratio to the floor: {rush.rate / floor.rate:.3f}; "
+            f"the echo with only the two scripts and the seal: {bare_floor.rate / echo_rate:.3f}"
         )
         print(f"p99 at 80 % of max: {at_80.p99_ms:.1f} ms  (target < 50 ms)")
         print(
@@ -595,6 +606,7 @@ class Rush:
             "ratio": ratio,
             "floor_rate": floor.rate,
             "floor_ratio": floor.rate / echo_rate,
+            "bare_floor_ratio": bare_floor.rate / echo_rate,
             "p50_ms": rush.p50_ms,
             "p99_ms": rush.p99_ms,
             "rate_80": at_80.rate,
