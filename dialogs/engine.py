@@ -318,7 +318,18 @@ class Engine:
         """``改约 <serial>``, ``退出候补 <n>`` (and ``取消 <serial>``) typed on any channel, from any step."""
         serial = reschedule.serial_of(turn.text)
         number = waitlist.leave_number(turn.text)
-        cancel = _CANCEL_SERIAL.fullmatch(turn.text)
+        found = _CANCEL_SERIAL.fullmatch(turn.text)
+        cancel = found[1] if found else None
+        if serial is None and number is None and cancel is None:
+            # in ordinary words around the serial: 取消预约 12345678, 我想改约 12345678, cancel my appointment …
+            state = turn.session.state
+            errand = None if intents.answers_step(state, turn.text) else intents.errand_with_serial(turn.text)
+            if errand is not None and errand[0] in intents.STEP_ANSWERS.get(state, frozenset()):
+                errand = None  # the step's own answer there (确认取消预约 12345678 at the cancellation's question)
+            if errand is not None and errand[0] == intents.Intent.RESCHEDULE:
+                serial = errand[1]
+            elif errand is not None:
+                cancel = errand[1]
         if (serial is None and number is None and cancel is None) or not self.deps.patients.patient_ids(turn.acct):
             return False
         if serial is not None:
@@ -330,7 +341,7 @@ class Engine:
             turn.switch("menu")
         elif cancel is not None and turn.session.state != "cancel.choose":
             turn.session.reset()
-            start_with_serial(turn, cancel[1])
+            start_with_serial(turn, cancel)
         else:
             return False
         return True
@@ -346,6 +357,9 @@ class Engine:
         # booking steps read a sentence themselves; verification and patients take free text (a name may hold 挂)
         reads_text = turn.session.state.partition(".")[0] in ("book", "verify", "patients")
         wish = None if reads_text else intents.booking_sentence(turn.text, turn.today())
+        if intent is None and wish is None and not reads_text:  # 取消明天的预约, 预约查询: that errand, not a booking
+            errand = intents.errand_of(turn.text)
+            intent = None if errand in intents.STEP_ANSWERS.get(turn.session.state, frozenset()) else errand
         if intent is None and wish is None:
             return False
         follow_intent(turn, intent or intents.Intent.BOOK, wish)

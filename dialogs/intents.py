@@ -25,6 +25,8 @@ __all__ = [
     "Intent",
     "answers_step",
     "confirms_cancel",
+    "errand_of",
+    "errand_with_serial",
     "Wish",
     "booking_sentence",
     "declines_booking",
@@ -105,9 +107,54 @@ def _compact(text: str) -> str:
 _BOOKING_WORD = re.compile(r"挂|掛|预约|預約|(?<![a-z])(?:book|booking|appointment)(?![a-z])")
 
 
+# what names another errand than a new booking anywhere in a sentence that also says 预约 / appointment (取消明天的预约,
+# 预约查询, reschedule my appointment): that errand, never a booking of the words left (tried in this order)
+_ERRANDS: list[tuple[Intent, re.Pattern[str]]] = [
+    (Intent.RESCHEDULE, re.compile(
+        r"改约|改期|改(?:一下|个)?(?:预约|預約|挂号|掛號|时间|日期|号)|换(?:个|一)?(?:时间|日子|日期)"
+        r"|(?<![a-z])(?:reschedule|re-schedule|move|change)(?![a-z])"
+    )),
+    (Intent.CANCEL, re.compile(r"取消|退号|退掉|退挂|(?<![a-z])cancel(?![a-z])")),
+    (Intent.LIST, re.compile(
+        r"查询|查詢|查看|查一下|查查|(?:预约|約|约|挂)了(?:什么|啥|哪|几)"
+        r"|(?<![a-z])(?:what did i|what have i|when is my|show|list)(?![a-z])"
+    )),
+]  # fmt: skip
+_SERIAL_AROUND = re.compile(r"#?(?<![0-9])([0-9]{8})(?![0-9])")
+
+
+def errand_of(text: str) -> Intent | None:
+    """The errand a sentence about an appointment names besides the booking word (``取消明天的预约`` → cancel,
+    ``预约查询`` → list, ``reschedule my appointment`` → reschedule), or None (a booking sentence, or no appointment
+    named at all)."""
+    query = _compact(text)
+    if not _BOOKING_WORD.search(query):
+        return None
+    return next((intent for intent, pattern in _ERRANDS if pattern.search(query)), None)
+
+
+def errand_with_serial(text: str) -> tuple[Intent, str] | None:
+    """A cancellation or a move of the appointment whose serial the message names, in ordinary words around it
+    (``取消预约 12345678``, ``我想改约 12345678``, ``cancel my appointment 12345678``): the intent and the serial."""
+    query = _compact(text)
+    serials = _SERIAL_AROUND.findall(query)
+    if len(serials) != 1:
+        return None
+    rest = " ".join(_SERIAL_AROUND.sub(" ", query).split())
+    intent = intent_of(rest) or errand_of(rest)
+    if intent is None and rest:  # a bare verb of the errand: 取消 / 改约 / cancel / reschedule (+ polite words)
+        intent = next((i for i, pattern in _ERRANDS[:2] if pattern.fullmatch(_BARE.sub("", rest))), None)
+    return (intent, serials[0]) if intent in (Intent.CANCEL, Intent.RESCHEDULE) else None
+
+
+_BARE = re.compile(rf"^{_POLITE}|{_END}$")
+
+
 def booking_sentence(text: str, today: date) -> Wish | None:
     """A sentence that asks to book and names what (``挂李娜下周三的专家号``), or None."""
     if intent_of(text) not in (None, Intent.BOOK) or not _BOOKING_WORD.search(normalize(text)):
+        return None
+    if errand_of(text) is not None:  # 取消明天的预约: about an appointment, not a new one
         return None
     wish = wish_of(text, today)
     return wish if wish.names_something else None

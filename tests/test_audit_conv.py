@@ -1,0 +1,88 @@
+"""Defects found by talking to the bot as patients do (an audit of the conversation), each pinned by a test.
+
+The clock and the schedule are those of ``tests.support`` (Monday 23 November 2026, 08:00 in Beijing; a general
+morning and an expert afternoon slot of every department every day from tomorrow).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from dialogs.message import Channel
+from tests.dialog_support import Chat
+from tests.support import Services, clock
+from tests.test_dialog_book import SERIAL, ready, to_confirm
+
+
+def booked(svc: Services, channel: Channel = Channel.wechat, user: str = "openid-a") -> tuple[Chat, str]:
+    """Patient 1 booked the 内科 morning of 24 Nov through the dialog; the chat (back at the menu) and the serial."""
+    chat, _ = ready(svc, user, 1, channel)
+    to_confirm(chat)
+    found = SERIAL.search(chat.send("Y"))
+    assert found is not None
+    return chat, found[1]
+
+
+def fresh_minute(svc: Services, chat: Chat) -> Chat:
+    """The same user a minute later (the per-minute message limit does not get in the way), at the menu."""
+    clock(svc).advance(timedelta(seconds=61))
+    chat.send("菜单")
+    return chat
+
+
+# --- a message that names an existing appointment and what to do with it is never a new booking ----------------
+
+
+@pytest.mark.parametrize(
+    "typed",
+    ["取消预约 {s}", "取消预约{s}", "我要取消 {s}", "退号 {s}", "取消挂号 {s}", "cancel appointment {s}",
+     "cancel my appointment {s}", "please cancel {s}"],
+)  # fmt: skip
+@pytest.mark.parametrize("channel", [Channel.wechat, Channel.sms])
+def test_cancel_in_ordinary_words_with_the_serial_cancels_that_one(svc: Services, typed: str, channel: Channel) -> None:
+    chat, serial = booked(svc, channel, "openid-a" if channel == Channel.wechat else "+8613900000001")
+    reply = chat.send(typed.format(s=serial))
+    assert "请选择医院" not in reply, "a cancellation is not a new booking"
+    assert f"取消预约{serial}" in reply and "回复 Y 确认取消" in reply, reply
+
+
+@pytest.mark.parametrize(
+    "typed", ["我想改约 {s}", "改约预约 {s}", "reschedule appointment {s}", "reschedule my appointment {s}"]
+)
+def test_reschedule_in_ordinary_words_with_the_serial_moves_that_one(svc: Services, typed: str) -> None:
+    chat, serial = booked(svc)
+    reply = chat.send(typed.format(s=serial))
+    assert "请选择医院" not in reply
+    assert f"改约 {serial}" in reply and "请选择内科的就诊日期" in reply, reply
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [
+        ("取消明天的预约", "回复 Y 确认取消"),
+        ("我想取消我的预约", "回复 Y 确认取消"),
+        ("预约查询", "您有1个待就诊预约"),
+        ("我预约了什么", "您有1个待就诊预约"),
+        ("改一下预约", "请选择内科的就诊日期"),
+        ("reschedule my appointment", "请选择内科的就诊日期"),
+        ("reschedule my booking", "请选择内科的就诊日期"),
+        ("change my appointment time", "请选择内科的就诊日期"),
+        ("what did I book", "您有1个待就诊预约"),
+    ],
+)
+def test_a_sentence_about_an_appointment_is_that_errand_not_a_new_booking(
+    svc: Services, typed: str, expected: str
+) -> None:
+    chat, _ = booked(svc)
+    reply = fresh_minute(svc, chat).send(typed)
+    assert "请选择医院" not in reply, f"{typed!r} started a new booking"
+    assert expected in reply, reply
+
+
+@pytest.mark.parametrize("typed", ["明天上午内科", "预约明天内科", "挂明天的号", "book tomorrow"])
+def test_booking_sentences_still_book(svc: Services, typed: str) -> None:
+    chat, _ = booked(svc)
+    reply = fresh_minute(svc, chat).send(typed)
+    assert "请选择医院" in reply or "请确认预约" in reply, reply
