@@ -37,7 +37,7 @@ class VerifyFlow(Flow):
         self.say("verify.ask_name")
 
     def ask_id_number(self) -> None:
-        self.say("verify.ask_id_number", name=self.turn.secret("name"))
+        self.say("verify.ask_id_number", name=rules.mask_name(self.turn.secret("name")))  # never a full name in clear
 
     def ask_phone(self) -> None:
         turn = self.turn

@@ -86,3 +86,23 @@ def test_booking_sentences_still_book(svc: Services, typed: str) -> None:
     chat, _ = booked(svc)
     reply = fresh_minute(svc, chat).send(typed)
     assert "请选择医院" in reply or "请确认预约" in reply, reply
+
+
+# --- personal data: a reply never carries a full name in clear ----------------------------------------------------
+
+
+@pytest.mark.parametrize(("typed", "shown"), [("欧阳娜娜", "欧阳**"), ("王小明", "王**")])
+def test_the_id_question_shows_the_name_masked(svc: Services, typed: str, shown: str) -> None:
+    chat = Chat(svc)
+    chat.send("1")
+    reply = chat.send(typed)
+    assert typed not in reply, f"the full name in clear: {reply}"
+    assert f"请输入{shown}的18位居民身份证号" in reply
+
+
+def test_adding_a_patient_shows_their_name_masked(svc: Services) -> None:
+    chat, _ = ready(svc)
+    chat.send("4")
+    chat.send("1")  # 添加就诊人
+    reply = chat.send("李四")
+    assert "李四" not in reply and "请输入李*的18位居民身份证号" in reply, reply

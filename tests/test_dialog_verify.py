@@ -21,7 +21,7 @@ def test_subscribe_gets_welcome_and_menu(svc: Services) -> None:
 def test_first_time_user_is_verified_before_booking_zh(svc: Services) -> None:
     chat = Chat(svc)
     assert "请输入就诊人姓名" in chat.send("1")
-    assert "请输入张三的18位居民身份证号" in chat.send("张三")
+    assert "请输入张*的18位居民身份证号" in chat.send("张三")
     assert "身份证号应为18位" in chat.send("1101051980")
     assert "出生日期无效" in chat.send("110105198002300011")
     assert "校验位不正确" in chat.send(id_number(1)[:-1] + ("0" if id_number(1)[-1] != "0" else "1"))

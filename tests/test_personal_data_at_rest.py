@@ -187,8 +187,8 @@ def test_a_whole_story_leaves_no_personal_data_in_clear(
         transcript.append((typed, reply))
         return reply
 
-    # WeChat: verified (the questions name the patient), booked
-    assert "王小明" in wechat("1") + wechat(WANG)
+    # WeChat: verified (the questions name the patient, masked), booked
+    assert "王**" in wechat("1") + wechat(WANG)
     wechat(WANG_ID)
     assert "验证码" in wechat(TYPED_FORMS[0])
     assert "手机号已验证;身份证号校验通过" in wechat(world.code(WANG_PHONE))
@@ -272,7 +272,7 @@ def test_the_reply_kept_for_retries_is_encrypted_and_still_answers_the_retry(svc
     chat = Chat(svc)
     chat.send("1")
     first = chat.send(WANG, message_id="msg-7")
-    assert WANG in first  # "请输入王小明的18位居民身份证号:"
+    assert "请输入王**的18位居民身份证号" in first and WANG not in first  # the name shown masked
     seen = keys.inbound_seen("wechat", f"{account_id(svc.box, 'wechat', chat.user)}:msg-7")
     stored = svc.redis.get(seen)
     assert stored is not None and stored.startswith(b"v1:") and WANG.encode() not in stored
