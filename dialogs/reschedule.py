@@ -196,6 +196,49 @@ class RescheduleFlow(BookBase, YesNoFlow):
         turn.data["date"] = day.isoformat()
         return True
 
+    def date_full(self) -> bool:
+        """A date chosen whose every slot is full (it is listed, marked so): nothing to move into there, said, and
+        the dates are asked again."""
+        options = self.turn.data.get("options") or {"values": []}
+        choices = [date.fromisoformat(v) for v in options["values"]]
+        day = parse_date(self.turn.text, self.turn.today(self.hospital), choices)
+        if day is None:
+            match: parse.Match[Any] = self.turn.chosen()
+            day = date.fromisoformat(str(match.value)) if match.ok else None
+        if day is None or day not in choices or any(s.places_left > 0 for s in self.others(day)):
+            return False
+        self.say("reschedule.day_full", day=self.day(day))
+        return True
+
+    def day_typed(self) -> bool:
+        """A date typed at the slot question (``11月26日``, ``Thu 26 Nov``) that is not one of its options: that day's
+        slots are shown instead (as booking does)."""
+        turn = self.turn
+        if turn.chosen().ok:
+            return False
+        day = parse_date(turn.text, turn.today(self.hospital))
+        first, last = rules.booking_window(self.policy, turn.now)
+        if day is None or not first <= day <= last or not self.others(day):
+            return False
+        if not any(s.places_left > 0 for s in self.others(day)):
+            self.say("reschedule.day_full", day=self.day(day))
+            return False
+        turn.data["date"] = day.isoformat()
+        return True
+
+    def day_full(self) -> bool:
+        """The slot chosen is full and so is every other one of that day (filled since the list was shown): back to
+        the dates rather than choosing among full slots."""
+        match: parse.Match[Any] = self.turn.chosen()
+        if not match.ok:
+            return False
+        slot = self.turn.deps.schedule.slot(str(match.value))
+        day = date.fromisoformat(str(self.turn.data["date"]))
+        if slot is None or slot.places_left > 0 or any(s.places_left > 0 for s in self.others(day)):
+            return False
+        self.say("reschedule.day_full", day=self.day(day))
+        return True
+
     def slot_chosen(self) -> bool:
         match: parse.Match[Any] = self.turn.chosen()
         if not match.ok:
@@ -295,8 +338,11 @@ TRANSITIONS: list[dict[str, Any]] = [
     {"trigger": "skip", "source": State.choose, "dest": State.date},
     {"trigger": "answer", "source": State.choose, "dest": State.date, "conditions": "picked"},
     {"trigger": "answer", "source": State.choose, "dest": None},
+    {"trigger": "answer", "source": State.date, "dest": State.date, "conditions": "date_full"},
     {"trigger": "answer", "source": State.date, "dest": State.slot, "conditions": "date_chosen"},
     {"trigger": "answer", "source": State.date, "dest": None},
+    {"trigger": "answer", "source": State.slot, "dest": State.slot, "conditions": "day_typed"},
+    {"trigger": "answer", "source": State.slot, "dest": State.date, "conditions": "day_full"},
     {"trigger": "answer", "source": State.slot, "dest": State.confirm, "conditions": "slot_chosen"},
     {"trigger": "answer", "source": State.slot, "dest": None},
     {"trigger": "back", "source": State.confirm, "dest": State.slot},

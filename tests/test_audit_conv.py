@@ -12,8 +12,10 @@ import pytest
 
 from dialogs.message import Channel
 from tests.dialog_support import Chat
-from tests.support import Services, clock
-from tests.test_dialog_book import SERIAL, ready, to_confirm
+from tests.support import NOW, Services, clock, slot_of
+from tests.test_dialog_book import SERIAL, fill, ready, to_confirm
+
+DAY_AFTER = NOW.date() + timedelta(days=2)  # Wednesday 25 November
 
 
 def booked(svc: Services, channel: Channel = Channel.wechat, user: str = "openid-a") -> tuple[Chat, str]:
@@ -106,3 +108,40 @@ def test_adding_a_patient_shows_their_name_masked(svc: Services) -> None:
     chat.send("1")  # 添加就诊人
     reply = chat.send("李四")
     assert "李四" not in reply and "请输入李*的18位居民身份证号" in reply, reply
+
+
+# --- 改约: a full day is not a dead end -------------------------------------------------------------------------
+
+
+def full_day_to_move_into(svc: Services) -> tuple[Chat, str]:
+    """Patient 1 booked 24 Nov and starts moving it; both slots of 25 Nov are full (patients 50 and 51)."""
+    fill(svc, slot_of("h1", "nk", DAY_AFTER))
+    fill(svc, slot_of("h1", "nk", DAY_AFTER, afternoon=True), by=51)
+    chat, serial = booked(svc)
+    assert "11月25日 周三 已满" in chat.send(f"改约 {serial}")
+    return chat, serial
+
+
+def test_moving_into_a_full_day_says_so_and_asks_the_date_again(svc: Services) -> None:
+    chat, _ = full_day_to_move_into(svc)
+    reply = chat.send("2")  # 25 Nov, marked full
+    assert "11月25日" in reply and "已全部约满" in reply and "请选择内科的就诊日期" in reply, reply
+    assert "请选择时段" in chat.send("3"), "another date can be chosen at once"
+
+
+def test_a_date_typed_at_the_move_slot_question_changes_the_day(svc: Services) -> None:
+    chat, serial = booked(svc)
+    chat.send(f"改约 {serial}")
+    assert "11月25日 周三 内科,请选择时段" in chat.send("2")
+    reply = chat.send("11月26日")
+    assert "11月26日 周四 内科,请选择时段" in reply, reply
+
+
+def test_every_slot_full_at_the_move_slot_question_goes_back_to_the_dates(svc: Services) -> None:
+    chat, serial = booked(svc)
+    chat.send(f"改约 {serial}")
+    assert "请选择时段" in chat.send("2")  # 25 Nov, places left while the list is read
+    fill(svc, slot_of("h1", "nk", DAY_AFTER))
+    fill(svc, slot_of("h1", "nk", DAY_AFTER, afternoon=True), by=51)
+    reply = chat.send("1")
+    assert "已全部约满" in reply and "请选择内科的就诊日期" in reply, reply

@@ -124,6 +124,10 @@ TEXTS: dict[str, tuple[str, str]] = {
         "预约 {serial} 已过 {deadline} 的改约截止时间,不能改约。",
         "Appointment {serial} can no longer be moved: the deadline was {deadline}.",
     ),
+    "reschedule.day_full": (
+        "{day}的号已全部约满,请选择其他日期。",
+        "Every time on {day} is fully booked: choose another date.",
+    ),
     "reschedule.same_slot": ("这就是当前预约的时段,请选其他时段。", "That is the current slot: choose another."),
     "reschedule.kept": ("未改约,原预约 {serial} 保留。", "Not moved: appointment {serial} is kept."),
     "reschedule.lost_race": (
