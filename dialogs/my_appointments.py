@@ -12,8 +12,10 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
+import rules
 from bot.lottery_pending import pending_registrations
 from bot.patients import PatientView
+from bot.records import Appointment
 from dialogs.appointments import (
     department_name,
     describe,
@@ -39,10 +41,24 @@ def show_appointments(turn: Turn) -> None:
     turn.say("appointments.header", count=len(found))
     sms = turn.channel == Channel.sms
     for appointment in found:
-        manage = "" if sms else "\n" + turn.t("appointments.manage", serial=appointment.serial)
+        manage = "" if sms else "\n" + manage_text(turn, appointment)
         turn.paragraphs.append(describe(turn, appointment) + manage)
     if sms:
         turn.say("appointments.manage_sms")
+
+
+def manage_text(turn: Turn, appointment: Appointment) -> str:
+    """What can still be done with an appointment online: 改约 and cancel until its cancellation deadline (RULES §4,
+    §11); after it, a cancellation counted as a violation where the hospital allows that, else nothing (said)."""
+    policy = turn.deps.store.policy_for(appointment.hospital)
+    facts = appointment.slot_facts(policy.tz)
+    deadline = rules.cancel_deadline(policy, facts)
+    if turn.now < deadline:
+        return turn.t("appointments.manage", serial=appointment.serial)
+    shown = moment_text(turn, deadline, appointment.hospital)
+    if policy.late_cancel == "allow_with_violation" and turn.now < facts.start:
+        return turn.t("appointments.manage_late", serial=appointment.serial, deadline=shown)
+    return turn.t("appointments.manage_closed", deadline=shown)
 
 
 def show_waitlist(turn: Turn) -> None:

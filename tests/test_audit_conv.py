@@ -9,10 +9,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+import redis
 
 from dialogs.message import Channel
 from tests.dialog_support import Chat
-from tests.support import NOW, Services, clock, slot_of
+from tests.support import NOW, Services, clock, make_config, make_services, schedule_csv, slot_of
 from tests.test_dialog_book import SERIAL, fill, ready, to_confirm
 
 DAY_AFTER = NOW.date() + timedelta(days=2)  # Wednesday 25 November
@@ -145,3 +146,31 @@ def test_every_slot_full_at_the_move_slot_question_goes_back_to_the_dates(svc: S
     fill(svc, slot_of("h1", "nk", DAY_AFTER, afternoon=True), by=51)
     reply = chat.send("1")
     assert "已全部约满" in reply and "请选择内科的就诊日期" in reply, reply
+
+
+# --- 我的预约 does not offer what the rules no longer allow ------------------------------------------------------
+
+
+def test_my_appointments_past_the_deadline_does_not_offer_move_or_cancel(svc: Services) -> None:
+    chat, serial = booked(svc)  # 24 Nov 08:00: free cancellation and moves until 23 Nov 15:00
+    clock(svc).set(NOW.replace(hour=16))
+    listing = chat.send("我的预约")
+    assert f"识别码{serial}" in listing
+    assert f"改约 {serial}" not in listing and f"取消 {serial}" not in listing, listing
+    assert "已过取消截止时间11月23日 周一 15:00" in listing, listing
+    assert "已过" in chat.send(f"取消 {serial}"), "and indeed it cannot be cancelled online"
+
+
+def test_my_appointments_before_the_deadline_offers_both(svc: Services) -> None:
+    chat, serial = booked(svc)
+    listing = fresh_minute(svc, chat).send("我的预约")
+    assert f"改约回复「改约 {serial}」,取消回复「取消 {serial}」" in listing
+
+
+def test_my_appointments_with_late_cancellation_allowed_offers_cancel_only(redis_db: redis.Redis) -> None:
+    svc = make_services(redis_db, make_config(late_cancel="allow_with_violation"))
+    svc.schedule.import_csv(schedule_csv(NOW.date() + timedelta(days=1)))
+    chat, serial = booked(svc)
+    clock(svc).set(NOW.replace(hour=16))
+    listing = chat.send("我的预约")
+    assert f"改约 {serial}" not in listing and f"取消 {serial}" in listing and "计1次爽约" in listing, listing

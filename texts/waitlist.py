@@ -139,5 +139,14 @@ TEXTS: dict[str, tuple[str, str]] = {
         "改约回复「改约 {serial}」,取消回复「取消 {serial}」",
         "Move: send MOVE {serial}; cancel: send CANCEL {serial}",
     ),
+    "appointments.manage_late": (
+        "已过取消截止时间{deadline},不能改约;取消回复「取消 {serial}」,将计1次爽约",
+        "Past the cancellation deadline ({deadline}): no moves; to cancel send CANCEL {serial} (counted as a no-show)",
+    ),
+    "appointments.manage_closed": (
+        "已过取消截止时间{deadline},不能在线改约或取消;如不能就诊,请联系医院",
+        "Past the cancellation deadline ({deadline}): it can no longer be moved or cancelled online; "
+        "if you cannot come, contact the hospital",
+    ),
     "appointments.manage_sms": ("改约/取消:回复「改约 识别码」/「取消 识别码」", "Send MOVE or CANCEL and the serial"),
 }
