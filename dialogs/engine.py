@@ -279,10 +279,14 @@ class Engine:
             self.menu.start(turn)
             return
         dialog = self.dialogs[session.state.partition(".")[0]]
+        answered = session.state
         try:
             dialog.step(turn)
         except UnknownStateError:
             self._restart(turn, "common.unknown_state")
+            return
+        if answered in waitlist.OWN_YES_STATES:  # a Y answered it: a place held meanwhile is still to claim
+            waitlist.recall_offer(turn)
 
     def _one_shot(self, turn: Turn, command: str) -> None:
         """A channel's one-shot command (SMS ``BOOK``, ``CANCEL 12345678``...): that conversation, from any step."""

@@ -129,15 +129,35 @@ def leave_number(text: str) -> int | None:
     return int(found[1]) if found else None
 
 
+OWN_YES_STATES = frozenset({"cancel.confirm", "reschedule.confirm", "patients.confirm_remove"})
+"""Questions whose ``Y`` does something else for good (cancel this appointment, move it, remove a patient): a ``Y``
+there answers them, never claims a held place in their stead (the patient would lose the cancellation they asked
+for, and get a booking they did not); the held place is recalled after the answer (:func:`recall_offer`)."""
+
+
 def answer_offer(turn: Turn) -> bool:
     """A ``Y`` while a place is held for this account claims it; False when the message is something else."""
     if turn.offers_held is False or parse.normalize(turn.text).replace(" ", "") not in CLAIM_WORDS:
         return False  # no offer when the step began (dialog_begin.lua): nothing to read
+    if turn.session.state in OWN_YES_STATES:
+        return False  # that question's own yes (recall_offer says the place is still held)
     offer = turn.deps.waitlist.pending_offer(turn.acct, lapsed=True)
     if offer is None:
         return False
     claim(turn, offer)
     return True
+
+
+def recall_offer(turn: Turn) -> None:
+    """After a ``Y`` answered a question of :data:`OWN_YES_STATES`: the place still held, and that ``Y`` claims it."""
+    if turn.offers_held is False or parse.normalize(turn.text).replace(" ", "") not in CLAIM_WORDS:
+        return
+    offer = turn.deps.waitlist.pending_offer(turn.acct)
+    if offer is not None:  # said before the menu the answer went back to (its last paragraph)
+        at = len(turn.paragraphs)
+        if turn.session.state.startswith("menu") and turn.paragraphs:
+            at -= 1
+        turn.paragraphs.insert(at, turn.t("waitlist.offer_recalled", item=entry_text(turn, 1, offer)[3:]))
 
 
 def claim(turn: Turn, offer: Entry) -> None:

@@ -11,11 +11,13 @@ from datetime import timedelta
 import pytest
 import redis
 
+import rules
 from dialogs.message import Channel
 from tests.dialog_support import Chat
 from tests.support import NOW, Services, clock, make_config, make_services, schedule_csv, slot_of
-from tests.test_dialog_book import SERIAL, fill, ready, to_confirm
+from tests.test_dialog_book import SERIAL, book_directly, fill, ready, to_confirm, to_dates
 
+TOMORROW = NOW.date() + timedelta(days=1)  # Tuesday 24 November
 DAY_AFTER = NOW.date() + timedelta(days=2)  # Wednesday 25 November
 
 
@@ -174,3 +176,36 @@ def test_my_appointments_with_late_cancellation_allowed_offers_cancel_only(redis
     clock(svc).set(NOW.replace(hour=16))
     listing = chat.send("我的预约")
     assert f"改约 {serial}" not in listing and f"取消 {serial}" in listing and "计1次爽约" in listing, listing
+
+
+# --- a Y that answers a cancellation is that answer, not a claim of a held place ---------------------------------
+
+
+def waiting_with_another_appointment(svc: Services) -> tuple[Chat, str]:
+    """Patient 1 waits for the full 内科 morning of 24 Nov and holds a 外科 appointment of 26 Nov (its serial)."""
+    fill(svc, slot_of("h1", "nk", TOMORROW))
+    chat, serial = booked_elsewhere(svc)
+    to_dates(chat)
+    chat.send("1")
+    chat.send("1")
+    assert "已加入候补" in chat.send("候补")
+    return chat, serial
+
+
+def booked_elsewhere(svc: Services) -> tuple[Chat, str]:
+    chat, pid = ready(svc)
+    serial = book_directly(svc, pid, "h1", "wk", TOMORROW + timedelta(days=2))
+    return chat, serial
+
+
+def test_y_at_a_cancellation_cancels_even_with_a_place_held(svc: Services) -> None:
+    chat, serial = waiting_with_another_appointment(svc)
+    assert "回复 Y 确认取消" in chat.send(f"取消 {serial}")
+    other = Chat(svc, user="openid-50")
+    other.send("3")
+    assert "已取消预约" in other.send("Y")  # a place of the 24 Nov morning is now held for patient 1
+    reply = chat.send("Y")  # the answer to "回复 Y 确认取消"
+    assert f"已取消预约{serial}" in reply, f"the cancellation asked for was not done: {reply}"
+    assert svc.store.require(serial).status == rules.AppointmentStatus.cancelled
+    assert "已为您保留至" in reply, "the held place is recalled"
+    assert "候补成功" in chat.send("Y"), "and the next Y claims it"

@@ -57,6 +57,7 @@ TEXTS: dict[str, tuple[str, str]] = {
         "抱歉,为您保留的名额已过期,已让给下一位候补者。",
         "Sorry, the place held for you has lapsed and went to the next person waiting.",
     ),
+    "waitlist.offer_recalled": ("另有候补名额:{item}", "Also a waitlist place: {item}"),
     "waitlist.claim_passed": ("该名额已让给下一位候补者。", "The place went to the next person waiting."),
     # --- pushed -------------------------------------------------------------------------------------------------
     "notice.offer": (
