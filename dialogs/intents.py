@@ -65,7 +65,7 @@ INTENTS: list[tuple[Intent, tuple[str, ...]]] = [
     )),
     (Intent.WAITLIST, (
         "(?:查看?|看看|看一下|查询)?我的候补", "候补", "候补(?:列表|记录|情况)", "wait", "查候补", "查看候补",
-        "我在候补吗",
+        "我在候补吗", "(?:退出|取消|不要|不想|不再|不)候补了?", "leave (?:the |my |a )?wait ?list", "stop waiting",
         "(?:show |see |view |check |list )?(?:my )?wait ?list(?: entries)?", "my waitlist",
     )),
     (Intent.CANCEL, (

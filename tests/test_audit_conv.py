@@ -209,3 +209,14 @@ def test_y_at_a_cancellation_cancels_even_with_a_place_held(svc: Services) -> No
     assert svc.store.require(serial).status == rules.AppointmentStatus.cancelled
     assert "已为您保留至" in reply, "the held place is recalled"
     assert "候补成功" in chat.send("Y"), "and the next Y claims it"
+
+
+# --- leaving the waitlist in ordinary words ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("typed", ["退出候补", "取消候补", "不候补了", "leave the waitlist", "leave waitlist"])
+def test_leave_the_waitlist_without_a_number_lists_the_entries_and_how(svc: Services, typed: str) -> None:
+    chat, _ = waiting_with_another_appointment(svc)
+    reply = fresh_minute(svc, chat).send(typed)
+    assert "没看懂" not in reply and "not in the list" not in reply, reply
+    assert "您的候补(1个)" in reply and "退出候补请回复「退出候补 序号」" in reply, reply
