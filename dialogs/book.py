@@ -140,7 +140,9 @@ class BookFlow(BookWishes, BookLottery, YesNoFlow):
             turn.switch("menu")
             return
         wished = self.wish.pop("date", None)
-        if wished and self.usable_day(date.fromisoformat(wished), [date.fromisoformat(v) for v in values]):
+        wished_day = date.fromisoformat(wished) if wished else None
+        usable = wished_day is not None and self.usable_day(wished_day, [date.fromisoformat(v) for v in values])
+        if wished_day is not None and usable and not self.department_refuses_on(wished_day):
             turn.data["date"] = wished
             self.fire("skip")
             return
@@ -261,7 +263,7 @@ class BookFlow(BookWishes, BookLottery, YesNoFlow):
             if not self.said_out_of_range():
                 self.say("book.date_unknown", text=turn.echo)
             return False
-        if not self.usable_day(day, choices):
+        if not self.usable_day(day, choices) or self.department_refuses_on(day):
             return False
         turn.data["date"] = day.isoformat()
         return True

@@ -196,6 +196,36 @@ class BookBase(Flow):
         decisions = [rules.department_allows(found.limits, person, day) for day in (first, last)]
         return decisions[0] if not decisions[0].allowed and not decisions[1].allowed else rules.Decision.ok()
 
+    def department_refuses_on(self, day: date) -> bool:
+        """Whether the chosen department does not see the patient on ``day`` (RULES §9: ages count on the visit date,
+        so a child turning 15 can see 儿科 before the birthday, not after); when so, said with the day, and that
+        another date is the way (the department itself sees them on other dates, or it would have been refused)."""
+        found = self.turn.deps.schedule.department(self.hospital, self.department)
+        if found is None or not found.limits.restricted:
+            return False
+        person = self.turn.deps.patients.person_of(str(self.turn.data["pid"]))
+        decision = rules.department_allows(found.limits, person, day)
+        if decision.allowed:
+            return False
+        limits = found.limits
+        if decision.rule == "department_sex":  # the same on every day: said as at the department question
+            self.say_refusal(decision, day=day)
+            return True
+        if limits.age_min is None:
+            limit = self.turn.t("book.age_max", max=limits.age_max)
+        elif limits.age_max is None:
+            limit = self.turn.t("book.age_min", min=limits.age_min)
+        else:
+            limit = self.turn.t("book.age_range", min=limits.age_min, max=limits.age_max)
+        self.say(
+            "book.refused_department_age_day",
+            department=self.department_name(),
+            limit=limit,
+            patient=self.patient_name(),
+            day=self.day(day),
+        )
+        return True
+
     def say_refusal(
         self, decision: rules.Decision, *, day: date | None = None, standing: rules.Standing | None = None
     ) -> None:

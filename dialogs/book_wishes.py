@@ -283,7 +283,7 @@ class BookWishes(BookBase):
         choices = [date.fromisoformat(d) for d in self.window_days()]
         if wish.day is None:
             self.say("book.date_unknown", text=turn.echo)
-        elif self.usable_day(wish.day, choices):
+        elif self.usable_day(wish.day, choices) and not self.department_refuses_on(wish.day):
             turn.data["date"] = wish.day.isoformat()
             self.keep_filters(wish)
             self.fire("reslot")

@@ -193,6 +193,8 @@ class RescheduleFlow(BookBase, YesNoFlow):
         if day is None or day not in choices:
             self.say("book.date_unknown", text=turn.echo)
             return False
+        if self.department_refuses_on(day):
+            return False
         turn.data["date"] = day.isoformat()
         return True
 
@@ -222,6 +224,8 @@ class RescheduleFlow(BookBase, YesNoFlow):
             return False
         if not any(s.places_left > 0 for s in self.others(day)):
             self.say("reschedule.day_full", day=self.day(day))
+            return False
+        if self.department_refuses_on(day):
             return False
         turn.data["date"] = day.isoformat()
         return True

@@ -6,15 +6,29 @@ morning and an expert afternoon slot of every department every day from tomorrow
 
 from __future__ import annotations
 
+import copy
 from datetime import timedelta
 
 import pytest
 import redis
 
 import rules
+from bot.config import build_config
+from bot.patients import account_id
 from dialogs.message import Channel
 from tests.dialog_support import Chat
-from tests.support import NOW, Services, clock, make_config, make_services, schedule_csv, slot_of
+from tests.support import (
+    CONFIG_RAW,
+    NOW,
+    Services,
+    clock,
+    id_number,
+    make_config,
+    make_services,
+    phone_number,
+    schedule_csv,
+    slot_of,
+)
 from tests.test_dialog_book import SERIAL, book_directly, fill, ready, to_confirm, to_dates
 
 TOMORROW = NOW.date() + timedelta(days=1)  # Tuesday 24 November
@@ -220,3 +234,50 @@ def test_leave_the_waitlist_without_a_number_lists_the_entries_and_how(svc: Serv
     reply = fresh_minute(svc, chat).send(typed)
     assert "没看懂" not in reply and "not in the list" not in reply, reply
     assert "您的候补(1个)" in reply and "退出候补请回复「退出候补 序号」" in reply, reply
+
+
+# --- RULES §9: ages count on the visit date: a date on which the patient is outside is refused at the date ---------
+
+
+@pytest.fixture
+def kids(redis_db: redis.Redis) -> Services:
+    """The test hospitals with 儿科 for ages 14 and under (RULES §9)."""
+    raw = copy.deepcopy(CONFIG_RAW)
+    raw["hospitals"][0]["departments"][2]["age_max"] = 14
+    services = make_services(redis_db, build_config(raw))
+    services.schedule.import_csv(schedule_csv(NOW.date() + timedelta(days=1)))
+    return services
+
+
+def turning_15_on_26_nov(svc: Services) -> tuple[Chat, str]:
+    """A child born 26 Nov 2011 (14 until 25 Nov 2026, 15 from 26 Nov) on an account of their own."""
+    acct = account_id(svc.box, "wechat", "openid-kid")
+    child = svc.patients.add_patient(acct, "wechat", "李小宝", id_number(3, "20111126"), phone_number(3))
+    return Chat(svc, user="openid-kid"), child.pid
+
+
+def test_a_date_on_which_the_child_is_over_age_is_refused_at_the_date(kids: Services) -> None:
+    chat, _ = turning_15_on_26_nov(kids)
+    to_dates(chat, department="儿科")
+    reply = chat.send("11月26日")
+    assert "请选择时段" not in reply, "no slots of a day the department will refuse the patient on"
+    assert "11月26日" in reply and "14岁及以下" in reply and "请选择其他日期" in reply, reply
+    assert "11月25日 周三 儿科,请选择时段" in chat.send("11月25日"), "an earlier date still works"
+
+
+def test_moving_a_child_to_a_date_over_age_is_refused_at_the_date(kids: Services) -> None:
+    chat, pid = turning_15_on_26_nov(kids)
+    acct = account_id(kids.box, "wechat", "openid-kid")
+    serial = kids.booking.book(pid, acct, "wechat", slot_of("h1", "ek", TOMORROW)).serial
+    chat.send(f"改约 {serial}")
+    reply = chat.send("11月26日")
+    assert "请选择时段" not in reply and "请选择其他日期" in reply, reply
+    assert "请为其选择其他科室" not in reply, "a move cannot change the department"
+    assert "11月25日 周三 儿科,请选择时段" in chat.send("11月25日")
+
+
+def test_a_sentence_naming_an_over_age_date_is_refused_at_the_date(kids: Services) -> None:
+    chat, _ = turning_15_on_26_nov(kids)
+    reply = chat.send("11月26日儿科挂号")
+    assert "请确认预约" not in reply and "请选择时段" not in reply, reply
+    assert "请选择其他日期" in reply and "请选择儿科的就诊日期" in reply, reply

@@ -156,13 +156,12 @@ def test_the_age_on_the_visit_date_counts(svc: Services) -> None:
     assert "请选择儿科的就诊日期" in chat.send("儿科"), "some dates of the window still fit: not refused early"
 
 
-def test_a_refusal_at_confirmation_says_why(svc: Services) -> None:
+def test_a_date_over_age_is_refused_at_the_date_and_says_why(svc: Services) -> None:
     chat, _ = _patient(svc, TURNS_15)
     chat.send("1")
     chat.send("儿科")
-    chat.send("4")  # Friday 27 November: 15 by then
-    chat.send("1")
-    assert "儿科仅接诊14岁及以下患者" in chat.send("是")
+    reply = chat.send("4")  # Friday 27 November: 15 by then
+    assert "儿科仅接诊14岁及以下患者" in reply and "请选择其他日期" in reply, "not only once confirmed"
 
 
 @pytest.mark.parametrize(

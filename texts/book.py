@@ -159,6 +159,13 @@ TEXTS: dict[str, tuple[str, str]] = {
         "{department}仅接诊{min}至{max}岁患者,{patient}不符合。请为其选择其他科室。",
         "{department} sees patients aged {min} to {max}; {patient} is not. Choose another department.",
     ),
+    "book.refused_department_age_day": (
+        "{department}仅接诊{limit}患者,{patient}在{day}不符合(按就诊当日年龄)。请选择其他日期。",
+        "{department} sees patients {limit}; on {day} {patient} is not (age on the visit date). Choose another date.",
+    ),
+    "book.age_max": ("{max}岁及以下", "aged {max} and under"),
+    "book.age_min": ("{min}岁及以上", "aged {min} and over"),
+    "book.age_range": ("{min}至{max}岁", "aged {min} to {max}"),
     "book.refused_department_sex_female": (
         "{department}仅接诊女性患者,请为{patient}选择其他科室。",
         "{department} sees female patients only; choose another department for {patient}.",
