@@ -36,7 +36,9 @@ from dialogs.machine import Dialog
 from dialogs.turn import Turn
 from texts import format as words
 
-JOIN_WORDS = frozenset({"候补", "加入候补", "wait", "join", "waitlist", "1"})
+JOIN_WORDS = frozenset(
+    {"候补", "加入候补", "wait", "join", "waitlist", "1", "join the waitlist", "join waitlist", "join the wait list"}
+)
 BACK_WORDS = frozenset({"2", "其他时段", "换一个", "other", "another"})
 CLAIM_WORDS = frozenset({"y", "yes", "是", "确认", "確認", "y确认", "确认预约"})
 """What claims a held place (SPEC §8: ``Y``/``是``/``确认``)."""
@@ -278,6 +280,10 @@ class WaitlistFlow(YesNoFlow):
 
     yes_words = JOIN_WORDS
     no_words = BACK_WORDS
+
+    def ask_yes_no(self) -> None:
+        """Neither join nor back: echoed, and this question's own answers repeated (not a bare Y/N hint)."""
+        self.say("waitlist.join_again", text=self.turn.echo)
 
     def ask_listing(self) -> None:
         if answer_invitations(self.turn):

@@ -281,3 +281,31 @@ def test_a_sentence_naming_an_over_age_date_is_refused_at_the_date(kids: Service
     reply = chat.send("11月26日儿科挂号")
     assert "请确认预约" not in reply and "请选择时段" not in reply, reply
     assert "请选择其他日期" in reply and "请选择儿科的就诊日期" in reply, reply
+
+
+# --- the question whether to join a full slot's waitlist repeats its own answers --------------------------------
+
+
+def at_the_join_question(svc: Services, english: bool = False) -> Chat:
+    fill(svc, slot_of("h1", "nk", TOMORROW))
+    chat, _ = ready(svc)
+    if english:
+        chat.send("English")
+    to_dates(chat, department="Neike" if english else "内科")
+    chat.send("1")
+    assert "WAIT" in chat.send("1") or "「候补」" in chat.transcript[-1][1]
+    return chat
+
+
+def test_an_unclear_answer_to_join_repeats_the_questions_own_answers_zh(svc: Services) -> None:
+    reply = at_the_join_question(svc).send("也许")
+    assert "回复 1 或「候补」加入候补,2 选其他时段" in reply and "Y(是)或 N(否)" not in reply, reply
+
+
+def test_an_unclear_answer_to_join_repeats_the_questions_own_answers_en(svc: Services) -> None:
+    reply = at_the_join_question(svc, english=True).send("maybe")
+    assert "Reply 1 or WAIT to join" in reply and "Y (yes) or N (no)" not in reply, reply
+
+
+def test_join_the_waitlist_in_words_joins(svc: Services) -> None:
+    assert "On the waitlist" in at_the_join_question(svc, english=True).send("join the waitlist")

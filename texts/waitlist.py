@@ -6,6 +6,10 @@
 
 TEXTS: dict[str, tuple[str, str]] = {
     # --- joining ------------------------------------------------------------------------------------------------
+    "waitlist.join_again": (
+        "没看懂“{text}”。回复 1 或「候补」加入候补,2 选其他时段。",
+        '"{text}" is not an answer here. Reply 1 or WAIT to join the waitlist, 2 for another slot.',
+    ),
     "waitlist.slot_full": (
         "{doctor} {start} 的号已约满。可加入候补:有人退号时按候补顺序为您保留名额并通知您。\n"
         "回复 1 或「候补」加入候补,2 选其他时段。",
