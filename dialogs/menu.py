@@ -40,10 +40,25 @@ class MenuFlow(Flow):
             open_dialog(self.turn, "book", wish=wish)  # a booking sentence: 明天上午心内科
             return
         if parse.parse_yes_no(text) is not None:
-            self.say("common.nothing_to_confirm")
+            if not self.said_held_offer():
+                self.say("common.nothing_to_confirm")
         else:
             self.say("common.menu_unknown", text=self.turn.echo)
         self.say("common.menu")
+
+    def said_held_offer(self) -> bool:
+        """A yes/no at the menu while a waitlist place is held for the account (a Y would have claimed it): the place,
+        and how to book it or give it up, rather than "nothing to confirm"."""
+        turn = self.turn
+        offer = turn.deps.waitlist.pending_offer(turn.acct)
+        if offer is None:
+            return False
+        from dialogs.waitlist import entry_text  # here: dialogs.waitlist imports the booking dialog, which needs menu
+
+        entries = turn.deps.waitlist.of_account(turn.acct)
+        number = next((n for n, e in enumerate(entries, start=1) if e.id == offer.id), 1)
+        turn.say("waitlist.offer_still_held", item=entry_text(turn, number, offer)[len(f"{number}. ") :], n=number)
+        return True
 
     def names_department(self, wish: intents.Wish) -> bool:
         """Whether the words of a sentence name a department of some hospital (``心内科``, ``cardiology``)."""

@@ -309,3 +309,17 @@ def test_an_unclear_answer_to_join_repeats_the_questions_own_answers_en(svc: Ser
 
 def test_join_the_waitlist_in_words_joins(svc: Services) -> None:
     assert "On the waitlist" in at_the_join_question(svc, english=True).send("join the waitlist")
+
+
+# --- N while a place is held: the place is named, not "nothing to confirm" ----------------------------------------
+
+
+def test_no_to_a_held_place_says_it_is_held_and_how_to_give_it_up(svc: Services) -> None:
+    chat, _ = waiting_with_another_appointment(svc)
+    other = Chat(svc, user="openid-50")
+    other.send("3")
+    assert "已取消预约" in other.send("Y")  # a place of the 24 Nov morning is now held for patient 1
+    reply = chat.send("N")
+    assert "现在没有需要确认的事项" not in reply, "something is waiting for an answer"
+    assert "已为您保留至" in reply and "退出候补 1" in reply, reply
+    assert "已退出候补" in chat.send("退出候补 1")

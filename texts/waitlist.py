@@ -62,6 +62,10 @@ TEXTS: dict[str, tuple[str, str]] = {
         "Sorry, the place held for you has lapsed and went to the next person waiting.",
     ),
     "waitlist.offer_recalled": ("另有候补名额:{item}", "Also a waitlist place: {item}"),
+    "waitlist.offer_still_held": (
+        "候补名额:{item}。不需要请回复「退出候补 {n}」让给下一位。",
+        "Waitlist place: {item}. If you do not want it, send LEAVE {n} to pass it on.",
+    ),
     "waitlist.claim_passed": ("该名额已让给下一位候补者。", "The place went to the next person waiting."),
     # --- pushed -------------------------------------------------------------------------------------------------
     "notice.offer": (
