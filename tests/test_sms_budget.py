@@ -175,6 +175,7 @@ _ZH = {
     "visit_start": "12月31日 周四 14:00", "weekday": "周四", "wish": "12月31日 下午 专家", "year": 2027,
     "old": "12月30日 周三 14:00-17:00", "new": "12月31日 周四 14:00-17:00", "ends": "12月31日 周四 07:30",
     "results": "12月31日 周四 07:30", "position": 999,
+    "item": "欧阳** 12月31日 周四 14:00-17:00 小儿内科 欧阳娜娜 已为您保留至12月31日 周四 07:30,回复 Y 确认",
     "url": "https://guahao.example-hospital.cn/calendar/AAAAAAAAAAAAAAAA.ics",
 }  # fmt: skip
 _EN = {
@@ -189,6 +190,8 @@ _EN = {
     "visit_start": "Thu 31 Dec 14:00", "weekday": "Thu", "wish": "31 Dec, afternoon, expert",
     "old": "Wed 30 Dec 14:00-17:00", "new": "Thu 31 Dec 14:00-17:00", "ends": "Thu 31 Dec 07:30",
     "results": "Thu 31 Dec 07:30",
+    "item": "Ouyang** Thu 31 Dec 14:00-17:00 Paediatric Medicine Ouyang Nana "
+    "held for you until Thu 31 Dec 07:30: reply Y",
 }  # fmt: skip
 
 
