@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from rq import Queue
 
@@ -87,10 +87,20 @@ class RescheduleService:
         now = self.clock.now()
         new_facts = slot.facts(self.store.policy_for(slot.hospital).tz)
         decision = rules.check_reschedule(policy, old.facts(policy.tz), new_facts, booking, now)
+        drawn = self._lottery_window_end(slot, now)
+        if decision.allowed and drawn is not None:  # RULES §12: that day's places are drawn, not first-come
+            decision = rules.Decision.refuse("reschedule_lottery", drawn, detail="the day's places are being drawn")
         if decision.allowed and slot.places_left <= 0:
             decision = rules.Decision.refuse("slot_full", detail="no places left in this slot")
         difference = rules.fee_difference(policy, old.slot_facts(policy.tz), new_facts, now)
         return Quote(old, slot, decision, difference, version)
+
+    def _lottery_window_end(self, slot: Slot, now: datetime) -> datetime | None:
+        """When the release lottery of the slot's day ends, while ``now`` is inside its window; else None."""
+        policy = self.store.policy_for(slot.hospital)
+        day = date.fromisoformat(slot.date)
+        window = rules.lottery_window(policy, day)
+        return window[1] if window is not None and rules.in_lottery_window(policy, day, now) else None
 
     def move(self, serial: str, slot_id: str, actor: str, *, pids: Collection[str] | None = None) -> Appointment:
         """Move ``serial`` to ``slot_id``: the new appointment; raises :class:`RescheduleRefused` (nothing changed)."""

@@ -323,3 +323,33 @@ def test_no_to_a_held_place_says_it_is_held_and_how_to_give_it_up(svc: Services)
     assert "现在没有需要确认的事项" not in reply, "something is waiting for an answer"
     assert "已为您保留至" in reply and "退出候补 1" in reply, reply
     assert "已退出候补" in chat.send("退出候补 1")
+
+
+# --- RULES §12: a move into a day being released by lottery is not first-come -------------------------------------
+
+RELEASE = NOW.replace(hour=7, minute=30)  # 30 November is released at 07:30 on 23 November
+
+
+def test_a_move_into_a_day_in_its_lottery_window_does_not_take_a_place_first_come(redis_db: redis.Redis) -> None:
+    svc = make_services(redis_db, make_config(release_mode="lottery", lottery_window_seconds=60))
+    clock(svc).set(RELEASE - timedelta(days=1))
+    svc.schedule.import_csv(
+        "hospital,department,doctor,level,date,start,end,capacity,fee\n"
+        "h1,nk,dr-nk,general,2026-11-30,08:00,12:00,1,5\n"
+        "h1,nk,dr-nk,general,2026-11-25,08:00,12:00,5,5\n"
+    )
+    chat, pid = ready(svc)
+    serial = book_directly(svc, pid, "h1", "nk", DAY_AFTER)
+    clock(svc).set(RELEASE + timedelta(seconds=5))  # inside the draw's window: requests for 30 Nov are entries
+    chat.send(f"改约 {serial}")
+    chat.send("11月30日")
+    reply = chat.send("1") + chat.send("Y")
+    assert "改约成功" not in reply, "the one place of a day being drawn went to a move, first-come"
+    assert "抽签" in reply and "07:31" in reply, reply
+    assert svc.schedule.slot("h1|nk|dr-nk|2026-11-30|08:00").places_left == 1  # type: ignore[union-attr]
+    assert svc.store.require(serial).status == rules.AppointmentStatus.booked, "the old one is kept"
+    clock(svc).set(RELEASE + timedelta(seconds=61))  # after the window: first-come again
+    chat.send(f"改约 {serial}")
+    chat.send("11月30日")
+    chat.send("1")
+    assert "改约成功" in chat.send("Y")

@@ -394,6 +394,7 @@ def test_every_lottery_text_fits_two_sms_segments_with_the_longest_names(lang: s
         "department": "小儿内科" if lang == "zh" else "Paediatric Medicine",
         "day": "11月30日" if lang == "zh" else "30 Nov",
         "results": "11月23日 周一 07:31" if lang == "zh" else "Mon 23 Nov 07:31",
+        "retry": "11月23日 周一 07:31" if lang == "zh" else "Mon 23 Nov 07:31",  # a move refused until the draw
         "deadline": "11月29日 周日 15:00" if lang == "zh" else "Sun 29 Nov 15:00",
         "seconds": 3600,
         "position": 12345,

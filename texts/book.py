@@ -159,6 +159,11 @@ TEXTS: dict[str, tuple[str, str]] = {
         "{department}仅接诊{min}至{max}岁患者,{patient}不符合。请为其选择其他科室。",
         "{department} sees patients aged {min} to {max}; {patient} is not. Choose another department.",
     ),
+    "book.refused_reschedule_lottery": (
+        "{day}的号源正在放号抽签,抽签结束({retry})后才能改约到这一天。也可以现在预约该日参加抽签。",
+        "{day} is being released by lottery: moves into it are possible once the draw ends ({retry}). You may also "
+        "book that day now to enter the draw.",
+    ),
     "book.refused_department_age_day": (
         "{department}仅接诊{limit}患者,{patient}在{day}不符合(按就诊当日年龄)。请选择其他日期。",
         "{department} sees patients {limit}; on {day} {patient} is not (age on the visit date). Choose another date.",
