@@ -112,14 +112,19 @@ _BOOKING_WORD = re.compile(r"挂|掛|预约|預約|(?<![a-z])(?:book|booking|app
 _ERRANDS: list[tuple[Intent, re.Pattern[str]]] = [
     (Intent.RESCHEDULE, re.compile(
         r"改约|改期|改(?:一下|个)?(?:预约|預約|挂号|掛號|时间|日期|号)|换(?:个|一)?(?:时间|日子|日期)"
-        r"|(?<![a-z])(?:reschedule|re-schedule|move|change)(?![a-z])"
+        r"|(?<![a-z])(?:reschedule|re-schedule|(?:move|change) my"
+        r"|(?:move|change)(?: the)? (?:appointment|booking|time|date))(?![a-z])"
     )),
     (Intent.CANCEL, re.compile(r"取消|退号|退掉|退挂|(?<![a-z])cancel(?![a-z])")),
     (Intent.LIST, re.compile(
-        r"查询|查詢|查看|查一下|查查|(?:预约|約|约|挂)了(?:什么|啥|哪|几)"
-        r"|(?<![a-z])(?:what did i|what have i|when is my|show|list)(?![a-z])"
+        # what the patient holds, not what is available (查询明天能不能预约, show me how to book: a booking)
+        r"(?:查询|查詢|查看|查一下|查查)(?:一下)?(?:我的|我)?(?:预约|預約|挂号|掛號)|(?:预约|預約|挂号|掛號)(?:查询|查詢|记录|記錄)"
+        r"|(?:预约|約|约|挂)了(?:什么|啥|哪|几)"
+        r"|(?<![a-z])(?:what did i|what have i|when is my|(?:show|list|see|view)(?: me)? my)(?![a-z])"
     )),
 ]  # fmt: skip
+_APPOINTMENT_WORD = re.compile(r"挂|掛|预约|預約|(?<![a-z])(?:book|bookings?|appointments?)(?![a-z])")
+"""What names an appointment (one or several: ``show me my appointments``)."""
 _SERIAL_AROUND = re.compile(r"#?(?<![0-9])([0-9]{8})(?![0-9])")
 
 
@@ -128,7 +133,7 @@ def errand_of(text: str) -> Intent | None:
     ``预约查询`` → list, ``reschedule my appointment`` → reschedule), or None (a booking sentence, or no appointment
     named at all)."""
     query = _compact(text)
-    if not _BOOKING_WORD.search(query):
+    if not _APPOINTMENT_WORD.search(query):
         return None
     return next((intent for intent, pattern in _ERRANDS if pattern.search(query)), None)
 

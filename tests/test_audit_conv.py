@@ -89,6 +89,8 @@ def test_reschedule_in_ordinary_words_with_the_serial_moves_that_one(svc: Servic
         ("reschedule my booking", "请选择内科的就诊日期"),
         ("change my appointment time", "请选择内科的就诊日期"),
         ("what did I book", "您有1个待就诊预约"),
+        ("show me my appointments", "您有1个待就诊预约"),
+        ("查看我的预约", "您有1个待就诊预约"),
     ],
 )
 def test_a_sentence_about_an_appointment_is_that_errand_not_a_new_booking(
@@ -100,7 +102,19 @@ def test_a_sentence_about_an_appointment_is_that_errand_not_a_new_booking(
     assert expected in reply, reply
 
 
-@pytest.mark.parametrize("typed", ["明天上午内科", "预约明天内科", "挂明天的号", "book tomorrow"])
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "明天上午内科",
+        "预约明天内科",
+        "挂明天的号",
+        "book tomorrow",
+        # what is available, not what the patient holds; a change of plan, not of an appointment
+        "查询明天能不能预约",
+        "can you show me how to book an appointment",
+        "book an appointment, change of plans",
+    ],
+)
 def test_booking_sentences_still_book(svc: Services, typed: str) -> None:
     chat, _ = booked(svc)
     reply = fresh_minute(svc, chat).send(typed)
