@@ -12,6 +12,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from tests.test_demo_precedence import serve_with
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -33,3 +37,36 @@ def test_a_config_file_that_is_not_utf8_is_one_line_not_a_traceback(tmp_path: Pa
     assert result.returncode == 1
     assert "Traceback" not in result.stderr, result.stderr
     assert result.stderr.count("\n") == 1 and "not UTF-8" in result.stderr, result.stderr
+
+
+# --- serve --demo --config with the operator's own hospitals -------------------------------------------------
+
+OPERATOR_HOSPITALS = """
+[security]
+secret_key = "operator-secret-key-of-at-least-32-characters"
+
+[[hospitals]]
+id = "bjdyyy"
+name = "北京第一医院"
+
+[[hospitals.departments]]
+id = "nk"
+name = "内科"
+"""
+
+
+def test_serve_demo_keeps_the_operators_hospitals_and_starts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """README: "`guahao serve --demo --config mine.toml` keeps mine.toml's staff tokens, senders and hospitals".
+    It used to import the demo's schedule into them and exit 1 (unknown department "xnk" of hospital "bjdyyy")."""
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))  # serve runs in tmp_path: this checkout's code, not an installed one
+    serving = serve_with(tmp_path, lambda port: OPERATOR_HOSPITALS)
+    server = next(serving)  # waits for /healthz; fails when serve exits instead
+    try:
+        status, info = server.call("GET", "/simulator/info")
+        assert status == 200
+        assert [h["id"] for h in info["hospitals"]] == ["bjdyyy"]
+        token = info["staff_token"]  # none configured: the demo made one
+        status, slots = server.call("GET", "/api/staff/appointments", token=token)
+        assert status == 200 and slots == {"appointments": []}
+    finally:
+        serving.close()  # SIGTERM, as the fixture does
