@@ -10,10 +10,15 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+import rules
+from bot.config import load_config
+from bot.errors import ConfigError
+from rules.policy import MAX_BOOKING_DAYS_AHEAD
 from tests.test_demo_precedence import serve_with
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -70,3 +75,18 @@ def test_serve_demo_keeps_the_operators_hospitals_and_starts(tmp_path: Path, mon
         assert status == 200 and slots == {"appointments": []}
     finally:
         serving.close()  # SIGTERM, as the fixture does
+
+
+# --- an out-of-range booking window ----------------------------------------------------------------------
+
+
+def test_check_config_refuses_a_booking_window_past_the_calendar(tmp_path: Path) -> None:
+    """`booking_days_ahead = 99999999` passed check-config, then every booking step failed with an OverflowError
+    (the patient read 系统繁忙)."""
+    config = tmp_path / "config.toml"
+    config.write_text("[policy]\nbooking_days_ahead = 99999999\n")
+    with pytest.raises(ConfigError, match="booking_days_ahead"):
+        load_config(config, env={})
+    policy = rules.build_policy(overrides={"booking_days_ahead": MAX_BOOKING_DAYS_AHEAD})
+    first, last = rules.booking_window(policy, datetime(2026, 12, 3, 9, 0, tzinfo=UTC))
+    assert (last - first).days == MAX_BOOKING_DAYS_AHEAD - 1
