@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 import rules
+from app.cli import main
 from bot.config import load_config
 from bot.errors import ConfigError
 from rules.policy import MAX_BOOKING_DAYS_AHEAD
@@ -90,3 +91,29 @@ def test_check_config_refuses_a_booking_window_past_the_calendar(tmp_path: Path)
     policy = rules.build_policy(overrides={"booking_days_ahead": MAX_BOOKING_DAYS_AHEAD})
     first, last = rules.booking_window(policy, datetime(2026, 12, 3, 9, 0, tzinfo=UTC))
     assert (last - first).days == MAX_BOOKING_DAYS_AHEAD - 1
+
+
+# --- a command piped into head ---------------------------------------------------------------------------
+
+
+def test_a_command_piped_into_a_closed_reader_prints_no_traceback() -> None:
+    """`guahao check-config | head -1`: the reader goes away; no BrokenPipeError traceback on stderr."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app", "check-config", "--config", "config.example.toml"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        env={k: v for k, v in os.environ.items() if not k.startswith("GUAHAO_")},
+    )  # fmt: skip
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.close()
+    err = process.stderr.read().decode()
+    assert process.wait(60) != 0
+    assert "Traceback" not in err and "BrokenPipeError" not in err, err
+
+
+def test_main_reports_a_broken_pipe_as_a_plain_failure(monkeypatch: pytest.MonkeyPatch) -> None:
+    def closed(*args: object, **kwargs: object) -> None:
+        raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr("app.cli._silence_stdout", lambda: None)  # pytest's captured stdout has no fd to replace
+    monkeypatch.setattr("builtins.print", closed)
+    assert main(["check-config", "--config", str(ROOT / "config.example.toml")]) == 1
