@@ -10,15 +10,19 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
+import redis
 
 import rules
 from app.cli import main
+from bot.archive_files import ArchiveFiles
 from bot.config import load_config
 from bot.errors import ConfigError
+from bot.export import Exporter, ExportRequest
+from bot.services import Services
 from rules.policy import MAX_BOOKING_DAYS_AHEAD
 from tests.test_demo_precedence import serve_with
 
@@ -117,3 +121,16 @@ def test_main_reports_a_broken_pipe_as_a_plain_failure(monkeypatch: pytest.Monke
     monkeypatch.setattr("app.cli._silence_stdout", lambda: None)  # pytest's captured stdout has no fd to replace
     monkeypatch.setattr("builtins.print", closed)
     assert main(["check-config", "--config", str(ROOT / "config.example.toml")]) == 1
+
+
+# --- export of "everything" --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("start", "end"), [(date(2026, 1, 1), date(9999, 12, 31)), (date(1, 1, 1), date(1, 1, 2))])
+def test_export_with_redis_to_the_ends_of_the_calendar(
+    svc: Services, redis_db: redis.Redis, tmp_path: Path, start: date, end: date
+) -> None:
+    """`guahao export --from 2026-01-01 --to 9999-12-31 --include-redis` was an OverflowError traceback."""
+    exporter = Exporter(redis_db, svc.config, svc.clock, svc.box, ArchiveFiles(tmp_path / "archive"))
+    request = ExportRequest(kind="appointments", start=start, end=end, include_redis=True)
+    assert list(exporter.export(request, "staff:audit")) == []
