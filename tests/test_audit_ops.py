@@ -18,12 +18,15 @@ import redis
 
 import rules
 from app.cli import main
+from app.web import create_app
 from bot.archive_files import ArchiveFiles
-from bot.config import load_config
+from bot.clock import RedisClock
+from bot.config import build_config, load_config
 from bot.errors import ConfigError
 from bot.export import Exporter, ExportRequest
 from bot.services import Services
 from rules.policy import MAX_BOOKING_DAYS_AHEAD
+from tests.support import CONFIG_RAW, make_services
 from tests.test_demo_precedence import serve_with
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -134,3 +137,22 @@ def test_export_with_redis_to_the_ends_of_the_calendar(
     exporter = Exporter(redis_db, svc.config, svc.clock, svc.box, ArchiveFiles(tmp_path / "archive"))
     request = ExportRequest(kind="appointments", start=start, end=end, include_redis=True)
     assert list(exporter.export(request, "staff:audit")) == []
+
+
+# --- the simulator and a lone surrogate ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"channel": "wechat", "user": "\\ud800", "text": "hi"}',
+        '{"channel": "wechat", "user": "o-audit", "text": "\\udfff"}',
+    ],
+)
+def test_the_simulator_refuses_a_lone_surrogate_with_400(redis_db: redis.Redis, body: str) -> None:
+    """`POST /simulator/send` with a user "\\ud800" was a 500 (UnicodeEncodeError storing the session)."""
+    config = build_config({**CONFIG_RAW, "server": {"simulator": True}})
+    http = create_app(make_services(redis_db, config, RedisClock(redis_db))).test_client()
+    answer = http.post("/simulator/send", data=body, content_type="application/json")
+    assert answer.status_code == 400, answer.get_data(as_text=True)
+    assert "surrogate" in answer.get_json()["error"]
