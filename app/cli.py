@@ -33,7 +33,7 @@ from bot.archive import KINDS, Archive, archive_directory
 from bot.archive_files import ArchiveFiles
 from bot.audit import staff_actor
 from bot.broadcasts import BroadcastProgress, BroadcastStatus
-from bot.config import PATH_VARIABLE, Config, describe_config, load_config, mainland_warnings
+from bot.config import PATH_VARIABLE, Config, describe_config, load_config, mainland_warnings, twilio_warnings
 from bot.errors import GuahaoError
 from bot.export import Exporter, ExportRequest
 from bot.schedule import parse_schedule_csv
@@ -278,7 +278,7 @@ def _check_config(args: argparse.Namespace, config: Config) -> int:
         print(f"  {part:<{width}}  {source:<7}  {shown}")
     if not config.hospitals:
         print("note: no hospitals configured, nothing can be booked (add [[hospitals]], or use --demo)")
-    for warning in mainland_warnings(config.sms):
+    for warning in mainland_warnings(config.sms) + twilio_warnings(config.sms):
         print(f"warning: {warning}")
     return 0
 

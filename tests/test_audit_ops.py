@@ -156,3 +156,26 @@ def test_the_simulator_refuses_a_lone_surrogate_with_400(redis_db: redis.Redis, 
     answer = http.post("/simulator/send", data=body, content_type="application/json")
     assert answer.status_code == 400, answer.get_data(as_text=True)
     assert "surrogate" in answer.get_json()["error"]
+
+
+# --- check-config and a Twilio sender without credentials ------------------------------------------------------
+
+
+def test_check_config_warns_when_twilio_cannot_send(tmp_path: Path) -> None:
+    """`[sms] provider = "twilio"` without credentials: serve turns SMS sending off (every verification code lands
+    in the console outbox, so nobody can verify), yet check-config said "config OK" and nothing else."""
+    config = tmp_path / "config.toml"
+    config.write_text('[sms]\nprovider = "twilio"\nauth_token = "twilio-auth-token-0123"\n')
+    result = run("check-config", "--config", str(config))
+    assert result.returncode == 0, result.stderr
+    warnings = [line for line in result.stdout.splitlines() if line.startswith("warning:")]
+    assert any("sms.account_sid" in line for line in warnings), result.stdout
+    assert any("sms.from_number" in line for line in warnings), result.stdout
+    assert not any("sms.auth_token" in line for line in warnings), result.stdout
+
+    config.write_text(
+        '[sms]\nprovider = "twilio"\naccount_sid = "AC00000000000000000000000000000000"\n'
+        'auth_token = "twilio-auth-token-0123"\nfrom_number = "+15005550006"\n'
+    )
+    result = run("check-config", "--config", str(config))
+    assert result.returncode == 0 and "warning:" not in result.stdout, result.stdout

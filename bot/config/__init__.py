@@ -30,6 +30,7 @@ from bot.config.models import (
     WeChatConfig,
     id_problem,
     mainland_warnings,
+    twilio_warnings,
 )
 
 __all__ = [
@@ -58,4 +59,5 @@ __all__ = [
     "id_problem",
     "load_config",
     "mainland_warnings",
+    "twilio_warnings",
 ]

@@ -378,6 +378,25 @@ def mainland_warnings(sms: SmsConfig) -> list[str]:
     ]
 
 
+def twilio_warnings(sms: SmsConfig) -> list[str]:
+    """What ``sms.provider = "twilio"`` lacks to send (the sender then stays off and every SMS, the verification
+    codes included, lands in the console outbox only), as ``sms.<key>: ...`` lines for ``check-config``."""
+    if sms.provider != "twilio":
+        return []
+    found = [
+        f"sms.{key}: empty; provider twilio cannot send without it: SMS (verification codes too) go to the console "
+        "outbox only"
+        for key in ("account_sid", "auth_token")
+        if not getattr(sms, key)
+    ]
+    if not (sms.from_number or sms.messaging_service_sid):
+        found.append(
+            "sms.from_number / sms.messaging_service_sid: both empty; provider twilio cannot send without a sender: "
+            "SMS (verification codes too) go to the console outbox only"
+        )
+    return found
+
+
 def _age(value: Any) -> str | None:
     ok = value is None or (type(value) is int and 0 <= value <= 150)  # bool is an int: not an age
     return None if ok else "a whole number of years from 0 to 150"
