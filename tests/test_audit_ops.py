@@ -7,15 +7,18 @@ that check-config let through, a command piped into `head`, an export asked for 
 
 from __future__ import annotations
 
+import copy
 import os
 import re
 import subprocess
 import sys
+from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
 import redis
+from twilio.request_validator import RequestValidator
 
 import rules
 from app.cli import main
@@ -26,12 +29,14 @@ from bot.config import build_config, load_config
 from bot.errors import ConfigError
 from bot.export import Exporter, ExportRequest
 from bot.services import Services
-from bot.storage.runtime import EmbeddedRedis
+from bot.storage.runtime import EmbeddedRedis, refusing
 from rules.policy import MAX_BOOKING_DAYS_AHEAD
-from tests.support import CONFIG_RAW, make_services
+from tests.support import CONFIG_RAW, STAFF_TOKEN, make_services
 from tests.test_demo_precedence import serve_with
+from tests.test_wechat import running_bot, text_xml
 
 ROOT = Path(__file__).resolve().parent.parent
+TWILIO_AUTH = "twilio-auth-token-0123456789abcdef"
 
 
 def run(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
@@ -199,3 +204,77 @@ def test_the_guides_backup_command_names_what_the_embedded_redis_writes(durable_
     written = {p.name for p in durable_redis.data_dir.iterdir() if p.name.startswith("appendonly")}
     assert written, "the embedded Redis persists append-only"
     assert written <= set(names), f"the guide's backup line {tar_line!r} misses {written - set(names)}"
+
+
+# --- Redis answering but refusing to write ---------------------------------------------------------------------
+
+REFUSALS = [
+    pytest.param(("maxmemory", "1"), id="OOM-maxmemory"),
+    pytest.param(("min-replicas-to-write", "1"), id="NOREPLICAS-as-README-recommends-on-the-primary"),
+]
+
+
+@pytest.fixture(params=REFUSALS)
+def refusing_redis(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[EmbeddedRedis, redis.Redis]]:
+    """A Redis of its own; the test makes it refuse writes (`CONFIG SET` one of :data:`REFUSALS`) when it wants."""
+    server = EmbeddedRedis.start(tmp_path / "data", appendonly=True)
+    client = server.client()
+    client.config_set("maxmemory-policy", "noeviction")
+    setting: tuple[str, str] = request.param
+    yield server, client
+    client.config_set(setting[0], "0")
+    client.close()
+    server.stop()
+
+
+def refuse_writes(client: redis.Redis, request: pytest.FixtureRequest) -> None:
+    name, value = request.node.callspec.params["refusing_redis"]
+    client.config_set(name, value)
+    with pytest.raises(redis.ResponseError):
+        client.set("audit:probe", "1")
+
+
+def test_webhooks_answer_the_busy_text_while_redis_refuses_writes(
+    refusing_redis: tuple[EmbeddedRedis, redis.Redis], request: pytest.FixtureRequest
+) -> None:
+    """SPEC §7: "While Redis is down a webhook answers the user with the busy text ... never an HTML 500 page". A
+    Redis that answers PING but refuses every write — maxmemory reached, a full disk (MISCONF), or, with README's own
+    `min-replicas-to-write 1`, a primary cut off from its replica (NOREPLICAS) — got an HTML 500 on both webhooks,
+    while /healthz said ok."""
+    _, client = refusing_redis
+    raw = copy.deepcopy(CONFIG_RAW)
+    raw["sms"] = {"provider": "console", "auth_token": TWILIO_AUTH}
+    raw["server"] = {"public_url": "https://guahao.example.org"}
+    services = make_services(client, build_config(raw))
+    http = create_app(services).test_client()
+    with running_bot(services, False, "flask") as running:
+        assert "预约挂号" in running.platform.send("o-refused", "菜单")
+        refuse_writes(client, request)
+        answer = running.platform.post(text_xml("o-refused", "1", running.platform.msg_id()))
+        assert running.platform.reply_of(answer) == "系统繁忙,请稍后再试。"
+
+    params = {"MessageSid": "SM" + "2" * 32, "From": "+8613900000002", "To": "+15005550006", "Body": "HELP"}
+    signature = RequestValidator(TWILIO_AUTH).compute_signature("https://guahao.example.org/sms/twilio", params)
+    answer = http.post("/sms/twilio", data=params, headers={"X-Twilio-Signature": signature})
+    assert answer.status_code == 200 and answer.mimetype == "text/xml", answer.get_data(as_text=True)[:200]
+    assert "系统繁忙,请稍后再试" in answer.get_data(as_text=True)
+
+
+def test_staff_api_answers_503_json_while_redis_refuses_writes(
+    refusing_redis: tuple[EmbeddedRedis, redis.Redis], request: pytest.FixtureRequest
+) -> None:
+    _, client = refusing_redis
+    http = create_app(make_services(client)).test_client()
+    refuse_writes(client, request)
+    body = {"hospital": "h1", "date": "2026-11-24", "text": "停诊", "cancel": False}
+    answer = http.post("/api/staff/broadcasts", json=body, headers={"Authorization": f"Bearer {STAFF_TOKEN}"})
+    assert answer.status_code == 503 and answer.is_json, answer.get_data(as_text=True)[:300]
+
+
+def test_a_real_redis_error_is_not_taken_for_an_outage() -> None:
+    assert refusing(redis.ResponseError("Error running script (call to f_1): @user_script:18: -OOM command not"))
+    assert refusing(redis.ResponseError("MISCONF Errors writing to the AOF file: No space left on device"))
+    assert refusing(redis.ResponseError("NOREPLICAS Not enough good replicas to write."))
+    assert not refusing(redis.ResponseError("WRONGTYPE Operation against a key holding the wrong kind of value"))
+    assert not refusing(redis.ResponseError("BUSYKEY Target key name already exists."))
+    assert not refusing(ValueError("OOM"))
