@@ -25,7 +25,7 @@ from app.cli import main
 from app.web import create_app
 from bot.archive_files import ArchiveFiles
 from bot.clock import RedisClock
-from bot.config import build_config, load_config
+from bot.config import build_config, load_config, redacted_url
 from bot.errors import ConfigError
 from bot.export import Exporter, ExportRequest
 from bot.services import Services
@@ -39,11 +39,11 @@ ROOT = Path(__file__).resolve().parent.parent
 TWILIO_AUTH = "twilio-auth-token-0123456789abcdef"
 
 
-def run(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+def run(*args: str, cwd: Path = ROOT, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("GUAHAO_")}
     return subprocess.run(
         [sys.executable, "-m", "app", *args],
-        cwd=cwd, env=clean, capture_output=True, text=True, timeout=60, check=False,
+        cwd=cwd, env={**clean, **(env or {})}, capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
 
 
@@ -278,3 +278,59 @@ def test_a_real_redis_error_is_not_taken_for_an_outage() -> None:
     assert not refusing(redis.ResponseError("WRONGTYPE Operation against a key holding the wrong kind of value"))
     assert not refusing(redis.ResponseError("BUSYKEY Target key name already exists."))
     assert not refusing(ValueError("OOM"))
+
+
+# --- an external Redis: its password, and a one-shot command that cannot reach it ------------------------------
+
+REDIS_PASSWORD = "TopSecretRedisPassword"
+UNREACHABLE = f"redis://:{REDIS_PASSWORD}@127.0.0.1:1/0"
+
+
+def test_check_config_hides_the_password_of_redis_url() -> None:
+    """check-config promises "secrets hidden"; a production `GUAHAO_REDIS_URL=redis://:pw@host` was printed whole,
+    in its first line and in the `redis.url` line."""
+    result = run("check-config", env={"GUAHAO_REDIS_URL": UNREACHABLE})
+    assert result.returncode == 0, result.stderr
+    assert REDIS_PASSWORD not in result.stdout
+    assert "redis://:***@127.0.0.1:1/0" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("redis://:pw@h:6379/0", "redis://:***@h:6379/0"),
+        ("rediss://user:p@ss@h/0", "rediss://user:***@h/0"),
+        ("redis://h:6379/0?password=pw&db=1", "redis://h:6379/0?password=***&db=1"),
+        ("redis://h:6379/0", "redis://h:6379/0"),
+        ("unix:///run/redis.sock", "unix:///run/redis.sock"),
+    ],
+)
+def test_redacted_url(url: str, shown: str) -> None:
+    assert redacted_url(url) == shown
+
+
+def test_a_worker_waiting_for_redis_never_logs_its_password() -> None:
+    """`guahao worker` started before its Redis logs one line per attempt: with the URL's password in it."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("GUAHAO_")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app", "worker"], cwd=ROOT, env={**clean, "GUAHAO_REDIS_URL": UNREACHABLE},
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert process.stderr is not None
+    try:
+        line = process.stderr.readline()  # the first attempt's line
+    finally:
+        process.terminate()
+        process.wait(30)
+    assert "redis not reachable" in line, line
+    assert REDIS_PASSWORD not in line, line
+
+
+@pytest.mark.parametrize("command", [["sweep"], ["checkin", "12345678"], ["archive"]])
+def test_a_one_shot_command_that_cannot_reach_redis_is_one_line(tmp_path: Path, command: list[str]) -> None:
+    """SPEC §2: errors print one clear line and exit non-zero. A wrong redis.url was a ConnectionError traceback."""
+    result = run(*command, env={"GUAHAO_REDIS_URL": UNREACHABLE})
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr, result.stderr[-500:]
+    assert result.stderr.count("\n") == 1 and "redis not reachable" in result.stderr, result.stderr
+    assert REDIS_PASSWORD not in result.stderr

@@ -378,6 +378,22 @@ def mainland_warnings(sms: SmsConfig) -> list[str]:
     ]
 
 
+_QUERY_PASSWORD = re.compile(r"(?P<head>[?&]password=)[^&#]*", re.I)
+
+
+def redacted_url(url: str) -> str:
+    """``url`` with a password in it (``redis://:pw@host``, ``redis://user:pw@host``, ``?password=pw``) hidden, for
+    what is shown and logged: ``redis://:***@host``."""
+    scheme, separator, rest = url.partition("://")
+    if separator:
+        authority, slash, path = rest.partition("/")
+        userinfo, at, host = authority.rpartition("@")  # a password may hold an unescaped "@": the last one ends it
+        user, colon, password = userinfo.partition(":")
+        if at and colon and password:
+            url = f"{scheme}://{user}:***@{host}{slash}{path}"
+    return _QUERY_PASSWORD.sub(lambda m: m["head"] + "***", url)
+
+
 def twilio_warnings(sms: SmsConfig) -> list[str]:
     """What ``sms.provider = "twilio"`` lacks to send (the sender then stays off and every SMS, the verification
     codes included, lands in the console outbox only), as ``sms.<key>: ...`` lines for ``check-config``."""

@@ -34,7 +34,7 @@ from redis.backoff import ExponentialBackoff, NoBackoff
 from redis.retry import Retry
 from redis.sentinel import Sentinel, SentinelConnectionPool, SentinelManagedConnection
 
-from bot.config import RedisConfig
+from bot.config import RedisConfig, redacted_url
 from bot.errors import RedisUnavailableError
 from bot.storage.encoding import COMPACT_ENCODING
 
@@ -380,7 +380,7 @@ def open_redis(config: RedisConfig, *, wait: bool = False, socket_timeout: float
     else:
         return _open_embedded(config, socket_timeout)
     if wait:
-        wait_until_reachable(client, url)
+        wait_until_reachable(client, redacted_url(url))  # logged: never the password of the URL
     return RedisRuntime(client, url)
 
 
