@@ -334,3 +334,21 @@ def test_a_one_shot_command_that_cannot_reach_redis_is_one_line(tmp_path: Path, 
     assert "Traceback" not in result.stderr, result.stderr[-500:]
     assert result.stderr.count("\n") == 1 and "redis not reachable" in result.stderr, result.stderr
     assert REDIS_PASSWORD not in result.stderr
+
+
+# --- the simulator left on under gunicorn ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("simulator", "warned"), [("true", True), ("false", False)])
+def test_the_wsgi_app_warns_when_the_simulator_is_on(simulator: str, warned: bool) -> None:
+    """SPEC §7: "a simulator on a non-loopback host is logged as a warning at start". Only `guahao serve` warned;
+    `gunicorn -b 0.0.0.0:8000 app.wsgi:app` (README "Running in production") with a config that kept
+    `simulator = true` served it to the world — any user, the SMS codes, the clock — without a word."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("GUAHAO_")}
+    env = {**clean, "GUAHAO_SERVER_SIMULATOR": simulator, "GUAHAO_REDIS_URL": "redis://127.0.0.1:1/0"}
+    result = subprocess.run(
+        [sys.executable, "-c", "import app.wsgi"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+        check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-500:]
+    assert ("the web simulator is on" in result.stderr) is warned, result.stderr
