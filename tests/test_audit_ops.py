@@ -352,3 +352,31 @@ def test_the_wsgi_app_warns_when_the_simulator_is_on(simulator: str, warned: boo
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-500:]
     assert ("the web simulator is on" in result.stderr) is warned, result.stderr
+
+
+# --- the guide's cron line ---------------------------------------------------------------------------------------
+
+
+def test_the_guides_cron_line_names_the_configuration(tmp_path: Path) -> None:
+    """docs/operators.md's daily import ran `guahao schedule import FILE` from cron: cron starts in $HOME without the
+    shell's `export GUAHAO_CONFIG=...`, so guahao used its built-in defaults (no hospitals) and refused every row.
+    The line, run literally from an empty home directory, must find the hospitals."""
+    guide = (ROOT / "docs" / "operators.md").read_text(encoding="utf-8")
+    cron = next(line for line in guide.splitlines() if "guahao schedule import" in line and "* * *" in line)
+    config = tmp_path / "etc" / "config.toml"
+    config.parent.mkdir()
+    config.write_text(
+        (ROOT / "config.example.toml").read_text(encoding="utf-8").replace('"./data"', f'"{tmp_path / "data"}"'),
+        encoding="utf-8",
+    )
+    csv = tmp_path / "schedule.csv"
+    csv.write_text(
+        "hospital,department,doctor,level,date,start,end,capacity,fee\nbjdyyy,nk,d1,general,2026-12-08,08:00,12:00,5,5\n"
+    )
+    line = re.sub(r"/srv/his-export/\S*\$\(date [^)]*\)\.csv", str(csv), cron.split("guahao ", 1)[1].split(">>")[0])
+    command = [str(config) if part == "/etc/guahao/config.toml" else part for part in line.split()]
+    home = tmp_path / "home"
+    home.mkdir()
+    result = run(*command, cwd=home, env={"PYTHONPATH": str(ROOT)})
+    assert result.returncode == 0, result.stderr
+    assert "imported 1 slots" in result.stdout
