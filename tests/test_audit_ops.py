@@ -12,6 +12,8 @@ import os
 import re
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -21,6 +23,8 @@ import redis
 from twilio.request_validator import RequestValidator
 
 import rules
+from app import health
+from app import worker as worker_module
 from app.cli import main
 from app.web import create_app
 from bot.archive_files import ArchiveFiles
@@ -28,6 +32,7 @@ from bot.clock import RedisClock
 from bot.config import build_config, load_config, redacted_url
 from bot.errors import ConfigError
 from bot.export import Exporter, ExportRequest
+from bot.reminders import job_queue
 from bot.services import Services
 from bot.storage.runtime import EmbeddedRedis, refusing
 from rules.policy import MAX_BOOKING_DAYS_AHEAD
@@ -380,3 +385,35 @@ def test_the_guides_cron_line_names_the_configuration(tmp_path: Path) -> None:
     result = run(*command, cwd=home, env={"PYTHONPATH": str(ROOT)})
     assert result.returncode == 0, result.stderr
     assert "imported 1 slots" in result.stdout
+
+
+# --- /healthz while the worker runs a long job -------------------------------------------------------------------
+
+
+def slow_job(seconds: float) -> None:
+    """A job that takes its time (what RQ runs by name)."""
+    time.sleep(seconds)
+
+
+def test_a_worker_busy_with_a_long_job_is_not_reported_dead(
+    svc: Services, redis_db: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """RQ's SimpleWorker (guahao's) heartbeats only between jobs; RQ's forking worker beats while its job runs. A
+    job longer than /healthz's 60 s (a broadcast batch: 500 sends, one HTTPS call each to Twilio, at most 20 a
+    second; BATCH_TIMEOUT_S is an hour) made /healthz answer 503 "worker down" for a worker hard at work: monitors
+    page, a load balancer on /healthz takes the web nodes out. Scaled down: freshness 1 s, a 3 s job."""
+    monkeypatch.setattr(health, "HEARTBEAT_FRESH_S", 1.0)
+    monkeypatch.setattr(worker_module, "JOB_HEARTBEAT_S", 0.2)
+    job_queue(redis_db).enqueue(f"{__name__}.slow_job", 3.0, job_timeout=60)
+    web = create_app(svc).test_client()
+    thread = threading.Thread(target=lambda: worker_module._new_worker(svc).work(burst=True))  # as the simulator
+    thread.start()
+    try:
+        time.sleep(0.5)  # the job has started (the worker's last beat, at its start)
+        seen = []
+        while thread.is_alive():
+            seen.append(web.get("/healthz").get_json()["worker"])
+            time.sleep(0.2)
+    finally:
+        thread.join(30)
+    assert seen and set(seen) == {"ok"}, seen
