@@ -21,8 +21,11 @@ from pathlib import Path
 import pytest
 import redis
 from twilio.request_validator import RequestValidator
+from wechatpy.crypto import WeChatCrypto
+from wechatpy.exceptions import InvalidAppIdException
 
 import rules
+from adapters.wechat.parse import Envelope
 from app import health
 from app import worker as worker_module
 from app.cli import main
@@ -417,3 +420,27 @@ def test_a_worker_busy_with_a_long_job_is_not_reported_dead(
     finally:
         thread.join(30)
     assert seen and set(seen) == {"ok"}, seen
+
+
+# --- WeChat safe mode without the AppID ----------------------------------------------------------------------------
+
+AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+
+
+def test_safe_mode_without_the_app_id_is_refused_by_check_config(tmp_path: Path) -> None:
+    """`[wechat] token` + `encoding_aes_key` without `app_id` passed check-config, and then every message the
+    account pushed was answered 400 (undecryptable): its AppID, inside the encryption, never matched ""."""
+    sealed = WeChatCrypto("wechattoken", AES_KEY, "wx1234567890abcdef").encrypt_message("<xml></xml>", "n", "1")
+    encrypted = re.search(r"<Encrypt><!\[CDATA\[(.*?)\]\]>", sealed)
+    assert encrypted is not None
+    with pytest.raises(InvalidAppIdException):
+        Envelope("wechattoken", AES_KEY, "").open(encrypted[1])  # what the webhook does with app_id = ""
+
+    config = tmp_path / "config.toml"
+    config.write_text(f'[wechat]\ntoken = "wechattoken"\nencoding_aes_key = "{AES_KEY}"\n')
+    with pytest.raises(ConfigError, match=r"wechat\.app_id"):
+        load_config(config, env={})
+    config.write_text(
+        f'[wechat]\napp_id = "wx1234567890abcdef"\ntoken = "wechattoken"\nencoding_aes_key = "{AES_KEY}"\n'
+    )
+    assert load_config(config, env={}).wechat.safe_mode

@@ -14,7 +14,16 @@ from pydantic import TypeAdapter, ValidationError
 
 import rules
 from bot.config.messages import config_error_text, show
-from bot.config.models import SCALAR_SECTIONS, Config, Document, Hospital, Source, StaffToken, mainland_problems
+from bot.config.models import (
+    SCALAR_SECTIONS,
+    Config,
+    Document,
+    Hospital,
+    Source,
+    StaffToken,
+    mainland_problems,
+    wechat_problems,
+)
 from bot.errors import ConfigError
 
 DEFAULT_PATH = Path("config.toml")
@@ -80,6 +89,7 @@ def build_config(raw: Mapping[str, Any], source: Path | None = None) -> Config:
     hospitals = tuple(_hospital(index, table, policy) for index, table in enumerate(document.hospitals))
     problems = _duplicates(document) + _unscoped(document.security.staff_tokens, {h.id for h in hospitals})
     problems += mainland_problems(document.sms)  # SPEC §9: a kind without its template is refused
+    problems += wechat_problems(document.wechat)
     if problems:
         raise ConfigError("; ".join(problems))
     return Config(

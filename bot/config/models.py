@@ -335,6 +335,14 @@ class SmsConfig:
     per_phone_per_day: Rate = 10
 
 
+def wechat_problems(wechat: WeChatConfig) -> list[str]:
+    """Safe mode without the AppID: every pushed message carries the account's AppID inside its encryption and is
+    checked against ``app_id`` (wechatpy), so each one would be refused as undecryptable (400)."""
+    if wechat.enabled and wechat.safe_mode and not wechat.app_id:
+        return ["wechat.app_id: expected the official account's AppID (wx...): safe mode (encoding_aes_key) needs it"]
+    return []
+
+
 def mainland_problems(sms: SmsConfig) -> list[str]:
     """What a mainland provider still needs (credentials, the signature, a valid template code for every kind), as
     ``sms.key: expected X`` lines; none for the other providers."""
