@@ -33,11 +33,20 @@ from bot.archive import KINDS, Archive, archive_directory
 from bot.archive_files import ArchiveFiles
 from bot.audit import staff_actor
 from bot.broadcasts import BroadcastProgress, BroadcastStatus
-from bot.config import PATH_VARIABLE, Config, describe_config, load_config, mainland_warnings
+from bot.config import (
+    PATH_VARIABLE,
+    Config,
+    describe_config,
+    load_config,
+    mainland_warnings,
+    redacted_url,
+    twilio_warnings,
+)
 from bot.errors import GuahaoError
 from bot.export import Exporter, ExportRequest
 from bot.schedule import parse_schedule_csv
 from bot.services import Services
+from bot.storage.runtime import wait_until_reachable
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -244,6 +253,9 @@ def _day(value: str) -> date:
 def _services(config: Config, *, wait: bool = False) -> Iterator[Services]:
     services = open_services(config, wait=wait)
     try:
+        if not wait and services.runtime is not None:  # a one-shot command: a Redis it cannot reach (a wrong
+            # redis.url, a server not started) is one line, not a ConnectionError traceback at its first command
+            wait_until_reachable(services.redis, redacted_url(services.runtime.url), attempts=1)
         yield services
     finally:
         services.close()
@@ -259,7 +271,7 @@ def _redis_shown(config: Config) -> str:
     if redis_config.sentinels:
         ack = f", WAIT for {redis_config.min_replicas_ack} replica(s)" if redis_config.min_replicas_ack else ""
         return f"Sentinel service {redis_config.sentinel_service!r} via {len(redis_config.sentinels)} Sentinel(s){ack}"
-    return redis_config.url or "embedded in " + redis_config.data_dir
+    return redacted_url(redis_config.url) if redis_config.url else "embedded in " + redis_config.data_dir
 
 
 def _check_config(args: argparse.Namespace, config: Config) -> int:
@@ -278,7 +290,7 @@ def _check_config(args: argparse.Namespace, config: Config) -> int:
         print(f"  {part:<{width}}  {source:<7}  {shown}")
     if not config.hospitals:
         print("note: no hospitals configured, nothing can be booked (add [[hospitals]], or use --demo)")
-    for warning in mainland_warnings(config.sms):
+    for warning in mainland_warnings(config.sms) + twilio_warnings(config.sms):
         print(f"warning: {warning}")
     return 0
 
@@ -447,6 +459,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_ERROR
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `guahao check-config | head`, `guahao export ... | head`: the reader has gone
+        _silence_stdout()
+        return EXIT_ERROR
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so that the interpreter's last flush of a closed pipe prints no traceback."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 if __name__ == "__main__":

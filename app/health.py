@@ -3,7 +3,10 @@
 A worker is alive when RQ's own registry of workers on guahao's queue holds one whose ``last_heartbeat`` is at most
 :data:`HEARTBEAT_FRESH_S` old. RQ writes that heartbeat from the loop that takes jobs (every few seconds while idle,
 at the start of every job), so it proves that loop runs — a heartbeat thread of our own would keep beating beside
-a stuck loop. Heartbeats are read against the real wall clock (RQ writes them so), never the simulated one.
+a stuck loop. While a job runs, guahao's worker beats as RQ's forking worker does while its work horse runs
+(``app.worker._beating``: every ``JOB_HEARTBEAT_S``, never past the job's own timeout), so a long broadcast batch is
+a busy worker, not a dead one. Heartbeats are read against the real wall clock (RQ writes them so), never the
+simulated one.
 
 Under ``guahao serve`` the supervisor also knows whether its worker child is running and since when: a dead child
 is "down" at once (its last heartbeat stays fresh for a minute), and a restarted one counts only from its own

@@ -70,7 +70,8 @@ def serve(config: Config, *, demo: bool, host: str | None, port: int | None, con
     )
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
-        if demo:
+        if demo and config.source("hospitals") == "demo":  # the demo's slots are for the demo's hospitals only:
+            # an operator's own hospitals (from the file) get no invented schedule (SPEC §7: --demo only fills gaps)
             today = services.clock.now().astimezone(config.policy.tz).date()
             slots = services.schedule.import_csv(demo_schedule_csv(today))
             log.info("demo schedule loaded", extra={"slots": slots, "from": today.isoformat()})

@@ -32,6 +32,7 @@ from bot.config import MAINLAND_PROVIDERS
 from bot.metrics import CONTENT_TYPE, metrics, registry
 from bot.notifications.push_reports import PushReports
 from bot.services import Services
+from bot.storage.runtime import refusing
 from dialogs.engine import Engine
 
 MAX_BODY_BYTES = 16 * 1024 * 1024
@@ -135,6 +136,13 @@ def create_app(
         # the webhooks answer their users with the busy text themselves; anything else is a 503 in JSON
         log.warning("request failed: Redis unavailable", extra={"path": request.path, "error": type(exc).__name__})
         return jsonify({"error": "temporarily unavailable, try again shortly"}), 503
+
+    @app.errorhandler(redis.ResponseError)
+    def redis_refusing(exc: redis.ResponseError) -> Any:
+        # Redis answers but will not write (maxmemory, a full disk, too few replicas): down, for the caller
+        if not refusing(exc):
+            raise exc  # a real error: Flask's 500 (JSON under /api/), logged with its traceback
+        return redis_down(exc)
 
     return app
 

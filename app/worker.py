@@ -28,12 +28,16 @@ the lease every tick; when that worker dies the lease lapses and another takes t
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
+import redis
 from rq import Queue, SimpleWorker
 from rq.exceptions import StopRequested
 from rq.job import Job
@@ -48,6 +52,8 @@ from bot.services import Services
 
 log = logging.getLogger(__name__)
 WORKER_TTL_S = 20
+JOB_HEARTBEAT_S = 10.0
+"""How often a worker busy with a job tells RQ it is alive (``/healthz`` wants a beat within 60 s)."""
 
 PERIODIC_SECONDS = 15.0
 """How often the worker runs the periodic tick (sweep, due reminders, releases, abandoned broadcasts)."""
@@ -70,12 +76,35 @@ class _Worker(SimpleWorker):
             self.death_penalty_class = TimerDeathPenalty
 
     def execute_job(self, job: Job, queue: Queue) -> None:
-        with jobs.bound_to(self.services):
+        with jobs.bound_to(self.services), _beating(self, job):
             super().execute_job(job, queue)
 
     def _install_signal_handlers(self) -> None:
         if _main_thread():
             super()._install_signal_handlers()  # type: ignore[no-untyped-call]
+
+
+@contextmanager
+def _beating(worker: SimpleWorker, job: Job) -> Iterator[None]:
+    """Heartbeats every :data:`JOB_HEARTBEAT_S` while ``job`` runs, as RQ's forking worker does while its work horse
+    runs one (``monitor_work_horse``); RQ's ``SimpleWorker`` runs the job in this thread and beats only between jobs,
+    so a job longer than ``/healthz``'s freshness (a broadcast batch of hundreds of sends) made a busy worker look
+    dead. Never past the job's own timeout: a job stuck beyond it is killed by RQ, and then the beats stop."""
+    stop = threading.Event()
+    limit = time.monotonic() + job.timeout if job.timeout and job.timeout > 0 else None
+
+    def beat() -> None:
+        while not stop.wait(JOB_HEARTBEAT_S) and (limit is None or time.monotonic() < limit):
+            with contextlib.suppress(redis.RedisError, OSError):  # Redis away: the worker's own loop reports that
+                worker.heartbeat(worker.get_heartbeat_ttl(job))
+
+    beating = threading.Thread(target=beat, name="guahao-job-heartbeat", daemon=True)
+    beating.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        beating.join()
 
 
 def _main_thread() -> bool:

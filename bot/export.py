@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any
 
 import redis
@@ -122,9 +122,9 @@ class Exporter:
                     ):
                         yield {"id": f"audit:{text(stream_id)}", "kind": AUDIT, "record": fields, "source": "redis"}
             return
-        low = datetime.combine(request.start, time(), tzinfo=tz) - timedelta(days=1)  # a zone west of the platform's
-        high = datetime.combine(request.end, time(), tzinfo=tz) + timedelta(days=2)
-        serials = [text(s) for s in self.redis.zrangebyscore(keys.ALL_APPOINTMENTS, low.timestamp(), high.timestamp())]
+        low = _moment(request.start, tz, days=-1)  # a zone west of the platform's
+        high = _moment(request.end, tz, days=2)
+        serials = [text(s) for s in self.redis.zrangebyscore(keys.ALL_APPOINTMENTS, low, high)]
         pipe = self.redis.pipeline(transaction=False)
         for serial in serials:
             pipe.hgetall(keys.appointment(serial))
@@ -141,3 +141,12 @@ class Exporter:
                 "patient": patient,
                 "source": "redis",
             }
+
+
+def _moment(day: date, tz: tzinfo, *, days: int) -> float | str:
+    """The score of midnight ``days`` after ``day``; past the calendar's ends (``--to 9999-12-31``, ``--from
+    0001-01-01``) Redis's own infinities, so that such a range means "everything" instead of an OverflowError."""
+    try:
+        return (datetime.combine(day, time(), tzinfo=tz) + timedelta(days=days)).timestamp()
+    except OverflowError:
+        return "-inf" if days < 0 else "+inf"

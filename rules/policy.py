@@ -17,6 +17,9 @@ _HHMM = re.compile(r"([0-9]{2}):([0-9]{2})")
 _LATE_CANCEL = ("refuse", "allow_with_violation")
 _NO_SHOW_WINDOWS = ("calendar_year", "rolling_month")
 RELEASE_MODES = ("first_come", "lottery")
+MAX_BOOKING_DAYS_AHEAD = 365
+"""A booking window of at most a year: the window's dates are listed and read every booking step, and a value past
+the calendar's end (``date.max``) would make every booking step fail (OverflowError) although the config loaded."""
 MAX_LOTTERY_WINDOW_SECONDS = 3600
 
 
@@ -196,7 +199,7 @@ def _tiers(key: str, value: object) -> None:
 
 _CHECKS: dict[str, Check] = {
     "timezone": _time_zone,
-    "booking_days_ahead": _integer(0),
+    "booking_days_ahead": _integer(0, MAX_BOOKING_DAYS_AHEAD),
     "same_day": _boolean,
     "release_time": _time_of_day,
     "max_patients_per_account": _integer(1),

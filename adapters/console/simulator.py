@@ -9,6 +9,7 @@ configured staff token (only one that ``--demo`` made), and the clock stays with
 from __future__ import annotations
 
 import ipaddress
+import json
 import logging
 import uuid
 from collections.abc import Callable
@@ -189,6 +190,11 @@ def _json_object() -> dict[str, Any]:
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         abort(_error("expected a JSON object"))
+    try:
+        # json.loads accepts "\ud800", which no UTF-8 store or channel can take: refuse it here, not with a 500
+        json.dumps(body, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        abort(_error("expected Unicode text: the body holds a lone surrogate (\\ud800-\\udfff)"))
     return body
 
 

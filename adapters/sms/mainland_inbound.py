@@ -32,7 +32,7 @@ from adapters.sms.webhook import SmsInbox, sender_phone
 from bot.crypto import SecretBox
 from bot.notifications.outbox import OutboundMessage, OutboxKind, Sender
 from bot.patients import PatientService, account_id
-from bot.storage.runtime import REDIS_DOWN
+from bot.storage.runtime import unavailable
 
 log = logging.getLogger(__name__)
 
@@ -178,7 +178,9 @@ def mainland_blueprint(
         try:
             for message in messages:
                 _answer(inbox, sender, provider, message, lambda phone: language_of(patients, box, phone))
-        except REDIS_DOWN:  # nothing could be recorded: the provider delivers it again later
+        except Exception as failed:  # nothing could be recorded: the provider delivers it again later
+            if not unavailable(failed):
+                raise
             log.warning("sms callback refused for now: Redis unavailable")
             return jsonify({"error": "temporarily unavailable"}), 503
         return jsonify(spec.ok)
@@ -216,9 +218,9 @@ def _answer(inbox: SmsInbox, sender: Sender, provider: str, message: Incoming, l
     reply = OutboundMessage("sms", message.phone, OutboxKind.reply, text, key, facts=facts)
     try:
         result = sender.send(reply)
-    except REDIS_DOWN:
-        raise
     except Exception as failed:  # the command was processed: its reply is lost, the callback still answered
+        if unavailable(failed):
+            raise
         log.warning("sms reply not sent", extra={"provider": provider, "error": type(failed).__name__})
         return
     if not result.ok:

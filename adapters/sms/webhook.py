@@ -39,7 +39,7 @@ from bot.crypto import SecretBox
 from bot.delivery import DeliveryLedger
 from bot.patients import PatientService, account_id
 from bot.storage import keys
-from bot.storage.runtime import REDIS_DOWN
+from bot.storage.runtime import unavailable
 from dialogs.engine import Conversation, Fate, HandOff
 from dialogs.message import Channel, Inbound
 from texts import text
@@ -306,7 +306,9 @@ def sms_blueprint(
         carrier_opt = (request.form.get("OptOutType") or "").strip().upper() or None
         try:
             replies = inbox.handle(phone, body, message_id, carrier_opt, deadline)
-        except REDIS_DOWN:  # SPEC §7: the user is told, in TwiML, rather than Twilio getting an error page
+        except Exception as failed:  # SPEC §7: the user is told, in TwiML, rather than Twilio getting an error page
+            if not unavailable(failed):
+                raise
             log.warning("sms answered busy: Redis unavailable")
             replies = [text("zh", "common.busy")]
         return Response(twiml(pack(replies)), mimetype="text/xml")

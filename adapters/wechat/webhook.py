@@ -44,7 +44,7 @@ from adapters.wechat.push import Followers
 from bot.config import WeChatConfig
 from bot.crypto import SecretBox
 from bot.patients import account_id
-from bot.storage.runtime import REDIS_DOWN
+from bot.storage.runtime import unavailable
 from dialogs.engine import Conversation, Fate, HandOff
 from dialogs.message import Channel, Inbound
 from texts import text
@@ -127,7 +127,9 @@ class WeChatWebhook:
         )
         try:
             reply = self.answer(message, deadline)
-        except REDIS_DOWN:  # a checked message while Redis is down: tell the user, in their chat (SPEC §7)
+        except Exception as failed:  # a checked message while Redis is down: tell the user, in their chat (SPEC §7)
+            if not unavailable(failed):
+                raise
             log.warning("wechat message answered busy: Redis unavailable")
             reply = text("zh", "common.busy")
         if not reply:

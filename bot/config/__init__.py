@@ -30,6 +30,8 @@ from bot.config.models import (
     WeChatConfig,
     id_problem,
     mainland_warnings,
+    redacted_url,
+    twilio_warnings,
 )
 
 __all__ = [
@@ -58,4 +60,6 @@ __all__ = [
     "id_problem",
     "load_config",
     "mainland_warnings",
+    "redacted_url",
+    "twilio_warnings",
 ]

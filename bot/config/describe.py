@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import fields
 
 from bot.config.messages import show
-from bot.config.models import SCALAR_SECTIONS, Config, Hidden, Source, StaffToken
+from bot.config.models import SCALAR_SECTIONS, Config, Hidden, Source, StaffToken, redacted_url
 
 
 def describe_config(config: Config) -> list[tuple[str, str, Source]]:
@@ -15,9 +15,10 @@ def describe_config(config: Config) -> list[tuple[str, str, Source]]:
         declared = cls.__pydantic_fields__  # type: ignore[attr-defined]
         for item in fields(cls):
             part = f"{section}.{item.name}"
-            parts.append(
-                (part, _shown(getattr(getattr(config, section), item.name), declared[item.name]), config.source(part))
-            )
+            value = getattr(getattr(config, section), item.name)
+            if part == "redis.url":  # its password, if any, is a secret too
+                value = redacted_url(value)
+            parts.append((part, _shown(value, declared[item.name]), config.source(part)))
     parts.append(("policy.preset", show(config.policy_preset), config.source("policy.preset")))
     overridden = sorted(p for p in config.sources if p.startswith("policy.") and p != "policy.preset")
     parts += [(p, show(getattr(config.policy, p[len("policy.") :], "?")), config.source(p)) for p in overridden]

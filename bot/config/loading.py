@@ -14,7 +14,16 @@ from pydantic import TypeAdapter, ValidationError
 
 import rules
 from bot.config.messages import config_error_text, show
-from bot.config.models import SCALAR_SECTIONS, Config, Document, Hospital, Source, StaffToken, mainland_problems
+from bot.config.models import (
+    SCALAR_SECTIONS,
+    Config,
+    Document,
+    Hospital,
+    Source,
+    StaffToken,
+    mainland_problems,
+    wechat_problems,
+)
 from bot.errors import ConfigError
 
 DEFAULT_PATH = Path("config.toml")
@@ -80,6 +89,7 @@ def build_config(raw: Mapping[str, Any], source: Path | None = None) -> Config:
     hospitals = tuple(_hospital(index, table, policy) for index, table in enumerate(document.hospitals))
     problems = _duplicates(document) + _unscoped(document.security.staff_tokens, {h.id for h in hospitals})
     problems += mainland_problems(document.sms)  # SPEC §9: a kind without its template is refused
+    problems += wechat_problems(document.wechat)
     if problems:
         raise ConfigError("; ".join(problems))
     return Config(
@@ -155,6 +165,8 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:  # tomllib decodes the bytes itself: a file saved as GBK or UTF-16 lands here
+        raise ConfigError(f"{path}: invalid TOML: not UTF-8 text (byte {exc.start})") from None
 
 
 def _env_layer(env: Mapping[str, str]) -> dict[str, dict[str, Any]]:

@@ -335,6 +335,14 @@ class SmsConfig:
     per_phone_per_day: Rate = 10
 
 
+def wechat_problems(wechat: WeChatConfig) -> list[str]:
+    """Safe mode without the AppID: every pushed message carries the account's AppID inside its encryption and is
+    checked against ``app_id`` (wechatpy), so each one would be refused as undecryptable (400)."""
+    if wechat.enabled and wechat.safe_mode and not wechat.app_id:
+        return ["wechat.app_id: expected the official account's AppID (wx...): safe mode (encoding_aes_key) needs it"]
+    return []
+
+
 def mainland_problems(sms: SmsConfig) -> list[str]:
     """What a mainland provider still needs (credentials, the signature, a valid template code for every kind), as
     ``sms.key: expected X`` lines; none for the other providers."""
@@ -376,6 +384,41 @@ def mainland_warnings(sms: SmsConfig) -> list[str]:
         for kind in OPTIONAL_TEMPLATE_KINDS
         if kind not in sms.templates
     ]
+
+
+_QUERY_PASSWORD = re.compile(r"(?P<head>[?&]password=)[^&#]*", re.I)
+
+
+def redacted_url(url: str) -> str:
+    """``url`` with a password in it (``redis://:pw@host``, ``redis://user:pw@host``, ``?password=pw``) hidden, for
+    what is shown and logged: ``redis://:***@host``."""
+    scheme, separator, rest = url.partition("://")
+    if separator:
+        authority, slash, path = rest.partition("/")
+        userinfo, at, host = authority.rpartition("@")  # a password may hold an unescaped "@": the last one ends it
+        user, colon, password = userinfo.partition(":")
+        if at and colon and password:
+            url = f"{scheme}://{user}:***@{host}{slash}{path}"
+    return _QUERY_PASSWORD.sub(lambda m: m["head"] + "***", url)
+
+
+def twilio_warnings(sms: SmsConfig) -> list[str]:
+    """What ``sms.provider = "twilio"`` lacks to send (the sender then stays off and every SMS, the verification
+    codes included, lands in the console outbox only), as ``sms.<key>: ...`` lines for ``check-config``."""
+    if sms.provider != "twilio":
+        return []
+    found = [
+        f"sms.{key}: empty; provider twilio cannot send without it: SMS (verification codes too) go to the console "
+        "outbox only"
+        for key in ("account_sid", "auth_token")
+        if not getattr(sms, key)
+    ]
+    if not (sms.from_number or sms.messaging_service_sid):
+        found.append(
+            "sms.from_number / sms.messaging_service_sid: both empty; provider twilio cannot send without a sender: "
+            "SMS (verification codes too) go to the console outbox only"
+        )
+    return found
 
 
 def _age(value: Any) -> str | None:

@@ -18,6 +18,7 @@ import fcntl
 import json
 import logging
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -33,7 +34,7 @@ from redis.backoff import ExponentialBackoff, NoBackoff
 from redis.retry import Retry
 from redis.sentinel import Sentinel, SentinelConnectionPool, SentinelManagedConnection
 
-from bot.config import RedisConfig
+from bot.config import RedisConfig, redacted_url
 from bot.errors import RedisUnavailableError
 from bot.storage.encoding import COMPACT_ENCODING
 
@@ -48,6 +49,28 @@ POOL_WAIT_S = 20.0
 STOP_TIMEOUT_S = 10.0
 REDIS_DOWN: tuple[type[Exception], ...] = (redis.ConnectionError, redis.TimeoutError, redis.ReadOnlyError, OSError)
 """What a caller meets while Redis is down or restarting (``BusyLoadingError`` is a ``ConnectionError``)."""
+_REFUSAL = re.compile(r"(?:^|[\s:-])(?:OOM|MISCONF|NOREPLICAS|READONLY|MASTERDOWN|LOADING|BUSY)\b")
+"""The error codes of a Redis that answers but will not work for now, as they appear at the start of an error or,
+from inside a Lua script, after its ``@user_script:N:`` prefix (``-OOM command not allowed ...``)."""
+
+
+def refusing(exc: BaseException) -> bool:
+    """Whether Redis answered with a refusal that says it cannot work for now rather than that the command was
+    wrong: out of memory under ``maxmemory`` (OOM), unable to persist, e.g. a full disk (MISCONF), short of the
+    replicas that ``min-replicas-to-write`` asks for (NOREPLICAS), a replica or a primary cut off (READONLY,
+    MASTERDOWN), loading or busy with a script. For a patient and a staff desk that is Redis down (SPEC §7: the busy
+    text, a 503 JSON), not a 500."""
+    if isinstance(exc, redis.exceptions.OutOfMemoryError | redis.exceptions.MasterDownError):
+        return True
+    return isinstance(exc, redis.ResponseError) and _REFUSAL.search(str(exc)) is not None
+
+
+def unavailable(exc: BaseException) -> bool:
+    """Whether ``exc`` means Redis cannot serve now: down, restarting, too slow (:data:`REDIS_DOWN`), or answering
+    but refusing to work (:func:`refusing`)."""
+    return isinstance(exc, REDIS_DOWN) or refusing(exc)
+
+
 FAILOVER_RETRIES = 14
 FAILOVER_BACKOFF = ExponentialBackoff(cap=2.0, base=0.1)
 """A command that meets no primary is retried 14 times, 0.2 s, 0.4 s ... then every 2 s: ≈ 23 s in all, longer than
@@ -357,7 +380,7 @@ def open_redis(config: RedisConfig, *, wait: bool = False, socket_timeout: float
     else:
         return _open_embedded(config, socket_timeout)
     if wait:
-        wait_until_reachable(client, url)
+        wait_until_reachable(client, redacted_url(url))  # logged: never the password of the URL
     return RedisRuntime(client, url)
 
 
