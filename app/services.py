@@ -73,7 +73,7 @@ def build_services(config: Config, client: redis.Redis, clock: Clock | None = No
     calendar = CalendarLinks(client, box, config)
     senders = notify_senders(config, client, box, clock, outbox, sms_sender)
     reports = PushReports(client, box, clock)
-    notifier = Notifier(client, box, config, patients, senders, links=calendar, reports=reports)
+    notifier = Notifier(client, box, config, patients, senders, links=calendar, reports=reports, clock=clock)
     reminders = Reminders(client, store, notifier, clock)
     broadcasts = Broadcasts(
         client, store, booking, schedule, notifier, reminders, clock, rates=send_rates(notifier.senders)

@@ -176,7 +176,8 @@ class RescheduleService:
         policy = self.store.policy_for(moved.hospital)
         deadline = rules.cancel_deadline(policy, moved.slot_facts(policy.tz))
         values = self.notifier.values(moved, lang)
-        values["deadline"] = say(lang, "notice.deadline", deadline=words.moment(deadline.astimezone(policy.tz), lang))
+        shown = words.moment(deadline.astimezone(policy.tz), lang)
+        values["deadline"] = self.notifier.deadline_sentence(moved, lang, shown)
         return say(lang, "notice.rescheduled", old=old_serial, **values)
 
     def send_notice(self, serial: str, old_serial: str) -> Delivery:

@@ -69,6 +69,9 @@ def test_every_reply_and_notice_with_the_longest_names_fits_two_segments(redis_d
     ]
     assert not too_long, too_long
     notices = [svc.notifier.compose(appointment, kind, lang=lang) for kind in NOTICES]
+    values = svc.notifier.values(appointment, lang)
+    for passed in ("deadline_passed", "deadline_passed_violation"):  # booked after free cancellation ended
+        notices.append(notice(lang, "confirmation", **(values | {"deadline": notice(lang, passed, **values)})))
     too_long = [(sms_segments(notice), len(notice), notice) for notice in notices if sms_segments(notice) > 2]
     assert not too_long, too_long
 

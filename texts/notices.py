@@ -11,6 +11,14 @@ TEXTS: dict[str, tuple[str, str]] = {
         "[Booked] {patient}, {visit}\n{place}, {department}, {doctor}\nQueue no. {queue}, serial {serial}.\n{deadline}",
     ),
     "notice.deadline": ("如需取消,请在 {deadline} 前取消。", "To cancel, do so before {deadline}."),
+    "notice.deadline_passed": (
+        "已过取消截止时间({deadline}),不能在线取消。",
+        "The cancellation deadline ({deadline}) has passed: it cannot be cancelled online.",
+    ),
+    "notice.deadline_passed_violation": (
+        "已过免费取消时间({deadline}),如取消将记违约1次。",
+        "The free cancellation deadline ({deadline}) has passed: cancelling counts as one violation.",
+    ),
     "notice.window_end": (
         "【取消提醒】{patient} {visit_start} {place} {department} 的预约(识别码 {serial})将于 {deadline} "
         "截止免费取消。如不能就诊,请在此之前取消。",

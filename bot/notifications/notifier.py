@@ -25,6 +25,7 @@ import redis
 
 import rules
 from bot.calendar_links import CalendarLinks
+from bot.clock import Clock
 from bot.config import Config
 from bot.crypto import SecretBox
 from bot.names import name_in
@@ -142,8 +143,10 @@ class Notifier:
         *,
         links: CalendarLinks | None = None,
         reports: PushReports | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self.redis = redis_client
+        self.clock = clock
         self.box = box
         self.config = config
         self.patients = patients
@@ -405,5 +408,18 @@ class Notifier:
         lang = lang or self.language(appointment)
         values = {**self.values(appointment, lang), **extra}
         if key == "confirmation":
-            values["deadline"] = notice(lang, "deadline", deadline=values["deadline"])
+            values["deadline"] = self.deadline_sentence(appointment, lang, values["deadline"])
         return notice(lang, key, **values)
+
+    def deadline_sentence(self, appointment: Appointment, lang: str, shown: str) -> str:
+        """Until when ``appointment`` can be cancelled free (``shown``: that moment in words), or, when that has
+        passed already (a booking for the next morning made in the evening), what cancelling means now: never a
+        deadline in the past to keep."""
+        policy = self._policy(appointment)
+        facts = appointment.slot_facts(policy.tz)
+        now = self.clock.now() if self.clock is not None else None
+        if now is None or now < rules.cancel_deadline(policy, facts):
+            return notice(lang, "deadline", deadline=shown)
+        if policy.late_cancel == "allow_with_violation" and now < facts.start:
+            return notice(lang, "deadline_passed_violation", deadline=shown)
+        return notice(lang, "deadline_passed", deadline=shown)
