@@ -21,6 +21,8 @@ MAX_BOOKING_DAYS_AHEAD = 365
 """A booking window of at most a year: the window's dates are listed and read every booking step, and a value past
 the calendar's end (``date.max``) would make every booking step fail (OverflowError) although the config loaded."""
 MAX_LOTTERY_WINDOW_SECONDS = 3600
+HOURS_IN_A_YEAR = 24 * 365
+"""The longest lead time a policy may give (refunds, reminders): past it a moment falls off the calendar."""
 
 
 class PolicyError(ValueError):
@@ -211,26 +213,26 @@ _CHECKS: dict[str, Check] = {
     "once_per_doctor_in_window": _boolean,
     "cancel_deadline": _deadline,
     "late_cancel": _one_of(*_LATE_CANCEL),
-    "checkin_deadline_minutes": _integer(0),
+    "checkin_deadline_minutes": _integer(0, 24 * 60),
     "no_show_window": _one_of(*_NO_SHOW_WINDOWS),
     "no_show_tiers": _tiers,
-    "expert_full_refund_hours": _integer(0),
+    "expert_full_refund_hours": _integer(0, HOURS_IN_A_YEAR),
     "expert_deduction_percent": _integer(10, 30),
-    "special_full_refund_days": _integer(0),
+    "special_full_refund_days": _integer(0, 365),
     "special_refund_percent": _integer(0, 100),
-    "reminder_before_deadline_hours": _integer(0),
+    "reminder_before_deadline_hours": _integer(0, HOURS_IN_A_YEAR),
     "reminder_day_before_time": _time_of_day,
-    "reminder_before_start_hours": _integer(0),
+    "reminder_before_start_hours": _integer(0, HOURS_IN_A_YEAR),
     "otp_length": _integer(4, 10),
-    "otp_ttl_seconds": _integer(1),
+    "otp_ttl_seconds": _integer(1, 24 * 3600),
     "otp_max_attempts": _integer(1),
-    "otp_resend_seconds": _integer(0),
+    "otp_resend_seconds": _integer(0, 24 * 3600),
     "otp_max_per_hour": _integer(1),
     "rate_limit_per_minute": _integer(1),
     "release_mode": _one_of(*RELEASE_MODES),
     "lottery_window_seconds": _integer(1, MAX_LOTTERY_WINDOW_SECONDS),
     "waitlist_max_entries": _integer(0),
-    "waitlist_hold_minutes": _integer(1),
+    "waitlist_hold_minutes": _integer(1, 7 * 24 * 60),
 }
 
 # --- presets and overrides ---------------------------------------------------------------------------

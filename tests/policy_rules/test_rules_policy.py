@@ -121,8 +121,16 @@ def test_unknown_preset() -> None:
         ({"limit_7_days": 0}, "limit_7_days: expected a positive integer, got 0"),
         (
             {"checkin_deadline_minutes": -1},
-            "checkin_deadline_minutes: expected a non-negative integer, got -1",
+            "checkin_deadline_minutes: expected an integer from 0 to 1440, got -1",
         ),
+        # lead times past a year would put their moments off the calendar (OverflowError at every booking step)
+        (
+            {"expert_full_refund_hours": 10**9},
+            "expert_full_refund_hours: expected an integer from 0 to 8760, got 1000000000",
+        ),
+        ({"special_full_refund_days": 366}, "special_full_refund_days: expected an integer from 0 to 365, got 366"),
+        ({"otp_ttl_seconds": 86401}, "otp_ttl_seconds: expected an integer from 1 to 86400, got 86401"),
+        ({"waitlist_hold_minutes": 10081}, "waitlist_hold_minutes: expected an integer from 1 to 10080, got 10081"),
         ({"booking_days_ahead": -1}, "booking_days_ahead: expected an integer from 0 to 365, got -1"),
         ({"booking_days_ahead": 366}, "booking_days_ahead: expected an integer from 0 to 365, got 366"),
         ({"booking_days_ahead": 0}, "booking_days_ahead: expected at least 1 unless same_day, got 0"),
