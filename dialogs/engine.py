@@ -36,7 +36,7 @@ from dialogs import intents, parse, reschedule, waitlist
 from dialogs.cancel import start_with_serial
 from dialogs.context import Deps
 from dialogs.machine import Dialog, UnknownStateError
-from dialogs.menu import ENTRIES, follow_intent, open_dialog
+from dialogs.menu import ENTRIES, booking_wish, follow_intent, open_dialog
 from dialogs.message import Inbound, Outbound
 from dialogs.session import KEEP_FOR, SCHEMA_VERSION, START_STATE, Session, session_fields, session_from_hash
 from dialogs.turn import Turn
@@ -276,8 +276,9 @@ class Engine:
             return
         if session.is_new and session.state == START_STATE and not _is_menu_choice(turn.text):
             turn.say("common.welcome")
-            self.menu.start(turn)
-            return
+            if booking_wish(turn) is None:
+                self.menu.start(turn)
+                return  # else a booking sentence as the first words (明天上午内科): the menu takes it as it would later
         dialog = self.dialogs[session.state.partition(".")[0]]
         answered = session.state
         try:

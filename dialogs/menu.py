@@ -35,8 +35,8 @@ class MenuFlow(Flow):
             if text == str(number) or text in words:
                 open_dialog(self.turn, dialog, needs_patient)
                 return
-        wish = intents.wish_of(text, self.turn.today())
-        if wish.day or wish.bad_day or wish.period or wish.level or self.names_department(wish):
+        wish = booking_wish(self.turn)
+        if wish is not None:
             open_dialog(self.turn, "book", wish=wish)  # a booking sentence: 明天上午心内科
             return
         if parse.parse_yes_no(text) is not None:
@@ -60,31 +60,43 @@ class MenuFlow(Flow):
         turn.say("waitlist.offer_still_held", item=entry_text(turn, number, offer)[len(f"{number}. ") :], n=number)
         return True
 
-    def names_department(self, wish: intents.Wish) -> bool:
-        """Whether the words of a sentence name a department of some hospital (``心内科``, ``cardiology``)."""
-        options = [
-            parse.Option(d.name, d.id, (d.name_en,) if d.name_en else ())
-            for h in self.turn.deps.schedule.hospitals()
-            for d in h.departments
-        ]
-        if any(
-            words and parse.parse_number(words) is None and parse.match_option(words, options).kind != "none"
-            for words in (wish.words, wish.plain)
-        ):
-            return True
-        return len(wish.plain) > 1 and self.names_doctor(wish.plain)
 
-    def names_doctor(self, typed: str) -> bool:
-        """Whether a doctor of that name has a slot in the next fortnight (``李娜``: a booking with that doctor)."""
-        schedule, today = self.turn.deps.schedule, self.turn.today()
-        days = [(today + timedelta(days=n)).isoformat() for n in range(15)]
-        return any(
-            typed in parse.normalize(slot.doctor_name or slot.doctor)
-            for h in schedule.hospitals()
-            for d in h.departments
-            for day in set(schedule.dates(h.id, d.id)).intersection(days)
-            for slot in schedule.slots(h.id, d.id, day)
-        )
+
+def booking_wish(turn: Any) -> intents.Wish | None:
+    """What to book, when the message at the menu is a booking sentence without the booking word (``明天上午心内科``,
+    a department, a doctor's name); else None."""
+    wish = intents.wish_of(turn.text, turn.today())
+    if wish.day or wish.bad_day or wish.period or wish.level or _names_department(turn, wish):
+        return wish
+    return None
+
+
+def _names_department(turn: Any, wish: intents.Wish) -> bool:
+    """Whether the words of a sentence name a department of some hospital (``心内科``, ``cardiology``)."""
+    options = [
+        parse.Option(d.name, d.id, (d.name_en,) if d.name_en else ())
+        for h in turn.deps.schedule.hospitals()
+        for d in h.departments
+    ]
+    if any(
+        words and parse.parse_number(words) is None and parse.match_option(words, options).kind != "none"
+        for words in (wish.words, wish.plain)
+    ):
+        return True
+    return len(wish.plain) > 1 and _names_doctor(turn, wish.plain)
+
+
+def _names_doctor(turn: Any, typed: str) -> bool:
+    """Whether a doctor of that name has a slot in the next fortnight (``李娜``: a booking with that doctor)."""
+    schedule, today = turn.deps.schedule, turn.today()
+    days = [(today + timedelta(days=n)).isoformat() for n in range(15)]
+    return any(
+        typed in parse.normalize(slot.doctor_name or slot.doctor)
+        for h in schedule.hospitals()
+        for d in h.departments
+        for day in set(schedule.dates(h.id, d.id)).intersection(days)
+        for slot in schedule.slots(h.id, d.id, day)
+    )
 
 
 def follow_intent(turn: Any, intent: intents.Intent, wish: intents.Wish | None = None) -> None:

@@ -367,3 +367,23 @@ def test_a_move_into_a_day_in_its_lottery_window_does_not_take_a_place_first_com
     chat.send("11月30日")
     chat.send("1")
     assert "改约成功" in chat.send("Y")
+
+
+# --- a booking sentence as the first words of a conversation ----------------------------------------------------
+
+
+@pytest.mark.parametrize("typed", ["明天上午内科", "内科"])
+def test_a_booking_sentence_opening_a_new_conversation_books(svc: Services, typed: str) -> None:
+    """The first message of a conversation (a new session: the last one ended hours ago) that is a booking sentence
+    without the booking word is taken as the menu takes it later, after the welcome — not the welcome alone."""
+    chat, _ = ready(svc)
+    clock(svc).advance(timedelta(hours=3))
+    reply = chat.send(typed)
+    assert "欢迎使用预约挂号服务" in reply and "请选择医院" in reply, reply
+    assert "内科" in chat.send("1"), "the department named is kept"
+
+
+def test_a_greeting_opening_a_new_conversation_gets_the_welcome_and_menu(svc: Services) -> None:
+    chat = Chat(svc, user="openid-greeting")
+    reply = chat.send("你好")
+    assert "欢迎使用预约挂号服务" in reply and "1. 预约挂号" in reply, reply
