@@ -61,7 +61,6 @@ class MenuFlow(Flow):
         return True
 
 
-
 def booking_wish(turn: Any) -> intents.Wish | None:
     """What to book, when the message at the menu is a booking sentence without the booking word (``明天上午心内科``,
     a department, a doctor's name); else None."""
