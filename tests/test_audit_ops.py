@@ -12,6 +12,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -47,12 +48,17 @@ ROOT = Path(__file__).resolve().parent.parent
 TWILIO_AUTH = "twilio-auth-token-0123456789abcdef"
 
 
-def run(*args: str, cwd: Path = ROOT, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """``guahao <args>`` in a scratch directory (nothing written into the checkout: no ./data, no secret.key warning
+    that a fresh clone's first run would add to stderr), with a secret key of its own unless ``env`` says otherwise."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith("GUAHAO_")}
-    return subprocess.run(
-        [sys.executable, "-m", "app", *args],
-        cwd=cwd, env={**clean, **(env or {})}, capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
+    base = {"PYTHONPATH": str(ROOT), "GUAHAO_SECURITY_SECRET_KEY": "audit-ops-secret-key-of-at-least-32-chars"}
+    with tempfile.TemporaryDirectory() as scratch:
+        return subprocess.run(
+            [sys.executable, "-m", "app", *args],
+            cwd=cwd or scratch, env={**clean, **base, **(env or {})}, capture_output=True, text=True, timeout=60,
+            check=False,
+        )  # fmt: skip
 
 
 # --- a config file that is not UTF-8 -----------------------------------------------------------------------
