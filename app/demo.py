@@ -34,6 +34,9 @@ DEMO_HOSPITALS: list[dict[str, Any]] = [
             {"id": "ptwk", "name": "普通外科", "name_en": "General Surgery"},
             {"id": "ek", "name": "儿科", "name_en": "Paediatrics", "age_max": 14},
             {"id": "pfk", "name": "皮肤科", "name_en": "Dermatology"},
+            # RULES §9: departments for one sex, as the ID number's 17th digit tells it
+            {"id": "fck", "name": "妇产科", "name_en": "Obstetrics and Gynaecology", "sex": "female"},
+            {"id": "nank", "name": "男科", "name_en": "Andrology", "sex": "male"},
         ],
     },
     {
@@ -57,6 +60,8 @@ _DOCTORS = {
     "ptwk": (("chen-jie", "陈杰"), ("yang-min", "杨敏")),
     "ek": (("zhao-li", "赵丽"), ("huang-lei", "黄磊")),
     "pfk": (("zhou-jing", "周静"), ("wu-tao", "吴涛")),
+    "fck": (("he-jing", "何静"), ("song-qian", "宋倩")),
+    "nank": (("guo-qiang", "郭强"), ("lin-feng", "林峰")),
     "xek": (("xu-yan", "徐燕"), ("sun-hao", "孙浩")),
     "xwk": (("ma-chao", "马超"), ("zhu-xia", "朱霞")),
 }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from datetime import timedelta
 from typing import Any
 
@@ -9,6 +10,7 @@ import pytest
 import redis
 
 import rules
+from app.demo import DEMO_HOSPITALS, demo_schedule_csv
 from bot.booking import BookingRefused
 from bot.config import build_config
 from bot.errors import ConfigError
@@ -188,3 +190,21 @@ def test_age_min_and_range_texts(redis_db: redis.Redis) -> None:
     chat, _ = _patient(svc, ADULT_MALE)
     chat.send("1")
     assert "儿科仅接诊1至14岁患者" in chat.send("儿科")
+
+
+@pytest.mark.parametrize(("born_and_sequence", "department", "said"), [
+    (ADULT_MALE, "妇产科", "妇产科仅接诊女性患者,请为王**选择其他科室。"),
+    (ADULT_FEMALE, "男科", "男科仅接诊男性患者,请为王**选择其他科室。"),
+    (ADULT_FEMALE, "儿科", "儿科仅接诊14岁及以下患者,王**不符合。请为其选择其他科室。"),
+])  # fmt: skip
+def test_the_demo_sets_whom_its_departments_see(
+    redis_db: redis.Redis, born_and_sequence: str, department: str, said: str
+) -> None:
+    """RULES §9: "the demo sets them for its departments" — ages and sex, in the hospitals `--demo` serves."""
+    raw = {**CONFIG_RAW, "hospitals": copy.deepcopy(DEMO_HOSPITALS)}
+    svc = make_services(redis_db, build_config(raw))
+    svc.schedule.import_csv(demo_schedule_csv(NOW.date()))
+    chat, _ = _patient(svc, born_and_sequence)
+    chat.send("1")
+    chat.send("1")  # 北京第一人民医院
+    assert said in chat.send(department)

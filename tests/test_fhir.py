@@ -87,7 +87,7 @@ def test_a_days_slots_validate_with_their_status(demo: Demo) -> None:
     demo.svc.redis.hset(f"gh:slot:{full}", "capacity", 0)  # nothing left to book
     _, slots, _ = demo.bundle(f"/fhir/Slot?start=ge{TOMORROW}&start=lt{TOMORROW + timedelta(days=1)}")
     by_id = {s.identifier[0].value: s for s in slots}
-    assert len(slots) == 7 * 2 * 2  # 7 departments, 2 doctors, 2 sessions
+    assert len(slots) == 9 * 2 * 2  # 9 departments, 2 doctors, 2 sessions
     assert {s.status for s in slots} <= R4_SLOT_STATUS
     assert by_id[f"{HOSPITAL}|{DEPARTMENT}|li-na|{TOMORROW}|08:00"].status == "busy-unavailable"
     assert by_id[full].status == "busy"
@@ -99,7 +99,7 @@ def test_a_days_slots_validate_with_their_status(demo: Demo) -> None:
     assert slot.serviceType[0].text == "心血管内科"
     _, schedules, _ = demo.bundle("/fhir/Schedule")
     assert slot.schedule.reference in {f"Schedule/{s.id}" for s in schedules}
-    assert len(schedules) == 7 * 2
+    assert len(schedules) == 9 * 2
     assert any(a.display == "张伟" for s in schedules for a in s.actor)
 
 
