@@ -11,18 +11,24 @@ from app.worker import run_worker
 from bot.clock import ManualClock
 from dialogs.message import Channel
 from tests.dialog_support import Chat
-from tests.support import NOW, SHANGHAI, make_config, make_services, schedule_csv
+from tests.support import NOW, SHANGHAI, Services, make_config, make_services, schedule_csv
 
 
-def test_booked_in_the_chat_then_confirmed_reminded_and_cancelled(redis_db: redis.Redis) -> None:
-    svc = make_services(redis_db)
-    svc.schedule.import_csv(schedule_csv(NOW.date() + timedelta(days=1)))
-    chat = Chat(svc, Channel.wechat, "openid-notified")
+def book_26_november(svc: Services, user: str) -> Chat:
+    """A new WeChat user verifies and books 内科 on 26 November in the chat; the chat."""
+    chat = Chat(svc, Channel.wechat, user)
     chat.send("1")
     chat.verify("周七", "11010519491231002X", "13812345678")
     for typed in ("1", "内科", "11月26日", "1"):
         chat.send(typed)
     assert "识别码" in chat.send("Y")
+    return chat
+
+
+def test_booked_in_the_chat_then_confirmed_reminded_and_cancelled(redis_db: redis.Redis) -> None:
+    svc = make_services(redis_db)
+    svc.schedule.import_csv(schedule_csv(NOW.date() + timedelta(days=1)))
+    chat = book_26_november(svc, "openid-notified")
 
     run_worker(svc, burst=True)
     kinds = [m["kind"] for m in svc.outbox.messages_for("openid-notified")]
@@ -58,12 +64,7 @@ def test_a_confirmation_booked_past_the_free_cancellation_deadline_never_names_i
     svc.schedule.import_csv(schedule_csv(NOW.date() + timedelta(days=3)))
     assert isinstance(svc.clock, ManualClock)
     svc.clock.set(datetime(2026, 11, 25, 17, 31, tzinfo=SHANGHAI))
-    chat = Chat(svc, Channel.wechat, "openid-late")
-    chat.send("1")
-    chat.verify("周七", "11010519491231002X", "13812345678")
-    for typed in ("1", "内科", "11月26日", "1"):
-        chat.send(typed)
-    assert "识别码" in chat.send("Y")
+    book_26_november(svc, "openid-late")
     run_worker(svc, burst=True)
     [confirmation] = [m["text"] for m in svc.outbox.messages_for("openid-late") if m["kind"] == "confirmation"]
     assert said in confirmation and "前取消" not in confirmation, confirmation
