@@ -181,9 +181,7 @@ class BookBase(Flow):
         if rule == "department_sex":
             return f"book.refused_department_sex_{limits.sex}" if limits.sex else "book.refused"
         values.update(min=limits.age_min, max=limits.age_max)
-        if limits.age_min is None:
-            return "book.refused_department_age_max"
-        return "book.refused_department_age_min" if limits.age_max is None else "book.refused_department_age_range"
+        return f"book.refused_department_age_{_age_bound(limits)}"
 
     def department_refusal(self, department: str) -> rules.Decision:
         """Whether the patient is outside whom ``department`` sees on every bookable date (so say it at once)."""
@@ -211,12 +209,7 @@ class BookBase(Flow):
         if decision.rule == "department_sex":  # the same on every day: said as at the department question
             self.say_refusal(decision, day=day)
             return True
-        if limits.age_min is None:
-            limit = self.turn.t("book.age_max", max=limits.age_max)
-        elif limits.age_max is None:
-            limit = self.turn.t("book.age_min", min=limits.age_min)
-        else:
-            limit = self.turn.t("book.age_range", min=limits.age_min, max=limits.age_max)
+        limit = self.turn.t(f"book.age_{_age_bound(limits)}", min=limits.age_min, max=limits.age_max)
         self.say(
             "book.refused_department_age_day",
             department=self.department_name(),
@@ -261,3 +254,10 @@ class BookBase(Flow):
             turn.say(key, **values)
         except KeyError:  # a value this refusal did not come with: still name the rule
             turn.say("book.refused", **values)
+
+
+def _age_bound(limits: rules.DepartmentLimits) -> str:
+    """Which of a department's age bounds are set: ``max``, ``min`` or ``range`` (the text keys' endings)."""
+    if limits.age_min is None:
+        return "max"
+    return "min" if limits.age_max is None else "range"

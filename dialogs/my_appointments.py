@@ -51,12 +51,11 @@ def manage_text(turn: Turn, appointment: Appointment) -> str:
     """What can still be done with an appointment online: 改约 and cancel until its cancellation deadline (RULES §4,
     §11); after it, a cancellation counted as a violation where the hospital allows that, else nothing (said)."""
     policy = turn.deps.store.policy_for(appointment.hospital)
-    facts = appointment.slot_facts(policy.tz)
-    deadline = rules.cancel_deadline(policy, facts)
-    if turn.now < deadline:
+    terms = rules.cancel_terms(policy, appointment.slot_facts(policy.tz), turn.now)
+    if terms.outcome == rules.CancelOutcome.timely:
         return turn.t("appointments.manage", serial=appointment.serial)
-    shown = moment_text(turn, deadline, appointment.hospital)
-    if policy.late_cancel == "allow_with_violation" and turn.now < facts.start:
+    shown = moment_text(turn, terms.deadline, appointment.hospital)
+    if terms.outcome == rules.CancelOutcome.late:
         return turn.t("appointments.manage_late", serial=appointment.serial, deadline=shown)
     return turn.t("appointments.manage_closed", deadline=shown)
 

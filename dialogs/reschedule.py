@@ -207,7 +207,7 @@ class RescheduleFlow(BookBase, YesNoFlow):
         if day is None:
             match: parse.Match[Any] = self.turn.chosen()
             day = date.fromisoformat(str(match.value)) if match.ok else None
-        if day is None or day not in choices or any(s.places_left > 0 for s in self.others(day)):
+        if day is None or day not in choices or self.has_places(day):
             return False
         self.say("reschedule.day_full", day=self.day(day))
         return True
@@ -220,9 +220,10 @@ class RescheduleFlow(BookBase, YesNoFlow):
             return False
         day = parse_date(turn.text, turn.today(self.hospital))
         first, last = rules.booking_window(self.policy, turn.now)
-        if day is None or not first <= day <= last or not self.others(day):
+        others = self.others(day) if day is not None and first <= day <= last else []
+        if day is None or not others:
             return False
-        if not any(s.places_left > 0 for s in self.others(day)):
+        if not any(s.places_left > 0 for s in others):
             self.say("reschedule.day_full", day=self.day(day))
             return False
         if self.department_refuses_on(day):
@@ -238,7 +239,7 @@ class RescheduleFlow(BookBase, YesNoFlow):
             return False
         slot = self.turn.deps.schedule.slot(str(match.value))
         day = date.fromisoformat(str(self.turn.data["date"]))
-        if slot is None or slot.places_left > 0 or any(s.places_left > 0 for s in self.others(day)):
+        if slot is None or slot.places_left > 0 or self.has_places(day):
             return False
         self.say("reschedule.day_full", day=self.day(day))
         return True
@@ -266,6 +267,10 @@ class RescheduleFlow(BookBase, YesNoFlow):
     def others(self, day: date) -> list[Any]:
         """The department's slots of ``day`` not started yet, but the one of the appointment being moved."""
         return [s for s in self.open_slots(day) if s.id != self.turn.data.get("old_slot")]
+
+    def has_places(self, day: date) -> bool:
+        """Whether a slot of :meth:`others` on ``day`` has a place left."""
+        return any(s.places_left > 0 for s in self.others(day))
 
     def movable(self, old: Appointment) -> bool:
         decision = self.turn.deps.reschedule.movable(old)

@@ -139,8 +139,8 @@ for, and get a booking they did not); the held place is recalled after the answe
 
 def answer_offer(turn: Turn) -> bool:
     """A ``Y`` while a place is held for this account claims it; False when the message is something else."""
-    if turn.offers_held is False or parse.normalize(turn.text).replace(" ", "") not in CLAIM_WORDS:
-        return False  # no offer when the step began (dialog_begin.lua): nothing to read
+    if not _claims(turn):
+        return False
     if turn.session.state in OWN_YES_STATES:
         return False  # that question's own yes (recall_offer says the place is still held)
     offer = turn.deps.waitlist.pending_offer(turn.acct, lapsed=True)
@@ -150,9 +150,15 @@ def answer_offer(turn: Turn) -> bool:
     return True
 
 
+def _claims(turn: Turn) -> bool:
+    """A claim word, from an account that held an offer when the step began (``dialog_begin.lua``; none: nothing to
+    read)."""
+    return turn.offers_held is not False and parse.normalize(turn.text).replace(" ", "") in CLAIM_WORDS
+
+
 def recall_offer(turn: Turn) -> None:
     """After a ``Y`` answered a question of :data:`OWN_YES_STATES`: the place still held, and that ``Y`` claims it."""
-    if turn.offers_held is False or parse.normalize(turn.text).replace(" ", "") not in CLAIM_WORDS:
+    if not _claims(turn):
         return
     offer = turn.deps.waitlist.pending_offer(turn.acct)
     if offer is not None:  # said before the menu the answer went back to (its last paragraph)

@@ -415,11 +415,9 @@ class Notifier:
         """Until when ``appointment`` can be cancelled free (``shown``: that moment in words), or, when that has
         passed already (a booking for the next morning made in the evening), what cancelling means now: never a
         deadline in the past to keep."""
-        policy = self._policy(appointment)
-        facts = appointment.slot_facts(policy.tz)
-        now = self.clock.now() if self.clock is not None else None
-        if now is None or now < rules.cancel_deadline(policy, facts):
+        if self.clock is None:
             return notice(lang, "deadline", deadline=shown)
-        if policy.late_cancel == "allow_with_violation" and now < facts.start:
-            return notice(lang, "deadline_passed_violation", deadline=shown)
-        return notice(lang, "deadline_passed", deadline=shown)
+        policy = self._policy(appointment)
+        outcome = rules.cancel_terms(policy, appointment.slot_facts(policy.tz), self.clock.now()).outcome
+        key = {rules.CancelOutcome.timely: "deadline", rules.CancelOutcome.late: "deadline_passed_violation"}
+        return notice(lang, key.get(outcome, "deadline_passed"), deadline=shown)
